@@ -1,0 +1,46 @@
+/** `orderly stack up | down | status`: the local stack without Docker (infra/stack). */
+import type { Command } from 'commander';
+import { LocalStack } from '../../infra/stack/local-stack.ts';
+import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
+import { formatSettings, settingsFile } from '../../infra/stack/stack-settings.ts';
+
+function localStack(): LocalStack {
+  return new LocalStack({ dir: defaultStackDir(), log: (line) => console.error(line) });
+}
+
+export function registerStackCommand(program: Command): void {
+  const stack = program
+    .command('stack')
+    .description('run the local stack (Kafka in KRaft mode, Redis, PostgreSQL) as local processes');
+
+  stack
+    .command('up')
+    .description('start what is not running, wait until all answers, print the settings')
+    .action(async () => {
+      const startedAt = Date.now();
+      const stackInstance = localStack();
+      const settings = await stackInstance.up();
+      console.error(`stack healthy after ${((Date.now() - startedAt) / 1000).toFixed(1)} s; settings in ${settingsFile(stackInstance.dir)}`);
+      process.stdout.write(formatSettings(settings));
+    });
+
+  stack
+    .command('down')
+    .description('stop every process the stack started (data is kept unless --purge)')
+    .option('--purge', 'also delete the stack folder (topics, offsets, Redis data)', false)
+    .action(async (options: { purge: boolean }) => {
+      await localStack().down({ purge: options.purge });
+    });
+
+  stack
+    .command('status')
+    .description('show each service, its pid and whether it answers; exit 1 when one does not')
+    .action(async () => {
+      const statuses = await localStack().status();
+      for (const status of statuses) {
+        const pid = status.managed ? `pid ${status.pid ?? '-'}` : 'external';
+        console.log(`${status.service.padEnd(9)} ${(status.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${pid.padEnd(11)} ${status.address}`);
+      }
+      if (statuses.some((status) => !status.healthy)) process.exitCode = 1;
+    });
+}

@@ -1,0 +1,53 @@
+/**
+ * One base error for everything Orderly throws, with a stable `code` to branch on (never `e.name`).
+ * The codes are a `const` tuple so the union type follows from the list.
+ */
+export const errorCodes = [
+  'CONFIGURATION',
+  'STACK_UNAVAILABLE',
+  'STACK_START_FAILED',
+  'KAFKA',
+  'TIMEOUT',
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+/** Where an error happened, when it concerns one record or partition. */
+export interface ErrorContext {
+  topic?: string;
+  partition?: number;
+  /** Kafka offsets are 64-bit: always a string. */
+  offset?: string;
+  key?: string;
+  [name: string]: unknown;
+}
+
+export interface OrderlyErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  context?: ErrorContext;
+}
+
+export class OrderlyError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly context: ErrorContext;
+
+  constructor(code: ErrorCode, message: string, options: OrderlyErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.context = options.context ?? {};
+  }
+}
+
+/** A setting is wrong. The message names every bad value and how to fix it. */
+export class ConfigurationError extends OrderlyError {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[], options: OrderlyErrorOptions = {}) {
+    super('CONFIGURATION', `Invalid configuration:\n  - ${problems.join('\n  - ')}`, options);
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * One Apache Kafka node in KRaft mode (broker and controller in one JVM), run from the jars Maven fetched
+ * into `infra/kafka/target/libs`. Loopback only; topics are never auto-created.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createKafkaClient } from '../../core/kafka-client.ts';
+import { OrderlyError } from '../../core/errors.ts';
+import { kafkaLibsDir, kafkaLog4jConfig, kafkaPom } from './stack-paths.ts';
+import { isAlive, spawnDetached, waitFor } from './process-control.ts';
+
+export interface KafkaBrokerConfig {
+  /** This node's folder: `server.properties`, `data/`, `broker.log`. */
+  dir: string;
+  port: number;
+  controllerPort: number;
+}
+
+/** The broker's configuration. Pure, so a unit test can read it. */
+export function brokerProperties({ dir, port, controllerPort }: KafkaBrokerConfig): string {
+  const properties: Record<string, string | number | boolean> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': join(dir, 'data'),
+    // The contract: every topic is created explicitly (`orderly topics create`).
+    'auto.create.topics.enable': false,
+    'num.partitions': 1,
+    'default.replication.factor': 1,
+    'min.insync.replicas': 1,
+    // A single node cannot replicate its internal topics.
+    'offsets.topic.replication.factor': 1,
+    'offsets.topic.num.partitions': 12,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.num.partitions': 12,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    // Groups form at once: tests and the demo start members one after another.
+    'group.initial.rebalance.delay.ms': 0,
+    // Topic deletion is part of the admin API the tests exercise.
+    'delete.topic.enable': true,
+    'log.retention.hours': 24,
+    'log.segment.bytes': 104_857_600,
+  };
+  return `${Object.entries(properties)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('\n')}\n`;
+}
+
+/** Fetches the broker jars with Maven when they are not there yet (first `stack up` on a machine). */
+export function ensureKafkaJars(log: (line: string) => void): void {
+  if (existsSync(kafkaLibsDir) && readdirSync(kafkaLibsDir).some((name) => name.startsWith('kafka_2.13-'))) return;
+  log(`fetching the Kafka broker jars with Maven (${kafkaPom}) ...`);
+  try {
+    execFileSync('mvn', ['-B', '-q', '-f', kafkaPom, 'package'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  } catch (error) {
+    throw new OrderlyError(
+      'STACK_START_FAILED',
+      `Maven could not fetch the Kafka jars: run "mvn -B -f ${kafkaPom} package" to see why ` +
+        '(Maven and Java 17 must be installed; on Debian: apt-get install maven openjdk-17-jdk-headless).',
+      { cause: error },
+    );
+  }
+}
+
+function javaArgs(mainClass: string, args: readonly string[]): string[] {
+  const heap = process.env.ORDERLY_KAFKA_HEAP ?? '-Xms256m -Xmx1g';
+  return [
+    ...heap.split(/\s+/).filter(Boolean),
+    '-XX:+UseG1GC',
+    '-XX:MaxGCPauseMillis=20',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=${kafkaLog4jConfig}`,
+    '-cp',
+    `${kafkaLibsDir}/*`,
+    mainClass,
+    ...args,
+  ];
+}
+
+/** Writes the configuration and formats the storage once (a formatted folder is kept across restarts). */
+export function prepareBroker(config: KafkaBrokerConfig): void {
+  mkdirSync(join(config.dir, 'data'), { recursive: true });
+  const propertiesFile = join(config.dir, 'server.properties');
+  writeFileSync(propertiesFile, brokerProperties(config));
+  if (existsSync(join(config.dir, 'data', 'meta.properties'))) return;
+  // A cluster id is 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints.
+  const clusterId = randomBytes(16).toString('base64url');
+  execFileSync('java', javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', propertiesFile]), {
+    cwd: config.dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Starts the JVM in the background and returns its pid (see {@link waitForBroker}). */
+export function startBroker(config: KafkaBrokerConfig): number {
+  return spawnDetached('java', javaArgs('kafka.Kafka', [join(config.dir, 'server.properties')]), {
+    cwd: config.dir,
+    logFile: join(config.dir, 'broker.log'),
+  });
+}
+
+/** True once the broker answers metadata requests and its group coordinator is loaded. */
+export async function brokerAnswers(brokers: string, { withGroupCoordinator = true } = {}): Promise<boolean> {
+  const admin = createKafkaClient({
+    brokers: [brokers],
+    clientId: 'orderly-stack-probe',
+    connectionTimeoutMs: 1_000,
+    requestTimeoutMs: 5_000,
+  }).admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+    // Loads the group coordinator (__consumer_offsets) so the first consumer group does not wait for it.
+    if (withGroupCoordinator) await admin.describeGroups(['orderly-stack-probe']);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Waits until the broker answers; fails early, with the log's tail, if the JVM exits. */
+export async function waitForBroker(config: KafkaBrokerConfig, pid: number, timeoutMs = 120_000): Promise<void> {
+  const ready = await waitFor(() => brokerAnswers(`127.0.0.1:${config.port}`), {
+    timeoutMs,
+    intervalMs: 500,
+    onTick: () => {
+      if (!isAlive(pid)) throw brokerFailed(config, 'the broker process exited');
+    },
+  });
+  if (!ready) throw brokerFailed(config, `the broker did not answer within ${timeoutMs} ms`);
+}
+
+function brokerFailed(config: KafkaBrokerConfig, why: string): OrderlyError {
+  const logFile = join(config.dir, 'broker.log');
+  const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '(no log)';
+  return new OrderlyError('STACK_START_FAILED', `Kafka did not start: ${why}. Last lines of ${logFile}:\n${tail}`);
+}

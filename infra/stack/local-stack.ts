@@ -1,0 +1,194 @@
+/**
+ * `orderly stack up | down | status` without Docker: Kafka (KRaft) and, unless `REDIS_URL` is set, a private
+ * Redis run as detached local processes whose data, logs and settings live in the stack folder; PostgreSQL is
+ * the one at `DATABASE_URL` or the machine's own. `up` is idempotent: what already runs and answers is kept.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { brokerAnswers, ensureKafkaJars, prepareBroker, startBroker, waitForBroker } from './kafka-broker.ts';
+import { redisAnswers, startRedisServer, waitForRedis } from './redis-server.ts';
+import { localDatabaseUrl, postgresAnswers, redactUrl, requirePostgres } from './postgres-check.ts';
+import { ownsProcess, stopProcess } from './process-control.ts';
+import { choosePort, isPortFree } from './free-port.ts';
+import { withStackLock } from './stack-lock.ts';
+import { settingsFile, writeSettings, type StackSettings } from './stack-settings.ts';
+
+/** What `up` remembers between runs (`stack.json`): pids of the processes it started, and their ports. */
+export interface StackState {
+  kafka?: { pid?: number; port: number; controllerPort: number };
+  redis?: { pid?: number; port: number };
+}
+
+export interface ServiceStatus {
+  service: 'kafka' | 'redis' | 'postgres';
+  /** Started by this stack (else external: given by an environment variable or the machine). */
+  managed: boolean;
+  pid?: number;
+  address: string;
+  healthy: boolean;
+}
+
+export interface LocalStackOptions {
+  dir: string;
+  env?: NodeJS.ProcessEnv;
+  /** Progress lines (the CLI prints them to stderr). */
+  log?: (line: string) => void;
+}
+
+export const preferredPorts = { kafka: 19092, kafkaController: 19093, redis: 16379 } as const;
+
+export class LocalStack {
+  readonly dir: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly log: (line: string) => void;
+
+  constructor({ dir, env = process.env, log = () => undefined }: LocalStackOptions) {
+    this.dir = dir;
+    this.env = env;
+    this.log = log;
+  }
+
+  private get kafkaDir() {
+    return join(this.dir, 'kafka');
+  }
+
+  private get redisDir() {
+    return join(this.dir, 'redis');
+  }
+
+  private get stateFile() {
+    return join(this.dir, 'stack.json');
+  }
+
+  readState(): StackState {
+    return existsSync(this.stateFile) ? (JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState) : {};
+  }
+
+  private writeState(state: StackState): void {
+    writeFileSync(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  }
+
+  /** Starts what is not running, waits until everything answers, writes and returns the settings. */
+  async up(): Promise<StackSettings> {
+    mkdirSync(this.dir, { recursive: true });
+    return withStackLock(this.dir, async () => {
+      const state = this.readState();
+      state.kafka = await this.upKafka(state.kafka);
+      this.writeState(state);
+      const redisUrl = await this.upRedis(state);
+      this.writeState(state);
+      const databaseUrl = this.env.DATABASE_URL ?? localDatabaseUrl;
+      await requirePostgres(databaseUrl);
+      const settings: StackSettings = {
+        KAFKA_BROKERS: `127.0.0.1:${state.kafka.port}`,
+        REDIS_URL: redisUrl,
+        DATABASE_URL: databaseUrl,
+      };
+      writeSettings(this.dir, settings);
+      return settings;
+    });
+  }
+
+  private async upKafka(previous: StackState['kafka']): Promise<NonNullable<StackState['kafka']>> {
+    if (ownsProcess(previous?.pid, this.kafkaDir)) {
+      const config = { dir: this.kafkaDir, port: previous.port, controllerPort: previous.controllerPort };
+      if (await brokerAnswers(`127.0.0.1:${previous.port}`)) {
+        this.log(`kafka: already running (pid ${previous.pid}) on 127.0.0.1:${previous.port}`);
+        return previous;
+      }
+      this.log(`kafka: pid ${previous.pid} runs but does not answer yet; waiting`);
+      await waitForBroker(config, previous.pid);
+      return previous;
+    }
+    ensureKafkaJars(this.log);
+    const port = await reusePort(previous?.port, preferredPorts.kafka);
+    const controllerPort = await reusePort(previous?.controllerPort, preferredPorts.kafkaController, new Set([port]));
+    const config = { dir: this.kafkaDir, port, controllerPort };
+    prepareBroker(config);
+    const startedAt = Date.now();
+    const pid = startBroker(config);
+    this.log(`kafka: started pid ${pid} on 127.0.0.1:${port} (controller ${controllerPort}); waiting until it answers`);
+    await waitForBroker(config, pid);
+    this.log(`kafka: answering after ${Date.now() - startedAt} ms`);
+    return { pid, port, controllerPort };
+  }
+
+  private async upRedis(state: StackState): Promise<string> {
+    if (this.env.REDIS_URL) {
+      if (!(await redisAnswers(this.env.REDIS_URL))) {
+        throw new Error(`REDIS_URL is set but Redis does not answer at ${redactUrl(this.env.REDIS_URL)}`);
+      }
+      this.log(`redis: using REDIS_URL (${redactUrl(this.env.REDIS_URL)})`);
+      delete state.redis;
+      return this.env.REDIS_URL;
+    }
+    const previous = state.redis;
+    if (ownsProcess(previous?.pid, this.redisDir) && (await redisAnswers(redisUrlOf(previous.port)))) {
+      this.log(`redis: already running (pid ${previous.pid}) on 127.0.0.1:${previous.port}`);
+      return redisUrlOf(previous.port);
+    }
+    const port = await reusePort(previous?.port, preferredPorts.redis);
+    const pid = startRedisServer({ dir: this.redisDir, port });
+    state.redis = { pid, port };
+    await waitForRedis(redisUrlOf(port), pid);
+    this.log(`redis: started pid ${pid} on 127.0.0.1:${port} (AOF on)`);
+    return redisUrlOf(port);
+  }
+
+  /** Stops every process this stack started; `purge` also deletes the data. No process is left behind. */
+  async down({ purge = false } = {}): Promise<void> {
+    if (!existsSync(this.dir)) return;
+    await withStackLock(this.dir, async () => {
+      const state = this.readState();
+      if (ownsProcess(state.redis?.pid, this.redisDir)) {
+        this.log(`redis: ${await stopProcess(state.redis.pid, 10_000)} (pid ${state.redis.pid})`);
+      }
+      if (ownsProcess(state.kafka?.pid, this.kafkaDir)) {
+        this.log(`kafka: ${await stopProcess(state.kafka.pid, 30_000)} (pid ${state.kafka.pid})`);
+      }
+      if (state.redis) delete state.redis.pid;
+      if (state.kafka) delete state.kafka.pid;
+      this.writeState(state);
+      rmSync(settingsFile(this.dir), { force: true });
+    });
+    if (purge) {
+      rmSync(this.dir, { recursive: true, force: true });
+      this.log(`removed ${this.dir}`);
+    }
+  }
+
+  async status(): Promise<ServiceStatus[]> {
+    const state = this.readState();
+    const kafkaPid = ownsProcess(state.kafka?.pid, this.kafkaDir) ? state.kafka?.pid : undefined;
+    const kafkaAddress = state.kafka ? `127.0.0.1:${state.kafka.port}` : '(never started)';
+    const statuses: ServiceStatus[] = [
+      {
+        service: 'kafka',
+        managed: true,
+        pid: kafkaPid,
+        address: kafkaAddress,
+        healthy: kafkaPid !== undefined && (await brokerAnswers(kafkaAddress, { withGroupCoordinator: false })),
+      },
+    ];
+    if (this.env.REDIS_URL) {
+      statuses.push({ service: 'redis', managed: false, address: redactUrl(this.env.REDIS_URL), healthy: await redisAnswers(this.env.REDIS_URL) });
+    } else {
+      const redisPid = ownsProcess(state.redis?.pid, this.redisDir) ? state.redis?.pid : undefined;
+      const address = state.redis ? redisUrlOf(state.redis.port) : '(never started)';
+      statuses.push({ service: 'redis', managed: true, pid: redisPid, address, healthy: redisPid !== undefined && (await redisAnswers(address)) });
+    }
+    const databaseUrl = this.env.DATABASE_URL ?? localDatabaseUrl;
+    statuses.push({ service: 'postgres', managed: false, address: redactUrl(databaseUrl), healthy: await postgresAnswers(databaseUrl) });
+    return statuses;
+  }
+}
+
+function redisUrlOf(port: number): string {
+  return `redis://127.0.0.1:${port}`;
+}
+
+/** Keeps a port across restarts while it is free, so settings stay stable; else picks another. */
+async function reusePort(previous: number | undefined, preferred: number, taken?: ReadonlySet<number>): Promise<number> {
+  if (previous !== undefined && !taken?.has(previous) && (await isPortFree(previous))) return previous;
+  return choosePort(preferred, taken);
+}
