@@ -39,7 +39,7 @@ export function registerStackCommand(program: Command): void {
       const statuses = await localStack().status();
       for (const status of statuses) {
         const pid = status.managed ? `pid ${status.pid ?? '-'}` : 'external';
-        console.log(`${status.service.padEnd(9)} ${(status.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${pid.padEnd(11)} ${status.address}`);
+        console.log(`${status.service.padEnd(16)} ${(status.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${pid.padEnd(11)} ${status.address}`);
       }
       if (statuses.some((status) => !status.healthy)) process.exitCode = 1;
     });

@@ -1,12 +1,20 @@
 /**
- * `orderly stack up | down | status` without Docker: Kafka (KRaft) and, unless `REDIS_URL` is set, a private
- * Redis run as detached local processes whose data, logs and settings live in the stack folder; PostgreSQL is
+ * `orderly stack up | down | status` without Docker: Kafka (KRaft), a Confluent-compatible schema registry
+ * (Apicurio, storing in that Kafka) and, unless `REDIS_URL` is set, a private Redis run as detached local processes whose data, logs and settings live in the stack folder; PostgreSQL is
  * the one at `DATABASE_URL` or the machine's own. `up` is idempotent: what already runs and answers is kept.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { brokerAnswers, ensureKafkaJars, prepareBroker, startBroker, waitForBroker } from './kafka-broker.ts';
 import { redisAnswers, startRedisServer, waitForRedis } from './redis-server.ts';
+import {
+  createRegistryTopics,
+  ensureRegistryJars,
+  registryAnswers,
+  registryUrlOf,
+  startSchemaRegistry,
+  waitForSchemaRegistry,
+} from './schema-registry.ts';
 import { localDatabaseUrl, postgresAnswers, redactUrl, requirePostgres } from './postgres-check.ts';
 import { ownsProcess, stopProcess } from './process-control.ts';
 import { choosePort, isPortFree } from './free-port.ts';
@@ -17,10 +25,11 @@ import { settingsFile, writeSettings, type StackSettings } from './stack-setting
 export interface StackState {
   kafka?: { pid?: number; port: number; controllerPort: number };
   redis?: { pid?: number; port: number };
+  registry?: { pid?: number; port: number };
 }
 
 export interface ServiceStatus {
-  service: 'kafka' | 'redis' | 'postgres';
+  service: 'kafka' | 'schema-registry' | 'redis' | 'postgres';
   /** Started by this stack (else external: given by an environment variable or the machine). */
   managed: boolean;
   pid?: number;
@@ -35,7 +44,7 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
 }
 
-export const preferredPorts = { kafka: 19092, kafkaController: 19093, redis: 16379 } as const;
+export const preferredPorts = { kafka: 19092, kafkaController: 19093, redis: 16379, registry: 18081 } as const;
 
 export class LocalStack {
   readonly dir: string;
@@ -54,6 +63,10 @@ export class LocalStack {
 
   private get redisDir() {
     return join(this.dir, 'redis');
+  }
+
+  private get registryDir() {
+    return join(this.dir, 'registry');
   }
 
   private get stateFile() {
@@ -75,6 +88,8 @@ export class LocalStack {
       const state = this.readState();
       state.kafka = await this.upKafka(state.kafka);
       this.writeState(state);
+      state.registry = await this.upRegistry(state.registry, `127.0.0.1:${state.kafka.port}`);
+      this.writeState(state);
       const redisUrl = await this.upRedis(state);
       this.writeState(state);
       const databaseUrl = this.env.DATABASE_URL ?? localDatabaseUrl;
@@ -83,6 +98,7 @@ export class LocalStack {
         KAFKA_BROKERS: `127.0.0.1:${state.kafka.port}`,
         REDIS_URL: redisUrl,
         DATABASE_URL: databaseUrl,
+        SCHEMA_REGISTRY_URL: registryUrlOf(state.registry.port),
       };
       writeSettings(this.dir, settings);
       return settings;
@@ -111,6 +127,26 @@ export class LocalStack {
     await waitForBroker(config, pid);
     this.log(`kafka: answering after ${Date.now() - startedAt} ms`);
     return { pid, port, controllerPort };
+  }
+
+  private async upRegistry(
+    previous: StackState['registry'],
+    kafkaBrokers: string,
+  ): Promise<NonNullable<StackState['registry']>> {
+    if (ownsProcess(previous?.pid, this.registryDir)) {
+      this.log(`schema-registry: already running (pid ${previous.pid}) at ${registryUrlOf(previous.port)}`);
+      await waitForSchemaRegistry(registryUrlOf(previous.port), previous.pid);
+      return previous;
+    }
+    ensureRegistryJars(this.log);
+    await createRegistryTopics(kafkaBrokers);
+    const port = await reusePort(previous?.port, preferredPorts.registry);
+    const startedAt = Date.now();
+    const pid = startSchemaRegistry({ dir: this.registryDir, port, kafkaBrokers });
+    this.log(`schema-registry: started pid ${pid} (Apicurio 3.0.9, KafkaSQL storage); waiting until it answers`);
+    await waitForSchemaRegistry(registryUrlOf(port), pid);
+    this.log(`schema-registry: answering at ${registryUrlOf(port)} after ${Date.now() - startedAt} ms`);
+    return { pid, port };
   }
 
   private async upRedis(state: StackState): Promise<string> {
@@ -143,11 +179,15 @@ export class LocalStack {
       if (ownsProcess(state.redis?.pid, this.redisDir)) {
         this.log(`redis: ${await stopProcess(state.redis.pid, 10_000)} (pid ${state.redis.pid})`);
       }
+      if (ownsProcess(state.registry?.pid, this.registryDir)) {
+        this.log(`schema-registry: ${await stopProcess(state.registry.pid, 15_000)} (pid ${state.registry.pid})`);
+      }
       if (ownsProcess(state.kafka?.pid, this.kafkaDir)) {
         this.log(`kafka: ${await stopProcess(state.kafka.pid, 30_000)} (pid ${state.kafka.pid})`);
       }
       if (state.redis) delete state.redis.pid;
       if (state.kafka) delete state.kafka.pid;
+      if (state.registry) delete state.registry.pid;
       this.writeState(state);
       rmSync(settingsFile(this.dir), { force: true });
     });
@@ -170,6 +210,15 @@ export class LocalStack {
         healthy: kafkaPid !== undefined && (await brokerAnswers(kafkaAddress, { withGroupCoordinator: false })),
       },
     ];
+    const registryPid = ownsProcess(state.registry?.pid, this.registryDir) ? state.registry?.pid : undefined;
+    const registryUrl = state.registry ? registryUrlOf(state.registry.port) : '(never started)';
+    statuses.push({
+      service: 'schema-registry',
+      managed: true,
+      pid: registryPid,
+      address: registryUrl,
+      healthy: registryPid !== undefined && (await registryAnswers(registryUrl)),
+    });
     if (this.env.REDIS_URL) {
       statuses.push({ service: 'redis', managed: false, address: redactUrl(this.env.REDIS_URL), healthy: await redisAnswers(this.env.REDIS_URL) });
     } else {

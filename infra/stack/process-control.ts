@@ -1,6 +1,6 @@
 /** Starting and stopping the stack's detached processes, and telling ours from a stranger's. */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readlinkSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DetachedProcessOptions {
@@ -29,12 +29,19 @@ export function spawnDetached(command: string, args: readonly string[], options:
   }
 }
 
+/** True while `pid` runs. A zombie (dead, not yet reaped by a parent that never waits) counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ..."; comm may hold spaces, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): the signal test above is all there is
   }
 }
 

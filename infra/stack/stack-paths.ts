@@ -13,3 +13,8 @@ export function defaultStackDir(env: NodeJS.ProcessEnv = process.env): string {
 export const kafkaPom = resolve(projectRoot, 'infra/kafka/pom.xml');
 export const kafkaLibsDir = resolve(projectRoot, 'infra/kafka/target/libs');
 export const kafkaLog4jConfig = resolve(projectRoot, 'infra/kafka/log4j2.properties');
+
+/** Apicurio Registry, fetched and unpacked by Maven (`infra/registry/pom.xml`). */
+export const registryPom = resolve(projectRoot, 'infra/registry/pom.xml');
+export const registryMavenSettings = resolve(projectRoot, 'infra/registry/settings.xml');
+export const registryJar = resolve(projectRoot, 'infra/registry/target/apicurio-registry/apicurio-registry-app-3.0.9-runner.jar');

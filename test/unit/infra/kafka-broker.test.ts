@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { brokerProperties } from '../../../infra/stack/kafka-broker.ts';
+
+function parse(text: string): Map<string, string> {
+  return new Map(text.trim().split('\n').map((line) => line.split('=', 2) as [string, string]));
+}
+
+describe('brokerProperties', () => {
+  const properties = parse(brokerProperties({ dir: '/data/kafka', port: 19092, controllerPort: 19093 }));
+
+  it('never lets the broker auto-create a topic', () => {
+    expect(properties.get('auto.create.topics.enable')).toBe('false');
+  });
+
+  it('listens on loopback only, broker and controller in one KRaft node', () => {
+    expect(properties.get('listeners')).toBe('PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093');
+    expect(properties.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:19092');
+    expect(properties.get('process.roles')).toBe('broker,controller');
+    expect(properties.get('controller.quorum.voters')).toBe('1@127.0.0.1:19093');
+  });
+
+  it('gives the internal topics a replication factor one node can meet', () => {
+    for (const name of ['offsets.topic.replication.factor', 'transaction.state.log.replication.factor', 'transaction.state.log.min.isr']) {
+      expect(properties.get(name)).toBe('1');
+    }
+  });
+
+  it('keeps its data in the folder it is given', () => {
+    expect(properties.get('log.dirs')).toBe('/data/kafka/data');
+  });
+});

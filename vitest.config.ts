@@ -1,0 +1,33 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Two projects: `unit` (pure logic, in-memory fakes, fake clocks) and `integration` (the real stack: Kafka,
+ * the schema registry, Redis, PostgreSQL), which the global setup finds or starts (test/support/global-setup.ts).
+ */
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts'],
+          // Two cores: files share one broker and run one at a time, so timings stay meaningful.
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+    env: { KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+    reporters: ['default'],
+  },
+});
