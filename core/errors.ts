@@ -8,6 +8,16 @@ export const errorCodes = [
   'STACK_START_FAILED',
   'KAFKA',
   'TIMEOUT',
+  'MISSING_KEY',
+  'DECODE',
+  'SCHEMA_REGISTRY',
+  'BACKPRESSURE',
+  'RETRYABLE',
+  'NON_RETRYABLE',
+  'HANDLER_TIMEOUT',
+  'IDEMPOTENCY',
+  'ID_CONFLICT',
+  'STOPPED',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];
@@ -49,5 +59,19 @@ export class ConfigurationError extends OrderlyError {
   constructor(problems: readonly string[], options: OrderlyErrorOptions = {}) {
     super('CONFIGURATION', `Invalid configuration:\n  - ${problems.join('\n  - ')}`, options);
     this.problems = problems;
+  }
+}
+
+/** A handler says: this failed, try again later (no error-level log). */
+export class RetryableError extends OrderlyError {
+  constructor(message: string, options: Omit<OrderlyErrorOptions, 'retriable'> = {}) {
+    super('RETRYABLE', message, { ...options, retriable: true });
+  }
+}
+
+/** A handler says: this will never succeed; send it straight to the dead-letter topic. */
+export class NonRetryableError extends OrderlyError {
+  constructor(message: string, options: Omit<OrderlyErrorOptions, 'retriable'> = {}) {
+    super('NON_RETRYABLE', message, { ...options, retriable: false });
   }
 }

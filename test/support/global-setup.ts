@@ -1,7 +1,8 @@
 /**
  * Finds the stack the integration tests run against, in this order: settings from the environment
  * (`KAFKA_BROKERS`, ...); else testcontainers when a Docker engine answers; else the local stack of
- * `orderly stack up`, started here when it is not running (and stopped again at the end if it was).
+ * `orderly stack up`, started here when it is not running. The local stack is left running at the end: other
+ * test runs may share it, and `orderly stack down` (or .ci/run's exit trap) stops it.
  */
 import type { TestProject } from 'vitest/node';
 import { LocalStack } from '../../infra/stack/local-stack.ts';
@@ -23,12 +24,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return started.stop;
   }
   const stack = new LocalStack({ dir: defaultStackDir(), log: (line) => console.log(`[stack] ${line}`) });
-  const wasRunning = (await stack.status()).every((service) => service.healthy);
-  const settings = await stack.up();
-  provide(project, { kind: 'local', settings });
-  return async () => {
-    if (!wasRunning && !process.env.ORDERLY_KEEP_STACK) await stack.down();
-  };
+  provide(project, { kind: 'local', settings: await stack.up() });
+  return async () => undefined;
 }
 
 function provide(project: TestProject, stack: TestStack): void {
