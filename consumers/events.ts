@@ -1,0 +1,46 @@
+/**
+ * The instrumentation events of the ordered consumer, named component.noun.verb-in-past-tense. Observability
+ * subscribes here (`consumer.events.on(name, listener)`); no payloads and no keys are carried.
+ */
+import { EventEmitter } from 'node:events';
+import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
+
+interface RecordRef {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface ConsumerEvents {
+  'consumer.record.handled': [RecordRef & { durationMs: number; attempt: number }];
+  'consumer.record.skipped-duplicate': [RecordRef];
+  'consumer.record.failed': [RecordRef & { attempt: number; errorType: string; willRetry: boolean }];
+  'consumer.record.dead-lettered': [RecordRef & { reason: DeadLetterReason }];
+  'consumer.record.fenced': [RecordRef];
+  'consumer.handler.timed-out': [RecordRef & { attempt: number; timeoutMs: number }];
+  'consumer.forward.failed': [RecordRef & { errorType: string }];
+  'consumer.offsets.committed': [{ offsets: RecordRef[] }];
+  'consumer.commit.failed': [{ errorType: string }];
+  'consumer.partition.paused': [{ topic: string; partition: number }];
+  'consumer.partition.resumed': [{ topic: string; partition: number }];
+  'consumer.group.rebalancing': [{ groupId: string }];
+  'consumer.group.joined': [{ groupId: string; epoch: number; assignment: Record<string, number[]> }];
+}
+
+export const consumerEventNames = [
+  'consumer.record.handled',
+  'consumer.record.skipped-duplicate',
+  'consumer.record.failed',
+  'consumer.record.dead-lettered',
+  'consumer.record.fenced',
+  'consumer.handler.timed-out',
+  'consumer.forward.failed',
+  'consumer.offsets.committed',
+  'consumer.commit.failed',
+  'consumer.partition.paused',
+  'consumer.partition.resumed',
+  'consumer.group.rebalancing',
+  'consumer.group.joined',
+] as const satisfies readonly (keyof ConsumerEvents)[];
+
+export class ConsumerEventEmitter extends EventEmitter<ConsumerEvents> {}

@@ -1,0 +1,31 @@
+/**
+ * Remembers which events a consumer group completed, so a redelivered event is not handled twice.
+ * A claim is a lease held while handling, carrying a fencing token (member and assignment epoch): once a
+ * member lost the partition and another claimed the event, the first can no longer complete it.
+ */
+export type ClaimResult =
+  /** Handle it; complete or release with this token. */
+  | { status: 'claimed'; token: string }
+  /** Completed before with the same payload: skip it. */
+  | { status: 'done' }
+  /** Completed before with another payload: the same id for two events (`id-conflict`). */
+  | { status: 'conflict' }
+  /** Another holder's lease is alive: ask again after the given time. */
+  | { status: 'busy'; retryAfterMs: number };
+
+export interface ClaimRequest {
+  eventId: string;
+  /** Hash of the payload, to tell a redelivery from an id reused for other content. */
+  payloadHash: string;
+  /** Identifies this holder: `memberId/epoch`. */
+  fencingToken: string;
+  leaseMs: number;
+}
+
+export interface IdempotencyStore {
+  claim(request: ClaimRequest): Promise<ClaimResult>;
+  /** Marks the event done. `'fenced'` when the claim is no longer this token's (lease lost to another). */
+  complete(eventId: string, token: string, payloadHash: string): Promise<'completed' | 'fenced'>;
+  /** Gives the claim up after a failed attempt, so a retry (here or elsewhere) may claim it. */
+  release(eventId: string, token: string): Promise<void>;
+}

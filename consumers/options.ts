@@ -1,0 +1,129 @@
+/** The options of {@link OrderedConsumer}: one zod schema, validated once, every problem reported together. */
+import { z } from 'zod';
+import { ConfigurationError } from '../core/errors.ts';
+import type { KafkaClientOptions } from '../core/kafka-client.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ValueDecoder } from '../schemas/value-decoder.ts';
+import type { IdempotencyStore } from './idempotency/idempotency-store.ts';
+import { orderings, type Ordering } from './ordering/ordering.ts';
+
+/** One event as a handler sees it. */
+export interface HandledEvent<T> {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: T;
+  /** `orderly-event-id`, else `<topic>:<partition>:<offset>` (stable across redeliveries). */
+  eventId: string;
+  eventType: string | undefined;
+  headers: Record<string, string>;
+  /** Broker timestamp, epoch ms as a string. */
+  timestamp: string;
+}
+
+export interface HandlerContext {
+  /** Aborted when the attempt passes `handlerTimeoutMs` or the consumer stops. */
+  signal: AbortSignal;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+export type EventHandler<T> = (event: HandledEvent<T>, context: HandlerContext) => Promise<void>;
+
+export interface OrderedConsumerOptions<T = unknown> {
+  kafka: KafkaClientOptions;
+  groupId: string;
+  topics: string[];
+  handler: EventHandler<T>;
+  /** Decodes values; throws DecodeError for bad input. @defaultValue raw bytes */
+  decoder?: ValueDecoder<T>;
+  /** @defaultValue `'key'` */
+  ordering?: Ordering;
+  /** Handler calls in flight at once, across keys and partitions. @defaultValue 64 */
+  concurrency?: number;
+  /** One attempt's limit, in ms; past it the attempt fails as `handler-timeout`. @defaultValue 30000 */
+  handlerTimeoutMs?: number;
+  /** Attempts in place (the first included) before the event is dead-lettered. @defaultValue 3 */
+  maxAttempts?: number;
+  /** First backoff between attempts, in ms; doubles, jittered. @defaultValue 100 */
+  retryBackoffMs?: number;
+  /** Longest backoff between attempts, in ms. @defaultValue 5000 */
+  retryBackoffMaxMs?: number;
+  /** How often completed offsets are committed, in ms. @defaultValue 1000 */
+  commitIntervalMs?: number;
+  /** Records fetched and not completed per partition above which it pauses (resumes at half). @defaultValue 1000 */
+  maxPendingPerPartition?: number;
+  /** Where to start when the group has no committed offset. @defaultValue `'earliest'` */
+  startFrom?: 'earliest' | 'latest';
+  /** Dedupes redelivered events; without one, a redelivered event is handled again. */
+  idempotencyStore?: IdempotencyStore;
+  /** The claim lease, in ms; must outlive an attempt. @defaultValue 2 × handlerTimeoutMs + 10000 */
+  leaseMs?: number;
+  /** @defaultValue 30000 ms */
+  sessionTimeoutMs?: number;
+  /** @defaultValue 3000 ms */
+  heartbeatIntervalMs?: number;
+  /** How long `stop()` waits for handlers in flight, in ms. @defaultValue 30000 */
+  shutdownTimeoutMs?: number;
+  /** A pino logger; silent by default. */
+  logger?: Logger;
+}
+
+const positiveInt = z.number().int().positive();
+
+const optionsSchema = z
+  .object({
+    groupId: z.string().min(1, 'must name the consumer group').regex(/^[A-Za-z0-9._-]+$/, 'may hold only letters, digits, ".", "_" and "-" (it is part of the retry and DLT topic names)'),
+    topics: z.array(z.string().min(1)).min(1, 'must name at least one topic'),
+    handler: z.custom<EventHandler<unknown>>((value) => typeof value === 'function', 'must be an async function (event, context) => Promise<void>'),
+    ordering: z.enum(orderings).default('key'),
+    concurrency: positiveInt.max(100_000).default(64),
+    handlerTimeoutMs: positiveInt.default(30_000),
+    maxAttempts: positiveInt.max(100).default(3),
+    retryBackoffMs: positiveInt.default(100),
+    retryBackoffMaxMs: positiveInt.default(5_000),
+    commitIntervalMs: positiveInt.default(1_000),
+    maxPendingPerPartition: positiveInt.min(2).default(1_000),
+    startFrom: z.enum(['earliest', 'latest']).default('earliest'),
+    leaseMs: positiveInt.optional(),
+    sessionTimeoutMs: positiveInt.default(30_000),
+    heartbeatIntervalMs: positiveInt.default(3_000),
+    shutdownTimeoutMs: positiveInt.default(30_000),
+  })
+  .superRefine((options, context) => {
+    if (options.heartbeatIntervalMs * 3 > options.sessionTimeoutMs) {
+      context.addIssue({
+        code: 'custom',
+        path: ['heartbeatIntervalMs'],
+        message: `(${options.heartbeatIntervalMs}) must be at most a third of sessionTimeoutMs (${options.sessionTimeoutMs}); set it to about sessionTimeoutMs / 3`,
+      });
+    }
+    if (options.leaseMs !== undefined && options.leaseMs <= options.handlerTimeoutMs) {
+      context.addIssue({
+        code: 'custom',
+        path: ['leaseMs'],
+        message: `(${options.leaseMs}) must be longer than handlerTimeoutMs (${options.handlerTimeoutMs}), or a slow attempt loses its claim`,
+      });
+    }
+  });
+
+export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs'> &
+  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger'> & { handler: EventHandler<T>; leaseMs: number };
+
+export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOptions<T>): ValidOrderedConsumerOptions<T> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ConfigurationError(parsed.error.issues.map((issue) => `consumer.${issue.path.join('.')}: ${issue.message}`));
+  }
+  const valid = parsed.data;
+  return {
+    ...valid,
+    handler: options.handler,
+    kafka: options.kafka,
+    decoder: options.decoder,
+    idempotencyStore: options.idempotencyStore,
+    logger: options.logger,
+    leaseMs: valid.leaseMs ?? valid.handlerTimeoutMs * 2 + 10_000,
+  };
+}

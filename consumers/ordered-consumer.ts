@@ -1,0 +1,252 @@
+/**
+ * One consumer-group member that handles keys concurrently and each key in order, and commits only what is
+ * completed. kafkajs is run pipelined: a fetched record is resolved at once (so the next fetch goes on) and
+ * queued in its key's lane; the offset committed per partition is this member's own contiguous watermark of
+ * completed records, with autoCommit off.
+ *
+ * Rebalances: on REBALANCING the member stops starting new records and commits what it has; on GROUP_JOIN it
+ * forgets every queued record and every watermark (kafkajs fetches each assigned partition again from its
+ * committed offset), while records in flight keep their key lanes busy until they finish, so a redelivered
+ * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip.
+ */
+import type { Consumer, EachBatchPayload, Producer } from '../core/kafka-client.ts';
+import { createKafkaClient } from '../core/kafka-client.ts';
+import { OrderlyError } from '../core/errors.ts';
+import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
+import type { ConsumedRecord } from './consumed-record.ts';
+import { DeadLetterPublisher } from './dead-letter/dead-letter-publisher.ts';
+import { ConsumerEventEmitter } from './events.ts';
+import { OffsetTracker } from './offsets/offset-tracker.ts';
+import { KeyScheduler } from './ordering/key-scheduler.ts';
+import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
+import { RecordProcessor, type RecordOutcome } from './record-processor.ts';
+
+type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+export class OrderedConsumer<T = Buffer | null> {
+  readonly events = new ConsumerEventEmitter();
+  private readonly options: ValidOrderedConsumerOptions<T>;
+  private readonly logger: Logger;
+  private readonly consumer: Consumer;
+  private readonly producer: Producer;
+  private readonly scheduler: KeyScheduler<ConsumedRecord>;
+  private readonly tracker = new OffsetTracker();
+  private readonly processor: RecordProcessor<T>;
+  private readonly stopController = new AbortController();
+  private readonly paused = new Set<string>();
+  private assignment = new Set<string>();
+  private memberId = '';
+  private epoch = 0;
+  private rebalancing = false;
+  private state: State = 'new';
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(options: OrderedConsumerOptions<T>) {
+    this.options = validateOrderedConsumerOptions(options);
+    const { groupId } = this.options;
+    this.logger = componentLogger(options.logger ?? createLogger(), 'ordered-consumer', { groupId });
+    const kafka = createKafkaClient(this.options.kafka, this.logger);
+    this.consumer = kafka.consumer({
+      groupId,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: this.options.heartbeatIntervalMs,
+      rebalanceTimeout: Math.max(this.options.sessionTimeoutMs, this.options.shutdownTimeoutMs),
+      allowAutoTopicCreation: false,
+    });
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+    this.scheduler = new KeyScheduler({ ordering: this.options.ordering, concurrency: this.options.concurrency });
+    this.processor = new RecordProcessor(this.options, {
+      deadLetters: new DeadLetterPublisher(this.producer, groupId),
+      events: this.events,
+      logger: this.logger,
+      fencingToken: () => `${this.memberId}/${this.epoch}`,
+    });
+  }
+
+  /** Joins the group and starts handling. Resolves once kafkajs runs; records arrive after the first join. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new OrderlyError('STOPPED', `start() may be called once; this consumer is ${this.state}`);
+    this.state = 'running';
+    const { GROUP_JOIN, REBALANCING } = this.consumer.events;
+    this.consumer.on(REBALANCING, () => this.onRebalancing());
+    this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberId, payload.memberAssignment));
+    await this.producer.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.startFrom === 'earliest' });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
+  }
+
+  /** Handler calls in flight and records waiting in lanes. */
+  stats(): { inFlight: number; queued: number; epoch: number; pausedPartitions: number } {
+    return { inFlight: this.scheduler.inFlight, queued: this.scheduler.queued, epoch: this.epoch, pausedPartitions: this.paused.size };
+  }
+
+  /**
+   * Stops fetching, lets handlers in flight finish (up to `shutdownTimeoutMs`, then aborts them), commits the
+   * watermark and leaves the group. Queued records that never started are left for the next owner.
+   */
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    clearInterval(this.commitTimer);
+    this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
+    this.scheduler.dropQueued();
+    const idle = await this.waitForIdle(this.options.shutdownTimeoutMs);
+    if (!idle) {
+      this.logger.warn({ inFlight: this.scheduler.inFlight }, 'handlers still running at the shutdown deadline; aborting them');
+      this.stopController.abort(new OrderlyError('STOPPED', 'the consumer is stopping'));
+      await this.waitForIdle(5_000);
+    }
+    await this.commit();
+    await this.consumer.disconnect();
+    await this.producer.disconnect();
+    this.state = 'stopped';
+  }
+
+  private async onBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    if (this.state !== 'running') return;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale()) break;
+      const record: ConsumedRecord = {
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key === null ? null : Buffer.from(message.key),
+        value: message.value === null ? null : Buffer.from(message.value),
+        headers: message.headers ?? {},
+        timestamp: message.timestamp,
+      };
+      this.tracker.track(topic, partition, message.offset);
+      this.scheduler.enqueue(record);
+      resolveOffset(message.offset);
+    }
+    if (this.tracker.pendingCount(topic, partition) >= this.options.maxPendingPerPartition) this.pausePartition(topic, partition);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.state !== 'running' || this.rebalancing) return;
+    for (const record of this.scheduler.takeRunnable()) void this.run(record);
+  }
+
+  private async run(record: ConsumedRecord): Promise<void> {
+    const epoch = this.epoch;
+    const isCurrent = () => this.epoch === epoch && this.state === 'running';
+    let outcome: RecordOutcome;
+    try {
+      outcome = await this.processor.process(record, { isCurrent, signal: this.stopController.signal });
+    } catch (error) {
+      // An error from the store or the broker itself: the record is not completed and will come again.
+      this.logger.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: { message: (error as Error).message } }, 'record processing failed unexpectedly');
+      outcome = 'abandoned';
+    }
+    this.scheduler.complete(record);
+    if (outcome !== 'abandoned' && this.epoch === epoch) {
+      this.tracker.complete(record.topic, record.partition, record.offset);
+      const { topic, partition } = record;
+      if (this.paused.has(partitionId(topic, partition)) && this.tracker.pendingCount(topic, partition) <= this.options.maxPendingPerPartition / 2) {
+        this.resumePartition(topic, partition);
+      }
+    }
+    if (this.scheduler.inFlight === 0) this.notifyIdle();
+    this.pump();
+  }
+
+  private onRebalancing(): void {
+    this.rebalancing = true;
+    this.events.emit('consumer.group.rebalancing', { groupId: this.options.groupId });
+    // Still in the old generation: commit what is completed before the partitions move.
+    void this.commit({ duringRebalance: true });
+  }
+
+  private onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
+    this.memberId = memberId;
+    this.epoch++;
+    this.tracker.drop();
+    this.scheduler.dropQueued();
+    const resumed = [...this.paused].map(parsePartitionId);
+    this.paused.clear();
+    if (resumed.length > 0) this.consumer.resume(groupByTopic(resumed));
+    this.assignment = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => partitionId(topic, partition))));
+    this.rebalancing = false;
+    this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
+    this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
+    this.pump();
+  }
+
+  /** Commits the watermarks that moved, only for partitions this member holds (kafkajs #1046). */
+  private async commit({ duringRebalance = false } = {}): Promise<void> {
+    if (this.committing) return this.committing;
+    if (this.rebalancing && !duringRebalance) return;
+    const offsets = this.tracker.uncommitted().filter(({ topic, partition }) => this.assignment.has(partitionId(topic, partition)));
+    if (offsets.length === 0) return;
+    this.committing = (async () => {
+      try {
+        await this.consumer.commitOffsets(offsets);
+        for (const offset of offsets) this.tracker.markCommitted(offset);
+        this.events.emit('consumer.offsets.committed', { offsets });
+      } catch (error) {
+        this.events.emit('consumer.commit.failed', { errorType: (error as Error).name });
+        this.logger.warn({ err: { message: (error as Error).message } }, 'commit failed; it is retried on the next interval');
+      } finally {
+        this.committing = undefined;
+      }
+    })();
+    return this.committing;
+  }
+
+  private pausePartition(topic: string, partition: number): void {
+    const id = partitionId(topic, partition);
+    if (this.paused.has(id)) return;
+    this.paused.add(id);
+    this.consumer.pause([{ topic, partitions: [partition] }]);
+    this.events.emit('consumer.partition.paused', { topic, partition });
+  }
+
+  private resumePartition(topic: string, partition: number): void {
+    this.paused.delete(partitionId(topic, partition));
+    this.consumer.resume([{ topic, partitions: [partition] }]);
+    this.events.emit('consumer.partition.resumed', { topic, partition });
+  }
+
+  private waitForIdle(timeoutMs: number): Promise<boolean> {
+    if (this.scheduler.inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+function partitionId(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+function parsePartitionId(id: string): { topic: string; partition: number } {
+  const [topic, partition] = id.split('\u0000') as [string, string];
+  return { topic, partition: Number(partition) };
+}
+
+function groupByTopic(partitions: { topic: string; partition: number }[]): { topic: string; partitions: number[] }[] {
+  const byTopic = new Map<string, number[]>();
+  for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+  return [...byTopic].map(([topic, list]) => ({ topic, partitions: list }));
+}

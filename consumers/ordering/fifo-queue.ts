@@ -1,0 +1,41 @@
+/** A FIFO queue with O(1) push and shift (an array's shift is O(n) on long lanes). */
+export class FifoQueue<T> {
+  private items: (T | undefined)[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /** Keeps the items for which `keep` is true, in order; returns those removed. */
+  retain(keep: (item: T) => boolean): T[] {
+    const removed: T[] = [];
+    const kept: T[] = [];
+    for (let index = this.head; index < this.items.length; index++) {
+      const item = this.items[index] as T;
+      (keep(item) ? kept : removed).push(item);
+    }
+    this.items = kept;
+    this.head = 0;
+    return removed;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Decides which record runs next: one lane per shard key (see {@link shardKeyOf}), at most one record in flight
+ * per lane, at most `concurrency` in flight overall. Lanes with work wait their turn in one FIFO, so a key
+ * with a long backlog cannot starve the others. Pure: no I/O, no timers.
+ */
+import { FifoQueue } from './fifo-queue.ts';
+import { shardKeyOf, type LaneRecord, type Ordering } from './ordering.ts';
+
+interface Lane<R> {
+  id: string;
+  queue: FifoQueue<R>;
+  running: boolean;
+  ready: boolean;
+}
+
+export interface KeySchedulerOptions {
+  ordering: Ordering;
+  /** Handler calls in flight at once, across all lanes and partitions. */
+  concurrency: number;
+}
+
+export class KeyScheduler<R extends LaneRecord> {
+  private readonly lanes = new Map<string, Lane<R>>();
+  private readonly readyLanes = new FifoQueue<Lane<R>>();
+  private readonly queuedByPartition = new Map<string, number>();
+  private running = 0;
+  private queuedTotal = 0;
+  private readonly ordering: Ordering;
+  private readonly concurrency: number;
+
+  constructor({ ordering, concurrency }: KeySchedulerOptions) {
+    this.ordering = ordering;
+    this.concurrency = concurrency;
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  get queued(): number {
+    return this.queuedTotal;
+  }
+
+  queuedFor(topic: string, partition: number): number {
+    return this.queuedByPartition.get(partitionId(topic, partition)) ?? 0;
+  }
+
+  enqueue(record: R): void {
+    const id = shardKeyOf(record, this.ordering);
+    let lane = this.lanes.get(id);
+    if (!lane) {
+      lane = { id, queue: new FifoQueue<R>(), running: false, ready: false };
+      this.lanes.set(id, lane);
+    }
+    lane.queue.push(record);
+    this.countQueued(record, 1);
+    this.markReady(lane);
+  }
+
+  /** The records that may start now, each marked in flight until {@link complete}. */
+  takeRunnable(): R[] {
+    const started: R[] = [];
+    while (this.running < this.concurrency) {
+      const lane = this.readyLanes.shift();
+      if (!lane) break;
+      lane.ready = false;
+      const record = lane.queue.shift();
+      if (!record) continue; // emptied by a drop while it waited
+      lane.running = true;
+      this.running++;
+      this.countQueued(record, -1);
+      started.push(record);
+    }
+    return started;
+  }
+
+  /** The record finished (handled, forwarded, or abandoned): its lane may run its next record. */
+  complete(record: R): void {
+    const lane = this.lanes.get(shardKeyOf(record, this.ordering));
+    if (!lane?.running) throw new Error(`complete() for a record that is not in flight: ${record.topic}/${record.partition}@${record.offset}`);
+    lane.running = false;
+    this.running--;
+    if (lane.queue.length > 0) this.markReady(lane);
+    else this.lanes.delete(lane.id);
+  }
+
+  /**
+   * Drops the queued records of one partition, or of all with no argument (after a rebalance the broker
+   * hands them out again). Records in flight stay in flight: their lanes stay busy until they complete, so a
+   * redelivered successor of a key never overtakes it.
+   */
+  dropQueued(filter?: { topic: string; partition: number }): R[] {
+    const dropped: R[] = [];
+    for (const lane of this.lanes.values()) {
+      const removed = lane.queue.retain(
+        (record) => filter !== undefined && (record.topic !== filter.topic || record.partition !== filter.partition),
+      );
+      for (const record of removed) this.countQueued(record, -1);
+      dropped.push(...removed);
+      if (!lane.running && lane.queue.length === 0) this.lanes.delete(lane.id);
+    }
+    return dropped;
+  }
+
+  private markReady(lane: Lane<R>): void {
+    if (lane.running || lane.ready) return;
+    lane.ready = true;
+    this.readyLanes.push(lane);
+  }
+
+  private countQueued(record: R, delta: number): void {
+    const id = partitionId(record.topic, record.partition);
+    const count = (this.queuedByPartition.get(id) ?? 0) + delta;
+    if (count === 0) this.queuedByPartition.delete(id);
+    else this.queuedByPartition.set(id, count);
+    this.queuedTotal += delta;
+  }
+}
+
+function partitionId(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
