@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
+import { deadLetterTopicOf } from '../../../consumers/dead-letter/dead-letter-publisher.ts';
+import { forwardHeaders } from '../../../consumers/dead-letter/dead-letter-headers.ts';
+import { jsonDecoder } from '../../../schemas/json-decoder.ts';
+import { createTestTopic, testAdmin, testGroupId, uniqueName } from '../../support/test-stack.ts';
+import { eventually, produce, readAll, sequencedEvents, startTestConsumer, testRedis, type SequencedEvent } from '../../support/consumer-harness.ts';
+
+describe('RedisIdempotencyStore on the real Redis', () => {
+  it('gives a claim to one holder, fences a holder whose lease was taken over, and remembers completion', async () => {
+    const store = new RedisIdempotencyStore({ redis: testRedis(), groupId: uniqueName('idem') });
+    const eventId = uniqueName('event');
+    const request = { eventId, payloadHash: 'hash-1', leaseMs: 300 };
+
+    expect(await store.claim({ ...request, fencingToken: 'member-a/1' })).toEqual({ status: 'claimed', token: 'member-a/1' });
+    const busy = await store.claim({ ...request, fencingToken: 'member-b/2' });
+    expect(busy.status).toBe('busy');
+    expect(busy.status === 'busy' && busy.retryAfterMs).toBeLessThanOrEqual(300);
+
+    await new Promise((resolve) => setTimeout(resolve, 400)); // member-a's lease runs out
+    expect(await store.claim({ ...request, fencingToken: 'member-b/2' })).toEqual({ status: 'claimed', token: 'member-b/2' });
+    expect(await store.complete(eventId, 'member-a/1', 'hash-1')).toBe('fenced');
+    expect(await store.complete(eventId, 'member-b/2', 'hash-1')).toBe('completed');
+
+    expect(await store.claim({ ...request, fencingToken: 'member-c/3' })).toEqual({ status: 'done' });
+    expect(await store.claim({ ...request, payloadHash: 'other', fencingToken: 'member-c/3' })).toEqual({ status: 'conflict' });
+  });
+
+  it('frees a released claim at once', async () => {
+    const store = new RedisIdempotencyStore({ redis: testRedis(), groupId: uniqueName('idem') });
+    const request = { eventId: uniqueName('event'), payloadHash: 'h', leaseMs: 60_000 };
+    await store.claim({ ...request, fencingToken: 'a' });
+    await store.release(request.eventId, 'not-the-holder');
+    expect((await store.claim({ ...request, fencingToken: 'b' })).status).toBe('busy');
+    await store.release(request.eventId, 'a');
+    expect((await store.claim({ ...request, fencingToken: 'b' })).status).toBe('claimed');
+  });
+});
+
+describe('OrderedConsumer with the Redis idempotency store', () => {
+  it('does not handle completed events again when the group re-reads them, and dead-letters a reused id as id-conflict', async () => {
+    const topic = await createTestTopic({ partitions: 3, prefix: 'idempotent' });
+    const groupId = testGroupId();
+    const admin = await testAdmin();
+    await admin.createTopics({ topics: [{ topic: deadLetterTopicOf(topic, groupId), numPartitions: 3 }], waitForLeaders: true });
+    await produce(topic, sequencedEvents(600, 60));
+    const store = new RedisIdempotencyStore({ redis: testRedis(), groupId });
+
+    let firstRun = 0;
+    const first = startTestConsumer<SequencedEvent>({
+      groupId,
+      topics: [topic],
+      decoder: jsonDecoder as never,
+      idempotencyStore: store,
+      handler: async () => void firstRun++,
+    });
+    await first.start();
+    await eventually(() => firstRun >= 600, () => `${firstRun} of 600`);
+    await first.stop();
+
+    // Rewind the group as an operator might; the same events and one reused id with other content come back.
+    await admin.resetOffsets({ groupId, topic, earliest: true });
+    await produce(topic, [{ key: 'key-1', value: JSON.stringify({ key: 'key-1', sequence: 999 }), headers: { 'orderly-event-id': 'key-1#1' } }]);
+    let secondRun = 0;
+    let duplicates = 0;
+    const second = startTestConsumer<SequencedEvent>({
+      groupId,
+      topics: [topic],
+      decoder: jsonDecoder as never,
+      idempotencyStore: store,
+      handler: async () => void secondRun++,
+    });
+    second.events.on('consumer.record.skipped-duplicate', () => duplicates++);
+    await second.start();
+    const [conflict] = await readAll(deadLetterTopicOf(topic, groupId), 1);
+    expect(conflict!.headers![forwardHeaders.reason]!.toString()).toBe('id-conflict');
+    await eventually(() => duplicates >= 600, () => `${duplicates} of 600 duplicates`);
+    expect(secondRun).toBe(0);
+  });
+});
