@@ -11,3 +11,4 @@ export * from './idempotency/redis-idempotency-store.ts';
 export * from './dead-letter/reason-codes.ts';
 export * from './dead-letter/dead-letter-headers.ts';
 export { deadLetterTopicOf } from './dead-letter/dead-letter-publisher.ts';
+export * from './idempotency/postgres-inbox.ts';

@@ -20,6 +20,8 @@ export interface HandledEvent<T> {
   headers: Record<string, string>;
   /** Broker timestamp, epoch ms as a string. */
   timestamp: string;
+  /** SHA-256 of the raw value (base64url, 22 chars): tells a redelivery from an id reused for other content. */
+  payloadHash: string;
 }
 
 export interface HandlerContext {

@@ -76,8 +76,9 @@ export class RecordProcessor<T> {
       eventType: headers[eventTypeHeader],
       headers,
       timestamp: record.timestamp,
+      payloadHash: createHash('sha256').update(record.value ?? Buffer.alloc(0)).digest('base64url').slice(0, 22),
     };
-    const payloadHash = createHash('sha256').update(record.value ?? Buffer.alloc(0)).digest('base64url').slice(0, 22);
+    const payloadHash = event.payloadHash;
     const store = this.options.idempotencyStore;
     let token: string | undefined;
     if (store) {
@@ -191,6 +192,7 @@ export class RecordProcessor<T> {
       } else {
         error = result.error;
       }
+      if (error instanceof OrderlyError && error.code === 'ID_CONFLICT') return { outcome: 'failed', reason: 'id-conflict', attempt, error };
       const retryable = !(error instanceof NonRetryableError) && !(error instanceof OrderlyError && error.code === 'NON_RETRYABLE');
       const willRetry = retryable && attempt < maxAttempts;
       this.events.emit('consumer.record.failed', { ...ref(record), attempt, errorType: errorTypeOf(error), willRetry });

@@ -10,6 +10,7 @@ export const errorCodes = [
   'TIMEOUT',
   'MISSING_KEY',
   'DECODE',
+  'ENCODE',
   'SCHEMA_REGISTRY',
   'BACKPRESSURE',
   'RETRYABLE',
@@ -73,5 +74,12 @@ export class RetryableError extends OrderlyError {
 export class NonRetryableError extends OrderlyError {
   constructor(message: string, options: Omit<OrderlyErrorOptions, 'retriable'> = {}) {
     super('NON_RETRYABLE', message, { ...options, retriable: false });
+  }
+}
+
+/** The same event id arrived with another payload: not a duplicate, a conflict for the DLT (`id-conflict`). */
+export class IdConflictError extends OrderlyError {
+  constructor(message: string, options: Omit<OrderlyErrorOptions, 'retriable'> = {}) {
+    super('ID_CONFLICT', message, { ...options, retriable: false });
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * A consumer-group member in its own process, for crash tests: applies sequenced events to an effects table
+ * through the PostgreSQL inbox. Settings come from the environment; SIGTERM stops it cleanly, SIGKILL does not.
+ */
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { OrderedConsumer } from '../../../consumers/ordered-consumer.ts';
+import { PostgresInbox } from '../../../consumers/idempotency/postgres-inbox.ts';
+import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
+import { jsonDecoder } from '../../../schemas/json-decoder.ts';
+
+function setting(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`inbox-worker needs ${name} in its environment`);
+  return value;
+}
+const [KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC, GROUP, EFFECTS_TABLE, MEMBER] = [
+  'KAFKA_BROKERS', 'DATABASE_URL', 'REDIS_URL', 'TOPIC', 'GROUP', 'EFFECTS_TABLE', 'MEMBER',
+].map(setting) as [string, string, string, string, string, string, string];
+const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 20 });
+const redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
+const inbox = new PostgresInbox({ pool, groupId: GROUP });
+
+const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
+  kafka: { brokers: KAFKA_BROKERS.split(','), clientId: `worker-${MEMBER}` },
+  groupId: GROUP,
+  topics: [TOPIC],
+  decoder: jsonDecoder as never,
+  concurrency: 50,
+  sessionTimeoutMs: 6_000,
+  heartbeatIntervalMs: 1_000,
+  commitIntervalMs: 200,
+  leaseMs: 15_000,
+  handlerTimeoutMs: 5_000,
+  idempotencyStore: new RedisIdempotencyStore({ redis, groupId: GROUP }),
+  handler: inbox.handler(async (event, transaction) => {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    await transaction.query(`insert into ${EFFECTS_TABLE} (event_id, key, sequence, member) values ($1, $2, $3, $4)`, [
+      event.eventId,
+      event.value.key,
+      event.value.sequence,
+      MEMBER,
+    ]);
+  }),
+});
+
+process.on('SIGTERM', () => {
+  void consumer
+    .stop()
+    .then(() => Promise.all([pool.end(), redis.quit()]))
+    .finally(() => process.exit(0));
+});
+
+await consumer.start();
+console.log('started');
