@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { OrderlyError } from '../core/errors.ts';
 import { registerStackCommand } from './commands/stack.ts';
+import { registerSchemasCommand } from './commands/schemas.ts';
 
 const program = new Command()
   .name('orderly')
@@ -10,6 +11,7 @@ const program = new Command()
   .version('0.1.0');
 
 registerStackCommand(program);
+registerSchemasCommand(program);
 
 try {
   await program.parseAsync(process.argv);

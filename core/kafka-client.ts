@@ -19,14 +19,18 @@ export type {
   Kafka,
   KafkaMessage,
   Message,
+  PartitionAssigner,
   Producer,
   ProducerConfig,
   RecordMetadata,
+  TopicMessages,
   Transaction,
 } from 'kafkajs';
 
-const { Kafka, logLevel, CompressionTypes } = kafkajs;
-export { CompressionTypes };
+const { Kafka, logLevel, CompressionTypes, Partitioners, AssignerProtocol } = kafkajs;
+export { AssignerProtocol };
+/** `Partitioners.DefaultPartitioner` is murmur2, the same partition as Java's default partitioner for a key. */
+export { CompressionTypes, Partitioners };
 
 const brokerAddress = z
   .string()

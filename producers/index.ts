@@ -1,2 +1,8 @@
 /** Producers: the keyed, Avro-encoding event producer. Built on `core/kafka-client.ts`. */
-export {};
+export * from './event-producer.ts';
+export * from './options.ts';
+export * from './envelope-headers.ts';
+export * from './producer-errors.ts';
+export * from './in-flight-limiter.ts';
+export * from './trace-parent.ts';
+export * from './event-id.ts';

@@ -7,6 +7,10 @@ export interface DecodeContext {
 }
 
 export interface ValueDecoder<T = unknown> {
-  /** Decodes one record's value; throws only {@link DecodeError}. */
+  /**
+   * Decodes one record's value. Bad input throws only {@link DecodeError} (non-retryable, to the DLT). A
+   * dependency that is down (the schema registry) throws a retriable `OrderlyError` (code `SCHEMA_REGISTRY`)
+   * instead: an outage is retried, never dead-lettered.
+   */
   decode(value: Buffer | null, context: DecodeContext): Promise<T> | T;
 }

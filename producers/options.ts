@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { ConfigurationError } from '../core/errors.ts';
+import type { Kafka } from '../core/kafka-client.ts';
+import type { Logger } from '../core/logger.ts';
+import { SchemaRegistryClient } from '../schemas/schema-registry-client.ts';
+import { subjectNameStrategies, type SubjectNameStrategy } from '../schemas/subject-name-strategy.ts';
+
+export interface EventProducerOptions {
+  /** The Kafka client (`createKafkaClient`). The producer creates its own kafkajs producer from it. */
+  kafka: Kafka;
+  /** The schema registry. */
+  registry: SchemaRegistryClient;
+  /** The topic of events that name none. @defaultValue none: each event names its topic */
+  topic?: string;
+  /** How value subjects are named: `'topic'` (`<topic>-value`), `'record'` (full name), `'topic-record'`. @defaultValue `'topic'` */
+  subjectNameStrategy?: SubjectNameStrategy;
+  /** Register a schema the subject lacks on first use (development). `false`: look up only (production). @defaultValue false */
+  autoRegister?: boolean;
+  /** Events accepted and not yet acknowledged, at most. Bounds memory. @defaultValue 1000 events */
+  maxInFlight?: number;
+  /** At the bound: `'wait'` until there is room, or `'reject'` with a BackpressureError. @defaultValue `'wait'` */
+  onFull?: 'wait' | 'reject';
+  /**
+   * Produce requests in flight per broker connection. 1 keeps per-key order through broker retries; kafkajs
+   * does not re-order idempotent batches the way Java does for up to 5. @defaultValue 1
+   */
+  maxInFlightRequests?: number;
+  /** Time the broker has to acknowledge a produce request (acks=all). @defaultValue 30000 ms */
+  ackTimeoutMs?: number;
+  /** A pino logger; silent by default. */
+  logger?: Logger;
+}
+
+export const defaultEventProducerOptions = {
+  subjectNameStrategy: 'topic',
+  autoRegister: false,
+  maxInFlight: 1000,
+  onFull: 'wait',
+  maxInFlightRequests: 1,
+  ackTimeoutMs: 30_000,
+} satisfies Partial<EventProducerOptions>;
+
+const optionsSchema = z.object({
+  kafka: z.custom<Kafka>((value) => typeof (value as Kafka | undefined)?.producer === 'function', 'must be a Kafka client from createKafkaClient'),
+  registry: z.custom<SchemaRegistryClient>((value) => value instanceof SchemaRegistryClient, 'must be a SchemaRegistryClient'),
+  topic: z.string().min(1, 'must not be empty').optional(),
+  subjectNameStrategy: z.enum(subjectNameStrategies),
+  autoRegister: z.boolean(),
+  maxInFlight: z.number().int().positive('must be a positive number of events').max(1_000_000, 'must be at most 1000000 events'),
+  onFull: z.enum(['wait', 'reject']),
+  maxInFlightRequests: z.number().int().min(1).max(5, 'must be 1 to 5 for an idempotent producer'),
+  ackTimeoutMs: z.number().int().positive('must be a positive number of milliseconds'),
+  logger: z.custom<Logger>((value) => typeof (value as Logger | undefined)?.child === 'function', 'must be a pino logger').optional(),
+});
+
+export type ValidEventProducerOptions = z.output<typeof optionsSchema>;
+
+/** Every violation in one {@link ConfigurationError}. */
+export function validateEventProducerOptions(options: EventProducerOptions): ValidEventProducerOptions {
+  const parsed = optionsSchema.safeParse({ ...defaultEventProducerOptions, ...options });
+  if (parsed.success) return parsed.data;
+  throw new ConfigurationError(parsed.error.issues.map((issue) => `producer.${issue.path.join('.') || '(root)'}: ${issue.message}`));
+}

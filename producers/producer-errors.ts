@@ -1,0 +1,15 @@
+import { OrderlyError, type ErrorContext } from '../core/errors.ts';
+
+/** An event without a key: refused before anything is sent (DESIGN.md: producers key every event). */
+export class MissingKeyError extends OrderlyError {
+  constructor(context: ErrorContext = {}) {
+    super('MISSING_KEY', `an event for topic ${context.topic ?? '(unknown)'} has no key: give every event its entity id as key (an account id, an order id) so that per-key order holds`, { context });
+  }
+}
+
+/** The producer's in-flight bound is reached and `onFull` is `'reject'`. Retriable: try again later. */
+export class BackpressureError extends OrderlyError {
+  constructor(requested: number, inFlight: number, maxInFlight: number) {
+    super('BACKPRESSURE', `${requested} more event(s) would exceed maxInFlight (${inFlight} of ${maxInFlight} in flight): wait for publishes to complete, or use onFull: 'wait'`, { retriable: true });
+  }
+}

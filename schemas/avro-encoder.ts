@@ -1,0 +1,84 @@
+/**
+ * Encodes values in the Confluent wire format with the id registered for their subject. The id of each
+ * (subject, schema) pair is asked once and cached: registered on first use with `autoRegister: true`
+ * (development), only looked up with `false` (production, where schemas are registered by CI).
+ */
+import type { Type } from 'avsc';
+import { OrderlyError } from '../core/errors.ts';
+import type { SchemaRegistryClient } from './schema-registry-client.ts';
+import { SchemaRegistryError } from './schema-registry-error.ts';
+import { encodeWireFormat } from './wire-format.ts';
+
+export interface AvroEncoderOptions {
+  registry: SchemaRegistryClient;
+  /** Register a schema the subject does not have yet. @defaultValue false */
+  autoRegister?: boolean;
+}
+
+export class AvroEncoder {
+  readonly #registry: SchemaRegistryClient;
+  readonly #autoRegister: boolean;
+  readonly #ids = new Map<string, Promise<number>>();
+  readonly #canonical = new WeakMap<Type, string>();
+
+  constructor(options: AvroEncoderOptions) {
+    this.#registry = options.registry;
+    this.#autoRegister = options.autoRegister ?? false;
+  }
+
+  /** The schema id for a subject; asks the registry once per (subject, schema), and again only after a failure. */
+  schemaId(subject: string, type: Type): Promise<number> {
+    let canonical = this.#canonical.get(type);
+    if (canonical === undefined) {
+      // exportAttrs keeps defaults, aliases and order: without it avsc gives the canonical form, which drops
+      // defaults, and the registry would judge a compatible evolution incompatible.
+      canonical = JSON.stringify(type.schema({ exportAttrs: true }));
+      this.#canonical.set(type, canonical);
+    }
+    const cacheKey = `${subject}\u0000${canonical}`;
+    let id = this.#ids.get(cacheKey);
+    if (!id) {
+      id = this.#resolveId(subject, canonical);
+      this.#ids.set(cacheKey, id);
+      id.catch(() => this.#ids.delete(cacheKey));
+    }
+    return id;
+  }
+
+  async encode(subject: string, type: Type, value: unknown): Promise<Buffer> {
+    return this.frame(await this.schemaId(subject, type), type, value);
+  }
+
+  /** The framed value for a known schema id. */
+  frame(schemaId: number, type: Type, value: unknown): Buffer {
+    return encodeWireFormat(schemaId, this.encodeBody(type, value));
+  }
+
+  /** The Avro body alone; throws an `ENCODE` error naming the first invalid field. */
+  encodeBody(type: Type, value: unknown): Buffer {
+    try {
+      return type.toBuffer(value);
+    } catch (error) {
+      const paths: string[] = [];
+      type.isValid(value, { errorHook: (path: string[]) => paths.push(path.join('.') || '(root)') });
+      throw new OrderlyError('ENCODE', `the value does not match schema ${type.name ?? type.typeName}${paths.length > 0 ? `: invalid ${paths.join(', ')}` : ''}`, { cause: error });
+    }
+  }
+
+  async #resolveId(subject: string, schema: string): Promise<number> {
+    if (this.#autoRegister) return this.#registry.register(subject, schema);
+    try {
+      return await this.#registry.lookup(subject, schema);
+    } catch (error) {
+      if (error instanceof SchemaRegistryError && error.notFound) {
+        throw new SchemaRegistryError(
+          `subject ${subject} has no such schema in the registry and autoRegister is false: register it first (\`orderly schemas register\`) or set autoRegister: true in development`,
+          error.status,
+          error.registryErrorCode,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+}

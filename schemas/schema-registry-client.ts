@@ -1,0 +1,153 @@
+/**
+ * A small client for the Confluent schema-registry REST API (Confluent's own, or Apicurio's ccompat API).
+ * Built on fetch rather than @kafkajs/confluent-schema-registry so that every failure is classified in one
+ * place: not found (404) is an answer, an outage (no answer, 5xx, 429) is a retriable {@link SchemaRegistryError}.
+ */
+import { z } from 'zod';
+import { ConfigurationError } from '../core/errors.ts';
+import { SchemaRegistryError } from './schema-registry-error.ts';
+
+/** What the codec needs of a registry; the registry client implements it, tests use a fake. */
+export interface SchemaSource {
+  /** The schema text of a global id. Throws {@link SchemaRegistryError} (404 when the id is unknown). */
+  schemaById(id: number): Promise<string>;
+  /** The subjects a global id is registered under. */
+  subjectsOfId(id: number): Promise<string[]>;
+}
+
+export interface RegisteredSchema {
+  subject: string;
+  version: number;
+  id: number;
+  schema: string;
+}
+
+export interface SchemaRegistryClientOptions {
+  /** Base URL, e.g. `http://127.0.0.1:18081/apis/ccompat/v7` (Apicurio) or `http://registry:8081` (Confluent). */
+  url: string;
+  /** Time limit of one HTTP request. @defaultValue 10000 ms */
+  requestTimeoutMs?: number;
+  /** The fetch to use (tests inject one). @defaultValue `globalThis.fetch` */
+  fetch?: typeof fetch;
+}
+
+export const defaultSchemaRegistryClientOptions = { requestTimeoutMs: 10_000 } satisfies Partial<SchemaRegistryClientOptions>;
+
+const optionsSchema = z.object({
+  url: z.url('must be an http(s) URL, e.g. http://127.0.0.1:18081/apis/ccompat/v7'),
+  requestTimeoutMs: z.number().int().positive('must be a positive number of milliseconds'),
+  fetch: z.custom<typeof fetch>((value) => typeof value === 'function', 'must be a fetch function').optional(),
+});
+
+export type ValidSchemaRegistryClientOptions = z.output<typeof optionsSchema>;
+
+export function validateSchemaRegistryClientOptions(options: SchemaRegistryClientOptions): ValidSchemaRegistryClientOptions {
+  const parsed = optionsSchema.safeParse({ ...defaultSchemaRegistryClientOptions, ...options });
+  if (parsed.success) return parsed.data;
+  throw new ConfigurationError(parsed.error.issues.map((issue) => `registry.${issue.path.join('.') || '(root)'}: ${issue.message}`));
+}
+
+const contentType = 'application/vnd.schemaregistry.v1+json';
+
+export class SchemaRegistryClient implements SchemaSource {
+  readonly url: string;
+  readonly #options: ValidSchemaRegistryClientOptions;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: SchemaRegistryClientOptions) {
+    this.#options = validateSchemaRegistryClientOptions(options);
+    this.url = this.#options.url.replace(/\/+$/, '');
+    this.#fetch = this.#options.fetch ?? globalThis.fetch;
+  }
+
+  async schemaById(id: number): Promise<string> {
+    const body = await this.#request<{ schema: string }>('GET', `/schemas/ids/${id}`);
+    return body.schema;
+  }
+
+  async subjectsOfId(id: number): Promise<string[]> {
+    const body = await this.#request<{ subject: string }[]>('GET', `/schemas/ids/${id}/versions`);
+    return body.map((entry) => entry.subject);
+  }
+
+  /** Registers a schema under a subject (the same schema again gives the same id). */
+  async register(subject: string, schema: string): Promise<number> {
+    const body = await this.#request<{ id: number }>('POST', `/subjects/${encodeURIComponent(subject)}/versions`, { schema });
+    return body.id;
+  }
+
+  /** The id of a schema already registered under a subject; 404 (`notFound`) when it is not. */
+  async lookup(subject: string, schema: string): Promise<number> {
+    const body = await this.#request<{ id: number }>('POST', `/subjects/${encodeURIComponent(subject)}`, { schema });
+    return body.id;
+  }
+
+  /** The latest version of a subject, or undefined when the subject does not exist. */
+  async latest(subject: string): Promise<RegisteredSchema | undefined> {
+    try {
+      return await this.#request<RegisteredSchema>('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`);
+    } catch (error) {
+      if (error instanceof SchemaRegistryError && error.notFound) return undefined;
+      throw error;
+    }
+  }
+
+  /** The registry's own verdict on a schema against the latest version of a subject, under its level. */
+  async isCompatible(subject: string, schema: string): Promise<boolean> {
+    const body = await this.#request<{ is_compatible: boolean }>(
+      'POST',
+      `/compatibility/subjects/${encodeURIComponent(subject)}/versions/latest`,
+      { schema },
+    );
+    return body.is_compatible;
+  }
+
+  /**
+   * The subject's compatibility level; the global level when the subject has none. `defaultToGlobal=true`
+   * matters on Apicurio 3.0.9, which answers a plain `GET /config/{subject}` with NONE while it enforces
+   * the global level.
+   */
+  async compatibilityLevel(subject: string): Promise<string> {
+    try {
+      const body = await this.#request<{ compatibilityLevel: string }>('GET', `/config/${encodeURIComponent(subject)}?defaultToGlobal=true`);
+      return body.compatibilityLevel;
+    } catch (error) {
+      if (!(error instanceof SchemaRegistryError && error.notFound)) throw error;
+      return (await this.#request<{ compatibilityLevel: string }>('GET', '/config')).compatibilityLevel;
+    }
+  }
+
+  async #request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const what = `${method} ${path}`;
+    let response: Response;
+    try {
+      response = await this.#fetch(`${this.url}${path}`, {
+        method,
+        headers: body === undefined ? { accept: contentType } : { accept: contentType, 'content-type': contentType },
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#options.requestTimeoutMs),
+      });
+    } catch (error) {
+      throw new SchemaRegistryError(`the schema registry at ${this.url} did not answer ${what}: ${(error as Error).message}`, undefined, undefined, { cause: error });
+    }
+    const text = await response.text().catch(() => '');
+    let parsed: unknown;
+    try {
+      parsed = text.length > 0 ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    if (!response.ok) {
+      const errorBody = (parsed ?? {}) as { error_code?: number; message?: string };
+      throw new SchemaRegistryError(
+        `the schema registry answered ${what} with HTTP ${response.status}${errorBody.error_code ? ` (error ${errorBody.error_code})` : ''}: ${errorBody.message ?? text.slice(0, 200)}`,
+        response.status,
+        errorBody.error_code,
+      );
+    }
+    if (parsed === undefined) {
+      throw new SchemaRegistryError(`the schema registry answered ${what} with a body that is not JSON`, response.status, undefined);
+    }
+    return parsed as T;
+  }
+}
