@@ -3,6 +3,8 @@ import type { IHeaders } from '../core/kafka-client.ts';
 /** A fetched record, copied out of the fetch response so holding it does not pin the whole response. */
 export interface ConsumedRecord {
   topic: string;
+  /** The source topic: `topic` itself, or the source of a retry tier. */
+  sourceTopic: string;
   partition: number;
   offset: string;
   key: Buffer | null;

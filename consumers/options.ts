@@ -5,6 +5,7 @@ import type { KafkaClientOptions } from '../core/kafka-client.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ValueDecoder } from '../schemas/value-decoder.ts';
 import type { IdempotencyStore } from './idempotency/idempotency-store.ts';
+import type { ParkingStore } from './retries/parking-store.ts';
 import { orderings, type Ordering } from './ordering/ordering.ts';
 
 /** One event as a handler sees it. */
@@ -46,12 +47,30 @@ export interface OrderedConsumerOptions<T = unknown> {
   concurrency?: number;
   /** One attempt's limit, in ms; past it the attempt fails as `handler-timeout`. @defaultValue 30000 */
   handlerTimeoutMs?: number;
-  /** Attempts in place (the first included) before the event is dead-lettered. @defaultValue 3 */
-  maxAttempts?: number;
-  /** First backoff between attempts, in ms; doubles, jittered. @defaultValue 100 */
+  /** Retries in place after a failed attempt, before the event leaves for the ladder. @defaultValue 2 */
+  inPlaceRetries?: number;
+  /** First backoff between attempts in place, in ms; then 5× per retry (100, 500, ...), jittered. @defaultValue 100 */
   retryBackoffMs?: number;
-  /** Longest backoff between attempts, in ms. @defaultValue 5000 */
+  /** Longest backoff between attempts in place, in ms. @defaultValue 5000 */
   retryBackoffMaxMs?: number;
+  /**
+   * Delays of the retry tiers `<topic>.<group>.retry.<n>`, in ms. `[]` turns the ladder off: after the
+   * attempts in place the event is dead-lettered. @defaultValue [1000, 10000, 60000, 600000]
+   */
+  retryTiersMs?: number[];
+  /** Extra delay on a tier as a fraction of its delay, drawn from [0, jitter]. @defaultValue 0.1 */
+  retryJitter?: number;
+  /** Attempts over every visit, the first included. @defaultValue (1 + inPlaceRetries) × (1 + tiers) */
+  maxAttempts?: number;
+  /** Errors this returns false for go straight to the DLT (`non-retryable`). @defaultValue every error retries */
+  isRetryable?: (error: unknown) => boolean;
+  /**
+   * When a parked key's head is dead-lettered: `'release'` goes on with its successors; `'hold'` sends them
+   * after it to the DLT (`predecessor-dead-lettered`) until an operator releases the key. @defaultValue `'release'`
+   */
+  onDeadLetter?: 'release' | 'hold';
+  /** Durable key-parking state; required for ordered retries through the ladder. */
+  parkingStore?: ParkingStore;
   /** How often completed offsets are committed, in ms. @defaultValue 1000 */
   commitIntervalMs?: number;
   /** Records fetched and not completed per partition above which it pauses (resumes at half). @defaultValue 1000 */
@@ -82,7 +101,11 @@ const optionsSchema = z
     ordering: z.enum(orderings).default('key'),
     concurrency: positiveInt.max(100_000).default(64),
     handlerTimeoutMs: positiveInt.default(30_000),
-    maxAttempts: positiveInt.max(100).default(3),
+    inPlaceRetries: z.number().int().min(0).max(20).default(2),
+    retryTiersMs: z.array(positiveInt).max(20).default([1_000, 10_000, 60_000, 600_000]),
+    retryJitter: z.number().min(0).max(1).default(0.1),
+    maxAttempts: positiveInt.max(10_000).optional(),
+    onDeadLetter: z.enum(['release', 'hold']).default('release'),
     retryBackoffMs: positiveInt.default(100),
     retryBackoffMaxMs: positiveInt.default(5_000),
     commitIntervalMs: positiveInt.default(1_000),
@@ -94,6 +117,9 @@ const optionsSchema = z
     shutdownTimeoutMs: positiveInt.default(30_000),
   })
   .superRefine((options, context) => {
+    if (options.retryTiersMs.some((delay, index) => index > 0 && delay < options.retryTiersMs[index - 1]!)) {
+      context.addIssue({ code: 'custom', path: ['retryTiersMs'], message: `(${options.retryTiersMs.join(', ')}) must not decrease from one tier to the next` });
+    }
     if (options.heartbeatIntervalMs * 3 > options.sessionTimeoutMs) {
       context.addIssue({
         code: 'custom',
@@ -110,8 +136,12 @@ const optionsSchema = z
     }
   });
 
-export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs'> &
-  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger'> & { handler: EventHandler<T>; leaseMs: number };
+export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts'> &
+  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore'> & {
+    handler: EventHandler<T>;
+    leaseMs: number;
+    maxAttempts: number;
+  };
 
 export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOptions<T>): ValidOrderedConsumerOptions<T> {
   const parsed = optionsSchema.safeParse(options);
@@ -119,6 +149,11 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     throw new ConfigurationError(parsed.error.issues.map((issue) => `consumer.${issue.path.join('.')}: ${issue.message}`));
   }
   const valid = parsed.data;
+  if (valid.retryTiersMs.length > 0 && valid.ordering !== 'none' && !options.parkingStore) {
+    throw new ConfigurationError([
+      'consumer.parkingStore: ordered retries through the ladder need a durable parking store: pass `parkingStore: new RedisParkingStore({ redis, groupId })`, or set `retryTiersMs: []` to retry in place only',
+    ]);
+  }
   return {
     ...valid,
     handler: options.handler,
@@ -126,6 +161,9 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     decoder: options.decoder,
     idempotencyStore: options.idempotencyStore,
     logger: options.logger,
+    isRetryable: options.isRetryable,
+    parkingStore: options.parkingStore,
+    maxAttempts: valid.maxAttempts ?? (1 + valid.inPlaceRetries) * (1 + valid.retryTiersMs.length),
     leaseMs: valid.leaseMs ?? valid.handlerTimeoutMs * 2 + 10_000,
   };
 }

@@ -4,6 +4,10 @@
  * queued in its key's lane; the offset committed per partition is this member's own contiguous watermark of
  * completed records, with autoCommit off.
  *
+ * Retries: the member also consumes its retry tiers (`<topic>.<group>.retry.<n>`); a tier partition is paused
+ * until its head record is due ({@link DueTimeGate}). Partition p of the source and of every tier go to one
+ * member (the co-partitioned assigner), so a key's lane and parking state live in one process.
+ *
  * Rebalances: on REBALANCING the member stops starting new records and commits what it has; on GROUP_JOIN it
  * forgets every queued record and every watermark (kafkajs fetches each assigned partition again from its
  * committed offset), while records in flight keep their key lanes busy until they finish, so a redelivered
@@ -11,11 +15,16 @@
  */
 import type { Consumer, EachBatchPayload, Producer } from '../core/kafka-client.ts';
 import { createKafkaClient } from '../core/kafka-client.ts';
-import { OrderlyError } from '../core/errors.ts';
+import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import type { ConsumedRecord } from './consumed-record.ts';
-import { DeadLetterPublisher } from './dead-letter/dead-letter-publisher.ts';
 import { ConsumerEventEmitter } from './events.ts';
+import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
+import { KeyParking } from './retries/key-parking.ts';
+import { RecordForwarder } from './retries/record-forwarder.ts';
+import { readRetryState } from './retries/retry-headers.ts';
+import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
+import { DueTimeGate } from './retries/due-time-gate.ts';
 import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
 import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
@@ -34,6 +43,9 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly processor: RecordProcessor<T>;
   private readonly stopController = new AbortController();
   private readonly paused = new Set<string>();
+  private readonly gate: DueTimeGate;
+  private readonly parking: KeyParking | undefined;
+  private readonly admin;
   private assignment = new Set<string>();
   private memberId = '';
   private epoch = 0;
@@ -54,14 +66,27 @@ export class OrderedConsumer<T = Buffer | null> {
       heartbeatInterval: this.options.heartbeatIntervalMs,
       rebalanceTimeout: Math.max(this.options.sessionTimeoutMs, this.options.shutdownTimeoutMs),
       allowAutoTopicCreation: false,
+      partitionAssigners: [CopartitionedAssigner],
+      // Short fetch waits: a retry tier resumed at its due time is fetched within this bound.
+      maxWaitTimeInMs: this.options.retryTiersMs.length > 0 ? 100 : 500,
     });
+    this.admin = kafka.admin();
+    this.gate = new DueTimeGate({
+      pause: (topic, partition) => this.consumer.pause([{ topic, partitions: [partition] }]),
+      resume: (topic, partition) => {
+        if (!this.paused.has(partitionId(topic, partition))) this.consumer.resume([{ topic, partitions: [partition] }]);
+      },
+    });
+    this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore) : undefined;
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
     this.scheduler = new KeyScheduler({ ordering: this.options.ordering, concurrency: this.options.concurrency });
     this.processor = new RecordProcessor(this.options, {
-      deadLetters: new DeadLetterPublisher(this.producer, groupId),
+      forwarder: new RecordForwarder(this.producer, groupId),
       events: this.events,
       logger: this.logger,
       fencingToken: () => `${this.memberId}/${this.epoch}`,
+      parking: this.parking,
+      tierOf: (topic) => parseRetryTopic(topic, groupId, this.options.topics),
     });
   }
 
@@ -72,9 +97,11 @@ export class OrderedConsumer<T = Buffer | null> {
     const { GROUP_JOIN, REBALANCING } = this.consumer.events;
     this.consumer.on(REBALANCING, () => this.onRebalancing());
     this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberId, payload.memberAssignment));
+    await this.checkTopics();
     await this.producer.connect();
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.startFrom === 'earliest' });
+    const tiers = this.options.topics.flatMap((topic) => this.options.retryTiersMs.map((_, index) => retryTopicOf(topic, this.options.groupId, index + 1)));
+    await this.consumer.subscribe({ topics: [...this.options.topics, ...tiers], fromBeginning: this.options.startFrom === 'earliest' });
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -84,9 +111,27 @@ export class OrderedConsumer<T = Buffer | null> {
     this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
   }
 
+  /** The source topics and their tiers must exist (never auto-created); a missing DLT only warns. */
+  private async checkTopics(): Promise<void> {
+    await this.admin.connect();
+    try {
+      const problems = await checkTopicLayout(this.admin, this.options.topics, this.options.groupId, this.options.retryTiersMs.length);
+      const blocking = problems.filter((problem) => !/^missing [^:]*\.dlt:/.test(problem));
+      if (blocking.length > 0) throw new ConfigurationError(blocking.map((problem) => `topics: ${problem}`));
+      for (const problem of problems) this.logger.warn({ problem }, 'dead-letter topic missing: dead letters wait, uncommitted, until it exists');
+    } finally {
+      await this.admin.disconnect();
+    }
+  }
+
   /** Handler calls in flight and records waiting in lanes. */
-  stats(): { inFlight: number; queued: number; epoch: number; pausedPartitions: number } {
-    return { inFlight: this.scheduler.inFlight, queued: this.scheduler.queued, epoch: this.epoch, pausedPartitions: this.paused.size };
+  stats(): { inFlight: number; queued: number; epoch: number; pausedPartitions: number; gatedPartitions: number } {
+    return { inFlight: this.scheduler.inFlight, queued: this.scheduler.queued, epoch: this.epoch, pausedPartitions: this.paused.size, gatedPartitions: this.gate.size };
+  }
+
+  /** Keys parked for retries among the partitions seen since the last rebalance. */
+  parkedKeys(): Promise<number> {
+    return this.parking?.count() ?? Promise.resolve(0);
   }
 
   /**
@@ -97,6 +142,7 @@ export class OrderedConsumer<T = Buffer | null> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     clearInterval(this.commitTimer);
+    this.gate.clear();
     this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
     this.scheduler.dropQueued();
     const idle = await this.waitForIdle(this.options.shutdownTimeoutMs);
@@ -114,10 +160,21 @@ export class OrderedConsumer<T = Buffer | null> {
   private async onBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     if (this.state !== 'running') return;
+    const tier = parseRetryTopic(topic, this.options.groupId, this.options.topics);
+    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
+      if (tier) {
+        // Never early: the partition waits, unresolved, at its first record not yet due.
+        const { dueAt } = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs });
+        if (dueAt > Date.now()) {
+          this.gate.holdUntil(topic, partition, dueAt);
+          break;
+        }
+      }
       const record: ConsumedRecord = {
         topic,
+        sourceTopic: tier?.sourceTopic ?? topic,
         partition,
         offset: message.offset,
         key: message.key === null ? null : Buffer.from(message.key),
@@ -173,6 +230,9 @@ export class OrderedConsumer<T = Buffer | null> {
     this.epoch++;
     this.tracker.drop();
     this.scheduler.dropQueued();
+    this.parking?.reset();
+    // Tier partitions are fetched again from their committed offsets and gated again on their heads.
+    for (const gated of this.gate.clear()) this.consumer.resume([{ topic: gated.topic, partitions: [gated.partition] }]);
     const resumed = [...this.paused].map(parsePartitionId);
     this.paused.clear();
     if (resumed.length > 0) this.consumer.resume(groupByTopic(resumed));

@@ -1,27 +1,49 @@
 /**
- * Takes one record from fetched to completed: key check, decode, idempotency claim, handler attempts with a
- * timeout and jittered backoff, then done, skipped as a duplicate, or forwarded to the DLT. Never two attempts
- * of one event at once. A forward that fails is retried until it succeeds or the record is abandoned (the
- * partition was revoked or the consumer stops); an abandoned record is not completed, so it is not committed.
+ * Takes one record, from the source or a retry tier, to completed: key check, decode, key parking, idempotency
+ * claim, handler attempts, then done, skipped as a duplicate, forwarded up the ladder or to the DLT.
+ *
+ * Crash safety, step by step: parking state is written (and acknowledged by the store) before the forward that
+ * depends on it, and a forward is acknowledged (acks=all) before the record counts as completed. A crash
+ * between any two steps leaves the record uncommitted, so it comes again; the parking queue then says whether
+ * it is the head (handle it), a successor (forward it behind the head) or a stale copy from the ladder (skip).
+ * A store or forward that fails is retried with backoff until it succeeds or the record stops being this
+ * member's (then it is abandoned, not completed, and so not committed).
  */
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NonRetryableError, OrderlyError } from '../core/errors.ts';
+import { OrderlyError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { DecodeError } from '../schemas/decode-error.ts';
 import { readHeaders, type ConsumedRecord } from './consumed-record.ts';
-import type { DeadLetterPublisher } from './dead-letter/dead-letter-publisher.ts';
+import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-headers.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
+import { HandlerAttempts, errorSummary, errorTypeOf } from './handler-attempts.ts';
 import type { HandledEvent, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
+import type { KeyParking } from './retries/key-parking.ts';
+import type { ParkedKey } from './retries/parking-store.ts';
+import type { RecordForwarder } from './retries/record-forwarder.ts';
+import { readRetryState, type RetryState } from './retries/retry-headers.ts';
+import { decideRetry } from './retries/retry-policy.ts';
+import { deadLetterTopicOf, retryTopicOf } from './retries/topic-layout.ts';
 
-export type RecordOutcome = 'handled' | 'duplicate' | 'dead-lettered' | 'fenced' | 'abandoned';
+export type RecordOutcome = 'handled' | 'duplicate' | 'forwarded' | 'dead-lettered' | 'fenced' | 'abandoned';
 
 /** Whether the record still belongs to this member's current assignment, and the stop signal. */
 export interface RecordLiveness {
   isCurrent(): boolean;
   signal: AbortSignal;
+}
+
+export interface RecordProcessorDeps {
+  forwarder: RecordForwarder;
+  events: ConsumerEventEmitter;
+  logger: Logger;
+  fencingToken: () => string;
+  parking: KeyParking | undefined;
+  /** The source topic and tier of a retry-tier topic; undefined for a source topic. */
+  tierOf: (topic: string) => { sourceTopic: string; tier: number } | undefined;
 }
 
 const eventIdHeader = 'orderly-event-id';
@@ -30,103 +52,209 @@ const maxEventIdLength = 200;
 
 class Abandoned extends Error {}
 
+/** One record in process: what every step needs. */
+interface Work<T> {
+  record: ConsumedRecord;
+  live: RecordLiveness;
+  origin: RecordOrigin;
+  tier: number;
+  retry: RetryState;
+  firstFailureAt: number;
+  event?: HandledEvent<T>;
+}
+
 export class RecordProcessor<T> {
   private readonly options: ValidOrderedConsumerOptions<T>;
-  private readonly deadLetters: DeadLetterPublisher;
-  private readonly events: ConsumerEventEmitter;
-  private readonly logger: Logger;
-  private readonly fencingToken: () => string;
+  private readonly deps: RecordProcessorDeps;
+  private readonly attempts: HandlerAttempts<T>;
 
-  constructor(
-    options: ValidOrderedConsumerOptions<T>,
-    deps: { deadLetters: DeadLetterPublisher; events: ConsumerEventEmitter; logger: Logger; fencingToken: () => string },
-  ) {
+  constructor(options: ValidOrderedConsumerOptions<T>, deps: RecordProcessorDeps) {
     this.options = options;
-    this.deadLetters = deps.deadLetters;
-    this.events = deps.events;
-    this.logger = deps.logger;
-    this.fencingToken = deps.fencingToken;
+    this.deps = deps;
+    this.attempts = new HandlerAttempts(options, deps.events);
   }
 
   async process(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
     try {
-      return await this.processOrAbandon(record, live);
+      return await this.processOrAbandon(this.workOf(record, live));
     } catch (error) {
       if (error instanceof Abandoned) return 'abandoned';
       throw error;
     }
   }
 
-  private async processOrAbandon(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
-    const firstFailureAt = Date.now();
-    if (this.options.ordering !== 'none' && (record.key === null || record.key.length === 0)) {
-      return this.deadLetter(record, live, { reason: 'missing-key', attempt: 0, firstFailureAt });
-    }
-    const headers = readHeaders(record.headers);
-    const decoded = await this.decode(record, live);
-    if ('reason' in decoded) return this.deadLetter(record, live, { ...decoded, attempt: 0, firstFailureAt });
+  private workOf(record: ConsumedRecord, live: RecordLiveness): Work<T> {
+    const ladder = this.deps.tierOf(record.topic);
+    const now = Date.now();
+    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
+    const retry: RetryState = ladder
+      ? readRetryState(record.headers, { now, maxDelayMs })
+      : { attempts: 0, level: 0, firstFailureAt: undefined, dueAt: now, originalOffset: undefined };
+    return {
+      record,
+      live,
+      tier: ladder?.tier ?? 0,
+      retry,
+      firstFailureAt: retry.firstFailureAt ?? now,
+      origin: {
+        topic: ladder?.sourceTopic ?? record.topic,
+        partition: record.partition,
+        offset: retry.originalOffset ?? record.offset,
+        timestamp: (ladder && readHeaders(record.headers)['orderly-original-timestamp']) || record.timestamp,
+      },
+    };
+  }
 
+  private async processOrAbandon(work: Work<T>): Promise<RecordOutcome> {
+    const { record } = work;
+    if (this.options.ordering !== 'none' && (record.key === null || record.key.length === 0)) {
+      return this.deadLetter(work, 'missing-key');
+    }
+    const decoded = await this.decode(work);
+    if ('reason' in decoded) return this.deadLetter(work, decoded.reason, decoded.error);
+    const headers = readHeaders(record.headers);
     const event: HandledEvent<T> = {
-      topic: record.topic,
+      topic: work.origin.topic,
       partition: record.partition,
-      offset: record.offset,
+      offset: work.origin.offset,
       key: record.key === null ? null : record.key.toString('utf8'),
       value: decoded.value,
-      eventId: eventIdOf(record, headers),
+      eventId: eventIdOf(work, headers),
       eventType: headers[eventTypeHeader],
       headers,
-      timestamp: record.timestamp,
+      timestamp: work.origin.timestamp,
       payloadHash: createHash('sha256').update(record.value ?? Buffer.alloc(0)).digest('base64url').slice(0, 22),
     };
-    const payloadHash = event.payloadHash;
+    work.event = event;
+
+    const parking = this.options.ordering === 'none' ? undefined : this.deps.parking;
+    const key = event.key ?? '';
+    let parked = parking ? await this.durably(work, () => parking.stateOf(work.origin.topic, record.partition, key)) : undefined;
+    if (parked) {
+      if (parked.held) {
+        const outcome = await this.deadLetter(work, 'predecessor-dead-lettered');
+        await this.saveParking(work, { ...parked, queue: parked.queue.filter((id) => id !== event.eventId) });
+        return outcome;
+      }
+      if (parked.queue[0] !== event.eventId) return this.followHead(work, parked);
+    }
+
     const store = this.options.idempotencyStore;
     let token: string | undefined;
     if (store) {
-      const claim = await this.claim(event.eventId, payloadHash, live);
+      const claim = await this.claim(work);
       if (claim === 'done') {
-        this.events.emit('consumer.record.skipped-duplicate', ref(record));
+        this.deps.events.emit('consumer.record.skipped-duplicate', reference(record));
+        if (parked) await this.saveParking(work, { ...parked, queue: parked.queue.slice(1) });
         return 'duplicate';
       }
-      if (claim === 'conflict') return this.deadLetter(record, live, { reason: 'id-conflict', attempt: 0, firstFailureAt });
+      if (claim === 'conflict') return this.deadLetterHead(work, parked, 'id-conflict', undefined);
       token = claim;
     }
 
-    let result: Awaited<ReturnType<RecordProcessor<T>['attempts']>>;
+    let result: Awaited<ReturnType<HandlerAttempts<T>['run']>>;
     try {
-      result = await this.attempts(event, record, live, token, payloadHash);
+      result = await this.attempts.run(event, work.retry.attempts, {
+        signal: work.live.signal,
+        pause: (ms) => this.pause(ms, work.live),
+        beforeRetry: async () => {
+          if (store && token) await this.durably(work, () => store.claim({ eventId: event.eventId, payloadHash: event.payloadHash, fencingToken: token!, leaseMs: this.options.leaseMs }));
+        },
+      });
     } catch (error) {
       // Abandoned mid-retry: give the claim up so the next owner need not wait out the lease.
       if (store && token) await store.release(event.eventId, token).catch(() => undefined);
       throw error;
     }
-    if (result.outcome === 'handled') {
-      if (store && token && (await store.complete(event.eventId, token, payloadHash)) === 'fenced') {
-        this.logger.warn({ ...logFields(record), eventId: event.eventId, status: 'fenced' }, 'claim lost before completion');
-        this.events.emit('consumer.record.fenced', ref(record));
+
+    if (result.ok) {
+      this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt: work.retry.attempts + result.attempts });
+      if (store && token && (await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash))) === 'fenced') {
+        this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion');
+        this.deps.events.emit('consumer.record.fenced', reference(record));
         return 'fenced';
       }
+      if (parked) await this.saveParking(work, { ...parked, queue: parked.queue.slice(1) });
       return 'handled';
     }
-    const outcome = await this.deadLetter(record, live, { reason: result.reason, attempt: result.attempt, firstFailureAt, error: result.error });
-    // A dead-lettered event is completed too: a redelivery must not handle it again.
-    if (store && token) await store.complete(event.eventId, token, payloadHash);
+
+    const attemptsSoFar = work.retry.attempts + result.attempts;
+    const decision = result.hung
+      ? ({ kind: 'dead-letter', reason: 'handler-timeout' } as const)
+      : decideRetry(
+          { error: result.error, attemptsSoFar, currentTier: work.retry.level, failedAt: Date.now(), timedOut: result.timedOut },
+          { tiersMs: this.options.retryTiersMs, maxAttempts: this.options.maxAttempts, jitter: this.options.retryJitter, isRetryable: this.options.isRetryable },
+        );
+    if (decision.kind === 'tier') {
+      if (parking) {
+        parked ??= { queue: [event.eventId], headTier: decision.tier, held: false, parkedAt: Date.now() };
+        await this.saveParking(work, { ...parked, headTier: decision.tier });
+      }
+      await this.forwardDurably(work, retryTopicOf(work.origin.topic, this.options.groupId, decision.tier), {
+        attempt: attemptsSoFar,
+        firstFailureAt: work.firstFailureAt,
+        error: result.error,
+        dueAt: decision.dueAt,
+        tier: decision.tier,
+        level: decision.tier,
+      });
+      if (store && token) await store.release(event.eventId, token).catch(() => undefined);
+      this.deps.logger.warn({ ...logFields(work), attempt: attemptsSoFar, status: `retry-tier-${decision.tier}`, err: errorSummary(result.error) }, 'handler failed; sent up the retry ladder');
+      return 'forwarded';
+    }
+    const outcome = await this.deadLetterHead(work, parked, decision.reason, result.error, attemptsSoFar);
+    if (store && token) await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash));
     return outcome;
   }
 
-  private async decode(record: ConsumedRecord, live: RecordLiveness): Promise<{ value: T } | { reason: DeadLetterReason; error: unknown }> {
+  /** A successor of a parked key: it waits on the head's tier, behind the head, in order. */
+  private async followHead(work: Work<T>, parked: ParkedKey): Promise<RecordOutcome> {
+    const eventId = work.event!.eventId;
+    if (!parked.queue.includes(eventId)) {
+      if (work.tier > 0) {
+        // On the ladder but not in the queue: a copy left by a crash, already handled or dead-lettered.
+        this.deps.events.emit('consumer.record.skipped-duplicate', reference(work.record));
+        return 'duplicate';
+      }
+      await this.saveParking(work, { ...parked, queue: [...parked.queue, eventId] });
+    }
+    const delay = this.options.retryTiersMs[parked.headTier - 1] ?? 0;
+    await this.forwardDurably(work, retryTopicOf(work.origin.topic, this.options.groupId, parked.headTier), {
+      attempt: work.retry.attempts,
+      firstFailureAt: work.firstFailureAt,
+      dueAt: Date.now() + delay,
+      tier: parked.headTier,
+      level: work.retry.level,
+    });
+    return 'forwarded';
+  }
+
+  /** Dead-letters an event and applies `onDeadLetter` to its key when the key is (or must now be) parked. */
+  private async deadLetterHead(work: Work<T>, parked: ParkedKey | undefined, reason: DeadLetterReason, error: unknown, attempt = work.retry.attempts): Promise<RecordOutcome> {
+    const outcome = await this.deadLetter(work, reason, error, attempt);
+    if (this.options.ordering === 'none' || !this.deps.parking) return outcome;
+    const queue = parked ? parked.queue.slice(1) : [];
+    if (this.options.onDeadLetter === 'hold') {
+      await this.saveParking(work, { queue, headTier: parked?.headTier ?? 1, held: true, parkedAt: parked?.parkedAt ?? Date.now() });
+    } else if (parked) {
+      await this.saveParking(work, { ...parked, queue });
+    }
+    return outcome;
+  }
+
+  private async decode(work: Work<T>): Promise<{ value: T } | { reason: DeadLetterReason; error: unknown }> {
     const decoder = this.options.decoder;
+    const { record } = work;
     if (!decoder) return { value: record.value as T };
     for (let attempt = 1; ; attempt++) {
       try {
         return { value: await decoder.decode(record.value, record) };
       } catch (error) {
-        if (error instanceof DecodeError) {
-          return { reason: error.reason === 'schema-not-found' ? 'schema-not-found' : 'decode-error', error };
-        }
+        if (error instanceof DecodeError) return { reason: error.reason === 'schema-not-found' ? 'schema-not-found' : 'decode-error', error };
         if (error instanceof OrderlyError && error.retriable) {
-          // The registry is down: not the record's fault. Wait, never dead-letter for it.
-          this.logger.warn({ ...logFields(record), attempt, err: error }, 'decoder unavailable; retrying');
-          await this.pause(backoffDelayMs(attempt, { baseMs: 200, maxMs: 10_000 }), live);
+          // The registry is down: not the record's fault. Wait; never dead-letter for it.
+          this.deps.logger.warn({ ...logFields(work), attempt, err: errorSummary(error) }, 'decoder unavailable; retrying');
+          await this.pause(backoffDelayMs(attempt, { baseMs: 200, maxMs: 10_000 }), work.live);
           continue;
         }
         return { reason: 'decode-error', error };
@@ -134,94 +262,54 @@ export class RecordProcessor<T> {
     }
   }
 
-  /** Claims the event, waiting while another holder's lease is alive. Returns the token, or the verdict. */
-  private async claim(eventId: string, payloadHash: string, live: RecordLiveness): Promise<string | 'done' | 'conflict'> {
+  private async claim(work: Work<T>): Promise<string | 'done' | 'conflict'> {
     const store = this.options.idempotencyStore!;
+    const { eventId, payloadHash } = work.event!;
     for (;;) {
-      const result = await store.claim({ eventId, payloadHash, fencingToken: this.fencingToken(), leaseMs: this.options.leaseMs });
+      const result = await this.durably(work, () => store.claim({ eventId, payloadHash, fencingToken: this.deps.fencingToken(), leaseMs: this.options.leaseMs }));
       if (result.status === 'claimed') return result.token;
       if (result.status === 'done' || result.status === 'conflict') return result.status;
-      await this.pause(Math.min(result.retryAfterMs, 1_000), live);
+      await this.pause(Math.min(result.retryAfterMs, 1_000), work.live);
     }
   }
 
-  private async attempts(
-    event: HandledEvent<T>,
-    record: ConsumedRecord,
-    live: RecordLiveness,
-    token: string | undefined,
-    payloadHash: string,
-  ): Promise<{ outcome: 'handled' } | { outcome: 'failed'; reason: DeadLetterReason; attempt: number; error: unknown }> {
-    const { handlerTimeoutMs, maxAttempts } = this.options;
-    let unsettled: Promise<unknown> | undefined;
-    for (let attempt = 1; ; attempt++) {
-      if (unsettled) {
-        // The previous attempt timed out and may still run: never start a second one beside it.
-        const settled = await Promise.race([unsettled.then(() => true), sleep(handlerTimeoutMs, false)]);
-        if (!settled) {
-          return { outcome: 'failed', reason: 'handler-timeout', attempt: attempt - 1, error: new OrderlyError('HANDLER_TIMEOUT', `the handler ignored its abort signal for ${handlerTimeoutMs} ms after timing out`) };
-        }
-        unsettled = undefined;
-      }
-      if (token && attempt > 1) await this.options.idempotencyStore!.claim({ eventId: event.eventId, payloadHash, fencingToken: token, leaseMs: this.options.leaseMs });
-      const startedAt = performance.now();
-      const controller = new AbortController();
-      const onStop = () => controller.abort(live.signal.reason);
-      live.signal.addEventListener('abort', onStop, { once: true });
-      let timer: NodeJS.Timeout | undefined;
-      const running = Promise.resolve().then(() => this.options.handler(event, { signal: controller.signal, attempt }));
-      const result = await Promise.race([
-        running.then(
-          () => ({ ok: true as const }),
-          (error: unknown) => ({ ok: false as const, error }),
-        ),
-        new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, handlerTimeoutMs, 'timeout'))),
-      ]);
-      clearTimeout(timer);
-      live.signal.removeEventListener('abort', onStop);
-      if (result !== 'timeout' && result.ok) {
-        this.events.emit('consumer.record.handled', { ...ref(record), durationMs: performance.now() - startedAt, attempt });
-        return { outcome: 'handled' };
-      }
-      let error: unknown;
-      if (result === 'timeout') {
-        error = new OrderlyError('HANDLER_TIMEOUT', `the handler did not finish within handlerTimeoutMs (${handlerTimeoutMs} ms)`, { retriable: true });
-        controller.abort(error);
-        unsettled = running.catch(() => undefined);
-        this.events.emit('consumer.handler.timed-out', { ...ref(record), attempt, timeoutMs: handlerTimeoutMs });
-      } else {
-        error = result.error;
-      }
-      if (error instanceof OrderlyError && error.code === 'ID_CONFLICT') return { outcome: 'failed', reason: 'id-conflict', attempt, error };
-      const retryable = !(error instanceof NonRetryableError) && !(error instanceof OrderlyError && error.code === 'NON_RETRYABLE');
-      const willRetry = retryable && attempt < maxAttempts;
-      this.events.emit('consumer.record.failed', { ...ref(record), attempt, errorType: errorTypeOf(error), willRetry });
-      this.logger.warn({ ...logFields(record), eventId: event.eventId, attempt, status: willRetry ? 'retrying' : 'failed', err: errorSummary(error) }, 'handler failed');
-      if (!retryable) return { outcome: 'failed', reason: 'non-retryable', attempt, error };
-      if (!willRetry) return { outcome: 'failed', reason: result === 'timeout' ? 'handler-timeout' : 'retries-exhausted', attempt, error };
-      await this.pause(backoffDelayMs(attempt, { baseMs: this.options.retryBackoffMs, maxMs: this.options.retryBackoffMaxMs }), live);
-    }
+  private saveParking(work: Work<T>, state: ParkedKey): Promise<void> {
+    const parking = this.deps.parking!;
+    const key = work.event?.key ?? work.record.key?.toString('utf8') ?? '';
+    return this.durably(work, () => parking.save(work.origin.topic, work.record.partition, key, state));
   }
 
-  /** Forwards to the DLT, retrying a failed forward with backoff; never skips. */
-  private async deadLetter(
-    record: ConsumedRecord,
-    live: RecordLiveness,
-    failure: { reason: DeadLetterReason; attempt: number; firstFailureAt: number; error?: unknown },
-  ): Promise<RecordOutcome> {
+  private async deadLetter(work: Work<T>, reason: DeadLetterReason, error?: unknown, attempt = work.retry.attempts): Promise<RecordOutcome> {
+    await this.forwardDurably(work, deadLetterTopicOf(work.origin.topic, this.options.groupId), { reason, attempt, firstFailureAt: work.firstFailureAt, error });
+    this.deps.events.emit('consumer.record.dead-lettered', { ...reference(work.record), reason });
+    this.deps.logger.error({ ...logFields(work), attempt, status: 'dead-lettered', reason, err: errorSummary(error) }, 'event dead-lettered');
+    return 'dead-lettered';
+  }
+
+  /** Forwards, retrying a failed forward with backoff; never skips. */
+  private async forwardDurably(work: Work<T>, topic: string, failure: ForwardFailure): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.deadLetters.forward(record, failure);
-        break;
+        await this.deps.forwarder.forward(topic, work.record, failure, work.origin);
+        return;
       } catch (error) {
-        this.events.emit('consumer.forward.failed', { ...ref(record), errorType: errorTypeOf(error) });
-        this.logger.error({ ...logFields(record), attempt, err: errorSummary(error) }, 'forward to the dead-letter topic failed; the partition waits at this record');
-        await this.pause(backoffDelayMs(attempt, { baseMs: 500, maxMs: 30_000 }), live);
+        this.deps.events.emit('consumer.forward.failed', { ...reference(work.record), errorType: errorTypeOf(error) });
+        this.deps.logger.error({ ...logFields(work), attempt, err: errorSummary(error) }, `forward to ${topic} failed; the partition waits at this record`);
+        await this.pause(backoffDelayMs(attempt, { baseMs: 500, maxMs: 30_000 }), work.live);
       }
     }
-    this.events.emit('consumer.record.dead-lettered', { ...ref(record), reason: failure.reason });
-    this.logger.error({ ...logFields(record), attempt: failure.attempt, status: 'dead-lettered', reason: failure.reason, err: errorSummary(failure.error) }, 'event dead-lettered');
-    return 'dead-lettered';
+  }
+
+  /** Runs a store operation until it succeeds (Redis may restart), or the record is abandoned. */
+  private async durably<R>(work: Work<T>, operation: () => Promise<R>): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        this.deps.logger.warn({ ...logFields(work), attempt, err: errorSummary(error) }, 'state store unavailable; retrying');
+        await this.pause(backoffDelayMs(attempt, { baseMs: 100, maxMs: 5_000 }), work.live);
+      }
+    }
   }
 
   /** Waits, unless the record stops being this member's or the consumer stops: then it is abandoned. */
@@ -232,26 +320,21 @@ export class RecordProcessor<T> {
   }
 }
 
-function eventIdOf(record: ConsumedRecord, headers: Record<string, string>): string {
+function eventIdOf(work: Work<unknown>, headers: Record<string, string>): string {
   const given = headers[eventIdHeader];
-  return given && given.length <= maxEventIdLength ? given : `${record.topic}:${record.partition}:${record.offset}`;
+  return given && given.length <= maxEventIdLength ? given : `${work.origin.topic}:${work.origin.partition}:${work.origin.offset}`;
 }
 
-function ref(record: ConsumedRecord) {
+function reference(record: ConsumedRecord) {
   return { topic: record.topic, partition: record.partition, offset: record.offset };
 }
 
-function logFields(record: ConsumedRecord) {
-  return { topic: record.topic, partition: record.partition, offset: record.offset };
-}
-
-function errorTypeOf(error: unknown): string {
-  if (error instanceof OrderlyError) return error.code;
-  return error instanceof Error ? error.name : typeof error;
-}
-
-/** Type and message only: no payload, no stack in the log line. */
-function errorSummary(error: unknown): { type: string; message: string } | undefined {
-  if (error === undefined) return undefined;
-  return { type: errorTypeOf(error), message: error instanceof Error ? error.message : String(error) };
+function logFields(work: Work<unknown>) {
+  return {
+    topic: work.record.topic,
+    partition: work.record.partition,
+    offset: work.record.offset,
+    eventId: work.event?.eventId,
+    eventType: work.event?.eventType,
+  };
 }

@@ -22,16 +22,27 @@ export const forwardHeaders = {
   replayCount: 'orderly-replay-count',
 } as const;
 
-const setByForward = new Set<string>(Object.values(forwardHeaders).filter((name) => name !== forwardHeaders.replayCount));
+const setByForward = new Set<string>([
+  ...Object.values(forwardHeaders).filter((name) => name !== forwardHeaders.replayCount),
+  'orderly-due-at',
+  'orderly-tier',
+  'orderly-retry-level',
+]);
 
 export const errorMessageLimit = 512;
 export const errorStackLimit = 2048;
 
 export interface ForwardFailure {
-  reason: DeadLetterReason;
+  /** Set on the way to the DLT; absent on the way to a retry tier. */
+  reason?: DeadLetterReason;
   attempt: number;
   firstFailureAt: number;
   error?: unknown;
+  /** On the way to a retry tier: when it may be handled (epoch ms), and which tier. */
+  dueAt?: number;
+  tier?: number;
+  /** On the way to a retry tier: the event's own retry level (see retry-headers.ts). */
+  level?: number;
 }
 
 export interface ForwardedRecordSource {
@@ -40,6 +51,14 @@ export interface ForwardedRecordSource {
   offset: string;
   timestamp: string;
   headers: IHeaders;
+}
+
+/** Where a record was first consumed: kept through every forward. */
+export interface RecordOrigin {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
 }
 
 function truncate(text: string, limit: number): string {
@@ -52,7 +71,8 @@ export function errorFingerprint(type: string, message: string): string {
   return createHash('sha256').update(`${type}:${message.replace(/\d+/g, '#')}`).digest('hex').slice(0, 16);
 }
 
-export function deadLetterHeaders(record: ForwardedRecordSource, groupId: string, failure: ForwardFailure): IHeaders {
+/** The headers of a forwarded record: the record's own, less every header a forward sets, plus the new ones. */
+export function deadLetterHeaders(record: ForwardedRecordSource, groupId: string, failure: ForwardFailure, origin: RecordOrigin = record): IHeaders {
   const headers: IHeaders = {};
   for (const [name, value] of Object.entries(record.headers)) {
     if (!setByForward.has(name) && value !== undefined) headers[name] = value;
@@ -60,14 +80,17 @@ export function deadLetterHeaders(record: ForwardedRecordSource, groupId: string
   const error = failure.error instanceof Error ? failure.error : undefined;
   const type = error ? (('code' in error && typeof error.code === 'string' && error.code) || error.name) : 'none';
   const message = error ? error.message : failure.error === undefined ? '' : String(failure.error);
+  if (failure.reason !== undefined) headers[forwardHeaders.reason] = failure.reason;
+  if (failure.dueAt !== undefined) headers['orderly-due-at'] = String(failure.dueAt);
+  if (failure.tier !== undefined) headers['orderly-tier'] = String(failure.tier);
+  if (failure.level !== undefined) headers['orderly-retry-level'] = String(failure.level);
   Object.assign(headers, {
-    [forwardHeaders.reason]: failure.reason,
     [forwardHeaders.attempt]: String(failure.attempt),
-    [forwardHeaders.firstFailureAt]: new Date(failure.firstFailureAt).toISOString(),
-    [forwardHeaders.originalTopic]: record.topic,
-    [forwardHeaders.originalPartition]: String(record.partition),
-    [forwardHeaders.originalOffset]: record.offset,
-    [forwardHeaders.originalTimestamp]: record.timestamp,
+    [forwardHeaders.firstFailureAt]: String(failure.firstFailureAt),
+    [forwardHeaders.originalTopic]: origin.topic,
+    [forwardHeaders.originalPartition]: String(origin.partition),
+    [forwardHeaders.originalOffset]: origin.offset,
+    [forwardHeaders.originalTimestamp]: origin.timestamp,
     [forwardHeaders.consumerGroup]: groupId,
     [forwardHeaders.errorType]: truncate(type, 128),
     [forwardHeaders.errorMessage]: truncate(message, errorMessageLimit),

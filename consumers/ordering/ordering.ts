@@ -12,6 +12,8 @@ export const orderings = ['key', 'partition', 'none'] as const satisfies readonl
 /** What a lane needs of a record. */
 export interface LaneRecord {
   topic: string;
+  /** The source topic of a record on a retry tier: a key's lane spans its source and its tiers. */
+  sourceTopic?: string;
   partition: number;
   offset: string;
   key: Buffer | null;
@@ -19,15 +21,16 @@ export interface LaneRecord {
 
 /**
  * The lane a record runs in: every record is routed through this one function (parallel-consumer
- * `ShardKey.of`). A key lives on one partition, but the partition is part of the lane so a revoked partition's
- * lanes are told apart from the same key arriving on another topic.
+ * `ShardKey.of`). A key keeps its partition number in its source topic and on its retry tiers, and the
+ * co-partitioned assigner gives all of them to one member, so the lane is (source topic, partition, key).
  */
 export function shardKeyOf(record: LaneRecord, ordering: Ordering): string {
+  const topic = record.sourceTopic ?? record.topic;
   switch (ordering) {
     case 'key':
-      return `${record.topic}\u0000${record.partition}\u0000k:${record.key === null ? '' : record.key.toString('base64')}`;
+      return `${topic}\u0000${record.partition}\u0000k:${record.key === null ? '' : record.key.toString('base64')}`;
     case 'partition':
-      return `${record.topic}\u0000${record.partition}`;
+      return `${topic}\u0000${record.partition}`;
     case 'none':
       return `${record.topic}\u0000${record.partition}\u0000o:${record.offset}`;
   }

@@ -42,6 +42,8 @@ export function startTestConsumer<T>(options: Omit<OrderedConsumerOptions<T>, 'k
     heartbeatIntervalMs: 1_000,
     commitIntervalMs: 200,
     shutdownTimeoutMs: 10_000,
+    // No ladder unless a test asks for one (its tier topics must then exist).
+    retryTiersMs: [],
     ...options,
   });
   onTestFinished(() => consumer.stop());

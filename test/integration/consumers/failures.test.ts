@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../../../core/errors.ts';
-import { deadLetterTopicOf } from '../../../consumers/dead-letter/dead-letter-publisher.ts';
+import { deadLetterTopicOf } from '../../../consumers/retries/topic-layout.ts';
 import { forwardHeaders } from '../../../consumers/dead-letter/dead-letter-headers.ts';
 import { jsonDecoder } from '../../../schemas/json-decoder.ts';
 import { createTestTopic, testAdmin, testGroupId } from '../../support/test-stack.ts';
@@ -43,7 +43,7 @@ describe('OrderedConsumer: failures', () => {
       groupId,
       topics: [topic],
       decoder: jsonDecoder as never,
-      maxAttempts: 3,
+      inPlaceRetries: 2,
       retryBackoffMs: 10,
       handler: async ({ value }, { attempt }) => {
         attemptsOf.set(value.key, attempt);
@@ -108,7 +108,7 @@ describe('OrderedConsumer: failures', () => {
       topics: [topic],
       decoder: jsonDecoder as never,
       handlerTimeoutMs: 1_000,
-      maxAttempts: 3,
+      inPlaceRetries: 2,
       retryBackoffMs: 10,
       handler: async ({ value }) => {
         if (value.key === 'stuck' && value.sequence === 1) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
-import { deadLetterTopicOf } from '../../../consumers/dead-letter/dead-letter-publisher.ts';
+import { deadLetterTopicOf } from '../../../consumers/retries/topic-layout.ts';
 import { forwardHeaders } from '../../../consumers/dead-letter/dead-letter-headers.ts';
 import { jsonDecoder } from '../../../schemas/json-decoder.ts';
 import { createTestTopic, testAdmin, testGroupId, uniqueName } from '../../support/test-stack.ts';

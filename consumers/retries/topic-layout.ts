@@ -1,0 +1,87 @@
+/**
+ * The topics of one source topic and one consumer group (DESIGN.md, "Topics"): retry tiers
+ * `<topic>.<group>.retry.<n>` (n = 1..tiers) and the DLT `<topic>.<group>.dlt`, each with the source's
+ * partition count so a key keeps its partition number everywhere. Never auto-created: {@link ensureTopicLayout}
+ * creates them, and {@link checkTopicLayout} says what is missing before a consumer starts.
+ */
+import { ConfigurationError } from '../../core/errors.ts';
+import type { Admin } from '../../core/kafka-client.ts';
+
+export function retryTopicOf(topic: string, groupId: string, tier: number): string {
+  return `${topic}.${groupId}.retry.${tier}`;
+}
+
+export function deadLetterTopicOf(topic: string, groupId: string): string {
+  return `${topic}.${groupId}.dlt`;
+}
+
+/** The source topic and tier of a retry-tier topic name, given the groups's source topics. */
+export function parseRetryTopic(name: string, groupId: string, sourceTopics: readonly string[]): { sourceTopic: string; tier: number } | undefined {
+  for (const sourceTopic of sourceTopics) {
+    const prefix = `${sourceTopic}.${groupId}.retry.`;
+    if (name.startsWith(prefix)) {
+      const tier = Number(name.slice(prefix.length));
+      if (Number.isInteger(tier) && tier >= 1) return { sourceTopic, tier };
+    }
+  }
+  return undefined;
+}
+
+export interface TopicLayout {
+  source: string;
+  retries: string[];
+  deadLetter: string;
+}
+
+export function topicLayoutOf(topic: string, groupId: string, tierCount: number): TopicLayout {
+  return {
+    source: topic,
+    retries: Array.from({ length: tierCount }, (_, index) => retryTopicOf(topic, groupId, index + 1)),
+    deadLetter: deadLetterTopicOf(topic, groupId),
+  };
+}
+
+/**
+ * Creates the retry tiers and the DLT of `topic` for `groupId` with the source's partition count (the source
+ * must exist, or `partitions` must be given to create it too). Returns the topics it created.
+ */
+export async function ensureTopicLayout(admin: Admin, options: { topic: string; groupId: string; tierCount: number; partitions?: number }): Promise<string[]> {
+  const layout = topicLayoutOf(options.topic, options.groupId, options.tierCount);
+  const existing = new Set(await admin.listTopics());
+  let partitions = options.partitions;
+  if (existing.has(layout.source)) {
+    const metadata = await admin.fetchTopicMetadata({ topics: [layout.source] });
+    partitions = metadata.topics[0]!.partitions.length;
+  } else if (partitions === undefined) {
+    throw new ConfigurationError([`topic "${layout.source}" does not exist: create it, or give its partition count (--partitions)`]);
+  }
+  const wanted = [layout.source, ...layout.retries, layout.deadLetter].filter((topic) => !existing.has(topic));
+  if (wanted.length > 0) {
+    await admin.createTopics({ topics: wanted.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+  }
+  return wanted;
+}
+
+/** Problems with the layout of each source topic: missing topics, or partition counts that differ. */
+export async function checkTopicLayout(admin: Admin, sourceTopics: readonly string[], groupId: string, tierCount: number): Promise<string[]> {
+  const layouts = sourceTopics.map((topic) => topicLayoutOf(topic, groupId, tierCount));
+  const existing = new Set(await admin.listTopics());
+  const problems: string[] = [];
+  for (const layout of layouts) {
+    const all = [layout.source, ...layout.retries, layout.deadLetter];
+    const missing = all.filter((topic) => !existing.has(topic));
+    if (missing.length > 0) {
+      problems.push(`missing ${missing.join(', ')}: create them with \`orderly topics create ${layout.source} --group ${groupId} --tiers ${tierCount}\``);
+      continue;
+    }
+    const metadata = await admin.fetchTopicMetadata({ topics: all });
+    const counts = new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]));
+    const sourceCount = counts.get(layout.source);
+    for (const topic of all) {
+      if (counts.get(topic) !== sourceCount) {
+        problems.push(`${topic} has ${counts.get(topic)} partitions but ${layout.source} has ${sourceCount}: a key would change partition on the ladder`);
+      }
+    }
+  }
+  return problems;
+}
