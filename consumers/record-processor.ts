@@ -203,7 +203,7 @@ export class RecordProcessor<T> {
       return 'forwarded';
     }
     const outcome = await this.deadLetterHead(work, parked, decision.reason, result.error, attemptsSoFar);
-    if (store && token) await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash));
+    if (store && token) await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash, { deadLettered: true }));
     return outcome;
   }
 

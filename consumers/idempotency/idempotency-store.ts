@@ -24,8 +24,13 @@ export interface ClaimRequest {
 
 export interface IdempotencyStore {
   claim(request: ClaimRequest): Promise<ClaimResult>;
-  /** Marks the event done. `'fenced'` when the claim is no longer this token's (lease lost to another). */
-  complete(eventId: string, token: string, payloadHash: string): Promise<'completed' | 'fenced'>;
+  /**
+   * Marks the event done (handled, or with `deadLettered` sent to the DLT). `'fenced'` when the claim is no
+   * longer this token's (lease lost to another holder).
+   */
+  complete(eventId: string, token: string, payloadHash: string, outcome?: { deadLettered: boolean }): Promise<'completed' | 'fenced'>;
+  /** Forgets a dead-lettered event so a replay handles it again; a handled event stays done. */
+  forgetDeadLettered(eventId: string): Promise<boolean>;
   /** Gives the claim up after a failed attempt, so a retry (here or elsewhere) may claim it. */
   release(eventId: string, token: string): Promise<void>;
 }

@@ -2,7 +2,8 @@
  * {@link IdempotencyStore} on Redis (ioredis). Each operation is one Lua script, so a claim, a completion or a
  * release is atomic; ioredis auto-pipelining sends the calls of concurrent handlers in shared round trips.
  * Keys: `<prefix>:<group>:claim:<eventId>` (the lease, value = fencing token) and
- * `<prefix>:<group>:done:<eventId>` (the payload hash, kept `doneTtlMs`).
+ * `<prefix>:<group>:done:<eventId>` (the payload hash, prefixed `dlt:` for a dead-lettered event, kept
+ * `doneTtlMs`).
  */
 import type { Redis } from 'ioredis';
 import type { ClaimRequest, ClaimResult, IdempotencyStore } from './idempotency-store.ts';
@@ -10,7 +11,7 @@ import type { ClaimRequest, ClaimResult, IdempotencyStore } from './idempotency-
 const claimScript = `
 local done = redis.call('GET', KEYS[2])
 if done then
-  if done == ARGV[2] then return {'done'} else return {'conflict'} end
+  if done == ARGV[2] or done == 'dlt:' .. ARGV[2] then return {'done'} else return {'conflict'} end
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX') then return {'claimed'} end
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -25,6 +26,12 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('DEL', KEYS[1])
 return 1
+`;
+
+const forgetScript = `
+local done = redis.call('GET', KEYS[1])
+if done and string.sub(done, 1, 4) == 'dlt:' then return redis.call('DEL', KEYS[1]) end
+return 0
 `;
 
 const releaseScript = `
@@ -46,6 +53,7 @@ interface ScriptedRedis {
   orderlyClaim(claimKey: string, doneKey: string, token: string, hash: string, leaseMs: number): Promise<[string, number?]>;
   orderlyComplete(claimKey: string, doneKey: string, token: string, hash: string, ttlMs: number): Promise<number>;
   orderlyRelease(claimKey: string, token: string): Promise<number>;
+  orderlyForget(doneKey: string): Promise<number>;
 }
 
 function scripted(redis: Redis): ScriptedRedis {
@@ -53,6 +61,7 @@ function scripted(redis: Redis): ScriptedRedis {
     redis.defineCommand('orderlyClaim', { numberOfKeys: 2, lua: claimScript });
     redis.defineCommand('orderlyComplete', { numberOfKeys: 2, lua: completeScript });
     redis.defineCommand('orderlyRelease', { numberOfKeys: 1, lua: releaseScript });
+    redis.defineCommand('orderlyForget', { numberOfKeys: 1, lua: forgetScript });
   }
   return redis as unknown as ScriptedRedis;
 }
@@ -86,9 +95,14 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     }
   }
 
-  async complete(eventId: string, token: string, payloadHash: string): Promise<'completed' | 'fenced'> {
-    const result = await this.redis.orderlyComplete(...this.keys(eventId), token, payloadHash, this.doneTtlMs);
+  async complete(eventId: string, token: string, payloadHash: string, outcome = { deadLettered: false }): Promise<'completed' | 'fenced'> {
+    const marker = outcome.deadLettered ? `dlt:${payloadHash}` : payloadHash;
+    const result = await this.redis.orderlyComplete(...this.keys(eventId), token, marker, this.doneTtlMs);
     return result === 1 ? 'completed' : 'fenced';
+  }
+
+  async forgetDeadLettered(eventId: string): Promise<boolean> {
+    return (await this.redis.orderlyForget(this.keys(eventId)[1])) === 1;
   }
 
   async release(eventId: string, token: string): Promise<void> {
