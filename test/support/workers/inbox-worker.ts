@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { OrderedConsumer } from '../../../consumers/ordered-consumer.ts';
 import { PostgresInbox } from '../../../consumers/idempotency/postgres-inbox.ts';
 import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
+import { RedisParkingStore } from '../../../consumers/retries/redis-parking-store.ts';
 import { jsonDecoder } from '../../../schemas/json-decoder.ts';
 
 function setting(name: string): string {
@@ -20,6 +21,9 @@ const [KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC, GROUP, EFFECTS_TABLE, MEMB
 const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 20 });
 const redis = new Redis(REDIS_URL, { enableAutoPipelining: true });
 const inbox = new PostgresInbox({ pool, groupId: GROUP });
+// Optional ladder: RETRY_TIERS="300,600" and FAIL_EVERY=n (every n-th sequence of a key fails its first attempt).
+const retryTiersMs = (process.env.RETRY_TIERS ?? '').split(',').filter(Boolean).map(Number);
+const failEvery = Number(process.env.FAIL_EVERY ?? 0);
 
 const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   kafka: { brokers: KAFKA_BROKERS.split(','), clientId: `worker-${MEMBER}` },
@@ -33,7 +37,11 @@ const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   leaseMs: 15_000,
   handlerTimeoutMs: 5_000,
   idempotencyStore: new RedisIdempotencyStore({ redis, groupId: GROUP }),
-  handler: inbox.handler(async (event, transaction) => {
+  retryTiersMs,
+  inPlaceRetries: retryTiersMs.length > 0 ? 0 : 2,
+  parkingStore: retryTiersMs.length > 0 ? new RedisParkingStore({ redis, groupId: GROUP }) : undefined,
+  handler: inbox.handler(async (event, transaction, { attempt }) => {
+    if (failEvery > 0 && event.value.sequence % failEvery === 0 && attempt === 1) throw new Error('fails its first attempt');
     await new Promise((resolve) => setTimeout(resolve, 1));
     await transaction.query(`insert into ${EFFECTS_TABLE} (event_id, key, sequence, member) values ($1, $2, $3, $4)`, [
       event.eventId,
