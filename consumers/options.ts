@@ -34,10 +34,27 @@ export interface HandlerContext {
 
 export type EventHandler<T> = (event: HandledEvent<T>, context: HandlerContext) => Promise<void>;
 
+/** A source topic with its priority and its own share of the handler slots. */
+export interface PriorityLane {
+  topic: string;
+  /** @defaultValue `'normal'` */
+  priority?: 'high' | 'normal' | 'low';
+  /** Handler calls in flight at once for this topic (and its retry tiers). @defaultValue no limit of its own */
+  concurrency?: number;
+}
+
 export interface OrderedConsumerOptions<T = unknown> {
   kafka: KafkaClientOptions;
   groupId: string;
-  topics: string[];
+  /** Source topics. Give `topics` or `lanes` (or both, when every topic has a lane). */
+  topics?: string[];
+  /**
+   * Priority lanes: lower-priority topics pause fetching while a higher one holds more than
+   * `priorityBacklogRecords` records, and each lane's `concurrency` keeps slow work from taking every slot.
+   */
+  lanes?: PriorityLane[];
+  /** Records held by a higher-priority lane above which lower lanes pause. @defaultValue 100 */
+  priorityBacklogRecords?: number;
   handler: EventHandler<T>;
   /** Decodes values; throws DecodeError for bad input. @defaultValue raw bytes */
   decoder?: ValueDecoder<T>;
@@ -73,8 +90,26 @@ export interface OrderedConsumerOptions<T = unknown> {
   parkingStore?: ParkingStore;
   /** How often completed offsets are committed, in ms. @defaultValue 1000 */
   commitIntervalMs?: number;
-  /** Records fetched and not completed per partition above which it pauses (resumes at half). @defaultValue 1000 */
-  maxPendingPerPartition?: number;
+  /** Records fetched and not completed in a partition at which it pauses. @defaultValue 1000 */
+  partitionHighWatermarkRecords?: number;
+  /** ... and at which it resumes. @defaultValue 500 */
+  partitionLowWatermarkRecords?: number;
+  /** Bytes (keys and values) held for a partition at which it pauses. @defaultValue 16 MiB */
+  partitionHighWatermarkBytes?: number;
+  /** @defaultValue 8 MiB */
+  partitionLowWatermarkBytes?: number;
+  /** Records held by the whole member at which every partition pauses. @defaultValue 20000 */
+  memberHighWatermarkRecords?: number;
+  /** @defaultValue 10000 */
+  memberLowWatermarkRecords?: number;
+  /** Bytes held by the whole member at which every partition pauses. @defaultValue 128 MiB */
+  memberHighWatermarkBytes?: number;
+  /** @defaultValue 64 MiB */
+  memberLowWatermarkBytes?: number;
+  /** Event-loop delay (p99 over 500 ms) above which fetching pauses; 0 turns it off. @defaultValue 1000 ms */
+  maxEventLoopDelayMs?: number;
+  /** Load shedding: events older than this (from `orderly-occurred-at`) go to the DLT as `expired`. @defaultValue off */
+  maxEventAgeMs?: number;
   /** Where to start when the group has no committed offset. @defaultValue `'earliest'` */
   startFrom?: 'earliest' | 'latest';
   /** Dedupes redelivered events; without one, a redelivered event is handled again. */
@@ -96,7 +131,11 @@ const positiveInt = z.number().int().positive();
 const optionsSchema = z
   .object({
     groupId: z.string().min(1, 'must name the consumer group').regex(/^[A-Za-z0-9._-]+$/, 'may hold only letters, digits, ".", "_" and "-" (it is part of the retry and DLT topic names)'),
-    topics: z.array(z.string().min(1)).min(1, 'must name at least one topic'),
+    topics: z.array(z.string().min(1)).default([]),
+    lanes: z
+      .array(z.object({ topic: z.string().min(1), priority: z.enum(['high', 'normal', 'low']).default('normal'), concurrency: positiveInt.optional() }))
+      .default([]),
+    priorityBacklogRecords: positiveInt.default(100),
     handler: z.custom<EventHandler<unknown>>((value) => typeof value === 'function', 'must be an async function (event, context) => Promise<void>'),
     ordering: z.enum(orderings).default('key'),
     concurrency: positiveInt.max(100_000).default(64),
@@ -109,7 +148,16 @@ const optionsSchema = z
     retryBackoffMs: positiveInt.default(100),
     retryBackoffMaxMs: positiveInt.default(5_000),
     commitIntervalMs: positiveInt.default(1_000),
-    maxPendingPerPartition: positiveInt.min(2).default(1_000),
+    partitionHighWatermarkRecords: positiveInt.default(1_000),
+    partitionLowWatermarkRecords: z.number().int().min(0).optional(),
+    partitionHighWatermarkBytes: positiveInt.default(16 * 1024 * 1024),
+    partitionLowWatermarkBytes: z.number().int().min(0).optional(),
+    memberHighWatermarkRecords: positiveInt.default(20_000),
+    memberLowWatermarkRecords: z.number().int().min(0).optional(),
+    memberHighWatermarkBytes: positiveInt.default(128 * 1024 * 1024),
+    memberLowWatermarkBytes: z.number().int().min(0).optional(),
+    maxEventLoopDelayMs: z.number().int().min(0).default(1_000),
+    maxEventAgeMs: positiveInt.optional(),
     startFrom: z.enum(['earliest', 'latest']).default('earliest'),
     leaseMs: positiveInt.optional(),
     sessionTimeoutMs: positiveInt.default(30_000),
@@ -117,6 +165,20 @@ const optionsSchema = z
     shutdownTimeoutMs: positiveInt.default(30_000),
   })
   .superRefine((options, context) => {
+    if (options.topics.length === 0 && options.lanes.length === 0) {
+      context.addIssue({ code: 'custom', path: ['topics'], message: 'name at least one source topic (topics: [...] or lanes: [{ topic }])' });
+    }
+    for (const [high, low] of [
+      ['partitionHighWatermarkRecords', 'partitionLowWatermarkRecords'],
+      ['partitionHighWatermarkBytes', 'partitionLowWatermarkBytes'],
+      ['memberHighWatermarkRecords', 'memberLowWatermarkRecords'],
+      ['memberHighWatermarkBytes', 'memberLowWatermarkBytes'],
+    ] as const) {
+      const lowValue = options[low];
+      if (lowValue !== undefined && lowValue >= options[high]) {
+        context.addIssue({ code: 'custom', path: [low], message: `(${lowValue}) must be below ${high} (${options[high]}), or the partition would flap between paused and resumed` });
+      }
+    }
     if (options.retryTiersMs.some((delay, index) => index > 0 && delay < options.retryTiersMs[index - 1]!)) {
       context.addIssue({ code: 'custom', path: ['retryTiersMs'], message: `(${options.retryTiersMs.join(', ')}) must not decrease from one tier to the next` });
     }
@@ -136,7 +198,10 @@ const optionsSchema = z
     }
   });
 
-export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts'> &
+type LowWatermarks = 'partitionLowWatermarkRecords' | 'partitionLowWatermarkBytes' | 'memberLowWatermarkRecords' | 'memberLowWatermarkBytes';
+
+export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | LowWatermarks> &
+  Record<LowWatermarks, number> &
   Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore'> & {
     handler: EventHandler<T>;
     leaseMs: number;
@@ -164,6 +229,11 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     isRetryable: options.isRetryable,
     parkingStore: options.parkingStore,
     maxAttempts: valid.maxAttempts ?? (1 + valid.inPlaceRetries) * (1 + valid.retryTiersMs.length),
+    topics: [...new Set([...valid.topics, ...valid.lanes.map((lane) => lane.topic)])],
+    partitionLowWatermarkRecords: valid.partitionLowWatermarkRecords ?? Math.floor(valid.partitionHighWatermarkRecords / 2),
+    partitionLowWatermarkBytes: valid.partitionLowWatermarkBytes ?? Math.floor(valid.partitionHighWatermarkBytes / 2),
+    memberLowWatermarkRecords: valid.memberLowWatermarkRecords ?? Math.floor(valid.memberHighWatermarkRecords / 2),
+    memberLowWatermarkBytes: valid.memberLowWatermarkBytes ?? Math.floor(valid.memberHighWatermarkBytes / 2),
     leaseMs: valid.leaseMs ?? valid.handlerTimeoutMs * 2 + 10_000,
   };
 }

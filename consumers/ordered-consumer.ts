@@ -8,29 +8,38 @@
  * until its head record is due ({@link DueTimeGate}). Partition p of the source and of every tier go to one
  * member (the co-partitioned assigner), so a key's lane and parking state live in one process.
  *
+ * Backpressure: records held (fetched, not completed) are counted per partition and per member, in records and
+ * bytes; a {@link PauseController} pauses fetching above the high-water marks, while the event loop lags, and
+ * for lower-priority lanes while a higher lane has a backlog.
+ *
  * Rebalances: on REBALANCING the member stops starting new records and commits what it has; on GROUP_JOIN it
  * forgets every queued record and every watermark (kafkajs fetches each assigned partition again from its
  * committed offset), while records in flight keep their key lanes busy until they finish, so a redelivered
  * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip.
  */
-import type { Consumer, EachBatchPayload, Producer } from '../core/kafka-client.ts';
+import type { Admin, Consumer, EachBatchPayload, Producer } from '../core/kafka-client.ts';
 import { createKafkaClient } from '../core/kafka-client.ts';
 import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
+import { BackpressureController } from './backpressure/backpressure-controller.ts';
+import { EventLoopMonitor } from './backpressure/event-loop-monitor.ts';
+import { PauseController, type AssignedPartition } from './backpressure/pause-controller.ts';
 import type { ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
+import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
+import { KeyScheduler } from './ordering/key-scheduler.ts';
+import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
+import { RecordProcessor, type RecordOutcome } from './record-processor.ts';
+import { DueTimeGate } from './retries/due-time-gate.ts';
 import { KeyParking } from './retries/key-parking.ts';
 import { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState } from './retries/retry-headers.ts';
 import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
-import { DueTimeGate } from './retries/due-time-gate.ts';
-import { OffsetTracker } from './offsets/offset-tracker.ts';
-import { KeyScheduler } from './ordering/key-scheduler.ts';
-import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
-import { RecordProcessor, type RecordOutcome } from './record-processor.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+const priorityRank = { high: 0, normal: 1, low: 2 } as const;
 
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
@@ -38,14 +47,16 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly logger: Logger;
   private readonly consumer: Consumer;
   private readonly producer: Producer;
+  private readonly admin: Admin;
   private readonly scheduler: KeyScheduler<ConsumedRecord>;
   private readonly tracker = new OffsetTracker();
   private readonly processor: RecordProcessor<T>;
   private readonly stopController = new AbortController();
-  private readonly paused = new Set<string>();
+  private readonly backpressure: BackpressureController;
   private readonly gate: DueTimeGate;
+  private readonly pauses: PauseController;
   private readonly parking: KeyParking | undefined;
-  private readonly admin;
+  private eventLoop: EventLoopMonitor | undefined;
   private assignment = new Set<string>();
   private memberId = '';
   private epoch = 0;
@@ -54,6 +65,7 @@ export class OrderedConsumer<T = Buffer | null> {
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
+  private batchesWhilePaused = 0;
 
   constructor(options: OrderedConsumerOptions<T>) {
     this.options = validateOrderedConsumerOptions(options);
@@ -67,19 +79,42 @@ export class OrderedConsumer<T = Buffer | null> {
       rebalanceTimeout: Math.max(this.options.sessionTimeoutMs, this.options.shutdownTimeoutMs),
       allowAutoTopicCreation: false,
       partitionAssigners: [CopartitionedAssigner],
-      // Short fetch waits: a retry tier resumed at its due time is fetched within this bound.
+      // Short fetch waits: a partition resumed (a retry tier now due, pressure gone) is fetched within this bound.
       maxWaitTimeInMs: this.options.retryTiersMs.length > 0 ? 100 : 500,
     });
+    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
     this.admin = kafka.admin();
-    this.gate = new DueTimeGate({
-      pause: (topic, partition) => this.consumer.pause([{ topic, partitions: [partition] }]),
-      resume: (topic, partition) => {
-        if (!this.paused.has(partitionId(topic, partition))) this.consumer.resume([{ topic, partitions: [partition] }]);
+    const lanes = this.options.lanes;
+    this.scheduler = new KeyScheduler({
+      ordering: this.options.ordering,
+      concurrency: this.options.concurrency,
+      topicShares: lanes.map((lane) => ({ topic: lane.topic, rank: priorityRank[lane.priority], concurrency: lane.concurrency ?? Infinity })),
+    });
+    this.backpressure = new BackpressureController({
+      partition: {
+        highRecords: this.options.partitionHighWatermarkRecords,
+        lowRecords: this.options.partitionLowWatermarkRecords,
+        highBytes: this.options.partitionHighWatermarkBytes,
+        lowBytes: this.options.partitionLowWatermarkBytes,
+      },
+      member: {
+        highRecords: this.options.memberHighWatermarkRecords,
+        lowRecords: this.options.memberLowWatermarkRecords,
+        highBytes: this.options.memberHighWatermarkBytes,
+        lowBytes: this.options.memberLowWatermarkBytes,
       },
     });
+    this.gate = new DueTimeGate(() => this.pauses.reconcile());
+    this.pauses = new PauseController({
+      pause: (topic, partition) => this.consumer.pause([{ topic, partitions: [partition] }]),
+      resume: (topic, partition) => this.consumer.resume([{ topic, partitions: [partition] }]),
+      backpressure: this.backpressure,
+      gate: this.gate,
+      ranks: new Map(lanes.map((lane) => [lane.topic, priorityRank[lane.priority]])),
+      priorityBacklogRecords: this.options.priorityBacklogRecords,
+      onChange: ({ topic, partition }, paused) => this.events.emit(paused ? 'consumer.partition.paused' : 'consumer.partition.resumed', { topic, partition }),
+    });
     this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore) : undefined;
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
-    this.scheduler = new KeyScheduler({ ordering: this.options.ordering, concurrency: this.options.concurrency });
     this.processor = new RecordProcessor(this.options, {
       forwarder: new RecordForwarder(this.producer, groupId),
       events: this.events,
@@ -102,6 +137,16 @@ export class OrderedConsumer<T = Buffer | null> {
     await this.consumer.connect();
     const tiers = this.options.topics.flatMap((topic) => this.options.retryTiersMs.map((_, index) => retryTopicOf(topic, this.options.groupId, index + 1)));
     await this.consumer.subscribe({ topics: [...this.options.topics, ...tiers], fromBeginning: this.options.startFrom === 'earliest' });
+    if (this.options.maxEventLoopDelayMs > 0) {
+      this.eventLoop = new EventLoopMonitor({
+        maxDelayMs: this.options.maxEventLoopDelayMs,
+        onChange: (overloaded) => {
+          this.pauses.eventLoopOverloaded = overloaded;
+          this.logger.warn({ eventLoopDelayP99Ms: Math.round(this.eventLoop?.lastP99Ms ?? 0), status: overloaded ? 'paused' : 'resumed' }, 'event-loop delay: fetching paused or resumed');
+          this.pauses.reconcile();
+        },
+      });
+    }
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -124,9 +169,24 @@ export class OrderedConsumer<T = Buffer | null> {
     }
   }
 
-  /** Handler calls in flight and records waiting in lanes. */
-  stats(): { inFlight: number; queued: number; epoch: number; pausedPartitions: number; gatedPartitions: number } {
-    return { inFlight: this.scheduler.inFlight, queued: this.scheduler.queued, epoch: this.epoch, pausedPartitions: this.paused.size, gatedPartitions: this.gate.size };
+  /** What the member holds now: for metrics and tests. */
+  stats() {
+    return {
+      inFlight: this.scheduler.inFlight,
+      queued: this.scheduler.queued,
+      held: this.backpressure.memberLoad(),
+      epoch: this.epoch,
+      pausedPartitions: this.pauses.pausedCount,
+      gatedPartitions: this.gate.size,
+      eventLoopOverloaded: this.pauses.eventLoopOverloaded,
+      /** Batches kafkajs delivered for a partition this member had paused (set aside, fetched again later). */
+      batchesWhilePaused: this.batchesWhilePaused,
+    };
+  }
+
+  /** Partitions paused now, for any reason. */
+  pausedPartitions(): { topic: string; partition: number }[] {
+    return this.pauses.paused().map(({ topic, partition }) => ({ topic, partition }));
   }
 
   /** Keys parked for retries among the partitions seen since the last rebalance. */
@@ -142,9 +202,11 @@ export class OrderedConsumer<T = Buffer | null> {
     if (this.state !== 'running') return;
     this.state = 'stopping';
     clearInterval(this.commitTimer);
+    this.eventLoop?.stop();
     this.gate.clear();
-    this.consumer.pause(this.options.topics.map((topic) => ({ topic })));
-    this.scheduler.dropQueued();
+    this.pauses.stopping = true;
+    this.pauses.reconcile();
+    this.release(this.scheduler.dropQueued());
     const idle = await this.waitForIdle(this.options.shutdownTimeoutMs);
     if (!idle) {
       this.logger.warn({ inFlight: this.scheduler.inFlight }, 'handlers still running at the shutdown deadline; aborting them');
@@ -160,7 +222,14 @@ export class OrderedConsumer<T = Buffer | null> {
   private async onBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const { topic, partition } = batch;
     if (this.state !== 'running') return;
+    const id = partitionId(topic, partition);
+    if (this.pauses.isPaused(id)) {
+      // Fetched before the pause took effect: leave it unresolved, so it is fetched again after the resume.
+      this.batchesWhilePaused++;
+      return;
+    }
     const tier = parseRetryTopic(topic, this.options.groupId, this.options.topics);
+    const sourceTopic = tier?.sourceTopic ?? topic;
     const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
@@ -168,13 +237,14 @@ export class OrderedConsumer<T = Buffer | null> {
         // Never early: the partition waits, unresolved, at its first record not yet due.
         const { dueAt } = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs });
         if (dueAt > Date.now()) {
-          this.gate.holdUntil(topic, partition, dueAt);
+          this.gate.holdUntil(id, dueAt);
           break;
         }
       }
+      // Copied: a held record must not pin the whole fetch response in memory.
       const record: ConsumedRecord = {
         topic,
-        sourceTopic: tier?.sourceTopic ?? topic,
+        sourceTopic,
         partition,
         offset: message.offset,
         key: message.key === null ? null : Buffer.from(message.key),
@@ -183,10 +253,13 @@ export class OrderedConsumer<T = Buffer | null> {
         timestamp: message.timestamp,
       };
       this.tracker.track(topic, partition, message.offset);
+      this.backpressure.add(id, sourceTopic, sizeOf(record));
       this.scheduler.enqueue(record);
       resolveOffset(message.offset);
+      // At a high-water mark the rest of the batch stays unresolved: fetched again after the resume, never held.
+      if (this.pauses.shouldPauseId(id)) break;
     }
-    if (this.tracker.pendingCount(topic, partition) >= this.options.maxPendingPerPartition) this.pausePartition(topic, partition);
+    this.pauses.reconcile();
     this.pump();
   }
 
@@ -207,15 +280,16 @@ export class OrderedConsumer<T = Buffer | null> {
       outcome = 'abandoned';
     }
     this.scheduler.complete(record);
-    if (outcome !== 'abandoned' && this.epoch === epoch) {
-      this.tracker.complete(record.topic, record.partition, record.offset);
-      const { topic, partition } = record;
-      if (this.paused.has(partitionId(topic, partition)) && this.tracker.pendingCount(topic, partition) <= this.options.maxPendingPerPartition / 2) {
-        this.resumePartition(topic, partition);
-      }
-    }
+    if (outcome !== 'abandoned' && this.epoch === epoch) this.tracker.complete(record.topic, record.partition, record.offset);
+    if (this.backpressure.remove(partitionId(record.topic, record.partition), record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
+    else if (this.options.lanes.length > 0) this.pauses.reconcile();
     if (this.scheduler.inFlight === 0) this.notifyIdle();
     this.pump();
+  }
+
+  /** Queued records that will never run here: they stop counting against the watermarks. */
+  private release(dropped: ConsumedRecord[]): void {
+    for (const record of dropped) this.backpressure.remove(partitionId(record.topic, record.partition), record.sourceTopic, sizeOf(record));
   }
 
   private onRebalancing(): void {
@@ -229,14 +303,20 @@ export class OrderedConsumer<T = Buffer | null> {
     this.memberId = memberId;
     this.epoch++;
     this.tracker.drop();
-    this.scheduler.dropQueued();
+    this.release(this.scheduler.dropQueued());
     this.parking?.reset();
     // Tier partitions are fetched again from their committed offsets and gated again on their heads.
-    for (const gated of this.gate.clear()) this.consumer.resume([{ topic: gated.topic, partitions: [gated.partition] }]);
-    const resumed = [...this.paused].map(parsePartitionId);
-    this.paused.clear();
-    if (resumed.length > 0) this.consumer.resume(groupByTopic(resumed));
-    this.assignment = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => partitionId(topic, partition))));
+    this.gate.clear();
+    const partitions: AssignedPartition[] = Object.entries(assignment).flatMap(([topic, numbers]) =>
+      numbers.map((partition) => ({
+        id: partitionId(topic, partition),
+        topic,
+        partition,
+        sourceTopic: parseRetryTopic(topic, this.options.groupId, this.options.topics)?.sourceTopic ?? topic,
+      })),
+    );
+    this.assignment = new Set(partitions.map((partition) => partition.id));
+    this.pauses.setAssignment(partitions);
     this.rebalancing = false;
     this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
     this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
@@ -264,20 +344,6 @@ export class OrderedConsumer<T = Buffer | null> {
     return this.committing;
   }
 
-  private pausePartition(topic: string, partition: number): void {
-    const id = partitionId(topic, partition);
-    if (this.paused.has(id)) return;
-    this.paused.add(id);
-    this.consumer.pause([{ topic, partitions: [partition] }]);
-    this.events.emit('consumer.partition.paused', { topic, partition });
-  }
-
-  private resumePartition(topic: string, partition: number): void {
-    this.paused.delete(partitionId(topic, partition));
-    this.consumer.resume([{ topic, partitions: [partition] }]);
-    this.events.emit('consumer.partition.resumed', { topic, partition });
-  }
-
   private waitForIdle(timeoutMs: number): Promise<boolean> {
     if (this.scheduler.inFlight === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -300,13 +366,7 @@ function partitionId(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
-function parsePartitionId(id: string): { topic: string; partition: number } {
-  const [topic, partition] = id.split('\u0000') as [string, string];
-  return { topic, partition: Number(partition) };
-}
-
-function groupByTopic(partitions: { topic: string; partition: number }[]): { topic: string; partitions: number[] }[] {
-  const byTopic = new Map<string, number[]>();
-  for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-  return [...byTopic].map(([topic, list]) => ({ topic, partitions: list }));
+/** What a held record costs: its key and value bytes plus a fixed overhead for the object and headers. */
+function sizeOf(record: ConsumedRecord): number {
+  return (record.key?.length ?? 0) + (record.value?.length ?? 0) + 256;
 }

@@ -110,6 +110,10 @@ export class RecordProcessor<T> {
     if (this.options.ordering !== 'none' && (record.key === null || record.key.length === 0)) {
       return this.deadLetter(work, 'missing-key');
     }
+    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && ageOf(record) > this.options.maxEventAgeMs) {
+      // Load shedding: too old to be worth handling now. Kept in the DLT, replayable.
+      return this.deadLetter(work, 'expired');
+    }
     const decoded = await this.decode(work);
     if ('reason' in decoded) return this.deadLetter(work, decoded.reason, decoded.error);
     const headers = readHeaders(record.headers);
@@ -323,6 +327,12 @@ export class RecordProcessor<T> {
 function eventIdOf(work: Work<unknown>, headers: Record<string, string>): string {
   const given = headers[eventIdHeader];
   return given && given.length <= maxEventIdLength ? given : `${work.origin.topic}:${work.origin.partition}:${work.origin.offset}`;
+}
+
+/** Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it. */
+function ageOf(record: ConsumedRecord): number {
+  const occurredAt = Date.parse(readHeaders(record.headers)['orderly-occurred-at'] ?? '');
+  return Date.now() - (Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp));
 }
 
 function reference(record: ConsumedRecord) {

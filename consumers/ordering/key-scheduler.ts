@@ -11,26 +11,59 @@ interface Lane<R> {
   queue: FifoQueue<R>;
   running: boolean;
   ready: boolean;
+  group: TopicGroup<R>;
+}
+
+/** The lanes of one source topic: its priority rank and its own concurrency limit. */
+interface TopicGroup<R> {
+  topic: string;
+  rank: number;
+  limit: number;
+  running: number;
+  ready: FifoQueue<Lane<R>>;
+}
+
+/** A source topic's share of the handler slots (priority lanes). Lower rank runs first. */
+export interface TopicShare {
+  topic: string;
+  rank: number;
+  concurrency: number;
 }
 
 export interface KeySchedulerOptions {
   ordering: Ordering;
   /** Handler calls in flight at once, across all lanes and partitions. */
   concurrency: number;
+  /** Priority and concurrency per source topic; topics not listed share rank 1 with no limit of their own. */
+  topicShares?: readonly TopicShare[];
 }
 
 export class KeyScheduler<R extends LaneRecord> {
   private readonly lanes = new Map<string, Lane<R>>();
-  private readonly readyLanes = new FifoQueue<Lane<R>>();
+  private readonly groups = new Map<string, TopicGroup<R>>();
+  /** Groups by rank, highest priority (lowest rank) first. */
+  private ranks: TopicGroup<R>[][] = [];
   private readonly queuedByPartition = new Map<string, number>();
   private running = 0;
   private queuedTotal = 0;
   private readonly ordering: Ordering;
   private readonly concurrency: number;
 
-  constructor({ ordering, concurrency }: KeySchedulerOptions) {
+  constructor({ ordering, concurrency, topicShares = [] }: KeySchedulerOptions) {
     this.ordering = ordering;
     this.concurrency = concurrency;
+    for (const share of topicShares) this.groupOf(share.topic, share);
+  }
+
+  private groupOf(topic: string, share?: TopicShare): TopicGroup<R> {
+    let group = this.groups.get(topic);
+    if (!group) {
+      group = { topic, rank: share?.rank ?? 1, limit: share?.concurrency ?? Infinity, running: 0, ready: new FifoQueue() };
+      this.groups.set(topic, group);
+      const ranks = [...new Set([...this.groups.values()].map((candidate) => candidate.rank))].sort((a, b) => a - b);
+      this.ranks = ranks.map((rank) => [...this.groups.values()].filter((candidate) => candidate.rank === rank));
+    }
+    return group;
   }
 
   get inFlight(): number {
@@ -49,7 +82,7 @@ export class KeyScheduler<R extends LaneRecord> {
     const id = shardKeyOf(record, this.ordering);
     let lane = this.lanes.get(id);
     if (!lane) {
-      lane = { id, queue: new FifoQueue<R>(), running: false, ready: false };
+      lane = { id, queue: new FifoQueue<R>(), running: false, ready: false, group: this.groupOf(record.sourceTopic ?? record.topic) };
       this.lanes.set(id, lane);
     }
     lane.queue.push(record);
@@ -60,18 +93,38 @@ export class KeyScheduler<R extends LaneRecord> {
   /** The records that may start now, each marked in flight until {@link complete}. */
   takeRunnable(): R[] {
     const started: R[] = [];
-    while (this.running < this.concurrency) {
-      const lane = this.readyLanes.shift();
-      if (!lane) break;
+    // Strict priority between ranks; round-robin between the topics of one rank.
+    for (const groups of this.ranks) {
+      let progressed = true;
+      while (progressed && this.running < this.concurrency) {
+        progressed = false;
+        for (const group of groups) {
+          if (this.running >= this.concurrency) break;
+          const record = this.startNext(group);
+          if (record) {
+            started.push(record);
+            progressed = true;
+          }
+        }
+      }
+    }
+    return started;
+  }
+
+  private startNext(group: TopicGroup<R>): R | undefined {
+    while (group.running < group.limit) {
+      const lane = group.ready.shift();
+      if (!lane) return undefined;
       lane.ready = false;
       const record = lane.queue.shift();
       if (!record) continue; // emptied by a drop while it waited
       lane.running = true;
+      group.running++;
       this.running++;
       this.countQueued(record, -1);
-      started.push(record);
+      return record;
     }
-    return started;
+    return undefined;
   }
 
   /** The record finished (handled, forwarded, or abandoned): its lane may run its next record. */
@@ -79,6 +132,7 @@ export class KeyScheduler<R extends LaneRecord> {
     const lane = this.lanes.get(shardKeyOf(record, this.ordering));
     if (!lane?.running) throw new Error(`complete() for a record that is not in flight: ${record.topic}/${record.partition}@${record.offset}`);
     lane.running = false;
+    lane.group.running--;
     this.running--;
     if (lane.queue.length > 0) this.markReady(lane);
     else this.lanes.delete(lane.id);
@@ -105,7 +159,7 @@ export class KeyScheduler<R extends LaneRecord> {
   private markReady(lane: Lane<R>): void {
     if (lane.running || lane.ready) return;
     lane.ready = true;
-    this.readyLanes.push(lane);
+    lane.group.ready.push(lane);
   }
 
   private countQueued(record: R, delta: number): void {

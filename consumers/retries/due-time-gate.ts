@@ -1,42 +1,36 @@
 /**
- * Holds a retry-tier partition paused until its head record is due, then resumes it: one timer per partition,
- * no sleeping handler and no polling. Resuming is left to the caller's `resume`, which keeps a partition
- * paused for backpressure paused.
+ * Holds a retry-tier partition until its head record is due: one timer per partition, no sleeping handler and
+ * no polling. The consumer asks {@link DueTimeGate.isHeld} when it decides what to pause, and is told through
+ * `onChange` when a hold ends.
  */
-export interface DueTimeGateActions {
-  pause(topic: string, partition: number): void;
-  resume(topic: string, partition: number): void;
-}
-
 export class DueTimeGate {
-  private readonly actions: DueTimeGateActions;
-  private readonly timers = new Map<string, { topic: string; partition: number; timer: NodeJS.Timeout; dueAt: number }>();
+  private readonly onChange: () => void;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
-  constructor(actions: DueTimeGateActions) {
-    this.actions = actions;
+  constructor(onChange: () => void) {
+    this.onChange = onChange;
   }
 
   get size(): number {
     return this.timers.size;
   }
 
-  holdUntil(topic: string, partition: number, dueAt: number): void {
-    const id = `${topic}\u0000${partition}`;
-    const existing = this.timers.get(id);
-    if (existing) clearTimeout(existing.timer);
-    else this.actions.pause(topic, partition);
-    const timer = setTimeout(() => {
-      this.timers.delete(id);
-      this.actions.resume(topic, partition);
-    }, Math.max(0, dueAt - Date.now()));
-    this.timers.set(id, { topic, partition, timer, dueAt });
+  isHeld(partitionId: string): boolean {
+    return this.timers.has(partitionId);
   }
 
-  /** Cancels every timer (rebalance, stop); returns the partitions that were held. */
-  clear(): { topic: string; partition: number }[] {
-    const held = [...this.timers.values()];
-    for (const { timer } of held) clearTimeout(timer);
+  holdUntil(partitionId: string, dueAt: number): void {
+    clearTimeout(this.timers.get(partitionId));
+    const timer = setTimeout(() => {
+      this.timers.delete(partitionId);
+      this.onChange();
+    }, Math.max(0, dueAt - Date.now()));
+    this.timers.set(partitionId, timer);
+  }
+
+  /** Cancels every hold (rebalance, stop). */
+  clear(): void {
+    for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-    return held.map(({ topic, partition }) => ({ topic, partition }));
   }
 }

@@ -1,0 +1,55 @@
+/**
+ * Deletes replayed records from a dead-letter topic. Kafka deletes only a prefix of a partition (records
+ * before an offset), so per partition the purge deletes the longest run of records, from the first one still
+ * in the log, that were all replayed; the first record not replayed and everything after it stay.
+ */
+import type { Admin } from '../../core/kafka-client.ts';
+import type { DltRecord } from './dlt-record.ts';
+import type { PartitionWatermarks } from './dlt-reader.ts';
+import type { DltReplayStore } from './dlt-replay-store.ts';
+
+export interface PartitionPurgePlan {
+  partition: number;
+  /** Offsets before this one are deleted (equal to the low watermark: nothing is). */
+  deleteBefore: string;
+  /** The replayed records deleted. */
+  purged: DltRecord[];
+  /** Records that stay. */
+  kept: number;
+  /** The first record not replayed, which keeps itself and all after it. */
+  blockedBy: DltRecord | undefined;
+}
+
+/**
+ * `records`: every record of the topic up to `watermarks` (sorted by partition and offset);
+ * `replayedOffsets`: per partition, the offsets replayed.
+ */
+export function planDltPurge(records: readonly DltRecord[], watermarks: readonly PartitionWatermarks[], replayedOffsets: ReadonlyMap<number, ReadonlySet<string>>): PartitionPurgePlan[] {
+  return watermarks.map(({ partition, low, high }) => {
+    const inPartition = records.filter((record) => record.partition === partition);
+    const replayed = replayedOffsets.get(partition) ?? new Set<string>();
+    const blockedAt = inPartition.findIndex((record) => !replayed.has(record.offset));
+    if (blockedAt === -1) return { partition, deleteBefore: inPartition.length > 0 ? high : low, purged: inPartition, kept: 0, blockedBy: undefined };
+    const blockedBy = inPartition[blockedAt]!;
+    return { partition, deleteBefore: blockedBy.offset, purged: inPartition.slice(0, blockedAt), kept: inPartition.length - blockedAt, blockedBy };
+  });
+}
+
+export class DltPurger {
+  private readonly admin: Admin;
+  private readonly replayStore: DltReplayStore;
+
+  constructor({ admin, replayStore }: { admin: Admin; replayStore: DltReplayStore }) {
+    this.admin = admin;
+    this.replayStore = replayStore;
+  }
+
+  /** Deletes each plan's prefix, then forgets the purged offsets in the replay store. Returns records deleted. */
+  async purge(topic: string, plans: readonly PartitionPurgePlan[]): Promise<number> {
+    const work = plans.filter((plan) => plan.purged.length > 0);
+    if (work.length === 0) return 0;
+    await this.admin.deleteTopicRecords({ topic, partitions: work.map((plan) => ({ partition: plan.partition, offset: plan.deleteBefore })) });
+    for (const plan of work) await this.replayStore.forget(topic, plan.partition, plan.purged.map((record) => record.offset));
+    return work.reduce((total, plan) => total + plan.purged.length, 0);
+  }
+}
