@@ -106,7 +106,7 @@ export interface OrderedConsumerOptions<T = unknown> {
   memberHighWatermarkBytes?: number;
   /** @defaultValue 64 MiB */
   memberLowWatermarkBytes?: number;
-  /** Event-loop delay (p99 over 500 ms) above which fetching pauses; 0 turns it off. @defaultValue 1000 ms */
+  /** Event-loop delay (the worst in each 500 ms) above which fetching pauses; 0 turns it off. @defaultValue 1000 ms */
   maxEventLoopDelayMs?: number;
   /** Load shedding: events older than this (from `orderly-occurred-at`) go to the DLT as `expired`. @defaultValue off */
   maxEventAgeMs?: number;

@@ -142,7 +142,7 @@ export class OrderedConsumer<T = Buffer | null> {
         maxDelayMs: this.options.maxEventLoopDelayMs,
         onChange: (overloaded) => {
           this.pauses.eventLoopOverloaded = overloaded;
-          this.logger.warn({ eventLoopDelayP99Ms: Math.round(this.eventLoop?.lastP99Ms ?? 0), status: overloaded ? 'paused' : 'resumed' }, 'event-loop delay: fetching paused or resumed');
+          this.logger.warn({ eventLoopDelayMaxMs: Math.round(this.eventLoop?.lastMaxMs ?? 0), status: overloaded ? 'paused' : 'resumed' }, 'event-loop delay: fetching paused or resumed');
           this.pauses.reconcile();
         },
       });
@@ -187,6 +187,11 @@ export class OrderedConsumer<T = Buffer | null> {
   /** Partitions paused now, for any reason. */
   pausedPartitions(): { topic: string; partition: number }[] {
     return this.pauses.paused().map(({ topic, partition }) => ({ topic, partition }));
+  }
+
+  /** Partitions the Kafka client itself holds paused: equal to {@link pausedPartitions} unless a pause went astray. */
+  clientPausedPartitions(): { topic: string; partition: number }[] {
+    return this.consumer.paused().flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition })));
   }
 
   /** Keys parked for retries among the partitions seen since the last rebalance. */
