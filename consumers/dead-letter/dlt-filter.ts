@@ -27,17 +27,22 @@ const filterSchema = z
     errorType: z.string().min(1, 'must not be empty').optional(),
     since: z.number().int().nonnegative().optional(),
     until: z.number().int().nonnegative().optional(),
-  })
-  .refine((filter) => filter.since === undefined || filter.until === undefined || filter.since < filter.until, {
-    message: 'since must be earlier than until',
-    path: ['since'],
   });
+
+function timeText(epochMs: number): string {
+  const date = new Date(epochMs);
+  return Number.isNaN(date.getTime()) ? `${epochMs} ms` : date.toISOString();
+}
 
 /** Every problem of a filter in one {@link ConfigurationError}. */
 export function validateDltFilter(filter: DltFilter): DltFilter {
   const parsed = filterSchema.safeParse(filter);
-  if (parsed.success) return parsed.data;
-  throw new ConfigurationError(parsed.error.issues.map((issue) => `filter.${issue.path.join('.') || '(root)'}: ${issue.message}`));
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `filter.${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  if (filter.since !== undefined && filter.until !== undefined && filter.since >= filter.until) {
+    problems.push(`filter.since (${timeText(filter.since)}) must be earlier than filter.until (${timeText(filter.until)})`);
+  }
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return parsed.data!;
 }
 
 export function matchesDltFilter(record: DltRecord, filter: DltFilter): boolean {

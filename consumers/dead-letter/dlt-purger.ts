@@ -48,6 +48,8 @@ export class DltPurger {
   async purge(topic: string, plans: readonly PartitionPurgePlan[]): Promise<number> {
     const work = plans.filter((plan) => plan.purged.length > 0);
     if (work.length === 0) return 0;
+    // kafkajs looks the partition leaders up in its metadata cache only: load the topic into it first.
+    await this.admin.fetchTopicMetadata({ topics: [topic] });
     await this.admin.deleteTopicRecords({ topic, partitions: work.map((plan) => ({ partition: plan.partition, offset: plan.deleteBefore })) });
     for (const plan of work) await this.replayStore.forget(topic, plan.partition, plan.purged.map((record) => record.offset));
     return work.reduce((total, plan) => total + plan.purged.length, 0);
