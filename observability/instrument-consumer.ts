@@ -1,0 +1,155 @@
+/**
+ * Turns the events of an {@link OrderedConsumer} into metrics, and tells whether it has joined its group (for
+ * `/readyz`). Subscribes to `consumer.events` only; the consumer knows nothing of Prometheus.
+ */
+import { z } from 'zod';
+import { ConfigurationError } from '../core/errors.ts';
+import { consumerEventNames, type ConsumerEventEmitter, type ConsumerEvents } from '../consumers/events.ts';
+import { sharedOrderlyMetrics, OrderlyMetrics } from './metrics.ts';
+import { TierForwardTracker } from './tier-forward-tracker.ts';
+import { topicTierOf } from './topic-tier.ts';
+
+/** The part of an `OrderedConsumer` the metrics read. */
+export interface InstrumentedConsumer {
+  readonly events: ConsumerEventEmitter;
+  stats(): { inFlight: number; queued: number; pausedPartitions: number; gatedPartitions: number };
+  parkedKeys(): Promise<number>;
+}
+
+export interface InstrumentConsumerOptions {
+  /** The consumer's group id (the `group` label; also how retry-tier topic names are read). */
+  groupId: string;
+  /** Where to count. @defaultValue {@link sharedOrderlyMetrics} */
+  metrics?: OrderlyMetrics;
+}
+
+const optionsSchema = z.object({
+  groupId: z.string().min(1, 'must name the consumer group the consumer was built with'),
+  metrics: z.instanceof(OrderlyMetrics, { message: 'must be an OrderlyMetrics (new OrderlyMetrics())' }).optional(),
+});
+
+export function validateInstrumentConsumerOptions(options: InstrumentConsumerOptions): InstrumentConsumerOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (parsed.success) return parsed.data;
+  throw new ConfigurationError(parsed.error.issues.map((issue) => `instrumentConsumer.${issue.path.join('.') || '(root)'}: ${issue.message}`));
+}
+
+export type MembershipState = 'starting' | 'joined' | 'rebalancing' | 'detached';
+
+/** What {@link instrumentConsumer} returns: the member's group state and the way to stop counting. */
+export interface ConsumerInstrumentation {
+  readonly groupId: string;
+  /** `starting` until the first join; `rebalancing` between a rebalance and the next join. */
+  state(): MembershipState;
+  /** Joined at least once, and not detached: the consumer part of `/readyz`. */
+  readiness(): { ready: boolean; reasons: string[] };
+  /** Unsubscribes and removes the consumer's gauges; call it when the consumer stops. */
+  detach(): void;
+}
+
+/** Future consumer events the metrics use as soon as the consumer emits them (docs/observability.md). */
+interface AnnouncedEvents {
+  'consumer.record.retried': { topic: string; partition: number; offset: string; tier: number };
+  'consumer.record.received': { topic: string; partition: number; offset: string };
+}
+
+export function instrumentConsumer(consumer: InstrumentedConsumer, options: InstrumentConsumerOptions): ConsumerInstrumentation {
+  const { groupId, metrics = sharedOrderlyMetrics() } = validateInstrumentConsumerOptions(options);
+  const group = groupId;
+  const emitted = new Set<string>(consumerEventNames);
+  const announcesRetries = emitted.has('consumer.record.retried');
+  const announcesReceipts = emitted.has('consumer.record.received');
+  const forwards = new TierForwardTracker();
+  let state: MembershipState = 'starting';
+  let joinedOnce = false;
+
+  const labels = (topic: string) => ({ group, ...topicTierOf(topic, groupId) });
+  const consumed = (topic: string) => {
+    if (!announcesReceipts) metrics.consumed.inc(labels(topic));
+  };
+  const listeners: { [E in keyof ConsumerEvents]?: (...payload: ConsumerEvents[E]) => void } = {
+    'consumer.record.handled': ({ topic, durationMs, ...rest }) => {
+      metrics.handled.inc(labels(topic));
+      metrics.handlerDuration.observe(labels(topic), durationMs / 1_000);
+      const occurredAt = occurredAtOf(rest);
+      if (occurredAt !== undefined) metrics.endToEndLatency.observe({ group, topic: labels(topic).topic }, Math.max(0, Date.now() - occurredAt) / 1_000);
+      consumed(topic);
+    },
+    'consumer.record.skipped-duplicate': ({ topic }) => {
+      metrics.skippedDuplicate.inc(labels(topic));
+      consumed(topic);
+    },
+    'consumer.record.failed': ({ topic, partition, offset, willRetry }) => {
+      metrics.failed.inc(labels(topic));
+      // A failure below the committed watermark is a retry-tier record (the event names its original offset).
+      if (!willRetry && !announcesRetries && !forwards.isCommitted(topic, partition, offset)) forwards.failedFinally(topic, partition, offset, labels(topic).tier);
+    },
+    'consumer.record.dead-lettered': ({ topic, partition, offset, reason }) => {
+      metrics.deadLettered.inc({ group, topic: labels(topic).topic, reason });
+      forwards.deadLettered(topic, partition, offset);
+      consumed(topic);
+    },
+    'consumer.record.fenced': ({ topic }) => metrics.fenced.inc(labels(topic)),
+    'consumer.handler.timed-out': ({ topic }) => metrics.handlerTimeouts.inc(labels(topic)),
+    'consumer.forward.failed': ({ topic }) => metrics.forwardFailures.inc(labels(topic)),
+    'consumer.offsets.committed': ({ offsets }) => {
+      metrics.offsetCommits.inc({ group });
+      for (const { topic, partition, offset } of offsets) {
+        for (const tier of forwards.committed(topic, partition, offset)) {
+          metrics.retried.inc({ group, topic: labels(topic).topic, tier });
+          consumed(topic);
+        }
+      }
+    },
+    'consumer.commit.failed': () => metrics.commitFailures.inc({ group }),
+    'consumer.group.rebalancing': () => {
+      metrics.rebalances.inc({ group });
+      if (state !== 'detached') state = 'rebalancing';
+    },
+    'consumer.group.joined': () => {
+      forwards.reset();
+      joinedOnce = true;
+      if (state !== 'detached') state = 'joined';
+    },
+  };
+  const announced: { [E in keyof AnnouncedEvents]: (payload: AnnouncedEvents[E]) => void } = {
+    'consumer.record.retried': ({ topic, tier }) => metrics.retried.inc({ group, topic: labels(topic).topic, tier: `${tier}` }),
+    'consumer.record.received': ({ topic }) => metrics.consumed.inc(labels(topic)),
+  };
+
+  const emitter = consumer.events as unknown as NodeJS.EventEmitter;
+  const subscriptions = [...Object.entries(listeners), ...Object.entries(announced).filter(([name]) => emitted.has(name))] as [string, (...args: unknown[]) => void][];
+  for (const [name, listener] of subscriptions) emitter.on(name, listener);
+  const removeSource = metrics.addSource({
+    groupId,
+    stats: () => consumer.stats(),
+    parkedKeys: () => consumer.parkedKeys(),
+    joined: () => state === 'joined',
+  });
+
+  return {
+    groupId,
+    state: () => state,
+    readiness: () => {
+      if (state === 'detached') return { ready: false, reasons: [`group ${groupId}: the consumer is stopped`] };
+      if (!joinedOnce) return { ready: false, reasons: [`group ${groupId}: not joined yet`] };
+      return { ready: true, reasons: [] };
+    },
+    detach: () => {
+      state = 'detached';
+      for (const [name, listener] of subscriptions) emitter.off(name, listener);
+      removeSource();
+    },
+  };
+}
+
+/** `occurredAt` on a handled event (epoch ms, or ISO-8601 from `orderly-occurred-at`), once the consumer adds it. */
+function occurredAtOf(fields: object): number | undefined {
+  const value = (fields as { occurredAt?: unknown }).occurredAt;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string') {
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  }
+  return undefined;
+}
