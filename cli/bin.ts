@@ -4,6 +4,11 @@ import { Command } from 'commander';
 import { OrderlyError } from '../core/errors.ts';
 import { registerStackCommand } from './commands/stack.ts';
 import { registerSchemasCommand } from './commands/schemas.ts';
+import { registerDemoCommand } from './commands/demo.ts';
+import { registerTopicsCommand } from './commands/topics.ts';
+import { registerKeysCommand } from './commands/keys.ts';
+import { registerDltCommand } from './commands/dlt.ts';
+import { registerLagCommand } from './commands/lag.ts';
 
 const program = new Command()
   .name('orderly')
@@ -12,6 +17,11 @@ const program = new Command()
 
 registerStackCommand(program);
 registerSchemasCommand(program);
+registerDemoCommand(program);
+registerTopicsCommand(program);
+registerKeysCommand(program);
+registerDltCommand(program);
+registerLagCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,140 @@
+/**
+ * `orderly demo [run] | produce | work | verify`: the accounts ledger end to end (examples/ledger, docs/demo.md).
+ * Settings come from the environment (KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL, DATABASE_URL), else from
+ * the local stack (`orderly stack up`). The database is `--database`, else DATABASE_URL, else the stack's
+ * PostgreSQL; `--database sqlite` (or `sqlite:<file>`) runs on an embedded SQLite file instead.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InvalidArgumentError, type Command } from 'commander';
+import { ConfigurationError } from '../../core/errors.ts';
+import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
+import { readSettings } from '../../infra/stack/stack-settings.ts';
+import { defaultDemoOptions, validateDemoOptions, type DemoConnections, type DemoOptions } from '../../examples/ledger/demo-options.ts';
+import { runLedgerDemo } from '../../examples/ledger/demo-run.ts';
+import { verifyDemo } from '../../examples/ledger/demo-verification.ts';
+import { produceLedgerEvents } from '../../examples/ledger/ledger-producer.ts';
+import { ledgerNamespaceOf } from '../../examples/ledger/ledger-store.ts';
+import { startLedgerWorker } from '../../examples/ledger/ledger-worker.ts';
+import { openLedgerStore } from '../../examples/ledger/open-ledger-store.ts';
+import { formatVerification } from '../../examples/ledger/verification-summary.ts';
+
+interface CommonFlags {
+  topic: string;
+  group: string;
+  database?: string;
+}
+
+function numberFlag(flag: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (value.trim() === '' || !Number.isFinite(parsed)) throw new InvalidArgumentError(`${flag} ${value}: must be a number`);
+    return parsed;
+  };
+}
+
+/** The stack's addresses (environment first, then `.orderly/stack.env`) and the demo database. */
+function connectionsOf(flags: CommonFlags): DemoConnections {
+  const stack = readSettings(defaultStackDir()) ?? {};
+  const setting = (name: 'KAFKA_BROKERS' | 'SCHEMA_REGISTRY_URL' | 'REDIS_URL' | 'DATABASE_URL') => process.env[name] || stack[name];
+  const [kafkaBrokers, schemaRegistryUrl, redisUrl] = [setting('KAFKA_BROKERS'), setting('SCHEMA_REGISTRY_URL'), setting('REDIS_URL')];
+  const missing = Object.entries({ KAFKA_BROKERS: kafkaBrokers, SCHEMA_REGISTRY_URL: schemaRegistryUrl, REDIS_URL: redisUrl }).filter(([, value]) => !value);
+  if (missing.length > 0) {
+    throw new ConfigurationError(missing.map(([name]) => `${name} is not set and the local stack has none: run \`npx orderly stack up\`, or set ${name}`));
+  }
+  let database = flags.database ?? setting('DATABASE_URL') ?? 'sqlite';
+  if (database === 'sqlite') database = `sqlite:${join(defaultStackDir(), 'demo', `${ledgerNamespaceOf(flags.topic, flags.group)}.sqlite`)}`;
+  return { kafkaBrokers: kafkaBrokers!, schemaRegistryUrl: schemaRegistryUrl!, redisUrl: redisUrl!, database };
+}
+
+function common(command: Command): Command {
+  return command
+    .option('--topic <name>', 'the source topic', defaultDemoOptions.topic)
+    .option('--group <name>', 'the consumer group (its retry tiers and DLT are named after it)', defaultDemoOptions.group)
+    .option('--database <url>', 'postgres://... or sqlite[:<file>] (default: DATABASE_URL, else the stack\'s PostgreSQL)');
+}
+
+function eventFlags(command: Command): Command {
+  return command
+    .option('--events <n>', 'events to publish', numberFlag('--events'), defaultDemoOptions.events)
+    .option('--keys <n>', 'accounts (Kafka keys) to spread them over', numberFlag('--keys'), defaultDemoOptions.keys)
+    .option('--fail-rate <share>', 'share of events whose handler fails 1 to 4 times, then succeeds', numberFlag('--fail-rate'), defaultDemoOptions.failRate)
+    .option('--poison-rate <share>', 'share of events whose handler always fails (dead-lettered)', numberFlag('--poison-rate'), defaultDemoOptions.poisonRate)
+    .option('--partitions <n>', 'partitions of the topic when the demo creates it', numberFlag('--partitions'), defaultDemoOptions.partitions);
+}
+
+export function registerDemoCommand(program: Command): void {
+  const demo = program.command('demo').description('the accounts ledger demo: every guarantee, end to end, verified (docs/demo.md)');
+
+  eventFlags(common(demo.command('run', { isDefault: true })))
+    .description('produce, work with several worker processes and verify, with a live progress display (the default)')
+    .option('--workers <n>', 'worker processes', numberFlag('--workers'), defaultDemoOptions.workers)
+    .option('--chaos', 'SIGKILL a random worker every few seconds and start a new one', false)
+    .option('--chaos-every-seconds <s>', 'seconds between chaos kills', numberFlag('--chaos-every-seconds'), defaultDemoOptions.chaosEverySeconds)
+    .option('--stall-timeout-seconds <s>', 'give up when nothing is handled for this long', numberFlag('--stall-timeout-seconds'), defaultDemoOptions.stallTimeoutSeconds)
+    .action(async (flags: CommonFlags & DemoOptions) => {
+      const options = validateDemoOptions(flags);
+      const connections = connectionsOf(flags);
+      const store = openLedgerStore(connections.database, options.topic, options.group, 2);
+      const cli = fileURLToPath(new URL('../bin.ts', import.meta.url));
+      try {
+        process.exitCode = await runLedgerDemo(connections, store, options, {
+          command: process.execPath,
+          args: (member) => [cli, 'demo', 'work', '--topic', options.topic, '--group', options.group, '--member', member],
+          env: {
+            ...process.env,
+            KAFKA_BROKERS: connections.kafkaBrokers,
+            SCHEMA_REGISTRY_URL: connections.schemaRegistryUrl,
+            REDIS_URL: connections.redisUrl,
+            DATABASE_URL: connections.database,
+          },
+        });
+      } finally {
+        await store.close();
+      }
+    });
+
+  eventFlags(common(demo.command('produce')))
+    .description('create the topic, its retry tiers and DLT, and publish keyed Avro ledger events (recorded in demo_published)')
+    .action(async (flags: CommonFlags & DemoOptions) => {
+      const options = validateDemoOptions(flags);
+      const connections = connectionsOf(flags);
+      const store = openLedgerStore(connections.database, options.topic, options.group, 2);
+      try {
+        const result = await produceLedgerEvents(connections, store, options);
+        console.log(`published ${result.published} events to ${options.topic} in ${(result.durationMs / 1000).toFixed(1)} s (run ${result.runId}; ${store.description})`);
+      } finally {
+        await store.close();
+      }
+    });
+
+  common(demo.command('work'))
+    .description('one consumer-group member applying events to balances through the transactional inbox (SIGTERM stops it)')
+    .option('--member <name>', 'a name for this member', `worker-${process.pid}`)
+    .action(async (flags: CommonFlags & { member: string }) => {
+      const options = validateDemoOptions({ topic: flags.topic, group: flags.group });
+      const connections = connectionsOf(flags);
+      const worker = await startLedgerWorker(connections, { topic: options.topic, group: options.group, member: flags.member });
+      console.log(`${flags.member} (pid ${process.pid}) working on ${options.topic} for group ${options.group}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void worker.stop().finally(resolve);
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    });
+
+  common(demo.command('verify'))
+    .description('check from the database and the DLT alone that every guarantee held; exit 1 on any violation')
+    .action(async (flags: CommonFlags) => {
+      const options = validateDemoOptions({ topic: flags.topic, group: flags.group });
+      const connections = connectionsOf(flags);
+      const store = openLedgerStore(connections.database, options.topic, options.group, 4);
+      try {
+        const report = await verifyDemo(connections, store, options);
+        for (const line of formatVerification(report, { topic: options.topic, group: options.group, database: store.description })) console.log(line);
+        if (!report.ok) process.exitCode = 1;
+      } finally {
+        await store.close();
+      }
+    });
+}

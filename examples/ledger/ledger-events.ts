@@ -1,0 +1,151 @@
+/**
+ * The ledger's events and how the demo builds them: per account, sequence 1 is `AccountOpened`, then deposits
+ * and withdrawals (a withdrawal never takes more than the published balance). Deposits alternate between the
+ * v1 and v2 schema of `FundsDeposited`, so the workers read both through one reader schema.
+ *
+ * Faults are marked on the event, in the header `ledger-demo-fault` (kept through retries and onto the DLT):
+ * `transient:<n>` fails the handler's first n attempts (n = 1..4: 1 and 2 recover in place, 3 and 4 climb to
+ * the first retry tier), `poison` fails every attempt (dead-lettered once the ladder is exhausted). The draw
+ * is `Math.random()` per event, at the shares given; `demo_published.fault` records the outcome.
+ */
+import { readFileSync } from 'node:fs';
+import type { OutgoingEvent } from '../../producers/event-producer.ts';
+import { newEventId } from '../../producers/event-id.ts';
+
+export const faultHeader = 'ledger-demo-fault';
+
+export const ledgerEventTypes = ['AccountOpened', 'FundsDeposited', 'FundsWithdrawn', 'AccountClosed'] as const;
+export type LedgerEventType = (typeof ledgerEventTypes)[number];
+
+export const ledgerNamespace = 'orderly.ledger';
+
+function schemaText(file: string): string {
+  return readFileSync(new URL(`../../schemas/avro/${file}`, import.meta.url), 'utf8');
+}
+
+/** The writer schemas the producer uses (`FundsDeposited` in v1 and v2). */
+export const writerSchemas = {
+  AccountOpened: schemaText('AccountOpened.avsc'),
+  FundsDepositedV1: schemaText('FundsDeposited.avsc'),
+  FundsDepositedV2: schemaText('FundsDeposited.v2.avsc'),
+  FundsWithdrawn: schemaText('FundsWithdrawn.avsc'),
+};
+
+/** The schemas the workers read into: the newest version of each event type. */
+export const readerSchemas = [schemaText('AccountOpened.avsc'), schemaText('FundsDeposited.v2.avsc'), schemaText('FundsWithdrawn.avsc'), schemaText('AccountClosed.avsc')];
+
+export type Fault = 'none' | 'transient' | 'poison';
+
+/** One published event as the demo records it in `demo_published`. */
+export interface PublishedLedgerEvent {
+  eventId: string;
+  accountId: string;
+  sequence: number;
+  type: LedgerEventType;
+  /** The change to the balance, in minor units (cents): + for a deposit, − for a withdrawal, 0 otherwise. */
+  amountMinor: number;
+  fault: Fault;
+  /** For a transient fault: the attempts that fail before one succeeds. */
+  failures: number;
+  /** Epoch ms; the `orderly-occurred-at` header. */
+  occurredAt: number;
+  runId: string;
+}
+
+/** What the generator knows of an account: its last published sequence and balance. */
+export interface AccountPlan {
+  lastSequence: number;
+  balanceMinor: number;
+}
+
+export function accountIdOf(index: number, keys: number): string {
+  return `account-${String(index + 1).padStart(String(keys).length, '0')}`;
+}
+
+export interface LedgerEventGeneratorOptions {
+  keys: number;
+  failRate: number;
+  poisonRate: number;
+  runId: string;
+  /** Accounts already published to (sequence and balance go on from there). */
+  accounts: Map<string, AccountPlan>;
+}
+
+/** Builds the next events, one random account at a time. */
+export class LedgerEventGenerator {
+  readonly #options: LedgerEventGeneratorOptions;
+
+  constructor(options: LedgerEventGeneratorOptions) {
+    this.#options = options;
+  }
+
+  next(): PublishedLedgerEvent {
+    const { keys, accounts, failRate, poisonRate, runId } = this.#options;
+    const accountId = accountIdOf(Math.floor(Math.random() * keys), keys);
+    const plan = accounts.get(accountId) ?? { lastSequence: 0, balanceMinor: 0 };
+    accounts.set(accountId, plan);
+    const sequence = ++plan.lastSequence;
+    let type: LedgerEventType = 'AccountOpened';
+    let amountMinor = 0;
+    if (sequence > 1) {
+      const amount = 100 + Math.floor(Math.random() * 50_000);
+      const withdraw = Math.random() < 0.4 && plan.balanceMinor >= amount;
+      type = withdraw ? 'FundsWithdrawn' : 'FundsDeposited';
+      amountMinor = withdraw ? -amount : amount;
+      plan.balanceMinor += amountMinor;
+    }
+    const draw = Math.random();
+    const fault: Fault = draw < poisonRate ? 'poison' : draw < poisonRate + failRate ? 'transient' : 'none';
+    const failures = fault === 'transient' ? 1 + Math.floor(Math.random() * 4) : 0;
+    return { eventId: newEventId(), accountId, sequence, type, amountMinor, fault, failures, occurredAt: Date.now(), runId };
+  }
+}
+
+/** The Kafka event for a published ledger event: keyed by account, Avro, with the fault header if any. */
+export function toOutgoingEvent(event: PublishedLedgerEvent): OutgoingEvent {
+  const { accountId, sequence } = event;
+  const headers: Record<string, string> = {};
+  if (event.fault === 'transient') headers[faultHeader] = `transient:${event.failures}`;
+  if (event.fault === 'poison') headers[faultHeader] = 'poison';
+  const common = { key: accountId, type: `${ledgerNamespace}.${event.type}`, eventId: event.eventId, occurredAt: new Date(event.occurredAt), headers };
+  switch (event.type) {
+    case 'AccountOpened':
+      return { ...common, schema: writerSchemas.AccountOpened, value: { accountId, sequence, owner: `owner of ${accountId}`, currency: 'EUR' } };
+    case 'FundsDeposited':
+      return sequence % 2 === 0
+        ? { ...common, schema: writerSchemas.FundsDepositedV1, value: { accountId, sequence, amountMinor: event.amountMinor, currency: 'EUR' } }
+        : { ...common, schema: writerSchemas.FundsDepositedV2, value: { accountId, sequence, amountMinor: event.amountMinor, currency: 'EUR', channel: 'transfer' } };
+    case 'FundsWithdrawn':
+      return { ...common, schema: writerSchemas.FundsWithdrawn, value: { accountId, sequence, amountMinor: -event.amountMinor, currency: 'EUR' } };
+    case 'AccountClosed':
+      return { ...common, schema: schemaText('AccountClosed.avsc'), value: { accountId, sequence, reason: null } };
+  }
+}
+
+/** A decoded ledger event as the worker reads it. */
+export interface LedgerEventValue {
+  accountId: string;
+  sequence: number;
+  amountMinor?: number;
+}
+
+/** The change an event makes to its account's balance, in minor units. */
+export function balanceChangeOf(eventType: string | undefined, value: LedgerEventValue): number {
+  switch (eventType) {
+    case `${ledgerNamespace}.FundsDeposited`:
+      return Number(value.amountMinor ?? 0);
+    case `${ledgerNamespace}.FundsWithdrawn`:
+      return -Number(value.amountMinor ?? 0);
+    default:
+      return 0;
+  }
+}
+
+/** Throws when the event is marked to fail this attempt (see the module comment). */
+export function failIfMarked(headers: Record<string, string>, attempt: number): void {
+  const mark = headers[faultHeader];
+  if (mark === undefined) return;
+  if (mark === 'poison') throw new Error('ledger demo: poison event, fails every attempt');
+  const failures = Number(/^transient:(\d+)$/.exec(mark)?.[1] ?? 0);
+  if (attempt <= failures) throw new Error(`ledger demo: transient failure ${attempt} of ${failures}`);
+}

@@ -1,0 +1,70 @@
+/**
+ * `orderly demo produce`: creates the source topic, its retry tiers and its DLT (explicitly: nothing is
+ * auto-created), then publishes keyed Avro ledger events. Each chunk is recorded in `demo_published` before it
+ * is sent, so the verifier knows of every event that may be in Kafka.
+ */
+import { createKafkaClient } from '../../core/kafka-client.ts';
+import { ensureTopicLayout } from '../../consumers/retries/topic-layout.ts';
+import { EventProducer } from '../../producers/event-producer.ts';
+import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
+import { demoRetryTiersMs, type DemoConnections, type ValidDemoOptions } from './demo-options.ts';
+import { LedgerEventGenerator, toOutgoingEvent } from './ledger-events.ts';
+import type { LedgerStore } from './ledger-store.ts';
+
+/** Events recorded and published per round trip. */
+const chunkSize = 2_000;
+
+/** Creates the topic layout of the demo's topic and group; returns the topics it created. */
+export async function ensureDemoTopics(connections: DemoConnections, options: Pick<ValidDemoOptions, 'topic' | 'group' | 'partitions'>): Promise<string[]> {
+  const admin = createKafkaClient({ brokers: connections.kafkaBrokers.split(','), clientId: 'ledger-demo-admin' }).admin();
+  await admin.connect();
+  try {
+    return await ensureTopicLayout(admin, { topic: options.topic, groupId: options.group, tierCount: demoRetryTiersMs.length, partitions: options.partitions });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface ProduceResult {
+  runId: string;
+  published: number;
+  durationMs: number;
+}
+
+/**
+ * Publishes `options.events` events over `options.keys` accounts, going on from each account's last
+ * published sequence. `onProgress` gets the number published so far after each chunk.
+ */
+export async function produceLedgerEvents(
+  connections: DemoConnections,
+  store: LedgerStore,
+  options: ValidDemoOptions,
+  onProgress: (published: number) => void = () => undefined,
+): Promise<ProduceResult> {
+  const startedAt = Date.now();
+  await ensureDemoTopics(connections, options);
+  await store.setup();
+  const runId = new Date(startedAt).toISOString();
+  const generator = new LedgerEventGenerator({ ...options, runId, accounts: await store.accountPlans() });
+  const producer = new EventProducer({
+    kafka: createKafkaClient({ brokers: connections.kafkaBrokers.split(','), clientId: 'ledger-demo-producer' }),
+    registry: new SchemaRegistryClient({ url: connections.schemaRegistryUrl }),
+    topic: options.topic,
+    subjectNameStrategy: 'topic-record',
+    autoRegister: true,
+    maxInFlight: chunkSize,
+  });
+  let published = 0;
+  try {
+    while (published < options.events) {
+      const chunk = Array.from({ length: Math.min(chunkSize, options.events - published) }, () => generator.next());
+      await store.recordPublished(chunk);
+      await producer.publishBatch(chunk.map(toOutgoingEvent));
+      published += chunk.length;
+      onProgress(published);
+    }
+  } finally {
+    await producer.close();
+  }
+  return { runId, published, durationMs: Date.now() - startedAt };
+}

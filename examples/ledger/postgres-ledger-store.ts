@@ -1,0 +1,135 @@
+/**
+ * The ledger on PostgreSQL: its tables live in their own schema (`ledgerNamespaceOf(topic, group)`), reached
+ * through `search_path`, so several demo runs share one database. Events are applied through
+ * {@link PostgresInbox}: the inbox row, the `ledger_applied` row and the balance change commit together.
+ */
+import pg from 'pg';
+import { PostgresInbox } from '../../consumers/idempotency/postgres-inbox.ts';
+import type { EventHandler } from '../../consumers/options.ts';
+import { balanceChangeOf, failIfMarked, type AccountPlan, type LedgerEventValue, type PublishedLedgerEvent } from './ledger-events.ts';
+import type { LedgerSnapshot, LedgerStore } from './ledger-store.ts';
+
+/** Serialises the DDL of concurrent processes (an arbitrary constant for pg_advisory_xact_lock). */
+const setupLock = 74_201_903;
+
+export class PostgresLedgerStore implements LedgerStore {
+  readonly description: string;
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+
+  /** @param poolSize connections at most: each handler in flight holds one. */
+  constructor(connectionString: string, schema: string, poolSize = 10) {
+    this.#schema = schema;
+    this.#pool = new pg.Pool({ connectionString, max: poolSize, options: `-c search_path=${schema}` });
+    this.#pool.on('error', () => undefined); // an idle client lost: the pool replaces it
+    this.description = `PostgreSQL schema ${schema}`;
+  }
+
+  async setup(): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('begin');
+      await client.query('select pg_advisory_xact_lock($1)', [setupLock]);
+      await client.query(`create schema if not exists ${this.#schema}`);
+      await client.query(`create table if not exists ${this.#schema}.demo_published (
+        event_id text primary key, account_id text not null, sequence bigint not null, type text not null,
+        amount_minor bigint not null, fault text not null, failures integer not null,
+        occurred_at timestamptz not null, run_id text not null)`);
+      await client.query(`create table if not exists ${this.#schema}.accounts (account_id text primary key, balance bigint not null)`);
+      await client.query(`create table if not exists ${this.#schema}.ledger_applied (
+        applied_id bigserial primary key, event_id text not null unique, account_id text not null,
+        sequence bigint not null, amount_minor bigint not null, applied_at timestamptz not null)`);
+      await client.query(`create table if not exists ${this.#schema}.orderly_inbox (
+        group_id text not null, event_id text not null, payload_hash text not null,
+        handled_at timestamptz not null default now(), primary key (group_id, event_id))`);
+      await client.query('commit');
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async accountPlans(): Promise<Map<string, AccountPlan>> {
+    const { rows } = await this.#pool.query<{ account_id: string; last_sequence: string; balance: string }>(
+      'select account_id, max(sequence) as last_sequence, sum(amount_minor) as balance from demo_published group by account_id',
+    );
+    return new Map(rows.map((row) => [row.account_id, { lastSequence: Number(row.last_sequence), balanceMinor: Number(row.balance) }]));
+  }
+
+  async recordPublished(events: readonly PublishedLedgerEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#pool.query(
+      `insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id)
+       select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[])`,
+      [
+        events.map((event) => event.eventId),
+        events.map((event) => event.accountId),
+        events.map((event) => event.sequence),
+        events.map((event) => event.type),
+        events.map((event) => event.amountMinor),
+        events.map((event) => event.fault),
+        events.map((event) => event.failures),
+        events.map((event) => new Date(event.occurredAt).toISOString()),
+        events.map((event) => event.runId),
+      ],
+    );
+  }
+
+  applier(groupId: string): EventHandler<LedgerEventValue> {
+    const inbox = new PostgresInbox({ pool: this.#pool, groupId });
+    return inbox.handler<LedgerEventValue>(async (event, transaction, { attempt }) => {
+      failIfMarked(event.headers, attempt);
+      const change = balanceChangeOf(event.eventType, event.value);
+      await transaction.query(
+        `with applied as (
+           insert into ledger_applied (event_id, account_id, sequence, amount_minor, applied_at) values ($1, $2, $3, $4, $5)
+           returning account_id, amount_minor)
+         insert into accounts (account_id, balance) select account_id, amount_minor from applied
+         on conflict (account_id) do update set balance = accounts.balance + excluded.balance`,
+        [event.eventId, event.value.accountId, event.value.sequence, change, new Date()],
+      );
+    });
+  }
+
+  async counts(): Promise<{ published: number; applied: number }> {
+    const { rows } = await this.#pool.query<{ published: string; applied: string }>(
+      'select (select count(*) from demo_published) as published, (select count(*) from ledger_applied) as applied',
+    );
+    return { published: Number(rows[0]!.published), applied: Number(rows[0]!.applied) };
+  }
+
+  async snapshot(): Promise<LedgerSnapshot> {
+    const [published, applied, accounts] = await Promise.all([
+      this.#pool.query<Record<string, string | Date>>('select event_id, account_id, sequence, type, amount_minor, fault, occurred_at, run_id from demo_published'),
+      this.#pool.query<Record<string, string | Date>>('select applied_id, event_id, account_id, sequence, amount_minor, applied_at from ledger_applied'),
+      this.#pool.query<{ account_id: string; balance: string }>('select account_id, balance from accounts'),
+    ]);
+    return {
+      published: published.rows.map((row) => ({
+        eventId: String(row.event_id),
+        accountId: String(row.account_id),
+        sequence: Number(row.sequence),
+        type: String(row.type) as never,
+        amountMinor: Number(row.amount_minor),
+        fault: String(row.fault) as never,
+        occurredAt: (row.occurred_at as Date).getTime(),
+        runId: String(row.run_id),
+      })),
+      applied: applied.rows.map((row) => ({
+        appliedId: Number(row.applied_id),
+        eventId: String(row.event_id),
+        accountId: String(row.account_id),
+        sequence: Number(row.sequence),
+        amountMinor: Number(row.amount_minor),
+        appliedAt: (row.applied_at as Date).getTime(),
+      })),
+      accounts: accounts.rows.map((row) => ({ accountId: row.account_id, balance: Number(row.balance) })),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.#pool.end();
+  }
+}
