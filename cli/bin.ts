@@ -10,6 +10,15 @@ import { registerKeysCommand } from './commands/keys.ts';
 import { registerDltCommand } from './commands/dlt.ts';
 import { registerLagCommand } from './commands/lag.ts';
 
+// kafkajs 2.2.4 schedules a negative timeout on Node 24 (kafkajs #1751); Node clamps it to 1 ms and warns on
+// every command. Harmless, so the CLI does not print it; every other warning still shows.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
+  if (type === 'TimeoutNegativeWarning' || (warning instanceof Error && warning.name === 'TimeoutNegativeWarning')) return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 const program = new Command()
   .name('orderly')
   .description('Ordered, idempotent event processing on Apache Kafka')

@@ -12,7 +12,9 @@ interface RecordRef {
 }
 
 export interface ConsumerEvents {
-  'consumer.record.handled': [RecordRef & { durationMs: number; attempt: number }];
+  'consumer.record.received': [RecordRef];
+  'consumer.record.handled': [RecordRef & { durationMs: number; attempt: number; /** From `orderly-occurred-at`, epoch ms. */ occurredAt?: number }];
+  'consumer.record.retried': [RecordRef & { /** The tier the record was sent to. */ tier: number }];
   'consumer.record.skipped-duplicate': [RecordRef];
   'consumer.record.failed': [RecordRef & { attempt: number; errorType: string; willRetry: boolean }];
   'consumer.record.dead-lettered': [RecordRef & { reason: DeadLetterReason }];
@@ -28,7 +30,9 @@ export interface ConsumerEvents {
 }
 
 export const consumerEventNames = [
+  'consumer.record.received',
   'consumer.record.handled',
+  'consumer.record.retried',
   'consumer.record.skipped-duplicate',
   'consumer.record.failed',
   'consumer.record.dead-lettered',

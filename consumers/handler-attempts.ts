@@ -34,9 +34,9 @@ export class HandlerAttempts<T> {
     this.events = events;
   }
 
-  async run(event: HandledEvent<T>, attemptsBefore: number, hooks: AttemptHooks): Promise<AttemptsResult> {
+  /** `reference` names the record as consumed (a retry tier's own topic and offset), for the events. */
+  async run(event: HandledEvent<T>, attemptsBefore: number, hooks: AttemptHooks, reference: { topic: string; partition: number; offset: string }): Promise<AttemptsResult> {
     const { handlerTimeoutMs, inPlaceRetries } = this.options;
-    const reference = { topic: event.topic, partition: event.partition, offset: event.offset };
     for (let index = 1; ; index++) {
       const attempt = attemptsBefore + index;
       const previous = this.unsettled.get(event.eventId);

@@ -258,6 +258,7 @@ export class OrderedConsumer<T = Buffer | null> {
         timestamp: message.timestamp,
       };
       this.tracker.track(topic, partition, message.offset);
+      this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
       this.backpressure.add(id, sourceTopic, sizeOf(record));
       this.scheduler.enqueue(record);
       resolveOffset(message.offset);

@@ -60,6 +60,9 @@ interface Work<T> {
   tier: number;
   retry: RetryState;
   firstFailureAt: number;
+  /** performance.now() when processing began: `durationMs` in log lines. */
+  startedAt: number;
+  headers: Record<string, string>;
   event?: HandledEvent<T>;
 }
 
@@ -93,6 +96,8 @@ export class RecordProcessor<T> {
     return {
       record,
       live,
+      startedAt: performance.now(),
+      headers: readHeaders(record.headers),
       tier: ladder?.tier ?? 0,
       retry,
       firstFailureAt: retry.firstFailureAt ?? now,
@@ -110,13 +115,14 @@ export class RecordProcessor<T> {
     if (this.options.ordering !== 'none' && (record.key === null || record.key.length === 0)) {
       return this.deadLetter(work, 'missing-key');
     }
-    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && ageOf(record) > this.options.maxEventAgeMs) {
+    const replayed = Number(work.headers['orderly-replay-count'] ?? 0) > 0;
+    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !replayed && ageOf(record) > this.options.maxEventAgeMs) {
       // Load shedding: too old to be worth handling now. Kept in the DLT, replayable.
       return this.deadLetter(work, 'expired');
     }
     const decoded = await this.decode(work);
     if ('reason' in decoded) return this.deadLetter(work, decoded.reason, decoded.error);
-    const headers = readHeaders(record.headers);
+    const headers = work.headers;
     const event: HandledEvent<T> = {
       topic: work.origin.topic,
       partition: record.partition,
@@ -158,13 +164,18 @@ export class RecordProcessor<T> {
 
     let result: Awaited<ReturnType<HandlerAttempts<T>['run']>>;
     try {
-      result = await this.attempts.run(event, work.retry.attempts, {
-        signal: work.live.signal,
-        pause: (ms) => this.pause(ms, work.live),
-        beforeRetry: async () => {
-          if (store && token) await this.durably(work, () => store.claim({ eventId: event.eventId, payloadHash: event.payloadHash, fencingToken: token!, leaseMs: this.options.leaseMs }));
+      result = await this.attempts.run(
+        event,
+        work.retry.attempts,
+        {
+          signal: work.live.signal,
+          pause: (ms) => this.pause(ms, work.live),
+          beforeRetry: async () => {
+            if (store && token) await this.durably(work, () => store.claim({ eventId: event.eventId, payloadHash: event.payloadHash, fencingToken: token!, leaseMs: this.options.leaseMs }));
+          },
         },
-      });
+        reference(record),
+      );
     } catch (error) {
       // Abandoned mid-retry: give the claim up so the next owner need not wait out the lease.
       if (store && token) await store.release(event.eventId, token).catch(() => undefined);
@@ -172,7 +183,10 @@ export class RecordProcessor<T> {
     }
 
     if (result.ok) {
-      this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt: work.retry.attempts + result.attempts });
+      const attempt = work.retry.attempts + result.attempts;
+      const occurredAt = Date.parse(headers['orderly-occurred-at'] ?? '');
+      this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
+      this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
       if (store && token && (await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash))) === 'fenced') {
         this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion');
         this.deps.events.emit('consumer.record.fenced', reference(record));
@@ -203,6 +217,7 @@ export class RecordProcessor<T> {
         level: decision.tier,
       });
       if (store && token) await store.release(event.eventId, token).catch(() => undefined);
+      this.deps.events.emit('consumer.record.retried', { ...reference(record), tier: decision.tier });
       this.deps.logger.warn({ ...logFields(work), attempt: attemptsSoFar, status: `retry-tier-${decision.tier}`, err: errorSummary(result.error) }, 'handler failed; sent up the retry ladder');
       return 'forwarded';
     }
@@ -230,6 +245,7 @@ export class RecordProcessor<T> {
       tier: parked.headTier,
       level: work.retry.level,
     });
+    this.deps.events.emit('consumer.record.retried', { ...reference(work.record), tier: parked.headTier });
     return 'forwarded';
   }
 
@@ -339,12 +355,15 @@ function reference(record: ConsumedRecord) {
   return { topic: record.topic, partition: record.partition, offset: record.offset };
 }
 
+/** The fixed fields of DESIGN.md for a record's log lines: never its payload. */
 function logFields(work: Work<unknown>) {
   return {
+    eventId: work.event?.eventId ?? eventIdOf(work, work.headers),
+    eventType: work.event?.eventType ?? work.headers[eventTypeHeader],
+    key: work.record.key?.toString('utf8') ?? null,
     topic: work.record.topic,
     partition: work.record.partition,
     offset: work.record.offset,
-    eventId: work.event?.eventId,
-    eventType: work.event?.eventType,
+    durationMs: Math.round(performance.now() - work.startedAt),
   };
 }

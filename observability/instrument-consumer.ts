@@ -4,9 +4,8 @@
  */
 import { z } from 'zod';
 import { ConfigurationError } from '../core/errors.ts';
-import { consumerEventNames, type ConsumerEventEmitter, type ConsumerEvents } from '../consumers/events.ts';
+import type { ConsumerEventEmitter, ConsumerEvents } from '../consumers/events.ts';
 import { sharedOrderlyMetrics, OrderlyMetrics } from './metrics.ts';
-import { TierForwardTracker } from './tier-forward-tracker.ts';
 import { topicTierOf } from './topic-tier.ts';
 
 /** The part of an `OrderedConsumer` the metrics read. */
@@ -47,78 +46,42 @@ export interface ConsumerInstrumentation {
   detach(): void;
 }
 
-/** Future consumer events the metrics use as soon as the consumer emits them (docs/observability.md). */
-interface AnnouncedEvents {
-  'consumer.record.retried': { topic: string; partition: number; offset: string; tier: number };
-  'consumer.record.received': { topic: string; partition: number; offset: string };
-}
-
 export function instrumentConsumer(consumer: InstrumentedConsumer, options: InstrumentConsumerOptions): ConsumerInstrumentation {
   const { groupId, metrics = sharedOrderlyMetrics() } = validateInstrumentConsumerOptions(options);
   const group = groupId;
-  const emitted = new Set<string>(consumerEventNames);
-  const announcesRetries = emitted.has('consumer.record.retried');
-  const announcesReceipts = emitted.has('consumer.record.received');
-  const forwards = new TierForwardTracker();
   let state: MembershipState = 'starting';
   let joinedOnce = false;
 
   const labels = (topic: string) => ({ group, ...topicTierOf(topic, groupId) });
-  const consumed = (topic: string) => {
-    if (!announcesReceipts) metrics.consumed.inc(labels(topic));
-  };
   const listeners: { [E in keyof ConsumerEvents]?: (...payload: ConsumerEvents[E]) => void } = {
     'consumer.record.handled': ({ topic, durationMs, ...rest }) => {
       metrics.handled.inc(labels(topic));
       metrics.handlerDuration.observe(labels(topic), durationMs / 1_000);
       const occurredAt = occurredAtOf(rest);
       if (occurredAt !== undefined) metrics.endToEndLatency.observe({ group, topic: labels(topic).topic }, Math.max(0, Date.now() - occurredAt) / 1_000);
-      consumed(topic);
     },
-    'consumer.record.skipped-duplicate': ({ topic }) => {
-      metrics.skippedDuplicate.inc(labels(topic));
-      consumed(topic);
-    },
-    'consumer.record.failed': ({ topic, partition, offset, willRetry }) => {
-      metrics.failed.inc(labels(topic));
-      // A failure below the committed watermark is a retry-tier record (the event names its original offset).
-      if (!willRetry && !announcesRetries && !forwards.isCommitted(topic, partition, offset)) forwards.failedFinally(topic, partition, offset, labels(topic).tier);
-    },
-    'consumer.record.dead-lettered': ({ topic, partition, offset, reason }) => {
-      metrics.deadLettered.inc({ group, topic: labels(topic).topic, reason });
-      forwards.deadLettered(topic, partition, offset);
-      consumed(topic);
-    },
+    'consumer.record.received': ({ topic }) => metrics.consumed.inc(labels(topic)),
+    'consumer.record.retried': ({ topic, tier }) => metrics.retried.inc({ group, topic: labels(topic).topic, tier: `${tier}` }),
+    'consumer.record.skipped-duplicate': ({ topic }) => metrics.skippedDuplicate.inc(labels(topic)),
+    'consumer.record.failed': ({ topic }) => metrics.failed.inc(labels(topic)),
+    'consumer.record.dead-lettered': ({ topic, reason }) => metrics.deadLettered.inc({ group, topic: labels(topic).topic, reason }),
     'consumer.record.fenced': ({ topic }) => metrics.fenced.inc(labels(topic)),
     'consumer.handler.timed-out': ({ topic }) => metrics.handlerTimeouts.inc(labels(topic)),
     'consumer.forward.failed': ({ topic }) => metrics.forwardFailures.inc(labels(topic)),
-    'consumer.offsets.committed': ({ offsets }) => {
-      metrics.offsetCommits.inc({ group });
-      for (const { topic, partition, offset } of offsets) {
-        for (const tier of forwards.committed(topic, partition, offset)) {
-          metrics.retried.inc({ group, topic: labels(topic).topic, tier });
-          consumed(topic);
-        }
-      }
-    },
+    'consumer.offsets.committed': () => metrics.offsetCommits.inc({ group }),
     'consumer.commit.failed': () => metrics.commitFailures.inc({ group }),
     'consumer.group.rebalancing': () => {
       metrics.rebalances.inc({ group });
       if (state !== 'detached') state = 'rebalancing';
     },
     'consumer.group.joined': () => {
-      forwards.reset();
       joinedOnce = true;
       if (state !== 'detached') state = 'joined';
     },
   };
-  const announced: { [E in keyof AnnouncedEvents]: (payload: AnnouncedEvents[E]) => void } = {
-    'consumer.record.retried': ({ topic, tier }) => metrics.retried.inc({ group, topic: labels(topic).topic, tier: `${tier}` }),
-    'consumer.record.received': ({ topic }) => metrics.consumed.inc(labels(topic)),
-  };
 
   const emitter = consumer.events as unknown as NodeJS.EventEmitter;
-  const subscriptions = [...Object.entries(listeners), ...Object.entries(announced).filter(([name]) => emitted.has(name))] as [string, (...args: unknown[]) => void][];
+  const subscriptions = Object.entries(listeners) as [string, (...args: unknown[]) => void][];
   for (const [name, listener] of subscriptions) emitter.on(name, listener);
   const removeSource = metrics.addSource({
     groupId,

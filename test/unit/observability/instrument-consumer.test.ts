@@ -26,6 +26,9 @@ describe('instrumentConsumer', () => {
     const metrics = new OrderlyMetrics({ processMetrics: false });
     const consumer = fakeConsumer();
     instrumentConsumer(consumer, { groupId: group, metrics });
+    for (const [topic, offset] of [['orders', '5'], [tierTopic, '1'], [tierTopic, '2'], ['orders', '9']] as const) {
+      consumer.events.emit('consumer.record.received', { topic, partition: 0, offset });
+    }
     consumer.events.emit('consumer.record.handled', { topic: 'orders', partition: 0, offset: '5', durationMs: 20, attempt: 1 });
     consumer.events.emit('consumer.record.handled', { topic: tierTopic, partition: 0, offset: '1', durationMs: 40, attempt: 2 });
     consumer.events.emit('consumer.record.dead-lettered', { topic: tierTopic, partition: 0, offset: '2', reason: 'retries-exhausted' });
@@ -45,24 +48,18 @@ describe('instrumentConsumer', () => {
     expect(text).not.toMatch(/key=|event_id|eventId/);
   });
 
-  it('counts a record forwarded to the next tier when a commit passes it, and not one that was dead-lettered', async () => {
+  it('counts retries per tier from the consumer.record.retried event, and failures per topic', async () => {
     const metrics = new OrderlyMetrics({ processMetrics: false });
     const consumer = fakeConsumer();
     instrumentConsumer(consumer, { groupId: group, metrics });
-    consumer.events.emit('consumer.group.joined', { groupId: group, epoch: 1, assignment: { orders: [0] } });
-    consumer.events.emit('consumer.record.failed', { topic: 'orders', partition: 0, offset: '10', attempt: 1, errorType: 'Error', willRetry: true });
-    consumer.events.emit('consumer.record.failed', { topic: 'orders', partition: 0, offset: '10', attempt: 2, errorType: 'Error', willRetry: false });
-    consumer.events.emit('consumer.record.failed', { topic: 'orders', partition: 0, offset: '11', attempt: 1, errorType: 'NON_RETRYABLE', willRetry: false });
-    consumer.events.emit('consumer.record.dead-lettered', { topic: 'orders', partition: 0, offset: '11', reason: 'non-retryable' });
-    consumer.events.emit('consumer.record.failed', { topic: 'orders', partition: 0, offset: '14', attempt: 2, errorType: 'Error', willRetry: false });
-    expect(await valueOf(metrics, 'orderly_records_retried_total', { group })).toBe(0);
-    consumer.events.emit('consumer.offsets.committed', { offsets: [{ topic: 'orders', partition: 0, offset: '12' }] });
+    consumer.events.emit('consumer.record.failed', { topic: 'orders', partition: 0, offset: '10', attempt: 1, errorType: 'Error', willRetry: false });
+    consumer.events.emit('consumer.record.retried', { topic: 'orders', partition: 0, offset: '10', tier: 1 });
+    consumer.events.emit('consumer.record.failed', { topic: tierTopic, partition: 0, offset: '0', attempt: 2, errorType: 'Error', willRetry: false });
+    consumer.events.emit('consumer.record.retried', { topic: tierTopic, partition: 0, offset: '0', tier: 2 });
     expect(await valueOf(metrics, 'orderly_records_retried_total', { group, topic: 'orders', tier: '1' })).toBe(1);
-    // A tier record's failure is announced under its original offset, below the watermark: not a new forward.
-    consumer.events.emit('consumer.record.failed', { topic: 'orders', partition: 0, offset: '10', attempt: 3, errorType: 'Error', willRetry: false });
-    consumer.events.emit('consumer.offsets.committed', { offsets: [{ topic: 'orders', partition: 0, offset: '15' }] });
-    expect(await valueOf(metrics, 'orderly_records_retried_total', { group, topic: 'orders', tier: '1' })).toBe(2);
-    expect(await valueOf(metrics, 'orderly_records_failed_total', { group, topic: 'orders' })).toBe(5);
+    expect(await valueOf(metrics, 'orderly_records_retried_total', { group, topic: 'orders', tier: '2' })).toBe(1);
+    expect(await valueOf(metrics, 'orderly_records_failed_total', { group, topic: 'orders', tier: 'source' })).toBe(1);
+    expect(await valueOf(metrics, 'orderly_records_failed_total', { group, topic: 'orders', tier: '1' })).toBe(1);
   });
 
   it('reads the gauges from the consumer at scrape time, and readiness follows the group membership', async () => {
