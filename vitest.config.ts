@@ -20,6 +20,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
+          // Heap bounds are measured on live objects, after a forced collection.
+          execArgv: ['--expose-gc'],
           // Two cores: files share one broker and run one at a time, so timings stay meaningful.
           fileParallelism: false,
           testTimeout: 120_000,
