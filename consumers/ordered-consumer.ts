@@ -341,7 +341,8 @@ export class OrderedConsumer<T = Buffer | null> {
         for (const offset of offsets) this.tracker.markCommitted(offset);
         this.events.emit('consumer.offsets.committed', { offsets });
       } catch (error) {
-        this.events.emit('consumer.commit.failed', { errorType: (error as Error).name });
+        // The protocol error (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) when kafkajs gives one.
+        this.events.emit('consumer.commit.failed', { errorType: (error as { type?: string }).type ?? (error as Error).name });
         this.logger.warn({ err: { message: (error as Error).message } }, 'commit failed; it is retried on the next interval');
       } finally {
         this.committing = undefined;

@@ -1,0 +1,100 @@
+/**
+ * One consumer-group member in its own process, for the chaos scenarios: applies sequenced JSON events to an
+ * effects table through the PostgreSQL inbox, recording where each came from (partition and offset) so the
+ * commit audit can check every committed offset. Every second it prints one JSON line with its counters
+ * (commits accepted and failed, records fenced, dead-lettered) on stdout; SIGTERM stops it cleanly.
+ */
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { OrderedConsumer } from '../../../consumers/ordered-consumer.ts';
+import { PostgresInbox } from '../../../consumers/idempotency/postgres-inbox.ts';
+import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
+import { RedisParkingStore } from '../../../consumers/retries/redis-parking-store.ts';
+import { jsonDecoder } from '../../../schemas/json-decoder.ts';
+import { AvroCodec } from '../../../schemas/avro-codec.ts';
+import { SchemaRegistryClient } from '../../../schemas/schema-registry-client.ts';
+
+function setting(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`chaos-member needs ${name} in its environment`);
+  return value;
+}
+const [KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC, GROUP, EFFECTS_TABLE, MEMBER] = [
+  'KAFKA_BROKERS', 'DATABASE_URL', 'REDIS_URL', 'TOPIC', 'GROUP', 'EFFECTS_TABLE', 'MEMBER',
+].map(setting) as [string, string, string, string, string, string, string];
+const numberSetting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+
+const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 20 });
+pool.on('error', () => undefined);
+// A Redis outage must not crash the member: commands wait (bounded queue) and fail, the consumer retries them.
+const redis = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: 2, retryStrategy: () => 200 });
+redis.on('error', () => undefined);
+const inbox = new PostgresInbox({ pool, groupId: GROUP });
+const handlerDelayMs = numberSetting('HANDLER_DELAY_MS', 1);
+// DECODER=avro: values are Avro (the registry at SCHEMA_REGISTRY_URL, ids expected under EXPECTED_SUBJECT).
+const decoder =
+  process.env.DECODER === 'avro'
+    ? new AvroCodec({
+        source: new SchemaRegistryClient({ url: setting('SCHEMA_REGISTRY_URL') }),
+        expectedSubjects: [setting('EXPECTED_SUBJECT')],
+        limits: { maxStringBytes: numberSetting('MAX_STRING_BYTES', 1024 * 1024) },
+      })
+    : jsonDecoder;
+
+const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
+  kafka: { brokers: KAFKA_BROKERS.split(','), clientId: `chaos-${MEMBER}` },
+  groupId: GROUP,
+  topics: [TOPIC],
+  decoder: decoder as never,
+  concurrency: numberSetting('CONCURRENCY', 50),
+  sessionTimeoutMs: numberSetting('SESSION_TIMEOUT_MS', 6_000),
+  heartbeatIntervalMs: 1_000,
+  commitIntervalMs: 200,
+  leaseMs: 15_000,
+  handlerTimeoutMs: 5_000,
+  shutdownTimeoutMs: 10_000,
+  partitionHighWatermarkRecords: numberSetting('PARTITION_HIGH_WATERMARK', 1_000),
+  partitionLowWatermarkRecords: numberSetting('PARTITION_LOW_WATERMARK', 500),
+  maxEventLoopDelayMs: 0,
+  idempotencyStore: new RedisIdempotencyStore({ redis, groupId: GROUP }),
+  parkingStore: new RedisParkingStore({ redis, groupId: GROUP }),
+  retryTiersMs: [],
+  inPlaceRetries: numberSetting('IN_PLACE_RETRIES', 2),
+  handler: inbox.handler(async (event, transaction) => {
+    if (handlerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerDelayMs));
+    await transaction.query(
+      `insert into ${EFFECTS_TABLE} (event_id, key, sequence, source_partition, source_offset, member) values ($1, $2, $3, $4, $5, $6)`,
+      [event.eventId, event.value.key, event.value.sequence, event.partition, event.offset, MEMBER],
+    );
+  }),
+});
+
+const counters: Record<string, number> = {};
+const count = (name: string) => (counters[name] = (counters[name] ?? 0) + 1);
+consumer.events.on('consumer.offsets.committed', () => count('commitsAccepted'));
+consumer.events.on('consumer.commit.failed', ({ errorType }) => count(`commitFailed:${errorType}`));
+consumer.events.on('consumer.record.fenced', () => count('fenced'));
+consumer.events.on('consumer.record.dead-lettered', ({ reason }) => count(`deadLettered:${reason}`));
+consumer.events.on('consumer.record.skipped-duplicate', () => count('skippedDuplicate'));
+consumer.events.on('consumer.partition.paused', () => count('paused'));
+consumer.events.on('consumer.group.joined', () => count('joined'));
+let heapUsedMaxMb = 0;
+const report = () => {
+  heapUsedMaxMb = Math.max(heapUsedMaxMb, Math.round(process.memoryUsage().heapUsed / 2 ** 20));
+  // Bad input must never reach Object.prototype (a `__proto__` map key or header name).
+  const prototypeTouched = Object.getOwnPropertyNames(Object.prototype).length !== prototypeNames || Object.getPrototypeOf({}) !== Object.prototype;
+  process.stdout.write(`${JSON.stringify({ member: MEMBER, counters, heapUsedMaxMb, prototypeTouched })}\n`);
+};
+const prototypeNames = Object.getOwnPropertyNames(Object.prototype).length;
+setInterval(report, 1_000).unref();
+
+process.on('SIGTERM', () => {
+  void consumer
+    .stop()
+    .then(() => report())
+    .then(() => Promise.all([pool.end(), redis.quit()]))
+    .finally(() => process.exit(0));
+});
+
+await consumer.start();
+process.stdout.write(`${JSON.stringify({ member: MEMBER, started: true })}\n`);

@@ -1,0 +1,193 @@
+/**
+ * One scenario's run against a stack: its own topic (and DLT), group and effects table; paced production of
+ * sequenced events; the commit auditor; and, at the end, the five counters that must be 0.
+ */
+import { randomBytes } from 'node:crypto';
+import { createKafkaClient, type Admin, type Kafka, type Message } from '../../../core/kafka-client.ts';
+import { deadLetterTopicOf, ensureTopicLayout } from '../../../consumers/retries/topic-layout.ts';
+import { DltReader } from '../../../consumers/dead-letter/dlt-reader.ts';
+import type { StackSettings } from '../../../infra/stack/stack-settings.ts';
+import { CommitAuditor } from './commit-auditor.ts';
+import { EffectsSink, countSink, type DeadLetteredEvent } from './effects-sink.ts';
+import { MemberGroup } from './member-processes.ts';
+
+export interface ChaosCounters {
+  eventsLost: number;
+  duplicateEffects: number;
+  orderViolations: number;
+  commitsPastIncomplete: number;
+  stuckPartitions: number;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  invariant: string;
+  events: number;
+  keys: number;
+  partitions: number;
+  faults: Record<string, number>;
+  counters: ChaosCounters;
+  details: Record<string, unknown>;
+  durationMs: number;
+  passed: boolean;
+}
+
+export interface ChaosRunOptions {
+  settings: StackSettings;
+  partitions: number;
+  /** Environment for every member (watermarks, session timeout, ...). */
+  memberEnv?: Record<string, string>;
+  log?: (line: string) => void;
+  /** The value of event `sequence` of `key`. @defaultValue JSON `{ key, sequence }` */
+  encodeValue?: (key: string, sequence: number) => Buffer | string;
+}
+
+export function chaosName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class ChaosRun {
+  readonly topic = chaosName('chaos');
+  readonly groupId = chaosName('chaos-group');
+  readonly sink: EffectsSink;
+  readonly members: MemberGroup;
+  readonly kafka: Kafka;
+  readonly expected = new Map<string, number>();
+  readonly log: (line: string) => void;
+  private readonly options: ChaosRunOptions;
+  admin!: Admin;
+  auditor!: CommitAuditor;
+  private readonly startedAt = Date.now();
+  published = 0;
+
+  constructor(options: ChaosRunOptions) {
+    this.options = options;
+    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.kafka = createKafkaClient({ brokers: options.settings.KAFKA_BROKERS.split(','), clientId: 'chaos-harness' });
+    this.sink = new EffectsSink(options.settings.DATABASE_URL);
+    this.members = new MemberGroup({ settings: options.settings, topic: this.topic, groupId: this.groupId, effectsTable: this.sink.table, env: options.memberEnv });
+  }
+
+  async setUp(): Promise<void> {
+    this.admin = this.kafka.admin();
+    await this.admin.connect();
+    await ensureTopicLayout(this.admin, { topic: this.topic, groupId: this.groupId, tierCount: 0, partitions: this.options.partitions });
+    await this.sink.create();
+    this.auditor = new CommitAuditor(this.admin, this.groupId, this.topic);
+    this.auditor.start();
+  }
+
+  /** The next `count` events over `keys` keys (round robin), each carrying its key's next sequence. */
+  nextEvents(count: number, keys: number): Message[] {
+    return Array.from({ length: count }, () => {
+      const key = `key-${this.published % keys}`;
+      const sequence = (this.expected.get(key) ?? 0) + 1;
+      this.expected.set(key, sequence);
+      this.published++;
+      const value = this.options.encodeValue?.(key, sequence) ?? JSON.stringify({ key, sequence });
+      return { key, value, headers: { 'orderly-event-id': `${key}#${sequence}` } };
+    });
+  }
+
+  /** Publishes `count` events (acks=all, idempotent) spread evenly over `overMs`; retries a send that fails. */
+  async produce(count: number, keys: number, overMs = 0, batchSize = 500): Promise<void> {
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const batches = Math.ceil(count / batchSize);
+    const startedAt = Date.now();
+    try {
+      for (let batch = 0; batch < batches; batch++) {
+        const messages = this.nextEvents(Math.min(batchSize, count - batch * batchSize), keys);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await producer.send({ topic: this.topic, acks: -1, messages });
+            break;
+          } catch (error) {
+            // The idempotent producer keeps order and dedupes a resend; a broker restart takes a while.
+            if (attempt >= 60) throw error;
+            await sleep(1_000);
+          }
+        }
+        const due = startedAt + ((batch + 1) * overMs) / batches;
+        if (due > Date.now()) await sleep(due - Date.now());
+      }
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+  }
+
+  async waitForApplied(count: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.sink.appliedCount().catch(() => 0)) >= count) return true;
+      await sleep(500);
+    }
+    return false;
+  }
+
+  async deadLettered(): Promise<DeadLetteredEvent[]> {
+    const events: DeadLetteredEvent[] = [];
+    await new DltReader({ kafka: this.kafka, admin: this.admin }).read(deadLetterTopicOf(this.topic, this.groupId), (record) => {
+      events.push({ eventId: record.eventId, reason: record.reason, partition: record.originalPartition, offset: record.originalOffset === undefined ? undefined : Number(record.originalOffset), at: record.timestamp });
+    });
+    return events;
+  }
+
+  /**
+   * After the last fault: waits for the lag to reach 0 (stuck partitions otherwise), stops the members, and
+   * counts. `expectDeadLetters` says whether dead letters are part of the scenario (else each one is reported).
+   */
+  async finish(scenario: string, invariant: string, faults: Record<string, number>, details: Record<string, unknown> = {}): Promise<ScenarioResult> {
+    const lastFaultAt = Date.now();
+    const { stuckPartitions, drainedAfterMs } = await this.auditor.waitForLagZero(120_000);
+    this.log(`lag ${stuckPartitions === 0 ? `back to 0 ${drainedAfterMs} ms after the last fault` : `not back to 0 after 120 s: ${stuckPartitions} partitions stuck`}`);
+    await sleep(2_000); // a late duplicate would land now
+    await this.members.stopAll();
+    await this.auditor.stop();
+    const [rows, deadLettered] = await Promise.all([this.sink.rows(), this.deadLettered()]);
+    const sink = countSink(this.expected, rows, deadLettered);
+    const audit = this.auditor.check(rows, deadLettered);
+    const counters: ChaosCounters = {
+      eventsLost: sink.lost,
+      duplicateEffects: sink.duplicateEffects,
+      orderViolations: sink.orderViolations,
+      commitsPastIncomplete: audit.commitsPastIncomplete,
+      stuckPartitions,
+    };
+    const byReason: Record<string, number> = {};
+    for (const { reason } of deadLettered) byReason[reason ?? 'none'] = (byReason[reason ?? 'none'] ?? 0) + 1;
+    return {
+      scenario,
+      invariant,
+      events: this.published,
+      keys: this.expected.size,
+      partitions: this.options.partitions,
+      faults,
+      counters,
+      details: {
+        applied: rows.length,
+        deadLettered: byReason,
+        commitSamples: audit.samples,
+        committedOffsetRegressions: audit.regressions,
+        ...(audit.firstProblem ? { firstAuditProblem: audit.firstProblem } : {}),
+        drainedAfterLastFaultMs: drainedAfterMs,
+        sinceLastFaultMs: Date.now() - lastFaultAt,
+        memberCounters: this.members.counters(),
+        memberCrashes: this.members.crashes,
+        memberHeapUsedMaxMb: this.members.heapUsedMaxMb,
+        ...details,
+      },
+      durationMs: Date.now() - this.startedAt,
+      passed: Object.values(counters).every((value) => value === 0) && this.members.crashes === 0 && !this.members.prototypeTouched,
+    };
+  }
+
+  async tearDown(): Promise<void> {
+    this.members.killAll();
+    await this.admin?.deleteTopics({ topics: [this.topic, deadLetterTopicOf(this.topic, this.groupId)] }).catch(() => undefined);
+    await this.admin?.disconnect().catch(() => undefined);
+    await this.sink.drop();
+  }
+}
