@@ -31,12 +31,12 @@ const redis = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRe
 redis.on('error', () => undefined);
 const inbox = new PostgresInbox({ pool, groupId: GROUP });
 const handlerDelayMs = numberSetting('HANDLER_DELAY_MS', 1);
-// DECODER=avro: values are Avro (the registry at SCHEMA_REGISTRY_URL, ids expected under EXPECTED_SUBJECT).
+// DECODER=avro: values are Avro (the registry at SCHEMA_REGISTRY_URL, ids expected under EXPECTED_SUBJECT, comma-separated).
 const decoder =
   process.env.DECODER === 'avro'
     ? new AvroCodec({
         source: new SchemaRegistryClient({ url: setting('SCHEMA_REGISTRY_URL') }),
-        expectedSubjects: [setting('EXPECTED_SUBJECT')],
+        expectedSubjects: setting('EXPECTED_SUBJECT').split(','),
         limits: { maxStringBytes: numberSetting('MAX_STRING_BYTES', 1024 * 1024) },
       })
     : jsonDecoder;
@@ -74,6 +74,7 @@ const count = (name: string) => (counters[name] = (counters[name] ?? 0) + 1);
 consumer.events.on('consumer.offsets.committed', () => count('commitsAccepted'));
 consumer.events.on('consumer.commit.failed', ({ errorType }) => count(`commitFailed:${errorType}`));
 consumer.events.on('consumer.record.fenced', () => count('fenced'));
+consumer.events.on('consumer.forward.failed', () => count('forwardFailed'));
 consumer.events.on('consumer.record.dead-lettered', ({ reason }) => count(`deadLettered:${reason}`));
 consumer.events.on('consumer.record.skipped-duplicate', () => count('skippedDuplicate'));
 consumer.events.on('consumer.partition.paused', () => count('paused'));
