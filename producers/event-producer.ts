@@ -2,7 +2,8 @@
  * Publishes keyed events as Avro in the Confluent wire format, with the envelope headers, through an
  * idempotent kafkajs producer with acks=all. `publish` resolves once the broker acknowledged. The number of
  * events accepted and not yet acknowledged is bounded (`maxInFlight`): at the bound a publish waits, or
- * throws a {@link BackpressureError} with `onFull: 'reject'`. Nothing is ever buffered without bound.
+ * throws a {@link BackpressureError} with `onFull: 'reject'`. Nothing is ever buffered without bound. An
+ * optional token bucket (`rateLimit`) caps the rate: it is taken before the in-flight bound, in order.
  */
 import { OrderlyError } from '../core/errors.ts';
 import { Partitioners, type IHeaders, type Message, type Producer, type RecordMetadata } from '../core/kafka-client.ts';
@@ -14,7 +15,8 @@ import { envelopeToHeaders } from './envelope-headers.ts';
 import { newEventId } from './event-id.ts';
 import { InFlightLimiter } from './in-flight-limiter.ts';
 import { validateEventProducerOptions, type EventProducerOptions, type ValidEventProducerOptions } from './options.ts';
-import { BackpressureError, MissingKeyError } from './producer-errors.ts';
+import { BackpressureError, MissingKeyError, RateLimitError } from './producer-errors.ts';
+import { TokenBucket } from './token-bucket.ts';
 import { activeTraceparent } from './trace-parent.ts';
 
 export interface OutgoingEvent<V = unknown> {
@@ -55,6 +57,7 @@ export class EventProducer {
   readonly #producer: Producer;
   readonly #encoder: AvroEncoder;
   readonly #limiter: InFlightLimiter;
+  readonly #rate: TokenBucket | undefined;
   readonly #logger: Logger;
   /** The partition kafkajs's DefaultPartitioner chose for each message, to report offsets per event. */
   readonly #partitionOf = new WeakMap<object, number>();
@@ -66,6 +69,8 @@ export class EventProducer {
     this.#logger = componentLogger(this.#options.logger ?? createLogger(), 'producer');
     this.#encoder = new AvroEncoder({ registry: this.#options.registry, autoRegister: this.#options.autoRegister });
     this.#limiter = new InFlightLimiter(this.#options.maxInFlight);
+    const { rateLimit } = this.#options;
+    this.#rate = rateLimit && new TokenBucket({ ratePerSecond: rateLimit.eventsPerSecond, burst: rateLimit.burst });
     const partitionOf = this.#partitionOf;
     this.#producer = this.#options.kafka.producer({
       idempotent: true,
@@ -111,14 +116,20 @@ export class EventProducer {
     if (this.#closed) throw new OrderlyError('STOPPED', 'the producer is closed: create a new one');
     const prepared = events.map((event) => this.#prepare(event));
     if (prepared.length === 0) return [];
-    const { maxInFlight, onFull } = this.#options;
+    const { maxInFlight, onFull, rateLimit } = this.#options;
+    const rate = this.#rate;
+    if (rate && rateLimit?.onLimit === 'reject' && !rate.tryTake(prepared.length)) throw new RateLimitError(prepared.length, rate.available, rate.ratePerSecond);
+    const waitForTokens = rate !== undefined && rateLimit?.onLimit === 'wait';
     if (onFull === 'reject') {
+      if (waitForTokens) await takeTokens(rate, prepared.length);
       if (!this.#limiter.tryAcquire(prepared.length)) throw new BackpressureError(prepared.length, this.#limiter.inFlight, maxInFlight);
       return this.#sendAndRelease(prepared);
     }
+    const chunkSize = waitForTokens ? Math.min(maxInFlight, rate.burst) : maxInFlight;
     const sends: Promise<PublishedEvent[]>[] = [];
-    for (let start = 0; start < prepared.length; start += maxInFlight) {
-      const chunk = prepared.slice(start, start + maxInFlight);
+    for (let start = 0; start < prepared.length; start += chunkSize) {
+      const chunk = prepared.slice(start, start + chunkSize);
+      if (waitForTokens) await rate.take(chunk.length);
       await this.#limiter.acquire(chunk.length);
       const send = this.#sendAndRelease(chunk);
       send.catch(() => undefined); // awaited below with the others
@@ -215,4 +226,9 @@ export class EventProducer {
       return { eventId, topic, partition, offset: offset.toString() };
     });
   }
+}
+
+/** Takes `count` tokens in pieces of at most the bucket's burst. */
+async function takeTokens(rate: TokenBucket, count: number): Promise<void> {
+  for (let left = count; left > 0; left -= rate.burst) await rate.take(Math.min(left, rate.burst));
 }

@@ -4,5 +4,6 @@ export * from './options.ts';
 export * from './envelope-headers.ts';
 export * from './producer-errors.ts';
 export * from './in-flight-limiter.ts';
+export * from './token-bucket.ts';
 export * from './trace-parent.ts';
 export * from './event-id.ts';

@@ -25,6 +25,12 @@ export interface EventProducerOptions {
    * does not re-order idempotent batches the way Java does for up to 5. @defaultValue 1
    */
   maxInFlightRequests?: number;
+  /**
+   * A token bucket per producer: at most `eventsPerSecond` on average, bursts of up to `burst` events
+   * (default: one second's worth). Past it a publish waits for tokens (`onLimit: 'wait'`, in order) or throws
+   * a {@link RateLimitError} (`'reject'`). @defaultValue no limit
+   */
+  rateLimit?: { eventsPerSecond: number; burst?: number; onLimit?: 'wait' | 'reject' };
   /** Time the broker has to acknowledge a produce request (acks=all). @defaultValue 30000 ms */
   ackTimeoutMs?: number;
   /** A pino logger; silent by default. */
@@ -49,6 +55,15 @@ const optionsSchema = z.object({
   maxInFlight: z.number().int().positive('must be a positive number of events').max(1_000_000, 'must be at most 1000000 events'),
   onFull: z.enum(['wait', 'reject']),
   maxInFlightRequests: z.number().int().min(1).max(5, 'must be 1 to 5 for an idempotent producer'),
+  rateLimit: z
+    .object({
+      eventsPerSecond: z.number().positive('must be a positive number of events per second').max(10_000_000, 'must be at most 10000000 events per second'),
+      burst: z.number().int('must be a whole number of events').positive('must be a positive number of events').max(1_000_000, 'must be at most 1000000 events').optional(),
+      onLimit: z.enum(['wait', 'reject']).default('wait'),
+    })
+    .strict()
+    .transform(({ eventsPerSecond, burst, onLimit }) => ({ eventsPerSecond, burst: burst ?? Math.max(1, Math.ceil(eventsPerSecond)), onLimit }))
+    .optional(),
   ackTimeoutMs: z.number().int().positive('must be a positive number of milliseconds'),
   logger: z.custom<Logger>((value) => typeof (value as Logger | undefined)?.child === 'function', 'must be a pino logger').optional(),
 });

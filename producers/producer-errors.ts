@@ -13,3 +13,10 @@ export class BackpressureError extends OrderlyError {
     super('BACKPRESSURE', `${requested} more event(s) would exceed maxInFlight (${inFlight} of ${maxInFlight} in flight): wait for publishes to complete, or use onFull: 'wait'`, { retriable: true });
   }
 }
+
+/** The producer's rate limit has no tokens for the publish and `rateLimit.onLimit` is `'reject'`. Retriable. */
+export class RateLimitError extends OrderlyError {
+  constructor(requested: number, available: number, eventsPerSecond: number) {
+    super('BACKPRESSURE', `${requested} event(s) exceed the producer's rate limit (${eventsPerSecond} events/s, ${Math.floor(available)} token(s) left): publish more slowly, or use rateLimit.onLimit: 'wait'`, { retriable: true });
+  }
+}

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka, Producer, ProducerConfig } from '../../../core/kafka-client.ts';
 import { EventProducer, type EventProducerOptions } from '../../../producers/index.ts';
-import { BackpressureError, MissingKeyError } from '../../../producers/producer-errors.ts';
+import { BackpressureError, MissingKeyError, RateLimitError } from '../../../producers/producer-errors.ts';
 import { readEnvelope } from '../../../producers/envelope-headers.ts';
 import { AvroCodec } from '../../../schemas/avro-codec.ts';
 import { SchemaRegistryError } from '../../../schemas/schema-registry-error.ts';
@@ -158,5 +158,45 @@ describe('EventProducer on the real stack', () => {
       await rejecting.close();
       await deleteSubject(`${topic}-value`);
     }
+  });
+
+  it('holds a token-bucket rate limit against a real broker, keeps per-key order, and with onLimit reject throws RateLimitError', async () => {
+    const topic = await createTestTopic({ partitions: 3, prefix: 'producer-rate' });
+    const value = (index: number) => ({ accountId: `k${index % 5}`, sequence: index, amountMinor: 1, currency: 'EUR' });
+    const limited = producer({ topic, rateLimit: { eventsPerSecond: 200, burst: 20 } });
+    try {
+      await limited.publish({ key: 'warm-up', schema, value: value(0) }); // registers the schema, connects
+      const started = performance.now();
+      const published = await Promise.all(Array.from({ length: 300 }, (_, index) => limited.publish({ key: `k${index % 5}`, schema, value: value(index) })));
+      const elapsedMs = performance.now() - started;
+      // 299 tokens beyond what the bucket held (at most 20): at 200/s that takes at least 1.395 s. A loaded
+      // machine can only make it slower, so only the lower bound is asserted.
+      expect(elapsedMs).toBeGreaterThanOrEqual(((300 - 20) / 200) * 1000 - 5);
+      // Waiters are served in order: per key, offsets rise with the publish order.
+      for (let key = 0; key < 5; key++) {
+        const offsets = published.filter((_, index) => index % 5 === key).map((event) => BigInt(event.offset));
+        expect(offsets.every((offset, index) => index === 0 || offset > offsets[index - 1]!)).toBe(true);
+      }
+      expect(await endOffsets(topic)).toBe(301);
+    } finally {
+      await limited.close();
+    }
+
+    const rejecting = producer({ topic, rateLimit: { eventsPerSecond: 1, burst: 3, onLimit: 'reject' } });
+    try {
+      await rejecting.publishBatch([1, 2, 3].map((index) => ({ key: `r${index}`, schema, value: value(index) })));
+      const error = await rejecting.publish({ key: 'r4', schema, value: value(4) }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(RateLimitError);
+      expect(error).toMatchObject({ code: 'BACKPRESSURE', retriable: true });
+      expect(await endOffsets(topic)).toBe(304); // the refused event was never sent
+    } finally {
+      await rejecting.close();
+      await deleteSubject(`${topic}-value`);
+    }
+  });
+
+  it('names the value and the fix for a bad rate limit', () => {
+    expect(() => producer({ rateLimit: { eventsPerSecond: 0 } })).toThrow(/producer\.rateLimit\.eventsPerSecond: must be a positive number/);
+    expect(() => producer({ rateLimit: { eventsPerSecond: 10, burst: 1.5 } })).toThrow(/producer\.rateLimit\.burst: must be a whole number/);
   });
 });

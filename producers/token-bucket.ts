@@ -1,0 +1,76 @@
+/**
+ * A token bucket: `ratePerSecond` tokens flow in continuously, up to `burst` banked. Taking waits until enough
+ * tokens are there; takers are served first come, first served, so the order of publishes is kept and a
+ * large request is not starved by small ones. The clock and the sleep are injectable for unit tests.
+ */
+export interface TokenBucketOptions {
+  ratePerSecond: number;
+  /** Tokens banked at most (and at the start). */
+  burst: number;
+  /** Milliseconds, monotonic. @defaultValue performance.now */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class TokenBucket {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+  readonly #now: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  #tokens: number;
+  #refilledAt: number;
+  #waiting = 0;
+  #turn: Promise<void> = Promise.resolve();
+
+  constructor({ ratePerSecond, burst, now = () => performance.now(), sleep = defaultSleep }: TokenBucketOptions) {
+    this.ratePerSecond = ratePerSecond;
+    this.burst = burst;
+    this.#now = now;
+    this.#sleep = sleep;
+    this.#tokens = burst;
+    this.#refilledAt = now();
+  }
+
+  /** Tokens available now (fractional). */
+  get available(): number {
+    this.#refill();
+    return this.#tokens;
+  }
+
+  /** Takes `count` tokens at once if they are there and nobody waits before us. */
+  tryTake(count: number): boolean {
+    this.#refill();
+    if (this.#waiting > 0 || this.#tokens < count) return false;
+    this.#tokens -= count;
+    return true;
+  }
+
+  /** Waits for `count` tokens (at most `burst`), after every earlier taker. */
+  take(count: number): Promise<void> {
+    if (count > this.burst) throw new RangeError(`cannot take ${count} tokens from a bucket of burst ${this.burst}`);
+    if (this.tryTake(count)) return Promise.resolve();
+    this.#waiting++;
+    const turn = this.#turn.then(() => this.#waitFor(count)).finally(() => this.#waiting--);
+    this.#turn = turn;
+    return turn;
+  }
+
+  async #waitFor(count: number): Promise<void> {
+    for (;;) {
+      this.#refill();
+      if (this.#tokens >= count) {
+        this.#tokens -= count;
+        return;
+      }
+      await this.#sleep(Math.max(1, Math.ceil(((count - this.#tokens) * 1000) / this.ratePerSecond)));
+    }
+  }
+
+  #refill(): void {
+    const now = this.#now();
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#refilledAt) * this.ratePerSecond) / 1000);
+    this.#refilledAt = now;
+  }
+}
