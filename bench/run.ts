@@ -12,9 +12,10 @@ const workloads = {
   'retry-precision': 'retry-precision.ts',
   'consumer-memory': 'consumer-memory.ts',
   'consumer-ceiling': 'consumer-ceiling.ts',
+  'priority-lanes': 'priority-lanes.ts',
 } as const;
 type Workload = keyof typeof workloads;
-const aliases: Record<string, Workload> = { overhead: 'consumer-overhead', keys: 'key-concurrency', retry: 'retry-precision', memory: 'consumer-memory', ceiling: 'consumer-ceiling' };
+const aliases: Record<string, Workload> = { overhead: 'consumer-overhead', keys: 'key-concurrency', retry: 'retry-precision', memory: 'consumer-memory', ceiling: 'consumer-ceiling', priority: 'priority-lanes' };
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(name in workloads) && !(name in aliases));
