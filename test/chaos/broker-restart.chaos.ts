@@ -13,8 +13,8 @@ export interface BrokerRestartParameters {
   killIntervalMs: number;
 }
 
-/** The issue asks for a kill every 60 s; 25 s keeps the 5 kills (and restarts) within ~4 minutes. */
-export const fullBrokerRestart: BrokerRestartParameters = { events: 20_000, keys: 2_000, partitions: 12, kills: 5, killIntervalMs: 25_000 };
+/** The issue's figures: a kill every 60 s (counted from the broker answering again), 5 kills. */
+export const fullBrokerRestart: BrokerRestartParameters = { events: 20_000, keys: 2_000, partitions: 12, kills: 5, killIntervalMs: 60_000 };
 
 export async function brokerRestartScenario(shared: StackSettings, parameters: BrokerRestartParameters = fullBrokerRestart): Promise<ScenarioResult> {
   const log = (line: string) => process.stderr.write(`${line}\n`);

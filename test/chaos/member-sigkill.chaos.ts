@@ -1,4 +1,4 @@
-// Invariant: with one of 3 members SIGKILLed every few seconds (>= 15 kills), every event is applied exactly once, in per-key order, and no commit passes an incomplete record.
+// Invariant: with one of 3 members SIGKILLed every 30 s (>= 15 kills), every event is applied exactly once, in per-key order, and no commit passes an incomplete record.
 import type { StackSettings } from '../../infra/stack/stack-settings.ts';
 import { ChaosRun, sleep, type ScenarioResult } from './support/chaos-run.ts';
 import { runAsMain } from './support/scenario-main.ts';
@@ -11,8 +11,8 @@ export interface MemberSigkillParameters {
   killIntervalMs: number;
 }
 
-/** The issue asks for a kill every 30 s; 6 s keeps 15 kills within ~2 minutes and puts more kills mid-batch. */
-export const fullMemberSigkill: MemberSigkillParameters = { events: 30_000, keys: 10_000, partitions: 12, kills: 15, killIntervalMs: 6_000 };
+/** The issue's figures: a kill every 30 s, 15 kills (~8 minutes). */
+export const fullMemberSigkill: MemberSigkillParameters = { events: 30_000, keys: 10_000, partitions: 12, kills: 15, killIntervalMs: 30_000 };
 
 export async function memberSigkillScenario(settings: StackSettings, parameters: MemberSigkillParameters = fullMemberSigkill): Promise<ScenarioResult> {
   const run = new ChaosRun({ settings, partitions: parameters.partitions });

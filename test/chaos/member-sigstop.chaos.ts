@@ -14,8 +14,11 @@ export interface MemberSigstopParameters {
 export const fullMemberSigstop: MemberSigstopParameters = { events: 20_000, keys: 2_000, partitions: 12, cycles: 10, sessionTimeoutMs: 6_000 };
 
 export async function memberSigstopScenario(settings: StackSettings, parameters: MemberSigstopParameters = fullMemberSigstop): Promise<ScenarioResult> {
-  // Slow handlers (20 ms) so a stopped member always holds records in flight when it is frozen.
-  const run = new ChaosRun({ settings, partitions: parameters.partitions, memberEnv: { SESSION_TIMEOUT_MS: String(parameters.sessionTimeoutMs), HANDLER_DELAY_MS: '20' } });
+  // Slow handlers (20 ms) so a stopped member always holds records in flight when it is frozen. Claim leases
+  // (4 s) shorter than the freeze: the member that takes the partition over claims the frozen member's
+  // in-flight events and handles them, so the frozen member's late work meets a lost claim and a new generation.
+  const memberEnv = { SESSION_TIMEOUT_MS: String(parameters.sessionTimeoutMs), HANDLER_DELAY_MS: '20', HANDLER_TIMEOUT_MS: '3000', LEASE_MS: '4000' };
+  const run = new ChaosRun({ settings, partitions: parameters.partitions, memberEnv });
   try {
     await run.setUp();
     for (let member = 0; member < 3; member++) run.members.start();
@@ -35,7 +38,14 @@ export async function memberSigstopScenario(settings: StackSettings, parameters:
     const result = await run.finish('member-sigstop', 'a member frozen past its session timeout: late work fenced, no stale commit accepted', { memberSigstops: parameters.cycles }, {
       frozenMs,
       sessionTimeoutMs: parameters.sessionTimeoutMs,
+      leaseMs: Number(memberEnv.LEASE_MS),
     });
+    // Late work of a frozen member: attempts that woke past their deadline, completions refused by a lost claim
+    // (fenced), records given up because the member's generation had changed (abandoned).
+    const counters = result.details.memberCounters as Record<string, number>;
+    const lateWork = { handlerTimedOut: counters.handlerTimedOut ?? 0, fenced: counters.fenced ?? 0, abandoned: counters.abandoned ?? 0 };
+    result.details.lateWork = lateWork;
+    result.passed &&= lateWork.handlerTimedOut + lateWork.fenced + lateWork.abandoned > 0;
     // A stale generation's commit that the broker accepted shows as a committed offset going back (or past an incomplete record).
     result.details.staleCommitsAccepted = result.details.committedOffsetRegressions;
     result.passed &&= result.details.committedOffsetRegressions === 0;

@@ -14,8 +14,8 @@ export interface RegistryOutageParameters {
   outageMs: number;
 }
 
-/** The issue asks for 60 s outages; 30 s (plus the registry's own restart time) keeps the run within ~4 minutes. */
-export const fullRegistryOutage: RegistryOutageParameters = { events: 12_000, keys: 1_000, partitions: 6, outages: 2, outageMs: 30_000 };
+/** The issue's figures: 2 outages of 60 s (plus the registry's own ~11 s restart). */
+export const fullRegistryOutage: RegistryOutageParameters = { events: 12_000, keys: 1_000, partitions: 6, outages: 2, outageMs: 60_000 };
 
 const fields = [
   { name: 'key', type: 'string' },

@@ -50,8 +50,8 @@ const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   sessionTimeoutMs: numberSetting('SESSION_TIMEOUT_MS', 6_000),
   heartbeatIntervalMs: 1_000,
   commitIntervalMs: 200,
-  leaseMs: 15_000,
-  handlerTimeoutMs: 5_000,
+  leaseMs: numberSetting('LEASE_MS', 15_000),
+  handlerTimeoutMs: numberSetting('HANDLER_TIMEOUT_MS', 5_000),
   shutdownTimeoutMs: 10_000,
   partitionHighWatermarkRecords: numberSetting('PARTITION_HIGH_WATERMARK', 1_000),
   partitionLowWatermarkRecords: numberSetting('PARTITION_LOW_WATERMARK', 500),
@@ -74,6 +74,7 @@ const count = (name: string) => (counters[name] = (counters[name] ?? 0) + 1);
 consumer.events.on('consumer.offsets.committed', () => count('commitsAccepted'));
 consumer.events.on('consumer.commit.failed', ({ errorType }) => count(`commitFailed:${errorType}`));
 consumer.events.on('consumer.record.fenced', () => count('fenced'));
+consumer.events.on('consumer.handler.timed-out', () => count('handlerTimedOut'));
 consumer.events.on('consumer.forward.failed', () => count('forwardFailed'));
 consumer.events.on('consumer.record.dead-lettered', ({ reason }) => count(`deadLettered:${reason}`));
 consumer.events.on('consumer.record.skipped-duplicate', () => count('skippedDuplicate'));
