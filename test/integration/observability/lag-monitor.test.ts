@@ -13,6 +13,7 @@ import { LagMonitor } from '../../../observability/lag-monitor.ts';
 import { OrderlyMetrics } from '../../../observability/metrics.ts';
 import { createTestTopic, testAdmin, testGroupId, testStack } from '../../support/test-stack.ts';
 import { eventually, produce, sequencedEvents, startTestConsumer } from '../../support/consumer-harness.ts';
+import { projectRoot } from '../../../infra/stack/stack-paths.ts';
 
 const run = promisify(execFile);
 
@@ -29,7 +30,7 @@ function capturedLogger() {
 
 async function lagCli(groupId: string, topic: string, json: boolean): Promise<string> {
   const args = ['cli/bin.ts', 'lag', groupId, '--topic', topic, ...(json ? ['--json'] : [])];
-  const { stdout } = await run(process.execPath, args, { cwd: '/work/main', env: { ...process.env, KAFKA_BROKERS: testStack().settings.KAFKA_BROKERS } });
+  const { stdout } = await run(process.execPath, args, { cwd: projectRoot, env: { ...process.env, KAFKA_BROKERS: testStack().settings.KAFKA_BROKERS } });
   return stdout;
 }
 

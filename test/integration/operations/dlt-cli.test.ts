@@ -4,8 +4,6 @@
  * nothing; a wrong --confirm refuses; a confirmed replay is handled in key order by the running consumer; a
  * second replay of a handled event is a no-op; purge deletes only the replayed prefix of each partition.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { NonRetryableError } from '../../../core/errors.ts';
 import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
@@ -15,21 +13,10 @@ import { jsonDecoder } from '../../../schemas/json-decoder.ts';
 import { encodeWireFormat } from '../../../schemas/wire-format.ts';
 import { testRegistry, testSubject } from '../schemas/registry-helpers.ts';
 import { eventually, produce, sequencedEvents, startTestConsumer, testRedis, type SequencedEvent } from '../../support/consumer-harness.ts';
-import { testAdmin, testGroupId, testStack, uniqueName } from '../../support/test-stack.ts';
+import { orderly } from '../../support/orderly-cli.ts';
+import { testAdmin, testGroupId, uniqueName } from '../../support/test-stack.ts';
 
-const run = promisify(execFile);
 
-async function orderly(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { settings } = testStack();
-  const env = { ...process.env, KAFKA_BROKERS: settings.KAFKA_BROKERS, REDIS_URL: settings.REDIS_URL, SCHEMA_REGISTRY_URL: settings.SCHEMA_REGISTRY_URL ?? '' };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], { cwd: '/work/main', env, timeout: 90_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 interface ListedRecord {
   partition: number;

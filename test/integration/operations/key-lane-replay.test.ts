@@ -4,8 +4,6 @@
  * successors follow it into the DLT; a confirmed replay puts them back at the front of the key's lane through
  * tier 1, and the consumer handles them in order before anything later of that key; a released key goes on.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { NonRetryableError } from '../../../core/errors.ts';
 import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
@@ -13,21 +11,10 @@ import { RedisParkingStore } from '../../../consumers/retries/redis-parking-stor
 import { deadLetterTopicOf, retryTopicOf } from '../../../consumers/retries/topic-layout.ts';
 import { jsonDecoder } from '../../../schemas/json-decoder.ts';
 import { eventually, produce, startTestConsumer, testRedis } from '../../support/consumer-harness.ts';
-import { createTestTopic, testAdmin, testGroupId, testStack } from '../../support/test-stack.ts';
+import { orderly } from '../../support/orderly-cli.ts';
+import { createTestTopic, testAdmin, testGroupId } from '../../support/test-stack.ts';
 
-const run = promisify(execFile);
 
-async function orderly(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { settings } = testStack();
-  const env = { ...process.env, KAFKA_BROKERS: settings.KAFKA_BROKERS, REDIS_URL: settings.REDIS_URL, SCHEMA_REGISTRY_URL: settings.SCHEMA_REGISTRY_URL ?? '' };
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['cli/bin.ts', ...args], { cwd: '/work/main', env, timeout: 90_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 function event(key: string, sequence: number) {
   return { key, value: JSON.stringify({ key, sequence }), headers: { 'orderly-event-id': `${key}#${sequence}` } };

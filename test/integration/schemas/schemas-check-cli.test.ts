@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { registryUrl, testRegistry, testSubject } from './registry-helpers.ts';
+import { projectRoot } from '../../../infra/stack/stack-paths.ts';
 
 const run = promisify(execFile);
 
@@ -13,7 +14,7 @@ const v1 = { type: 'record', name: 'Opened', namespace: 'orderly.test', fields: 
 
 async function check(directory: string): Promise<{ code: number; stdout: string }> {
   try {
-    const { stdout } = await run(process.execPath, ['cli/bin.ts', 'schemas', 'check', '--dir', directory, '--registry', registryUrl()], { cwd: '/work/main' });
+    const { stdout } = await run(process.execPath, ['cli/bin.ts', 'schemas', 'check', '--dir', directory, '--registry', registryUrl()], { cwd: projectRoot });
     return { code: 0, stdout };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
