@@ -5,7 +5,7 @@
 import kafkajs from 'kafkajs';
 import type { KafkaConfig, SASLOptions, LogEntry } from 'kafkajs';
 import { z } from 'zod';
-import { ConfigurationError } from './errors.ts';
+import { ConfigurationError, OrderlyError } from './errors.ts';
 import { createLogger, componentLogger, type Logger } from './logger.ts';
 
 export type {
@@ -128,6 +128,48 @@ function kafkajsLogCreator(logger: Logger) {
     };
 }
 
+/** kafkajs's own level: its debug lines when the logger is at debug or trace, else warnings and errors only. */
+function kafkajsLevelOf(logger: Logger): number {
+  return logger.isLevelEnabled('debug') ? logLevel.DEBUG : logLevel.WARN;
+}
+
+/**
+ * A connect the broker refused for its credentials, said plainly: not retried (the same password fails the
+ * same way), naming the user, the mechanism and the settings to check, never the password.
+ */
+export function explainConnectError(error: unknown, options: Pick<ValidKafkaClientOptions, 'brokers' | 'sasl'>): unknown {
+  if ((error as Error | null)?.name !== 'KafkaJSSASLAuthenticationError') return error;
+  const who = options.sasl ? `user "${options.sasl.username}" (${options.sasl.mechanism.toUpperCase()})` : 'the client';
+  return new OrderlyError(
+    'KAFKA',
+    `Kafka authentication failed for ${who} at ${options.brokers.join(',')}: check the username and password ` +
+      `(KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD) and that the user exists on the broker for this mechanism. Broker said: ${(error as Error).message}`,
+    { cause: error, retriable: false },
+  );
+}
+
+/** True when the broker says the topic does not exist (Orderly never has it auto-created), also once retries ran out. */
+export function isUnknownTopicError(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    if ((cause as { type?: unknown }).type === 'UNKNOWN_TOPIC_OR_PARTITION') return true;
+  }
+  return false;
+}
+
+/** Makes `connect()` of every admin, producer and consumer of `kafka` fail with {@link explainConnectError}. */
+function withClearConnectErrors(kafka: InstanceType<typeof Kafka>, options: ValidKafkaClientOptions): InstanceType<typeof Kafka> {
+  const explained = <T extends { connect(): Promise<void> }>(client: T): T => {
+    const connect = client.connect.bind(client);
+    client.connect = () => connect().catch((error: unknown) => Promise.reject(explainConnectError(error, options)));
+    return client;
+  };
+  const [admin, producer, consumer] = [kafka.admin.bind(kafka), kafka.producer.bind(kafka), kafka.consumer.bind(kafka)];
+  kafka.admin = (config) => explained(admin(config));
+  kafka.producer = (config) => explained(producer(config));
+  kafka.consumer = (config) => explained(consumer(config));
+  return kafka;
+}
+
 /** Creates the Kafka client. Topics are never auto-created through it (see `allowAutoTopicCreation`). */
 export function createKafkaClient(options: KafkaClientOptions, logger: Logger = createLogger()) {
   const valid = validateKafkaClientOptions(options);
@@ -137,9 +179,9 @@ export function createKafkaClient(options: KafkaClientOptions, logger: Logger = 
     ssl: valid.tls,
     connectionTimeout: valid.connectionTimeoutMs,
     requestTimeout: valid.requestTimeoutMs,
-    logLevel: logLevel.WARN,
+    logLevel: kafkajsLevelOf(logger),
     logCreator: kafkajsLogCreator(logger),
   };
   if (valid.sasl) config.sasl = valid.sasl as SASLOptions;
-  return new Kafka(config);
+  return withClearConnectErrors(new Kafka(config), valid);
 }

@@ -1,4 +1,4 @@
-import { pino, type Logger, type LoggerOptions } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -20,13 +20,13 @@ export const redactedPaths = [
   'headers.authorization',
 ] as const;
 
-/** A pino logger that is silent unless a level is given (a library does not talk unless asked). */
-export function createLogger(options: LoggerOptions = {}): Logger {
-  return pino({
-    level: 'silent',
-    ...options,
-    redact: { paths: [...redactedPaths], censor: '[redacted]' },
-  });
+/**
+ * A pino logger that is silent unless a level is given (a library does not talk unless asked); it writes to
+ * `destination` (e.g. `pino.destination(file)`) when given, else to stdout.
+ */
+export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const loggerOptions: LoggerOptions = { level: 'silent', ...options, redact: { paths: [...redactedPaths], censor: '[redacted]' } };
+  return destination ? pino(loggerOptions, destination) : pino(loggerOptions);
 }
 
 /** A child logger bound to one component, as every Orderly component uses. */

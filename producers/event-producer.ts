@@ -6,7 +6,7 @@
  * optional token bucket (`rateLimit`) caps the rate: it is taken before the in-flight bound, in order.
  */
 import { OrderlyError } from '../core/errors.ts';
-import { Partitioners, type IHeaders, type Message, type Producer, type RecordMetadata } from '../core/kafka-client.ts';
+import { isUnknownTopicError, Partitioners, type IHeaders, type Message, type Producer, type RecordMetadata } from '../core/kafka-client.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { AvroEncoder } from '../schemas/avro-encoder.ts';
 import { avroType, fullNameOf, type AvroSchemaInput, type Type } from '../schemas/avro-type.ts';
@@ -96,7 +96,9 @@ export class EventProducer {
   connect(): Promise<void> {
     this.#connected ??= this.#producer.connect().catch((error: unknown) => {
       this.#connected = undefined;
-      throw new OrderlyError('KAFKA', `the producer could not connect: ${(error as Error).message}`, { cause: error, retriable: true });
+      // Refused credentials stay refused (not retriable); a broker out of reach may come back.
+      const retriable = !(error instanceof OrderlyError) || error.retriable;
+      throw new OrderlyError('KAFKA', `the producer could not connect: ${(error as Error).message}`, { cause: error, retriable });
     });
     return this.#connected;
   }
@@ -209,6 +211,10 @@ export class EventProducer {
       });
     } catch (error) {
       this.#logger.warn({ err: error, topic: chunk[0]?.topic, status: 'failed' }, 'publish failed');
+      if (isUnknownTopicError(error)) {
+        const topics = [...messagesByTopic.keys()].join(', ');
+        throw new OrderlyError('KAFKA', `publishing ${chunk.length} event(s) failed: topic ${topics} does not exist (or has no leader). Orderly never auto-creates topics: create it with \`orderly topics create\``, { cause: error, retriable: true });
+      }
       throw new OrderlyError('KAFKA', `publishing ${chunk.length} event(s) failed: ${(error as Error).message}`, { cause: error, retriable: true });
     }
     return this.#published(chunk, messages, results);

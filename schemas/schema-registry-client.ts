@@ -23,7 +23,11 @@ export interface RegisteredSchema {
 }
 
 export interface SchemaRegistryClientOptions {
-  /** Base URL, e.g. `http://127.0.0.1:18081/apis/ccompat/v7` (Apicurio) or `http://registry:8081` (Confluent). */
+  /**
+   * Base URL, e.g. `http://127.0.0.1:18081/apis/ccompat/v7` (Apicurio) or `http://registry:8081` (Confluent).
+   * Credentials in it (`https://user:password@registry:8081`) are sent as HTTP basic auth and never shown:
+   * {@link SchemaRegistryClient.url} and every error name the URL without them.
+   */
   url: string;
   /** Time limit of one HTTP request. @defaultValue 10000 ms */
   requestTimeoutMs?: number;
@@ -53,10 +57,19 @@ export class SchemaRegistryClient implements SchemaSource {
   readonly url: string;
   readonly #options: ValidSchemaRegistryClientOptions;
   readonly #fetch: typeof fetch;
+  readonly #authorization: string | undefined;
 
   constructor(options: SchemaRegistryClientOptions) {
     this.#options = validateSchemaRegistryClientOptions(options);
-    this.url = this.#options.url.replace(/\/+$/, '');
+    const url = new URL(this.#options.url);
+    if (url.username || url.password) {
+      // fetch refuses a URL with credentials; they travel as a header instead and stay out of messages.
+      const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+      this.#authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    this.url = url.toString().replace(/\/+$/, '');
     this.#fetch = this.#options.fetch ?? globalThis.fetch;
   }
 
@@ -121,9 +134,11 @@ export class SchemaRegistryClient implements SchemaSource {
     const what = `${method} ${path}`;
     let response: Response;
     try {
+      const headers: Record<string, string> = body === undefined ? { accept: contentType } : { accept: contentType, 'content-type': contentType };
+      if (this.#authorization) headers.authorization = this.#authorization;
       response = await this.#fetch(`${this.url}${path}`, {
         method,
-        headers: body === undefined ? { accept: contentType } : { accept: contentType, 'content-type': contentType },
+        headers,
         body: body === undefined ? null : JSON.stringify(body),
         signal: AbortSignal.timeout(this.#options.requestTimeoutMs),
       });

@@ -4,9 +4,10 @@
  * setting is a {@link ConfigurationError} that says all three ways to give it.
  */
 import { Redis } from 'ioredis';
-import { ConfigurationError } from '../../core/errors.ts';
+import { ConfigurationError, OrderlyError } from '../../core/errors.ts';
 import { createKafkaClient, kafkaClientOptionsFromEnv, type Admin, type Kafka } from '../../core/kafka-client.ts';
 import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
+import { redactUrl } from '../../infra/stack/postgres-check.ts';
 import { readSettings, type StackSettings } from '../../infra/stack/stack-settings.ts';
 
 export type SettingName = 'KAFKA_BROKERS' | 'REDIS_URL' | 'SCHEMA_REGISTRY_URL';
@@ -46,6 +47,17 @@ export async function withAdmin<R>(kafka: Kafka, work: (admin: Admin) => Promise
   }
 }
 
+function refusesPassword(error: unknown): boolean {
+  return /WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test((error as Error | undefined)?.message ?? '');
+}
+
+/** Why the CLI could not use Redis, naming the server without its password. */
+export function redisConnectError(error: unknown, url: string): OrderlyError {
+  const message = (error as Error).message;
+  const fix = refusesPassword(error) ? ': check the password in REDIS_URL (or --redis), e.g. redis://:password@host:6379' : '';
+  return new OrderlyError('STACK_UNAVAILABLE', `Redis at ${redactUrl(url)} refused the connection${fix} (${message})`, { cause: error });
+}
+
 /** Runs `work` with a Redis client that gives up after a few reconnects (a CLI must not hang), closed after. */
 export async function withRedis<R>(url: string | undefined, work: (redis: Redis) => Promise<R>): Promise<R> {
   const redis = new Redis(requiredSetting('REDIS_URL', url), {
@@ -53,8 +65,15 @@ export async function withRedis<R>(url: string | undefined, work: (redis: Redis)
     retryStrategy: (times) => (times > 3 ? null : 200 * times),
     lazyConnect: true,
   });
+  // A refused connection is reported once, by connect() below, not as an "unhandled error event" per retry;
+  // a refused password is not retried at all.
+  let lastError: unknown;
+  redis.on('error', (error: Error) => {
+    lastError = error;
+    if (refusesPassword(error)) redis.disconnect();
+  });
   try {
-    await redis.connect();
+    await redis.connect().catch((error: unknown) => Promise.reject(redisConnectError(lastError ?? error, requiredSetting('REDIS_URL', url))));
     return await work(redis);
   } finally {
     redis.disconnect();

@@ -71,7 +71,11 @@ export async function checkTopicLayout(admin: Admin, sourceTopics: readonly stri
     const all = [layout.source, ...layout.retries, layout.deadLetter];
     const missing = all.filter((topic) => !existing.has(topic));
     if (missing.length > 0) {
-      problems.push(`missing ${missing.join(', ')}: create them with \`orderly topics create ${layout.source} --group ${groupId} --tiers ${tierCount}\``);
+      // The DLT apart: a consumer may start without it, never without its source or tiers.
+      const create = `create them with \`orderly topics create ${layout.source} --group ${groupId} --tiers ${tierCount}\``;
+      const missingSourceOrTiers = missing.filter((topic) => topic !== layout.deadLetter);
+      if (missingSourceOrTiers.length > 0) problems.push(`missing ${missingSourceOrTiers.join(', ')}: ${create}`);
+      if (missing.includes(layout.deadLetter)) problems.push(`missing ${layout.deadLetter}: ${create}`);
       continue;
     }
     const metadata = await admin.fetchTopicMetadata({ topics: all });

@@ -16,22 +16,32 @@ export interface KafkaBrokerConfig {
   dir: string;
   port: number;
   controllerPort: number;
+  /**
+   * A second listener, SASL_PLAINTEXT with SCRAM-SHA-256 and -512, for the security smoke; its users are
+   * added when the storage is formatted. The controller and inter-broker listeners stay PLAINTEXT.
+   */
+  sasl?: { port: number; users: readonly { username: string; password: string }[] };
+  /** Off by the contract; the security smoke turns it on to show that Orderly never relies on it. @defaultValue false */
+  autoCreateTopics?: boolean;
 }
 
+export const scramMechanisms = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
+
 /** The broker's configuration. Pure, so a unit test can read it. */
-export function brokerProperties({ dir, port, controllerPort }: KafkaBrokerConfig): string {
+export function brokerProperties({ dir, port, controllerPort, sasl, autoCreateTopics = false }: KafkaBrokerConfig): string {
+  const saslListener = sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : '';
   const properties: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${saslListener}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${saslListener}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${sasl ? ',SASL_PLAINTEXT:SASL_PLAINTEXT' : ''}`,
     'log.dirs': join(dir, 'data'),
     // The contract: every topic is created explicitly (`orderly topics create`).
-    'auto.create.topics.enable': false,
+    'auto.create.topics.enable': autoCreateTopics,
     'num.partitions': 1,
     'default.replication.factor': 1,
     'min.insync.replicas': 1,
@@ -50,6 +60,14 @@ export function brokerProperties({ dir, port, controllerPort }: KafkaBrokerConfi
     'log.retention.hours': 24,
     'log.segment.bytes': 104_857_600,
   };
+  if (sasl) {
+    properties['sasl.enabled.mechanisms'] = scramMechanisms.join(',');
+    for (const mechanism of scramMechanisms) {
+      // The broker side of SCRAM needs the login module and no options: the credentials live in the metadata log.
+      properties[`listener.name.sasl_plaintext.${mechanism.toLowerCase()}.sasl.jaas.config`] =
+        'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+    }
+  }
   return `${Object.entries(properties)
     .map(([name, value]) => `${name}=${value}`)
     .join('\n')}\n`;
@@ -94,7 +112,10 @@ export function prepareBroker(config: KafkaBrokerConfig): void {
   if (existsSync(join(config.dir, 'data', 'meta.properties'))) return;
   // A cluster id is 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints.
   const clusterId = randomBytes(16).toString('base64url');
-  execFileSync('java', javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', propertiesFile]), {
+  const scramUsers = (config.sasl?.users ?? []).flatMap(({ username, password }) =>
+    scramMechanisms.flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${username},password=${password}]`]),
+  );
+  execFileSync('java', javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', propertiesFile, ...scramUsers]), {
     cwd: config.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { brokerAnswers, ensureKafkaJars, prepareBroker, startBroker, waitForBroker } from './kafka-broker.ts';
+import { brokerAnswers, ensureKafkaJars, prepareBroker, startBroker, waitForBroker, type KafkaBrokerConfig } from './kafka-broker.ts';
 import { redisAnswers, startRedisServer, waitForRedis } from './redis-server.ts';
 import {
   createRegistryTopics,
@@ -23,7 +23,7 @@ import { settingsFile, writeSettings, type StackSettings } from './stack-setting
 
 /** What `up` remembers between runs (`stack.json`): pids of the processes it started, and their ports. */
 export interface StackState {
-  kafka?: { pid?: number; port: number; controllerPort: number };
+  kafka?: { pid?: number; port: number; controllerPort: number; saslPort?: number };
   redis?: { pid?: number; port: number };
   registry?: { pid?: number; port: number };
 }
@@ -42,19 +42,33 @@ export interface LocalStackOptions {
   env?: NodeJS.ProcessEnv;
   /** Progress lines (the CLI prints them to stderr). */
   log?: (line: string) => void;
+  /** For the security smoke: a SCRAM listener and auto-creation on the broker, a password on redis-server. */
+  security?: {
+    kafkaUsers?: readonly { username: string; password: string }[];
+    autoCreateTopics?: boolean;
+    redisPassword?: string;
+  };
 }
 
-export const preferredPorts = { kafka: 19092, kafkaController: 19093, redis: 16379, registry: 18081 } as const;
+export const preferredPorts = { kafka: 19092, kafkaController: 19093, kafkaSasl: 19094, redis: 16379, registry: 18081 } as const;
 
 export class LocalStack {
   readonly dir: string;
   private readonly env: NodeJS.ProcessEnv;
   private readonly log: (line: string) => void;
+  private readonly security: NonNullable<LocalStackOptions['security']>;
 
-  constructor({ dir, env = process.env, log = () => undefined }: LocalStackOptions) {
+  constructor({ dir, env = process.env, log = () => undefined, security = {} }: LocalStackOptions) {
     this.dir = dir;
     this.env = env;
     this.log = log;
+    this.security = security;
+  }
+
+  private brokerConfig(port: number, controllerPort: number, saslPort: number | undefined): KafkaBrokerConfig {
+    const { kafkaUsers, autoCreateTopics } = this.security;
+    const sasl = kafkaUsers && saslPort !== undefined ? { port: saslPort, users: kafkaUsers } : undefined;
+    return { dir: this.kafkaDir, port, controllerPort, sasl, autoCreateTopics };
   }
 
   private get kafkaDir() {
@@ -107,7 +121,7 @@ export class LocalStack {
 
   private async upKafka(previous: StackState['kafka']): Promise<NonNullable<StackState['kafka']>> {
     if (ownsProcess(previous?.pid, this.kafkaDir)) {
-      const config = { dir: this.kafkaDir, port: previous.port, controllerPort: previous.controllerPort };
+      const config = this.brokerConfig(previous.port, previous.controllerPort, previous.saslPort);
       if (await brokerAnswers(`127.0.0.1:${previous.port}`)) {
         this.log(`kafka: already running (pid ${previous.pid}) on 127.0.0.1:${previous.port}`);
         return previous;
@@ -119,14 +133,15 @@ export class LocalStack {
     ensureKafkaJars(this.log);
     const port = await reusePort(previous?.port, preferredPorts.kafka);
     const controllerPort = await reusePort(previous?.controllerPort, preferredPorts.kafkaController, new Set([port]));
-    const config = { dir: this.kafkaDir, port, controllerPort };
+    const saslPort = this.security.kafkaUsers ? await reusePort(previous?.saslPort, preferredPorts.kafkaSasl, new Set([port, controllerPort])) : undefined;
+    const config = this.brokerConfig(port, controllerPort, saslPort);
     prepareBroker(config);
     const startedAt = Date.now();
     const pid = startBroker(config);
     this.log(`kafka: started pid ${pid} on 127.0.0.1:${port} (controller ${controllerPort}); waiting until it answers`);
     await waitForBroker(config, pid);
     this.log(`kafka: answering after ${Date.now() - startedAt} ms`);
-    return { pid, port, controllerPort };
+    return { pid, port, controllerPort, ...(saslPort === undefined ? {} : { saslPort }) };
   }
 
   private async upRegistry(
@@ -159,16 +174,17 @@ export class LocalStack {
       return this.env.REDIS_URL;
     }
     const previous = state.redis;
-    if (ownsProcess(previous?.pid, this.redisDir) && (await redisAnswers(redisUrlOf(previous.port)))) {
+    const password = this.security.redisPassword;
+    if (ownsProcess(previous?.pid, this.redisDir) && (await redisAnswers(redisUrlOf(previous.port, password)))) {
       this.log(`redis: already running (pid ${previous.pid}) on 127.0.0.1:${previous.port}`);
-      return redisUrlOf(previous.port);
+      return redisUrlOf(previous.port, password);
     }
     const port = await reusePort(previous?.port, preferredPorts.redis);
-    const pid = startRedisServer({ dir: this.redisDir, port });
+    const pid = startRedisServer({ dir: this.redisDir, port, password });
     state.redis = { pid, port };
-    await waitForRedis(redisUrlOf(port), pid);
-    this.log(`redis: started pid ${pid} on 127.0.0.1:${port} (AOF on)`);
-    return redisUrlOf(port);
+    await waitForRedis(redisUrlOf(port, password), pid);
+    this.log(`redis: started pid ${pid} on 127.0.0.1:${port} (AOF on${password === undefined ? '' : ', password required'})`);
+    return redisUrlOf(port, password);
   }
 
   /** Stops every process this stack started; `purge` also deletes the data. No process is left behind. */
@@ -224,7 +240,8 @@ export class LocalStack {
     } else {
       const redisPid = ownsProcess(state.redis?.pid, this.redisDir) ? state.redis?.pid : undefined;
       const address = state.redis ? redisUrlOf(state.redis.port) : '(never started)';
-      statuses.push({ service: 'redis', managed: true, pid: redisPid, address, healthy: redisPid !== undefined && (await redisAnswers(address)) });
+      const healthy = redisPid !== undefined && state.redis !== undefined && (await redisAnswers(redisUrlOf(state.redis.port, this.security.redisPassword)));
+      statuses.push({ service: 'redis', managed: true, pid: redisPid, address, healthy });
     }
     const databaseUrl = this.env.DATABASE_URL ?? localDatabaseUrl;
     statuses.push({ service: 'postgres', managed: false, address: redactUrl(databaseUrl), healthy: await postgresAnswers(databaseUrl) });
@@ -232,8 +249,8 @@ export class LocalStack {
   }
 }
 
-function redisUrlOf(port: number): string {
-  return `redis://127.0.0.1:${port}`;
+function redisUrlOf(port: number, password?: string): string {
+  return password === undefined ? `redis://127.0.0.1:${port}` : `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`;
 }
 
 /** Keeps a port across restarts while it is free, so settings stay stable; else picks another. */

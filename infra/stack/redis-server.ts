@@ -8,15 +8,18 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { OrderlyError } from '../../core/errors.ts';
 import { isAlive, spawnDetached, waitFor } from './process-control.ts';
+import { redactUrl } from './postgres-check.ts';
 
 export interface RedisServerConfig {
   /** Its folder: `redis.conf`, the AOF files, `redis.log`. */
   dir: string;
   port: number;
+  /** `requirepass` (the security smoke); the URL then carries it. @defaultValue none */
+  password?: string;
 }
 
 /** The server's configuration. Pure, so a unit test can read it. */
-export function redisConfig({ dir, port }: RedisServerConfig): string {
+export function redisConfig({ dir, port, password }: RedisServerConfig): string {
   return [
     'bind 127.0.0.1',
     `port ${port}`,
@@ -28,6 +31,7 @@ export function redisConfig({ dir, port }: RedisServerConfig): string {
     'save ""',
     'daemonize no',
     `logfile ${join(dir, 'redis.log')}`,
+    ...(password === undefined ? [] : [`requirepass ${password}`]),
   ].join('\n');
 }
 
@@ -70,5 +74,5 @@ export async function waitForRedis(url: string, pid: number | undefined, timeout
       }
     },
   });
-  if (!ready) throw new OrderlyError('STACK_UNAVAILABLE', `Redis at ${url} did not answer within ${timeoutMs} ms`);
+  if (!ready) throw new OrderlyError('STACK_UNAVAILABLE', `Redis at ${redactUrl(url)} did not answer within ${timeoutMs} ms`);
 }

@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalStack } from '../../../infra/stack/local-stack.ts';
+import { LocalStack, type LocalStackOptions } from '../../../infra/stack/local-stack.ts';
 import { isAlive } from '../../../infra/stack/process-control.ts';
 import type { StackSettings } from '../../../infra/stack/stack-settings.ts';
 import { sleep } from './chaos-run.ts';
@@ -19,17 +19,24 @@ export class PrivateStack {
   private readonly stack: LocalStack;
   settings!: StackSettings;
 
-  constructor(shared: StackSettings, log: (line: string) => void = () => undefined) {
+  constructor(shared: StackSettings, log: (line: string) => void = () => undefined, security?: LocalStackOptions['security']) {
     const env: NodeJS.ProcessEnv = { ...process.env, ORDERLY_STACK_DIR: this.dir, DATABASE_URL: shared.DATABASE_URL };
     delete env.REDIS_URL; // a private redis-server, never the shared one
     delete env.KAFKA_BROKERS;
     delete env.SCHEMA_REGISTRY_URL;
-    this.stack = new LocalStack({ dir: this.dir, env, log });
+    this.stack = new LocalStack({ dir: this.dir, env, log, security });
   }
 
   async up(): Promise<StackSettings> {
     this.settings = await this.stack.up();
     return this.settings;
+  }
+
+  /** The broker's SASL_PLAINTEXT (SCRAM) listener, when the stack was built with Kafka users. */
+  saslBroker(): string {
+    const port = this.stack.readState().kafka?.saslPort;
+    if (port === undefined) throw new Error('the private stack has no SASL listener (pass security.kafkaUsers)');
+    return `127.0.0.1:${port}`;
   }
 
   pid(service: StackService): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../../../core/errors.ts';
-import { kafkaClientOptionsFromEnv, validateKafkaClientOptions, type KafkaClientOptions } from '../../../core/kafka-client.ts';
+import { ConfigurationError, OrderlyError } from '../../../core/errors.ts';
+import { explainConnectError, isUnknownTopicError, kafkaClientOptionsFromEnv, validateKafkaClientOptions, type KafkaClientOptions } from '../../../core/kafka-client.ts';
 
 describe('validateKafkaClientOptions', () => {
   it('reports every bad value at once, each with the option name and the fix', () => {
@@ -48,5 +48,34 @@ describe('kafkaClientOptionsFromEnv', () => {
       sasl: { mechanism: 'scram-sha-256', username: 'orderly', password: 'pw' },
     });
     expect(validateKafkaClientOptions(options).sasl?.mechanism).toBe('scram-sha-256');
+  });
+});
+
+describe('explainConnectError', () => {
+  const options = { brokers: ['127.0.0.1:19094'], sasl: { mechanism: 'scram-sha-512' as const, username: 'orderly', password: 'planted-S3cret' } };
+
+  it('turns a refused SASL login into a non-retriable error naming the user and what to check, never the password', () => {
+    const refused = Object.assign(new Error('SASL SCRAM SHA512 authentication failed: invalid credentials'), { name: 'KafkaJSSASLAuthenticationError' });
+    const explained = explainConnectError(refused, options) as OrderlyError;
+    expect(explained).toBeInstanceOf(OrderlyError);
+    expect(explained.retriable).toBe(false);
+    expect(explained.message).toMatch(/authentication failed for user "orderly" \(SCRAM-SHA-512\) at 127\.0\.0\.1:19094: check the username and password/);
+    expect(explained.message).not.toContain('planted-S3cret');
+    expect(explained.cause).toBe(refused);
+  });
+
+  it('leaves any other error as it is', () => {
+    const refused = new Error('Connection error: connect ECONNREFUSED');
+    expect(explainConnectError(refused, options)).toBe(refused);
+  });
+});
+
+describe('isUnknownTopicError', () => {
+  it('recognises the broker saying that a topic does not exist', () => {
+    expect(isUnknownTopicError(Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' }))).toBe(true);
+    const unknown = Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+    expect(isUnknownTopicError(Object.assign(new Error(unknown.message), { name: 'KafkaJSNumberOfRetriesExceeded', cause: unknown }))).toBe(true);
+    expect(isUnknownTopicError(new Error('other'))).toBe(false);
+    expect(isUnknownTopicError(undefined)).toBe(false);
   });
 });

@@ -29,3 +29,25 @@ describe('brokerProperties', () => {
     expect(properties.get('log.dirs')).toBe('/data/kafka/data');
   });
 });
+
+describe('brokerProperties with a SCRAM listener (the security smoke)', () => {
+  const properties = parse(
+    brokerProperties({ dir: '/data/kafka', port: 19092, controllerPort: 19093, sasl: { port: 19094, users: [{ username: 'u', password: 'p' }] }, autoCreateTopics: true }),
+  );
+
+  it('adds a SASL_PLAINTEXT listener beside the PLAINTEXT ones, SCRAM-SHA-256 and -512 enabled', () => {
+    expect(properties.get('listeners')).toBe('PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093,SASL_PLAINTEXT://127.0.0.1:19094');
+    expect(properties.get('advertised.listeners')).toBe('PLAINTEXT://127.0.0.1:19092,SASL_PLAINTEXT://127.0.0.1:19094');
+    expect(properties.get('listener.security.protocol.map')).toContain('SASL_PLAINTEXT:SASL_PLAINTEXT');
+    expect(properties.get('sasl.enabled.mechanisms')).toBe('SCRAM-SHA-256,SCRAM-SHA-512');
+    expect(properties.get('inter.broker.listener.name')).toBe('PLAINTEXT');
+  });
+
+  it('never writes a user password into the properties file', () => {
+    expect([...properties.values()].join('\n')).not.toMatch(/password=p/);
+  });
+
+  it('turns auto-creation on only when asked', () => {
+    expect(properties.get('auto.create.topics.enable')).toBe('true');
+  });
+});

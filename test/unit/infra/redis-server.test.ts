@@ -11,4 +11,9 @@ describe('redisConfig', () => {
   it('binds loopback on the chosen port and keeps its files in its folder', () => {
     expect(lines).toEqual(expect.arrayContaining(['bind 127.0.0.1', 'port 16379', 'dir /stack/redis']));
   });
+
+  it('asks for a password only when given one', () => {
+    expect(lines.some((line) => line.startsWith('requirepass'))).toBe(false);
+    expect(redisConfig({ dir: '/stack/redis', port: 16379, password: 'pw' }).split('\n')).toContain('requirepass pw');
+  });
 });
