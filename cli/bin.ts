@@ -9,6 +9,7 @@ import { registerTopicsCommand } from './commands/topics.ts';
 import { registerKeysCommand } from './commands/keys.ts';
 import { registerDltCommand } from './commands/dlt.ts';
 import { registerLagCommand } from './commands/lag.ts';
+import { describeUnexpected } from './support/unexpected-error.ts';
 
 // kafkajs 2.2.4 schedules a negative timeout on Node 24 (kafkajs #1751); Node clamps it to 1 ms and warns on
 // every command. Harmless, so the CLI does not print it; every other warning still shows.
@@ -35,7 +36,7 @@ registerLagCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  // Operator-facing errors carry their fix in the message; anything else keeps its stack.
-  console.error(error instanceof OrderlyError ? `orderly: ${error.message}` : error);
+  // Operator-facing errors carry their fix in the message; anything else keeps its stack, never its properties.
+  console.error(error instanceof OrderlyError ? `orderly: ${error.message}` : describeUnexpected(error));
   process.exitCode = 1;
 }
