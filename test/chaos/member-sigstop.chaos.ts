@@ -14,10 +14,10 @@ export interface MemberSigstopParameters {
 export const fullMemberSigstop: MemberSigstopParameters = { events: 20_000, keys: 2_000, partitions: 12, cycles: 10, sessionTimeoutMs: 6_000 };
 
 export async function memberSigstopScenario(settings: StackSettings, parameters: MemberSigstopParameters = fullMemberSigstop): Promise<ScenarioResult> {
-  // Slow handlers (20 ms) so a stopped member always holds records in flight when it is frozen. Claim leases
+  // Slow handlers (200 ms) so a stopped member always holds records in flight when it is frozen. Claim leases
   // (4 s) shorter than the freeze: the member that takes the partition over claims the frozen member's
   // in-flight events and handles them, so the frozen member's late work meets a lost claim and a new generation.
-  const memberEnv = { SESSION_TIMEOUT_MS: String(parameters.sessionTimeoutMs), HANDLER_DELAY_MS: '20', HANDLER_TIMEOUT_MS: '3000', LEASE_MS: '4000' };
+  const memberEnv = { SESSION_TIMEOUT_MS: String(parameters.sessionTimeoutMs), HANDLER_DELAY_MS: '200', HANDLER_TIMEOUT_MS: '3000', LEASE_MS: '4000' };
   const run = new ChaosRun({ settings, partitions: parameters.partitions, memberEnv });
   try {
     await run.setUp();
