@@ -41,6 +41,13 @@ type State = 'new' | 'running' | 'stopping' | 'stopped';
 
 const priorityRank = { high: 0, normal: 1, low: 2 } as const;
 
+/**
+ * The fetch wait: how long the broker holds a fetch with no new records, and how long kafkajs sleeps when every
+ * assigned partition is paused (it cannot be woken on a resume). The default record watermarks keep more than
+ * this much work queued below the low mark (see `defaultRecordWatermarks`); an idle member fetches 10 times a second.
+ */
+const fetchMaxWaitMs = 100;
+
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
   private readonly options: ValidOrderedConsumerOptions<T>;
@@ -80,7 +87,8 @@ export class OrderedConsumer<T = Buffer | null> {
       allowAutoTopicCreation: false,
       partitionAssigners: [CopartitionedAssigner],
       // Short fetch waits: a partition resumed (a retry tier now due, pressure gone) is fetched within this bound.
-      maxWaitTimeInMs: this.options.retryTiersMs.length > 0 ? 100 : 500,
+      // When every assigned partition is paused, kafkajs sleeps this long before it fetches again.
+      maxWaitTimeInMs: fetchMaxWaitMs,
     });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
     this.admin = kafka.admin();
