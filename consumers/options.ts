@@ -18,10 +18,14 @@ export interface HandledEvent<T> {
   /** `orderly-event-id`, else `<topic>:<partition>:<offset>` (stable across redeliveries). */
   eventId: string;
   eventType: string | undefined;
+  /** Every header decoded as UTF-8 (one that is not is left out). Computed on first read; not copied by `{ ...event }`. */
   headers: Record<string, string>;
   /** Broker timestamp, epoch ms as a string. */
   timestamp: string;
-  /** SHA-256 of the raw value (base64url, 22 chars): tells a redelivery from an id reused for other content. */
+  /**
+   * SHA-256 of the raw value (base64url, 22 chars): tells a redelivery from an id reused for other content.
+   * Computed on first read (with an idempotency store, always); not copied by `{ ...event }`.
+   */
   payloadHash: string;
 }
 
