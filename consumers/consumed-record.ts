@@ -34,3 +34,17 @@ export function readHeaders(headers: IHeaders): Record<string, string> {
   }
   return result;
 }
+
+/** One header, read as {@link readHeaders} would: own key, the last value if repeated, undefined if not UTF-8. */
+export function readHeader(headers: IHeaders, name: string): string | undefined {
+  if (name === '__proto__' || !Object.hasOwn(headers, name)) return undefined;
+  const raw = headers[name];
+  const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+  if (last === undefined) return undefined;
+  if (typeof last === 'string') return last;
+  try {
+    return strictUtf8.decode(last);
+  } catch {
+    return undefined;
+  }
+}

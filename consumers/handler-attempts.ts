@@ -3,11 +3,15 @@
  * `handlerTimeoutMs` (its AbortSignal fires). Never two attempts of one event at once: an attempt that timed
  * out and has not settled blocks the next one for up to another `handlerTimeoutMs`, and then the event is
  * given up as hung (it goes to the DLT as `handler-timeout`, with no further attempt anywhere).
+ *
+ * Cheap per attempt: every attempt has the same timeout, so deadlines come in start order and one timer, set
+ * for the earliest, serves all of them ({@link AttemptDeadlines}); an attempt's AbortController is created only
+ * when its handler reads `context.signal`; the consumer's stop signal is listened to once, not per attempt.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
 import type { ConsumerEventEmitter } from './events.ts';
-import type { HandledEvent, ValidOrderedConsumerOptions } from './options.ts';
+import type { HandledEvent, HandlerContext, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
 import { isRetryableError } from './retries/retry-policy.ts';
 
@@ -15,12 +19,111 @@ export type AttemptsResult =
   | { ok: true; attempts: number; durationMs: number }
   | { ok: false; attempts: number; error: unknown; timedOut: boolean; hung: boolean };
 
-export interface AttemptHooks {
-  signal: AbortSignal;
+/** What the attempts need of their caller; `work` is passed back as given (no closure per event). */
+export interface AttemptHooks<W> {
   /** Waits between attempts; throws to abandon (partition revoked, consumer stopping). */
-  pause(ms: number): Promise<void>;
+  pause(work: W, ms: number): Promise<void>;
   /** Before each attempt after the first (renews the idempotency lease). */
-  beforeRetry(): Promise<void>;
+  beforeRetry(work: W): Promise<void>;
+}
+
+/** How the record is named in events: as consumed (a retry tier's own topic and offset). */
+interface RecordRef {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+type Outcome = { ok: true } | { ok: false; error: unknown } | 'timeout';
+const succeeded: Outcome = { ok: true };
+
+/** The context a handler gets: its AbortController is made on the first read of `signal`. */
+class AttemptContext implements HandlerContext {
+  readonly attempt: number;
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private reason: unknown;
+
+  constructor(attempt: number) {
+    this.attempt = attempt;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
+/** One attempt running: a node of the deadline list, in start order. */
+interface Running {
+  deadline: number;
+  context: AttemptContext;
+  settle: (outcome: Outcome) => void;
+  previous: Running | undefined;
+  next: Running | undefined;
+}
+
+/**
+ * The attempts running, in deadline order (all share one timeout, so that is start order), in a doubly linked
+ * list: added at the tail, removed anywhere in O(1). One timer is set for the head's deadline.
+ */
+class AttemptDeadlines {
+  private head: Running | undefined;
+  private tail: Running | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    this.timeoutMs = timeoutMs;
+  }
+
+  add(context: AttemptContext, settle: (outcome: Outcome) => void): Running {
+    const node: Running = { deadline: performance.now() + this.timeoutMs, context, settle, previous: this.tail, next: undefined };
+    if (this.tail) this.tail.next = node;
+    else this.head = node;
+    this.tail = node;
+    this.timer ??= setTimeout(() => this.expire(), this.timeoutMs);
+    return node;
+  }
+
+  remove(node: Running): void {
+    if (node.previous) node.previous.next = node.next;
+    else if (this.head === node) this.head = node.next;
+    else return; // removed already
+    if (node.next) node.next.previous = node.previous;
+    else this.tail = node.previous;
+    node.previous = node.next = undefined;
+    if (!this.head && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  /** Aborts every attempt running (the consumer stops); they still run until they settle or time out. */
+  abortAll(reason: unknown): void {
+    for (let node = this.head; node; node = node.next) node.context.abort(reason);
+  }
+
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    while (this.head && this.head.deadline <= now) {
+      const node = this.head;
+      this.remove(node);
+      node.settle('timeout');
+    }
+    if (this.head) this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(this.head.deadline - now)));
+  }
 }
 
 export class HandlerAttempts<T> {
@@ -28,18 +131,22 @@ export class HandlerAttempts<T> {
   private readonly events: ConsumerEventEmitter;
   /** Attempts that timed out and still run, by event id. */
   private readonly unsettled = new Map<string, Promise<unknown>>();
+  private readonly deadlines: AttemptDeadlines;
+  private readonly stopSignals = new WeakSet<AbortSignal>();
 
   constructor(options: ValidOrderedConsumerOptions<T>, events: ConsumerEventEmitter) {
     this.options = options;
     this.events = events;
+    this.deadlines = new AttemptDeadlines(options.handlerTimeoutMs);
   }
 
-  /** `reference` names the record as consumed (a retry tier's own topic and offset), for the events. */
-  async run(event: HandledEvent<T>, attemptsBefore: number, hooks: AttemptHooks, reference: { topic: string; partition: number; offset: string }): Promise<AttemptsResult> {
+  /** `stop` aborts every attempt's signal; `record` names the record as consumed, for the events. */
+  async run<W>(event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, hooks: AttemptHooks<W>, work: W, record: RecordRef): Promise<AttemptsResult> {
     const { handlerTimeoutMs, inPlaceRetries } = this.options;
+    this.watch(stop);
     for (let index = 1; ; index++) {
       const attempt = attemptsBefore + index;
-      const previous = this.unsettled.get(event.eventId);
+      const previous = this.unsettled.size > 0 ? this.unsettled.get(event.eventId) : undefined;
       if (previous) {
         const settled = await Promise.race([previous.then(() => true), sleep(handlerTimeoutMs, false)]);
         if (!settled) {
@@ -48,43 +155,57 @@ export class HandlerAttempts<T> {
         }
         this.unsettled.delete(event.eventId);
       }
-      if (index > 1) await hooks.beforeRetry();
+      if (index > 1) await hooks.beforeRetry(work);
       const startedAt = performance.now();
-      const controller = new AbortController();
-      const onStop = () => controller.abort(hooks.signal.reason);
-      hooks.signal.addEventListener('abort', onStop, { once: true });
-      let timer: NodeJS.Timeout | undefined;
-      const running = Promise.resolve().then(() => this.options.handler(event, { signal: controller.signal, attempt }));
-      const outcome = await Promise.race([
+      const context = new AttemptContext(attempt);
+      if (stop.aborted) context.abort(stop.reason);
+      let running: Promise<unknown>;
+      try {
+        running = Promise.resolve(this.options.handler(event, context));
+      } catch (error) {
+        running = Promise.reject(error);
+      }
+      let node: Running | undefined;
+      const outcome = await new Promise<Outcome>((settle) => {
+        node = this.deadlines.add(context, settle);
         running.then(
-          () => ({ ok: true as const }),
-          (error: unknown) => ({ ok: false as const, error }),
-        ),
-        new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, handlerTimeoutMs, 'timeout'))),
-      ]);
-      clearTimeout(timer);
-      hooks.signal.removeEventListener('abort', onStop);
+          () => settle(succeeded),
+          (error: unknown) => settle({ ok: false, error }),
+        );
+      });
+      this.deadlines.remove(node!);
       if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: index, durationMs: performance.now() - startedAt };
 
       let error: unknown;
       const timedOut = outcome === 'timeout';
       if (outcome === 'timeout') {
         error = new OrderlyError('HANDLER_TIMEOUT', `the handler did not finish within handlerTimeoutMs (${handlerTimeoutMs} ms)`, { retriable: true });
-        controller.abort(error);
+        context.abort(error);
         const settling = running.catch(() => undefined).finally(() => {
           if (this.unsettled.get(event.eventId) === settling) this.unsettled.delete(event.eventId);
         });
         this.unsettled.set(event.eventId, settling);
-        this.events.emit('consumer.handler.timed-out', { ...reference, attempt, timeoutMs: handlerTimeoutMs });
+        this.events.emit('consumer.handler.timed-out', { ...reference(record), attempt, timeoutMs: handlerTimeoutMs });
       } else {
         error = outcome.error;
       }
       const retryInPlace = index <= inPlaceRetries && attempt < this.options.maxAttempts && isRetryableError(error, this.options.isRetryable);
-      this.events.emit('consumer.record.failed', { ...reference, attempt, errorType: errorTypeOf(error), willRetry: retryInPlace });
+      this.events.emit('consumer.record.failed', { ...reference(record), attempt, errorType: errorTypeOf(error), willRetry: retryInPlace });
       if (!retryInPlace) return { ok: false, attempts: index, error, timedOut, hung: false };
-      await hooks.pause(backoffDelayMs(index, { baseMs: this.options.retryBackoffMs, maxMs: this.options.retryBackoffMaxMs, factor: 5 }));
+      await hooks.pause(work, backoffDelayMs(index, { baseMs: this.options.retryBackoffMs, maxMs: this.options.retryBackoffMaxMs, factor: 5 }));
     }
   }
+
+  /** Listens once to a stop signal: it aborts every attempt running then. */
+  private watch(stop: AbortSignal): void {
+    if (this.stopSignals.has(stop)) return;
+    this.stopSignals.add(stop);
+    stop.addEventListener('abort', () => this.deadlines.abortAll(stop.reason), { once: true });
+  }
+}
+
+function reference(record: RecordRef): RecordRef {
+  return { topic: record.topic, partition: record.partition, offset: record.offset };
 }
 
 export function errorTypeOf(error: unknown): string {

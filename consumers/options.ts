@@ -18,10 +18,14 @@ export interface HandledEvent<T> {
   /** `orderly-event-id`, else `<topic>:<partition>:<offset>` (stable across redeliveries). */
   eventId: string;
   eventType: string | undefined;
+  /** Every header decoded as UTF-8 (one that is not is left out). Computed on first read; not copied by `{ ...event }`. */
   headers: Record<string, string>;
   /** Broker timestamp, epoch ms as a string. */
   timestamp: string;
-  /** SHA-256 of the raw value (base64url, 22 chars): tells a redelivery from an id reused for other content. */
+  /**
+   * SHA-256 of the raw value (base64url, 22 chars): tells a redelivery from an id reused for other content.
+   * Computed on first read (with an idempotency store, always); not copied by `{ ...event }`.
+   */
   payloadHash: string;
 }
 
@@ -90,21 +94,27 @@ export interface OrderedConsumerOptions<T = unknown> {
   parkingStore?: ParkingStore;
   /** How often completed offsets are committed, in ms. @defaultValue 1000 */
   commitIntervalMs?: number;
-  /** Records fetched and not completed in a partition at which it pauses. @defaultValue 1000 */
+  /**
+   * Records fetched and not completed in a partition at which it pauses. The default scales with `concurrency`,
+   * so that one partition alone keeps every handler slot busy while it waits for its next fetch: when every
+   * partition is paused, the Kafka client waits its fetch wait (100 ms) before it fetches again, and 16 handler
+   * durations of work stay queued below the low mark. The byte marks are the memory bound.
+   * @defaultValue max(1000, 32 × concurrency): 2048 at the default concurrency of 64
+   */
   partitionHighWatermarkRecords?: number;
-  /** ... and at which it resumes. @defaultValue 500 */
+  /** ... and at which it resumes. @defaultValue half the high mark */
   partitionLowWatermarkRecords?: number;
   /** Bytes (keys and values) held for a partition at which it pauses. @defaultValue 16 MiB */
   partitionHighWatermarkBytes?: number;
-  /** @defaultValue 8 MiB */
+  /** @defaultValue half the high mark: 8 MiB */
   partitionLowWatermarkBytes?: number;
-  /** Records held by the whole member at which every partition pauses. @defaultValue 20000 */
+  /** Records held by the whole member at which every partition pauses. @defaultValue max(20000, 64 × concurrency) */
   memberHighWatermarkRecords?: number;
-  /** @defaultValue 10000 */
+  /** @defaultValue half the high mark */
   memberLowWatermarkRecords?: number;
   /** Bytes held by the whole member at which every partition pauses. @defaultValue 128 MiB */
   memberHighWatermarkBytes?: number;
-  /** @defaultValue 64 MiB */
+  /** @defaultValue half the high mark: 64 MiB */
   memberLowWatermarkBytes?: number;
   /** Event-loop delay (the worst in each 500 ms) above which fetching pauses; 0 turns it off. @defaultValue 1000 ms */
   maxEventLoopDelayMs?: number;
@@ -148,11 +158,11 @@ const optionsSchema = z
     retryBackoffMs: positiveInt.default(100),
     retryBackoffMaxMs: positiveInt.default(5_000),
     commitIntervalMs: positiveInt.default(1_000),
-    partitionHighWatermarkRecords: positiveInt.default(1_000),
+    partitionHighWatermarkRecords: positiveInt.optional(),
     partitionLowWatermarkRecords: z.number().int().min(0).optional(),
     partitionHighWatermarkBytes: positiveInt.default(16 * 1024 * 1024),
     partitionLowWatermarkBytes: z.number().int().min(0).optional(),
-    memberHighWatermarkRecords: positiveInt.default(20_000),
+    memberHighWatermarkRecords: positiveInt.optional(),
     memberLowWatermarkRecords: z.number().int().min(0).optional(),
     memberHighWatermarkBytes: positiveInt.default(128 * 1024 * 1024),
     memberLowWatermarkBytes: z.number().int().min(0).optional(),
@@ -168,15 +178,16 @@ const optionsSchema = z
     if (options.topics.length === 0 && options.lanes.length === 0) {
       context.addIssue({ code: 'custom', path: ['topics'], message: 'name at least one source topic (topics: [...] or lanes: [{ topic }])' });
     }
-    for (const [high, low] of [
-      ['partitionHighWatermarkRecords', 'partitionLowWatermarkRecords'],
-      ['partitionHighWatermarkBytes', 'partitionLowWatermarkBytes'],
-      ['memberHighWatermarkRecords', 'memberLowWatermarkRecords'],
-      ['memberHighWatermarkBytes', 'memberLowWatermarkBytes'],
+    const defaults = defaultRecordWatermarks(options.concurrency);
+    for (const [high, low, highValue] of [
+      ['partitionHighWatermarkRecords', 'partitionLowWatermarkRecords', options.partitionHighWatermarkRecords ?? defaults.partitionHigh],
+      ['partitionHighWatermarkBytes', 'partitionLowWatermarkBytes', options.partitionHighWatermarkBytes],
+      ['memberHighWatermarkRecords', 'memberLowWatermarkRecords', options.memberHighWatermarkRecords ?? defaults.memberHigh],
+      ['memberHighWatermarkBytes', 'memberLowWatermarkBytes', options.memberHighWatermarkBytes],
     ] as const) {
       const lowValue = options[low];
-      if (lowValue !== undefined && lowValue >= options[high]) {
-        context.addIssue({ code: 'custom', path: [low], message: `(${lowValue}) must be below ${high} (${options[high]}), or the partition would flap between paused and resumed` });
+      if (lowValue !== undefined && lowValue >= highValue) {
+        context.addIssue({ code: 'custom', path: [low], message: `(${lowValue}) must be below ${high} (${highValue}), or the partition would flap between paused and resumed` });
       }
     }
     if (options.retryTiersMs.some((delay, index) => index > 0 && delay < options.retryTiersMs[index - 1]!)) {
@@ -198,10 +209,20 @@ const optionsSchema = z
     }
   });
 
-type LowWatermarks = 'partitionLowWatermarkRecords' | 'partitionLowWatermarkBytes' | 'memberLowWatermarkRecords' | 'memberLowWatermarkBytes';
+/**
+ * The default record watermarks, scaled with `concurrency`. A partition that pauses is fetched again no sooner
+ * than the client's fetch wait, so the records still queued at its low mark (16 × concurrency, 16 handler
+ * durations of work) must outlast that wait, or the handler slots go idle. The byte watermarks bound memory.
+ */
+export function defaultRecordWatermarks(concurrency: number): { partitionHigh: number; memberHigh: number } {
+  return { partitionHigh: Math.max(1_000, 32 * concurrency), memberHigh: Math.max(20_000, 64 * concurrency) };
+}
 
-export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | LowWatermarks> &
-  Record<LowWatermarks, number> &
+type LowWatermarks = 'partitionLowWatermarkRecords' | 'partitionLowWatermarkBytes' | 'memberLowWatermarkRecords' | 'memberLowWatermarkBytes';
+type RecordWatermarks = 'partitionHighWatermarkRecords' | 'memberHighWatermarkRecords';
+
+export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | LowWatermarks | RecordWatermarks> &
+  Record<LowWatermarks | RecordWatermarks, number> &
   Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore'> & {
     handler: EventHandler<T>;
     leaseMs: number;
@@ -214,6 +235,9 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     throw new ConfigurationError(parsed.error.issues.map((issue) => `consumer.${issue.path.join('.')}: ${issue.message}`));
   }
   const valid = parsed.data;
+  const defaults = defaultRecordWatermarks(valid.concurrency);
+  const partitionHighWatermarkRecords = valid.partitionHighWatermarkRecords ?? defaults.partitionHigh;
+  const memberHighWatermarkRecords = valid.memberHighWatermarkRecords ?? defaults.memberHigh;
   if (valid.retryTiersMs.length > 0 && valid.ordering !== 'none' && !options.parkingStore) {
     throw new ConfigurationError([
       'consumer.parkingStore: ordered retries through the ladder need a durable parking store: pass `parkingStore: new RedisParkingStore({ redis, groupId })`, or set `retryTiersMs: []` to retry in place only',
@@ -230,9 +254,11 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     parkingStore: options.parkingStore,
     maxAttempts: valid.maxAttempts ?? (1 + valid.inPlaceRetries) * (1 + valid.retryTiersMs.length),
     topics: [...new Set([...valid.topics, ...valid.lanes.map((lane) => lane.topic)])],
-    partitionLowWatermarkRecords: valid.partitionLowWatermarkRecords ?? Math.floor(valid.partitionHighWatermarkRecords / 2),
+    partitionHighWatermarkRecords,
+    memberHighWatermarkRecords,
+    partitionLowWatermarkRecords: valid.partitionLowWatermarkRecords ?? Math.floor(partitionHighWatermarkRecords / 2),
     partitionLowWatermarkBytes: valid.partitionLowWatermarkBytes ?? Math.floor(valid.partitionHighWatermarkBytes / 2),
-    memberLowWatermarkRecords: valid.memberLowWatermarkRecords ?? Math.floor(valid.memberHighWatermarkRecords / 2),
+    memberLowWatermarkRecords: valid.memberLowWatermarkRecords ?? Math.floor(memberHighWatermarkRecords / 2),
     memberLowWatermarkBytes: valid.memberLowWatermarkBytes ?? Math.floor(valid.memberHighWatermarkBytes / 2),
     leaseMs: valid.leaseMs ?? valid.handlerTimeoutMs * 2 + 10_000,
   };

@@ -30,7 +30,7 @@ import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
 import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
-import { RecordProcessor, type RecordOutcome } from './record-processor.ts';
+import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome } from './record-processor.ts';
 import { DueTimeGate } from './retries/due-time-gate.ts';
 import { KeyParking } from './retries/key-parking.ts';
 import { RecordForwarder } from './retries/record-forwarder.ts';
@@ -40,6 +40,13 @@ import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
 const priorityRank = { high: 0, normal: 1, low: 2 } as const;
+
+/**
+ * The fetch wait: how long the broker holds a fetch with no new records, and how long kafkajs sleeps when every
+ * assigned partition is paused (it cannot be woken on a resume). The default record watermarks keep more than
+ * this much work queued below the low mark (see `defaultRecordWatermarks`); an idle member fetches 10 times a second.
+ */
+const fetchMaxWaitMs = 100;
 
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
@@ -65,6 +72,8 @@ export class OrderedConsumer<T = Buffer | null> {
   private commitTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** The liveness of the records started in the current epoch: one object per epoch, not per record. */
+  private liveness: RecordLiveness | undefined;
   private batchesWhilePaused = 0;
 
   constructor(options: OrderedConsumerOptions<T>) {
@@ -80,7 +89,8 @@ export class OrderedConsumer<T = Buffer | null> {
       allowAutoTopicCreation: false,
       partitionAssigners: [CopartitionedAssigner],
       // Short fetch waits: a partition resumed (a retry tier now due, pressure gone) is fetched within this bound.
-      maxWaitTimeInMs: this.options.retryTiersMs.length > 0 ? 100 : 500,
+      // When every assigned partition is paused, kafkajs sleeps this long before it fetches again.
+      maxWaitTimeInMs: fetchMaxWaitMs,
     });
     this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
     this.admin = kafka.admin();
@@ -258,7 +268,7 @@ export class OrderedConsumer<T = Buffer | null> {
         timestamp: message.timestamp,
       };
       this.tracker.track(topic, partition, message.offset);
-      this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
+      if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
       this.backpressure.add(id, sourceTopic, sizeOf(record));
       this.scheduler.enqueue(record);
       resolveOffset(message.offset);
@@ -274,15 +284,23 @@ export class OrderedConsumer<T = Buffer | null> {
     for (const record of this.scheduler.takeRunnable()) void this.run(record);
   }
 
+  private livenessOf(epoch: number): RecordLiveness {
+    if (this.liveness?.epoch !== epoch) {
+      this.liveness = { epoch, isCurrent: () => this.epoch === epoch && this.state === 'running', signal: this.stopController.signal };
+    }
+    return this.liveness;
+  }
+
   private async run(record: ConsumedRecord): Promise<void> {
     const epoch = this.epoch;
-    const isCurrent = () => this.epoch === epoch && this.state === 'running';
     let outcome: RecordOutcome;
     try {
-      outcome = await this.processor.process(record, { isCurrent, signal: this.stopController.signal });
+      outcome = await this.processor.process(record, this.livenessOf(epoch));
     } catch (error) {
-      // An error from the store or the broker itself: the record is not completed and will come again.
-      this.logger.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: { message: (error as Error).message } }, 'record processing failed unexpectedly');
+      if (!(error instanceof RecordAbandoned)) {
+        // An error from the store or the broker itself: the record is not completed and will come again.
+        this.logger.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: { message: (error as Error).message } }, 'record processing failed unexpectedly');
+      }
       outcome = 'abandoned';
     }
     this.scheduler.complete(record);

@@ -9,16 +9,16 @@
  * A store or forward that fails is retried with backoff until it succeeds or the record stops being this
  * member's (then it is abandoned, not completed, and so not committed).
  */
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { DecodeError } from '../schemas/decode-error.ts';
-import { readHeaders, type ConsumedRecord } from './consumed-record.ts';
+import { readHeader, readHeaders, type ConsumedRecord } from './consumed-record.ts';
 import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-headers.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
-import { HandlerAttempts, errorSummary, errorTypeOf } from './handler-attempts.ts';
+import { createHandledEvent } from './handled-event.ts';
+import { HandlerAttempts, errorSummary, errorTypeOf, type AttemptHooks } from './handler-attempts.ts';
 import type { HandledEvent, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
 import type { KeyParking } from './retries/key-parking.ts';
@@ -32,6 +32,8 @@ export type RecordOutcome = 'handled' | 'duplicate' | 'forwarded' | 'dead-letter
 
 /** Whether the record still belongs to this member's current assignment, and the stop signal. */
 export interface RecordLiveness {
+  /** The consumer's generation the record was started in. */
+  epoch: number;
   isCurrent(): boolean;
   signal: AbortSignal;
 }
@@ -50,7 +52,11 @@ const eventIdHeader = 'orderly-event-id';
 const eventTypeHeader = 'orderly-event-type';
 const maxEventIdLength = 200;
 
-class Abandoned extends Error {}
+/** Thrown (rejected) when the record stops being this member's, or the consumer stops: not completed. */
+export class RecordAbandoned extends Error {}
+
+/** A source record's retry state: it has not failed yet. */
+const firstVisit: RetryState = Object.freeze({ attempts: 0, level: 0, firstFailureAt: undefined, dueAt: 0, originalOffset: undefined });
 
 /** One record in process: what every step needs. */
 interface Work<T> {
@@ -62,42 +68,53 @@ interface Work<T> {
   firstFailureAt: number;
   /** performance.now() when processing began: `durationMs` in log lines. */
   startedAt: number;
-  headers: Record<string, string>;
+  /** Every header decoded, made on first use (most records need only the event id and type). */
+  headers: Record<string, string> | undefined;
   event?: HandledEvent<T>;
+  /** The idempotency claim's fencing token, once claimed. */
+  token?: string;
+}
+
+function headersOf(work: Work<unknown>): Record<string, string> {
+  return (work.headers ??= readHeaders(work.record.headers));
 }
 
 export class RecordProcessor<T> {
   private readonly options: ValidOrderedConsumerOptions<T>;
   private readonly deps: RecordProcessorDeps;
   private readonly attempts: HandlerAttempts<T>;
+  private readonly hooks: AttemptHooks<Work<T>>;
+  private readonly maxDelayMs: number;
 
   constructor(options: ValidOrderedConsumerOptions<T>, deps: RecordProcessorDeps) {
     this.options = options;
     this.deps = deps;
     this.attempts = new HandlerAttempts(options, deps.events);
+    this.maxDelayMs = Math.max(0, ...options.retryTiersMs) * (1 + options.retryJitter);
+    this.hooks = {
+      pause: (work, ms) => this.pause(ms, work.live),
+      beforeRetry: async (work) => {
+        const store = this.options.idempotencyStore;
+        const { event, token } = work;
+        if (store && token && event) await this.durably(work, () => store.claim({ eventId: event.eventId, payloadHash: event.payloadHash, fencingToken: token, leaseMs: this.options.leaseMs }));
+      },
+    };
   }
 
-  async process(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
-    try {
-      return await this.processOrAbandon(this.workOf(record, live));
-    } catch (error) {
-      if (error instanceof Abandoned) return 'abandoned';
-      throw error;
-    }
+  /** Rejects with {@link RecordAbandoned} when the record is abandoned (not completed: it comes again). */
+  process(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
+    return this.processOrAbandon(this.workOf(record, live));
   }
 
   private workOf(record: ConsumedRecord, live: RecordLiveness): Work<T> {
-    const ladder = this.deps.tierOf(record.topic);
+    const ladder = record.sourceTopic === record.topic ? undefined : this.deps.tierOf(record.topic);
     const now = Date.now();
-    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
-    const retry: RetryState = ladder
-      ? readRetryState(record.headers, { now, maxDelayMs })
-      : { attempts: 0, level: 0, firstFailureAt: undefined, dueAt: now, originalOffset: undefined };
+    const retry: RetryState = ladder ? readRetryState(record.headers, { now, maxDelayMs: this.maxDelayMs }) : firstVisit;
     return {
       record,
       live,
       startedAt: performance.now(),
-      headers: readHeaders(record.headers),
+      headers: undefined,
       tier: ladder?.tier ?? 0,
       retry,
       firstFailureAt: retry.firstFailureAt ?? now,
@@ -105,7 +122,7 @@ export class RecordProcessor<T> {
         topic: ladder?.sourceTopic ?? record.topic,
         partition: record.partition,
         offset: retry.originalOffset ?? record.offset,
-        timestamp: (ladder && readHeaders(record.headers)['orderly-original-timestamp']) || record.timestamp,
+        timestamp: (ladder && readHeader(record.headers, 'orderly-original-timestamp')) || record.timestamp,
       },
     };
   }
@@ -115,26 +132,20 @@ export class RecordProcessor<T> {
     if (this.options.ordering !== 'none' && (record.key === null || record.key.length === 0)) {
       return this.deadLetter(work, 'missing-key');
     }
-    const replayed = Number(work.headers['orderly-replay-count'] ?? 0) > 0;
-    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !replayed && ageOf(record) > this.options.maxEventAgeMs) {
+    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(readHeader(record.headers, 'orderly-replay-count') ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
       // Load shedding: too old to be worth handling now. Kept in the DLT, replayable.
       return this.deadLetter(work, 'expired');
     }
-    const decoded = await this.decode(work);
-    if ('reason' in decoded) return this.deadLetter(work, decoded.reason, decoded.error);
-    const headers = work.headers;
-    const event: HandledEvent<T> = {
-      topic: work.origin.topic,
-      partition: record.partition,
-      offset: work.origin.offset,
-      key: record.key === null ? null : record.key.toString('utf8'),
-      value: decoded.value,
-      eventId: eventIdOf(work, headers),
-      eventType: headers[eventTypeHeader],
-      headers,
-      timestamp: work.origin.timestamp,
-      payloadHash: createHash('sha256').update(record.value ?? Buffer.alloc(0)).digest('base64url').slice(0, 22),
-    };
+    let value: T;
+    if (this.options.decoder) {
+      const decoded = await this.decode(work);
+      if ('reason' in decoded) return this.deadLetter(work, decoded.reason, decoded.error);
+      value = decoded.value;
+    } else {
+      value = record.value as T;
+    }
+    // Headers (all decoded) and the payload hash are computed on first read: most handlers read neither.
+    const event = createHandledEvent<T>(work.origin, record, value, eventIdOf(work), readHeader(record.headers, eventTypeHeader), () => headersOf(work));
     work.event = event;
 
     const parking = this.options.ordering === 'none' ? undefined : this.deps.parking;
@@ -160,22 +171,12 @@ export class RecordProcessor<T> {
       }
       if (claim === 'conflict') return this.deadLetterHead(work, parked, 'id-conflict', undefined);
       token = claim;
+      work.token = token;
     }
 
     let result: Awaited<ReturnType<HandlerAttempts<T>['run']>>;
     try {
-      result = await this.attempts.run(
-        event,
-        work.retry.attempts,
-        {
-          signal: work.live.signal,
-          pause: (ms) => this.pause(ms, work.live),
-          beforeRetry: async () => {
-            if (store && token) await this.durably(work, () => store.claim({ eventId: event.eventId, payloadHash: event.payloadHash, fencingToken: token!, leaseMs: this.options.leaseMs }));
-          },
-        },
-        reference(record),
-      );
+      result = await this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record);
     } catch (error) {
       // Abandoned mid-retry: give the claim up so the next owner need not wait out the lease.
       if (store && token) await store.release(event.eventId, token).catch(() => undefined);
@@ -184,9 +185,11 @@ export class RecordProcessor<T> {
 
     if (result.ok) {
       const attempt = work.retry.attempts + result.attempts;
-      const occurredAt = Date.parse(headers['orderly-occurred-at'] ?? '');
-      this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
-      this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
+      if (this.deps.events.listenerCount('consumer.record.handled') > 0) {
+        const occurredAt = Date.parse(readHeader(record.headers, 'orderly-occurred-at') ?? '');
+        this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
+      }
+      if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
       if (store && token && (await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash))) === 'fenced') {
         this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion');
         this.deps.events.emit('consumer.record.fenced', reference(record));
@@ -334,20 +337,20 @@ export class RecordProcessor<T> {
 
   /** Waits, unless the record stops being this member's or the consumer stops: then it is abandoned. */
   private async pause(ms: number, live: RecordLiveness): Promise<void> {
-    if (!live.isCurrent() || live.signal.aborted) throw new Abandoned();
+    if (!live.isCurrent() || live.signal.aborted) throw new RecordAbandoned();
     await sleep(ms, undefined, { signal: live.signal }).catch(() => undefined);
-    if (!live.isCurrent() || live.signal.aborted) throw new Abandoned();
+    if (!live.isCurrent() || live.signal.aborted) throw new RecordAbandoned();
   }
 }
 
-function eventIdOf(work: Work<unknown>, headers: Record<string, string>): string {
-  const given = headers[eventIdHeader];
+function eventIdOf(work: Work<unknown>): string {
+  const given = readHeader(work.record.headers, eventIdHeader);
   return given && given.length <= maxEventIdLength ? given : `${work.origin.topic}:${work.origin.partition}:${work.origin.offset}`;
 }
 
 /** Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it. */
 function ageOf(record: ConsumedRecord): number {
-  const occurredAt = Date.parse(readHeaders(record.headers)['orderly-occurred-at'] ?? '');
+  const occurredAt = Date.parse(readHeader(record.headers, 'orderly-occurred-at') ?? '');
   return Date.now() - (Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp));
 }
 
@@ -358,8 +361,8 @@ function reference(record: ConsumedRecord) {
 /** The fixed fields of DESIGN.md for a record's log lines: never its payload. */
 function logFields(work: Work<unknown>) {
   return {
-    eventId: work.event?.eventId ?? eventIdOf(work, work.headers),
-    eventType: work.event?.eventType ?? work.headers[eventTypeHeader],
+    eventId: work.event?.eventId ?? eventIdOf(work),
+    eventType: work.event?.eventType ?? readHeader(work.record.headers, eventTypeHeader),
     key: work.record.key?.toString('utf8') ?? null,
     topic: work.record.topic,
     partition: work.record.partition,

@@ -19,7 +19,11 @@ export class FifoQueue<T> {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];
     this.items[this.head++] = undefined;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    if (this.head === this.items.length) {
+      // Empty: start over at the front, so a queue used again (a reused key lane) never grows.
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }

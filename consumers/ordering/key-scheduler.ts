@@ -38,8 +38,14 @@ export interface KeySchedulerOptions {
   topicShares?: readonly TopicShare[];
 }
 
+/** Idle lanes kept for reuse, at most: a lane and its queue are not allocated again for every record. */
+const maxSpareLanes = 1_024;
+
 export class KeyScheduler<R extends LaneRecord> {
   private readonly lanes = new Map<string, Lane<R>>();
+  /** The lane of each record in flight: {@link complete} finds it without computing the shard key again. */
+  private readonly inFlightLanes = new Map<R, Lane<R>>();
+  private readonly spareLanes: Lane<R>[] = [];
   private readonly groups = new Map<string, TopicGroup<R>>();
   /** Groups by rank, highest priority (lowest rank) first. */
   private ranks: TopicGroup<R>[][] = [];
@@ -82,7 +88,14 @@ export class KeyScheduler<R extends LaneRecord> {
     const id = shardKeyOf(record, this.ordering);
     let lane = this.lanes.get(id);
     if (!lane) {
-      lane = { id, queue: new FifoQueue<R>(), running: false, ready: false, group: this.groupOf(record.sourceTopic ?? record.topic) };
+      const group = this.groupOf(record.sourceTopic ?? record.topic);
+      lane = this.spareLanes.pop();
+      if (lane) {
+        lane.id = id;
+        lane.group = group;
+      } else {
+        lane = { id, queue: new FifoQueue<R>(), running: false, ready: false, group };
+      }
       this.lanes.set(id, lane);
     }
     lane.queue.push(record);
@@ -122,6 +135,7 @@ export class KeyScheduler<R extends LaneRecord> {
       group.running++;
       this.running++;
       this.countQueued(record, -1);
+      this.inFlightLanes.set(record, lane);
       return record;
     }
     return undefined;
@@ -129,13 +143,20 @@ export class KeyScheduler<R extends LaneRecord> {
 
   /** The record finished (handled, forwarded, or abandoned): its lane may run its next record. */
   complete(record: R): void {
-    const lane = this.lanes.get(shardKeyOf(record, this.ordering));
+    const lane = this.inFlightLanes.get(record);
     if (!lane?.running) throw new Error(`complete() for a record that is not in flight: ${record.topic}/${record.partition}@${record.offset}`);
+    this.inFlightLanes.delete(record);
     lane.running = false;
     lane.group.running--;
     this.running--;
     if (lane.queue.length > 0) this.markReady(lane);
-    else this.lanes.delete(lane.id);
+    else this.retire(lane);
+  }
+
+  /** An idle, empty lane leaves the map; kept for reuse unless enough are spare already. */
+  private retire(lane: Lane<R>): void {
+    this.lanes.delete(lane.id);
+    if (this.spareLanes.length < maxSpareLanes) this.spareLanes.push(lane);
   }
 
   /**
@@ -151,7 +172,11 @@ export class KeyScheduler<R extends LaneRecord> {
       );
       for (const record of removed) this.countQueued(record, -1);
       dropped.push(...removed);
-      if (!lane.running && lane.queue.length === 0) this.lanes.delete(lane.id);
+      if (!lane.running && lane.queue.length === 0) {
+        // A lane still in its group's ready FIFO is left to the garbage collector, never reused.
+        if (lane.ready) this.lanes.delete(lane.id);
+        else this.retire(lane);
+      }
     }
     return dropped;
   }

@@ -28,7 +28,8 @@ export function shardKeyOf(record: LaneRecord, ordering: Ordering): string {
   const topic = record.sourceTopic ?? record.topic;
   switch (ordering) {
     case 'key':
-      return `${topic}\u0000${record.partition}\u0000k:${record.key === null ? '' : record.key.toString('base64')}`;
+      // latin1 maps each byte to one character: a distinct key for distinct bytes, and cheaper than base64.
+      return `${topic}\u0000${record.partition}\u0000k:${record.key === null ? '' : record.key.toString('latin1')}`;
     case 'partition':
       return `${topic}\u0000${record.partition}`;
     case 'none':
