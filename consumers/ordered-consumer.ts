@@ -4,9 +4,10 @@
  * queued in its key's lane; the offset committed per partition is this member's own contiguous watermark of
  * completed records, with autoCommit off.
  *
- * Retries: the member also consumes its retry tiers (`<topic>.<group>.retry.<n>`); a tier partition is paused
- * until its head record is due ({@link DueTimeGate}). Partition p of the source and of every tier go to one
- * member (the co-partitioned assigner), so a key's lane and parking state live in one process.
+ * Retries: the member also consumes its retry tiers (`<topic>.<group>.retry.<n>`). A tier record due within
+ * `tierPrefetchMs` is fetched and held in memory until its due time ({@link HeldTierRecords}); a tier partition
+ * whose next record is due later is paused until then ({@link DueTimeGate}). Partition p of the source and of
+ * every tier go to one member (the co-partitioned assigner), so a key's lane and parking state live in one process.
  *
  * Backpressure: records held (fetched, not completed) are counted per partition and per member, in records and
  * bytes; a {@link PauseController} pauses fetching above the high-water marks, while the event loop lags, and
@@ -29,9 +30,11 @@ import { ConsumerEventEmitter } from './events.ts';
 import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
+import { shardKeyOf } from './ordering/ordering.ts';
 import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
 import { RecordProcessor, type RecordOutcome } from './record-processor.ts';
 import { DueTimeGate } from './retries/due-time-gate.ts';
+import { HeldTierRecords } from './retries/held-tier-records.ts';
 import { KeyParking } from './retries/key-parking.ts';
 import { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState } from './retries/retry-headers.ts';
@@ -40,6 +43,13 @@ import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
 const priorityRank = { high: 0, normal: 1, low: 2 } as const;
+
+/**
+ * How far ahead of its due time a tier record is fetched and held in memory. Longer than a fetch cycle, so a
+ * gated partition is fetched again before its head is due; short, so held retries do not sit on the
+ * watermarks for long.
+ */
+const tierPrefetchMs = 2_000;
 
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
@@ -54,6 +64,7 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly stopController = new AbortController();
   private readonly backpressure: BackpressureController;
   private readonly gate: DueTimeGate;
+  private readonly held: HeldTierRecords<ConsumedRecord>;
   private readonly pauses: PauseController;
   private readonly parking: KeyParking | undefined;
   private eventLoop: EventLoopMonitor | undefined;
@@ -105,6 +116,13 @@ export class OrderedConsumer<T = Buffer | null> {
       },
     });
     this.gate = new DueTimeGate(() => this.pauses.reconcile());
+    this.held = new HeldTierRecords({
+      shardKeyOf: (record) => shardKeyOf(record, this.options.ordering),
+      release: (records) => {
+        for (const record of records) this.scheduler.enqueue(record);
+        this.pump();
+      },
+    });
     this.pauses = new PauseController({
       pause: (topic, partition) => this.consumer.pause([{ topic, partitions: [partition] }]),
       resume: (topic, partition) => this.consumer.resume([{ topic, partitions: [partition] }]),
@@ -178,6 +196,8 @@ export class OrderedConsumer<T = Buffer | null> {
       epoch: this.epoch,
       pausedPartitions: this.pauses.pausedCount,
       gatedPartitions: this.gate.size,
+      /** Tier records fetched before their due time, waiting in memory (counted in `held` too). */
+      heldRetries: this.held.size,
       eventLoopOverloaded: this.pauses.eventLoopOverloaded,
       /** Batches kafkajs delivered for a partition this member had paused (set aside, fetched again later). */
       batchesWhilePaused: this.batchesWhilePaused,
@@ -211,6 +231,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.gate.clear();
     this.pauses.stopping = true;
     this.pauses.reconcile();
+    this.release(this.held.drop());
     this.release(this.scheduler.dropQueued());
     const idle = await this.waitForIdle(this.options.shutdownTimeoutMs);
     if (!idle) {
@@ -238,11 +259,13 @@ export class OrderedConsumer<T = Buffer | null> {
     const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
+      let dueAt = 0;
       if (tier) {
-        // Never early: the partition waits, unresolved, at its first record not yet due.
-        const { dueAt } = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs });
-        if (dueAt > Date.now()) {
-          this.gate.holdUntil(id, dueAt);
+        // Never early: a record due within the prefetch window is held in memory until it is due; at one due
+        // later the partition waits, unresolved, and is fetched again when that record enters the window.
+        dueAt = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs }).dueAt;
+        if (dueAt > Date.now() + tierPrefetchMs) {
+          this.gate.holdUntil(id, dueAt - tierPrefetchMs);
           break;
         }
       }
@@ -260,7 +283,7 @@ export class OrderedConsumer<T = Buffer | null> {
       this.tracker.track(topic, partition, message.offset);
       this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
       this.backpressure.add(id, sourceTopic, sizeOf(record));
-      this.scheduler.enqueue(record);
+      if (!tier || !this.held.hold(id, record, dueAt)) this.scheduler.enqueue(record);
       resolveOffset(message.offset);
       // At a high-water mark the rest of the batch stays unresolved: fetched again after the resume, never held.
       if (this.pauses.shouldPauseId(id)) break;
@@ -309,6 +332,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.memberId = memberId;
     this.epoch++;
     this.tracker.drop();
+    this.release(this.held.drop());
     this.release(this.scheduler.dropQueued());
     this.parking?.reset();
     // Tier partitions are fetched again from their committed offsets and gated again on their heads.
