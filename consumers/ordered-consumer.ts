@@ -51,6 +51,13 @@ const priorityRank = { high: 0, normal: 1, low: 2 } as const;
  */
 const tierPrefetchMs = 2_000;
 
+/**
+ * A tier partition whose fetched records are all held is paused until this long before the earliest due time
+ * a later record can have (the last record's timestamp plus the tier delay): it is fetched in a few large
+ * batches instead of one fetch per forwarded record, and still well before its records are due.
+ */
+const tierRefetchLeadMs = 500;
+
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
   private readonly options: ValidOrderedConsumerOptions<T>;
@@ -119,7 +126,10 @@ export class OrderedConsumer<T = Buffer | null> {
     this.held = new HeldTierRecords({
       shardKeyOf: (record) => shardKeyOf(record, this.options.ordering),
       release: (records) => {
+        // Due now: it counts as a backlog of its source topic (priority lanes) from here on.
         for (const record of records) this.scheduler.enqueue(record);
+        this.backpressure.moveTopic(records[0]!.topic, records[0]!.sourceTopic, records.length);
+        if (this.options.lanes.length > 0) this.pauses.reconcile();
         this.pump();
       },
     });
@@ -231,7 +241,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.gate.clear();
     this.pauses.stopping = true;
     this.pauses.reconcile();
-    this.release(this.held.drop());
+    this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
     const idle = await this.waitForIdle(this.options.shutdownTimeoutMs);
     if (!idle) {
@@ -257,6 +267,9 @@ export class OrderedConsumer<T = Buffer | null> {
     const tier = parseRetryTopic(topic, this.options.groupId, this.options.topics);
     const sourceTopic = tier?.sourceTopic ?? topic;
     const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
+    const tierDelayMs = tier ? (this.options.retryTiersMs[tier.tier - 1] ?? 0) : 0;
+    // The earliest due time a record after the last one taken can have, when that record was held.
+    let nextDueFloor: number | undefined;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
       let dueAt = 0;
@@ -266,6 +279,7 @@ export class OrderedConsumer<T = Buffer | null> {
         dueAt = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs }).dueAt;
         if (dueAt > Date.now() + tierPrefetchMs) {
           this.gate.holdUntil(id, dueAt - tierPrefetchMs);
+          nextDueFloor = undefined;
           break;
         }
       }
@@ -282,12 +296,18 @@ export class OrderedConsumer<T = Buffer | null> {
       };
       this.tracker.track(topic, partition, message.offset);
       this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
-      this.backpressure.add(id, sourceTopic, sizeOf(record));
-      if (!tier || !this.held.hold(id, record, dueAt)) this.scheduler.enqueue(record);
+      const held = tier !== undefined && this.held.hold(id, record, dueAt);
+      // A retry held until due is no backlog of its source topic yet (priority lanes): counted under its tier.
+      this.backpressure.add(id, held ? topic : sourceTopic, sizeOf(record));
+      if (!held) this.scheduler.enqueue(record);
+      // Later records were forwarded after this one, to the same tier: none is due before this floor.
+      nextDueFloor = held ? Number(message.timestamp) + tierDelayMs : undefined;
       resolveOffset(message.offset);
       // At a high-water mark the rest of the batch stays unresolved: fetched again after the resume, never held.
       if (this.pauses.shouldPauseId(id)) break;
     }
+    const resumeAt = (nextDueFloor ?? 0) - tierRefetchLeadMs;
+    if (Number.isFinite(resumeAt) && resumeAt > Date.now() + 20) this.gate.holdUntil(id, resumeAt);
     this.pauses.reconcile();
     this.pump();
   }
@@ -316,9 +336,9 @@ export class OrderedConsumer<T = Buffer | null> {
     this.pump();
   }
 
-  /** Queued records that will never run here: they stop counting against the watermarks. */
-  private release(dropped: ConsumedRecord[]): void {
-    for (const record of dropped) this.backpressure.remove(partitionId(record.topic, record.partition), record.sourceTopic, sizeOf(record));
+  /** Queued (or held) records that will never run here: they stop counting against the watermarks. */
+  private release(dropped: ConsumedRecord[], { held = false } = {}): void {
+    for (const record of dropped) this.backpressure.remove(partitionId(record.topic, record.partition), held ? record.topic : record.sourceTopic, sizeOf(record));
   }
 
   private onRebalancing(): void {
@@ -332,7 +352,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.memberId = memberId;
     this.epoch++;
     this.tracker.drop();
-    this.release(this.held.drop());
+    this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
     this.parking?.reset();
     // Tier partitions are fetched again from their committed offsets and gated again on their heads.

@@ -102,9 +102,8 @@ describe('retry-tier records held until due', () => {
     expect(record.overshootsMs.length).toBeGreaterThanOrEqual(400);
     expect(Math.min(...record.overshootsMs)).toBeGreaterThanOrEqual(0); // none early
     expect(held).toBeGreaterThan(0); // the retries waited in memory, not in a paused partition
-    // Successors that followed a parked key wait for it in their lane: only retries of a failure measure the timer.
-    const sorted = [...record.retryOvershootsMs].sort((a, b) => a - b);
-    console.log(`held retries: ${record.overshootsMs.length} tier attempts, at most ${held} held at once; retries of a failure: ${sorted.length}, overshoot p50 ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms`);
+    // Not a precision figure: a retry also waits in its key's lane behind the successors forwarded before it.
+    console.log(`held retries: ${record.overshootsMs.length} tier attempts (${record.retryOvershootsMs.length} retries of a failure), at most ${held} held at once`);
   });
 
   it('a member stopped while it holds tier records loses none: the next member fetches them again', async () => {
