@@ -4,9 +4,10 @@
  * queued in its key's lane; the offset committed per partition is this member's own contiguous watermark of
  * completed records, with autoCommit off.
  *
- * Retries: the member also consumes its retry tiers (`<topic>.<group>.retry.<n>`); a tier partition is paused
- * until its head record is due ({@link DueTimeGate}). Partition p of the source and of every tier go to one
- * member (the co-partitioned assigner), so a key's lane and parking state live in one process.
+ * Retries: the member also consumes its retry tiers (`<topic>.<group>.retry.<n>`). A tier record due within
+ * `tierPrefetchMs` is fetched and held in memory until its due time ({@link HeldTierRecords}); a tier partition
+ * whose next record is due later is paused until then ({@link DueTimeGate}). Partition p of the source and of
+ * every tier go to one member (the co-partitioned assigner), so a key's lane and parking state live in one process.
  *
  * Backpressure: records held (fetched, not completed) are counted per partition and per member, in records and
  * bytes; a {@link PauseController} pauses fetching above the high-water marks, while the event loop lags, and
@@ -29,9 +30,11 @@ import { ConsumerEventEmitter } from './events.ts';
 import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
+import { shardKeyOf } from './ordering/ordering.ts';
 import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
 import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome } from './record-processor.ts';
 import { DueTimeGate } from './retries/due-time-gate.ts';
+import { HeldTierRecords } from './retries/held-tier-records.ts';
 import { KeyParking } from './retries/key-parking.ts';
 import { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState } from './retries/retry-headers.ts';
@@ -48,6 +51,20 @@ const priorityRank = { high: 0, normal: 1, low: 2 } as const;
  */
 const fetchMaxWaitMs = 100;
 
+/**
+ * How far ahead of its due time a tier record is fetched and held in memory. Longer than a fetch cycle, so a
+ * gated partition is fetched again before its head is due; short, so held retries do not sit on the
+ * watermarks for long.
+ */
+const tierPrefetchMs = 2_000;
+
+/**
+ * A tier partition whose fetched records are all held is paused until this long before the earliest due time
+ * a later record can have (the last record's timestamp plus the tier delay): it is fetched in a few large
+ * batches instead of one fetch per forwarded record, and still well before its records are due.
+ */
+const tierRefetchLeadMs = 500;
+
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
   private readonly options: ValidOrderedConsumerOptions<T>;
@@ -61,6 +78,7 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly stopController = new AbortController();
   private readonly backpressure: BackpressureController;
   private readonly gate: DueTimeGate;
+  private readonly held: HeldTierRecords<ConsumedRecord>;
   private readonly pauses: PauseController;
   private readonly parking: KeyParking | undefined;
   private eventLoop: EventLoopMonitor | undefined;
@@ -115,6 +133,16 @@ export class OrderedConsumer<T = Buffer | null> {
       },
     });
     this.gate = new DueTimeGate(() => this.pauses.reconcile());
+    this.held = new HeldTierRecords({
+      shardKeyOf: (record) => shardKeyOf(record, this.options.ordering),
+      release: (records) => {
+        // Due now: it counts as a backlog of its source topic (priority lanes) from here on.
+        for (const record of records) this.scheduler.enqueue(record);
+        this.backpressure.moveTopic(records[0]!.topic, records[0]!.sourceTopic, records.length);
+        if (this.options.lanes.length > 0) this.pauses.reconcile();
+        this.pump();
+      },
+    });
     this.pauses = new PauseController({
       pause: (topic, partition) => this.consumer.pause([{ topic, partitions: [partition] }]),
       resume: (topic, partition) => this.consumer.resume([{ topic, partitions: [partition] }]),
@@ -188,6 +216,8 @@ export class OrderedConsumer<T = Buffer | null> {
       epoch: this.epoch,
       pausedPartitions: this.pauses.pausedCount,
       gatedPartitions: this.gate.size,
+      /** Tier records fetched before their due time, waiting in memory (counted in `held` too). */
+      heldRetries: this.held.size,
       eventLoopOverloaded: this.pauses.eventLoopOverloaded,
       /** Batches kafkajs delivered for a partition this member had paused (set aside, fetched again later). */
       batchesWhilePaused: this.batchesWhilePaused,
@@ -221,6 +251,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.gate.clear();
     this.pauses.stopping = true;
     this.pauses.reconcile();
+    this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
     const idle = await this.waitForIdle(this.options.shutdownTimeoutMs);
     if (!idle) {
@@ -246,13 +277,19 @@ export class OrderedConsumer<T = Buffer | null> {
     const tier = parseRetryTopic(topic, this.options.groupId, this.options.topics);
     const sourceTopic = tier?.sourceTopic ?? topic;
     const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
+    const tierDelayMs = tier ? (this.options.retryTiersMs[tier.tier - 1] ?? 0) : 0;
+    // The earliest due time a record after the last one taken can have, when that record was held.
+    let nextDueFloor: number | undefined;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
+      let dueAt = 0;
       if (tier) {
-        // Never early: the partition waits, unresolved, at its first record not yet due.
-        const { dueAt } = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs });
-        if (dueAt > Date.now()) {
-          this.gate.holdUntil(id, dueAt);
+        // Never early: a record due within the prefetch window is held in memory until it is due; at one due
+        // later the partition waits, unresolved, and is fetched again when that record enters the window.
+        dueAt = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs }).dueAt;
+        if (dueAt > Date.now() + tierPrefetchMs) {
+          this.gate.holdUntil(id, dueAt - tierPrefetchMs);
+          nextDueFloor = undefined;
           break;
         }
       }
@@ -269,12 +306,18 @@ export class OrderedConsumer<T = Buffer | null> {
       };
       this.tracker.track(topic, partition, message.offset);
       if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
-      this.backpressure.add(id, sourceTopic, sizeOf(record));
-      this.scheduler.enqueue(record);
+      const held = tier !== undefined && this.held.hold(id, record, dueAt);
+      // A retry held until due is no backlog of its source topic yet (priority lanes): counted under its tier.
+      this.backpressure.add(id, held ? topic : sourceTopic, sizeOf(record));
+      if (!held) this.scheduler.enqueue(record);
+      // Later records were forwarded after this one, to the same tier: none is due before this floor.
+      nextDueFloor = held ? Number(message.timestamp) + tierDelayMs : undefined;
       resolveOffset(message.offset);
       // At a high-water mark the rest of the batch stays unresolved: fetched again after the resume, never held.
       if (this.pauses.shouldPauseId(id)) break;
     }
+    const resumeAt = (nextDueFloor ?? 0) - tierRefetchLeadMs;
+    if (Number.isFinite(resumeAt) && resumeAt > Date.now() + 20) this.gate.holdUntil(id, resumeAt);
     this.pauses.reconcile();
     this.pump();
   }
@@ -311,9 +354,9 @@ export class OrderedConsumer<T = Buffer | null> {
     this.pump();
   }
 
-  /** Queued records that will never run here: they stop counting against the watermarks. */
-  private release(dropped: ConsumedRecord[]): void {
-    for (const record of dropped) this.backpressure.remove(partitionId(record.topic, record.partition), record.sourceTopic, sizeOf(record));
+  /** Queued (or held) records that will never run here: they stop counting against the watermarks. */
+  private release(dropped: ConsumedRecord[], { held = false } = {}): void {
+    for (const record of dropped) this.backpressure.remove(partitionId(record.topic, record.partition), held ? record.topic : record.sourceTopic, sizeOf(record));
   }
 
   private onRebalancing(): void {
@@ -327,6 +370,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.memberId = memberId;
     this.epoch++;
     this.tracker.drop();
+    this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
     this.parking?.reset();
     // Tier partitions are fetched again from their committed offsets and gated again on their heads.

@@ -38,6 +38,12 @@ export class BackpressureController {
     return this.apply(partitionId, topic, -1, -bytes);
   }
 
+  /** Moves held records from one topic's count to another's (a held retry joins its source topic once due). */
+  moveTopic(from: string, to: string, records: number): void {
+    this.topics.set(from, (this.topics.get(from) ?? 0) - records);
+    this.topics.set(to, (this.topics.get(to) ?? 0) + records);
+  }
+
   isPartitionPressured(partitionId: string): boolean {
     return this.partitions.get(partitionId)?.pressured ?? false;
   }

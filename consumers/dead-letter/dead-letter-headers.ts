@@ -62,13 +62,28 @@ export interface RecordOrigin {
 }
 
 function truncate(text: string, limit: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  return bytes.length <= limit ? text : `${bytes.subarray(0, limit - 3).toString('utf8')}...`;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short text needs no encoding (the common case, on every forward).
+  if (text.length * 3 <= limit || Buffer.byteLength(text, 'utf8') <= limit) return text;
+  return `${Buffer.from(text, 'utf8').subarray(0, limit - 3).toString('utf8')}...`;
 }
+
+/** Fingerprints of recent errors: a burst of failures repeats a few (type, message) pairs. Bounded, short inputs only. */
+const recentFingerprints = new Map<string, string>();
+const recentFingerprintsLimit = 256;
+const cachedInputLimit = 1_024;
 
 /** A stable fingerprint of an error: its type and message with digits removed, so ids do not split groups. */
 export function errorFingerprint(type: string, message: string): string {
-  return createHash('sha256').update(`${type}:${message.replace(/\d+/g, '#')}`).digest('hex').slice(0, 16);
+  const input = `${type}:${message.replace(/\d+/g, '#')}`;
+  let fingerprint = recentFingerprints.get(input);
+  if (fingerprint === undefined) {
+    fingerprint = createHash('sha256').update(input).digest('hex').slice(0, 16);
+    if (input.length <= cachedInputLimit) {
+      if (recentFingerprints.size >= recentFingerprintsLimit) recentFingerprints.clear();
+      recentFingerprints.set(input, fingerprint);
+    }
+  }
+  return fingerprint;
 }
 
 /** The headers of a forwarded record: the record's own, less every header a forward sets, plus the new ones. */

@@ -1,7 +1,10 @@
 /**
  * Decides which record runs next: one lane per shard key (see {@link shardKeyOf}), at most one record in flight
  * per lane, at most `concurrency` in flight overall. Lanes with work wait their turn in one FIFO, so a key
- * with a long backlog cannot starve the others. Pure: no I/O, no timers.
+ * with a long backlog cannot starve the others. A lane waits in the group of the topic of its head record:
+ * a retry tier's group ranks just above its source topic (a due retry does not wait behind a source backlog)
+ * and below any topic of a higher priority, and shares its source topic's concurrency limit. Pure: no I/O,
+ * no timers.
  */
 import { FifoQueue } from './fifo-queue.ts';
 import { shardKeyOf, type LaneRecord, type Ordering } from './ordering.ts';
@@ -14,14 +17,17 @@ interface Lane<R> {
   group: TopicGroup<R>;
 }
 
-/** The lanes of one source topic: its priority rank and its own concurrency limit. */
+/** The lanes of one topic: its priority rank and its source topic's concurrency limit. */
 interface TopicGroup<R> {
   topic: string;
   rank: number;
-  limit: number;
-  running: number;
+  /** Shared by a source topic and its retry tiers. */
+  budget: { limit: number; running: number };
   ready: FifoQueue<Lane<R>>;
 }
+
+/** How far above its source topic a retry tier ranks: above it, below the next higher priority. */
+const tierRankLift = 0.5;
 
 /** A source topic's share of the handler slots (priority lanes). Lower rank runs first. */
 export interface TopicShare {
@@ -61,10 +67,13 @@ export class KeyScheduler<R extends LaneRecord> {
     for (const share of topicShares) this.groupOf(share.topic, share);
   }
 
-  private groupOf(topic: string, share?: TopicShare): TopicGroup<R> {
+  private groupOf(topic: string, share?: TopicShare, sourceTopic = topic): TopicGroup<R> {
     let group = this.groups.get(topic);
     if (!group) {
-      group = { topic, rank: share?.rank ?? 1, limit: share?.concurrency ?? Infinity, running: 0, ready: new FifoQueue() };
+      if (sourceTopic !== topic) {
+        const source = this.groupOf(sourceTopic);
+        group = { topic, rank: source.rank - tierRankLift, budget: source.budget, ready: new FifoQueue() };
+      } else group = { topic, rank: share?.rank ?? 1, budget: { limit: share?.concurrency ?? Infinity, running: 0 }, ready: new FifoQueue() };
       this.groups.set(topic, group);
       const ranks = [...new Set([...this.groups.values()].map((candidate) => candidate.rank))].sort((a, b) => a - b);
       this.ranks = ranks.map((rank) => [...this.groups.values()].filter((candidate) => candidate.rank === rank));
@@ -88,7 +97,7 @@ export class KeyScheduler<R extends LaneRecord> {
     const id = shardKeyOf(record, this.ordering);
     let lane = this.lanes.get(id);
     if (!lane) {
-      const group = this.groupOf(record.sourceTopic ?? record.topic);
+      const group = this.groupOfRecord(record);
       lane = this.spareLanes.pop();
       if (lane) {
         lane.id = id;
@@ -124,15 +133,20 @@ export class KeyScheduler<R extends LaneRecord> {
     return started;
   }
 
+  private groupOfRecord(record: R): TopicGroup<R> {
+    return this.groups.get(record.topic) ?? this.groupOf(record.topic, undefined, record.sourceTopic ?? record.topic);
+  }
+
   private startNext(group: TopicGroup<R>): R | undefined {
-    while (group.running < group.limit) {
+    while (group.budget.running < group.budget.limit) {
       const lane = group.ready.shift();
       if (!lane) return undefined;
       lane.ready = false;
       const record = lane.queue.shift();
       if (!record) continue; // emptied by a drop while it waited
       lane.running = true;
-      group.running++;
+      lane.group = group;
+      group.budget.running++;
       this.running++;
       this.countQueued(record, -1);
       this.inFlightLanes.set(record, lane);
@@ -147,7 +161,7 @@ export class KeyScheduler<R extends LaneRecord> {
     if (!lane?.running) throw new Error(`complete() for a record that is not in flight: ${record.topic}/${record.partition}@${record.offset}`);
     this.inFlightLanes.delete(record);
     lane.running = false;
-    lane.group.running--;
+    lane.group.budget.running--;
     this.running--;
     if (lane.queue.length > 0) this.markReady(lane);
     else this.retire(lane);
@@ -184,6 +198,7 @@ export class KeyScheduler<R extends LaneRecord> {
   private markReady(lane: Lane<R>): void {
     if (lane.running || lane.ready) return;
     lane.ready = true;
+    lane.group = this.groupOfRecord(lane.queue.peek()!);
     lane.group.ready.push(lane);
   }
 

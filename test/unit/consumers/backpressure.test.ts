@@ -19,6 +19,17 @@ describe('BackpressureController', () => {
     expect(controller.isPartitionPressured('p0')).toBe(false);
   });
 
+  it('counts a held retry under its tier topic until it is due, then under its source topic (priority lanes)', () => {
+    const controller = new BackpressureController({ partition: marks(3, 1), member: marks(100, 50) });
+    for (let index = 0; index < 3; index++) controller.add('tier0', 't.g.retry.1', 10);
+    expect(controller.recordsOfTopic('t')).toBe(0);
+    expect(controller.isPartitionPressured('tier0')).toBe(true); // held retries still count against the marks
+    controller.moveTopic('t.g.retry.1', 't', 2);
+    expect(controller.recordsOfTopic('t')).toBe(2);
+    expect(controller.recordsOfTopic('t.g.retry.1')).toBe(1);
+    expect(controller.partitionLoad('tier0').records).toBe(3);
+  });
+
   it('pressures the member on bytes across partitions', () => {
     const controller = new BackpressureController({ partition: marks(1_000, 500), member: { highRecords: 1_000, lowRecords: 500, highBytes: 1_000, lowBytes: 400 } });
     controller.add('p0', 't', 600);

@@ -78,3 +78,53 @@ describe('KeyScheduler', () => {
     expect(() => scheduler.complete(record('never'))).toThrow(/not in flight/);
   });
 });
+
+describe('KeyScheduler with retry tiers', () => {
+  const tierRecord = (key: string, source = 't', tier = 't.g.retry.1'): LaneRecord => ({ ...record(key, 0, tier), sourceTopic: source });
+  const sourceRecord = (key: string, topic = 't'): LaneRecord => ({ ...record(key, 0, topic), sourceTopic: topic });
+
+  it('starts a due retry before a backlog of its source topic', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const backlog = Array.from({ length: 5 }, (_, index) => sourceRecord(`s${index}`));
+    for (const r of backlog) scheduler.enqueue(r);
+    const retry = tierRecord('r');
+    scheduler.enqueue(retry);
+    expect(scheduler.takeRunnable()).toEqual([retry]);
+  });
+
+  it("keeps a key's lane in order: a retry queued behind its key's source record waits for it", () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const other = sourceRecord('b');
+    const first = sourceRecord('a');
+    const retry = tierRecord('a');
+    for (const r of [other, first, retry]) scheduler.enqueue(r);
+    const order: LaneRecord[] = [];
+    for (let step = 0; step < 3; step++) {
+      const [next] = scheduler.takeRunnable();
+      order.push(next!);
+      scheduler.complete(next!);
+    }
+    expect(order).toEqual([other, first, retry]);
+  });
+
+  it('ranks a retry below a higher-priority topic and shares its source topic concurrency', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({
+      ordering: 'key',
+      concurrency: 10,
+      topicShares: [
+        { topic: 'urgent', rank: 0, concurrency: Infinity },
+        { topic: 't', rank: 1, concurrency: 1 },
+      ],
+    });
+    const retries = [tierRecord('r1'), tierRecord('r2')];
+    const urgent = sourceRecord('u', 'urgent');
+    const normal = sourceRecord('n');
+    for (const r of [...retries, normal, urgent]) scheduler.enqueue(r);
+    // 'urgent' first; then one of topic t's single slot, taken by a retry.
+    expect(scheduler.takeRunnable()).toEqual([urgent, retries[0]]);
+    scheduler.complete(retries[0]!);
+    expect(scheduler.takeRunnable()).toEqual([retries[1]]);
+    scheduler.complete(retries[1]!);
+    expect(scheduler.takeRunnable()).toEqual([normal]);
+  });
+});
