@@ -19,6 +19,8 @@ export interface ConsumerEvents {
   'consumer.record.failed': [RecordRef & { attempt: number; errorType: string; willRetry: boolean }];
   'consumer.record.dead-lettered': [RecordRef & { reason: DeadLetterReason }];
   'consumer.record.fenced': [RecordRef];
+  /** Not completed here (it comes again from the committed offset): the partition moved, the consumer stopped, or the store or broker failed. */
+  'consumer.record.abandoned': [RecordRef & { reason: 'rebalanced' | 'stopping' | 'error' }];
   'consumer.handler.timed-out': [RecordRef & { attempt: number; timeoutMs: number }];
   'consumer.forward.failed': [RecordRef & { errorType: string }];
   'consumer.offsets.committed': [{ offsets: RecordRef[] }];
@@ -37,6 +39,7 @@ export const consumerEventNames = [
   'consumer.record.failed',
   'consumer.record.dead-lettered',
   'consumer.record.fenced',
+  'consumer.record.abandoned',
   'consumer.handler.timed-out',
   'consumer.forward.failed',
   'consumer.offsets.committed',

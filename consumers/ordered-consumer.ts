@@ -167,6 +167,19 @@ export class OrderedConsumer<T = Buffer | null> {
   async start(): Promise<void> {
     if (this.state !== 'new') throw new OrderlyError('STOPPED', `start() may be called once; this consumer is ${this.state}`);
     this.state = 'running';
+    try {
+      await this.join();
+    } catch (error) {
+      // A failed start leaves nothing connected and the consumer stopped (stop() is then a no-op).
+      this.state = 'stopped';
+      this.eventLoop?.stop();
+      await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
+      throw error;
+    }
+    this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
+  }
+
+  private async join(): Promise<void> {
     const { GROUP_JOIN, REBALANCING } = this.consumer.events;
     this.consumer.on(REBALANCING, () => this.onRebalancing());
     this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberId, payload.memberAssignment));
@@ -191,7 +204,6 @@ export class OrderedConsumer<T = Buffer | null> {
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
-    this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
   }
 
   /** The source topics and their tiers must exist (never auto-created); a missing DLT only warns. */
@@ -340,10 +352,13 @@ export class OrderedConsumer<T = Buffer | null> {
     try {
       outcome = await this.processor.process(record, this.livenessOf(epoch));
     } catch (error) {
-      if (!(error instanceof RecordAbandoned)) {
+      const abandoned = error instanceof RecordAbandoned;
+      if (!abandoned) {
         // An error from the store or the broker itself: the record is not completed and will come again.
         this.logger.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: { message: (error as Error).message } }, 'record processing failed unexpectedly');
       }
+      const reason = !abandoned ? 'error' : this.state === 'running' ? 'rebalanced' : 'stopping';
+      this.events.emit('consumer.record.abandoned', { topic: record.topic, partition: record.partition, offset: record.offset, reason });
       outcome = 'abandoned';
     }
     this.scheduler.complete(record);

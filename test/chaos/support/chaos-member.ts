@@ -75,6 +75,7 @@ consumer.events.on('consumer.offsets.committed', () => count('commitsAccepted'))
 consumer.events.on('consumer.commit.failed', ({ errorType }) => count(`commitFailed:${errorType}`));
 consumer.events.on('consumer.record.fenced', () => count('fenced'));
 consumer.events.on('consumer.handler.timed-out', () => count('handlerTimedOut'));
+consumer.events.on('consumer.record.abandoned', ({ reason }) => count(reason === 'rebalanced' ? 'abandoned' : `abandoned:${reason}`));
 consumer.events.on('consumer.forward.failed', () => count('forwardFailed'));
 consumer.events.on('consumer.record.dead-lettered', ({ reason }) => count(`deadLettered:${reason}`));
 consumer.events.on('consumer.record.skipped-duplicate', () => count('skippedDuplicate'));

@@ -156,4 +156,15 @@ describe('OrderedConsumer: failures', () => {
     expect(header(deadLetter!, forwardHeaders.reason)).toBe('non-retryable');
     await expect.poll(async () => (await committedOffsets(groupId, topic)).get(0), { timeout: 60_000 }).toBe('51');
   });
+
+  it('refuses to start on a topic that does not exist, naming it, and leaves the consumer stopped (never auto-created)', async () => {
+    const topic = `missing-${testGroupId()}`;
+    const consumer = startTestConsumer({ groupId: testGroupId(), topics: [topic], handler: async () => undefined });
+    const error = await consumer.start().catch((caught: unknown) => caught as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toContain(topic);
+    await consumer.stop(); // a no-op: nothing was left connected or running
+    await expect(consumer.start()).rejects.toThrow(/start\(\) may be called once; this consumer is stopped/);
+    expect(await (await testAdmin()).listTopics()).not.toContain(topic);
+  });
 });
