@@ -2,15 +2,16 @@
  * Workload 2, key concurrency: one partition, a 10 ms timer handler, 256 handler calls in flight.
  * Arms (same run, fresh groups, interleaved in a rotating order, BENCH_REPETITIONS times):
  * - `orderly-key-1000` / `orderly-key-10`: `ordering: 'key'` on a topic of 1,000 keys / 10 keys, default options;
- * - `orderly-key-1000-deep`: the same with `partitionHighWatermarkRecords: 10000` (the default 1,000 pauses the
- *   only partition, and kafkajs sleeps `maxWaitTimeInMs` when every partition is paused: see RESULTS.md);
+ * - `orderly-key-1000-deep`: the same with `partitionHighWatermarkRecords: 10000` (before the defaults scaled with
+ *   concurrency, the default 1,000 paused the only partition into kafkajs's `maxWaitTimeInMs` sleep; now the
+ *   default at concurrency 256 is 8,192, and this arm shows what a deeper mark still adds);
  * - `orderly-partition-1000` / `orderly-partition-10`: `ordering: 'partition'` (one call at a time) on the same topics;
  * - `parallel-consumer`: Confluent's Parallel Consumer 0.5.3.3 (Java, KEY ordering, maxConcurrency 256,
- *   Thread.sleep(10)) on the 1,000-key topic (infra/parallel-consumer).
+ *   Thread.sleep(10)) on the 1,000-key topic (infra/parallel-consumer, built with Maven on first use).
  * Goals: key/partition ≥ 50x with 1,000 keys (aim 100x), ≥ 8x with 10 keys; Orderly/Parallel Consumer ≥ 1.0x.
  * Run: `npm run bench:keys` (BENCH_KEY_EVENTS, BENCH_PARTITION_EVENTS, BENCH_REPETITIONS).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -29,7 +30,12 @@ const valueBytes = 100;
 const goals = { keys1000VsPartition: 50, keys1000Aim: 100, keys10VsPartition: 8, orderlyVsParallelConsumer: 1.0 };
 
 const jar = `${projectRoot}/infra/parallel-consumer/target/parallel-consumer-bench.jar`;
-if (!existsSync(jar)) throw new Error(`${jar} is missing: run \`mvn -B -q -f infra/parallel-consumer/pom.xml package\``);
+if (!existsSync(jar)) {
+  // Built on first use from Maven Central (Parallel Consumer and kafka-clients; infra/parallel-consumer/pom.xml).
+  console.log('building the Parallel Consumer arm: mvn -B -q -f infra/parallel-consumer/pom.xml package');
+  const built = spawnSync('mvn', ['-B', '-q', '-f', `${projectRoot}/infra/parallel-consumer/pom.xml`, 'package'], { stdio: 'inherit' });
+  if (built.status !== 0 || !existsSync(jar)) throw new Error(`${jar} is missing and the Maven build failed (exit ${built.status}): run \`mvn -B -f infra/parallel-consumer/pom.xml package\` to see why`);
+}
 
 const settings = benchSettings();
 const kafka = benchKafka(settings, 'bench-keys');
