@@ -171,7 +171,7 @@ export class OrderlyMetrics {
     fromSources('orderly_handlers_in_flight', 'Handler calls running now', (source) => source.stats().inFlight);
     fromSources('orderly_records_queued', 'Records fetched and waiting in key lanes', (source) => source.stats().queued);
     fromSources('orderly_partitions_paused', 'Partitions paused by backpressure', (source) => source.stats().pausedPartitions);
-    fromSources('orderly_partitions_gated', 'Retry-tier partitions paused until their head is due', (source) => source.stats().gatedPartitions);
+    fromSources('orderly_partitions_gated', 'Retry-tier partitions paused until their records are near due (then held in memory and started by timer)', (source) => source.stats().gatedPartitions);
     fromSources('orderly_parked_keys', 'Keys parked behind a record on the retry ladder', (source) => source.parkedKeys().catch(() => 0));
     fromSources('orderly_group_joined', '1 when the member has joined its group and is not stopped', (source) => (source.joined() ? 1 : 0));
 
