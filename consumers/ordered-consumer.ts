@@ -327,7 +327,7 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private pump(): void {
     if (this.state !== 'running' || this.rebalancing) return;
-    for (const record of this.scheduler.takeRunnable()) void this.run(record);
+    for (const record of this.scheduler.takeRunnable()) this.run(record);
   }
 
   private livenessOf(epoch: number): RecordLiveness {
@@ -337,21 +337,27 @@ export class OrderedConsumer<T = Buffer | null> {
     return this.liveness;
   }
 
-  private async run(record: ConsumedRecord): Promise<void> {
+  /** A plain promise chain, not an async function: no suspended frame is held per record in flight. */
+  private run(record: ConsumedRecord): void {
     const epoch = this.epoch;
-    let outcome: RecordOutcome;
-    try {
-      outcome = await this.processor.process(record, this.livenessOf(epoch));
-    } catch (error) {
-      const abandoned = error instanceof RecordAbandoned;
-      if (!abandoned) {
-        // An error from the store or the broker itself: the record is not completed and will come again.
-        this.logger.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: { message: (error as Error).message } }, 'record processing failed unexpectedly');
-      }
-      const reason = !abandoned ? 'error' : this.state === 'running' ? 'rebalanced' : 'stopping';
-      this.events.emit('consumer.record.abandoned', { topic: record.topic, partition: record.partition, offset: record.offset, reason });
-      outcome = 'abandoned';
+    this.processor.process(record, this.livenessOf(epoch)).then(
+      (outcome) => this.finish(record, epoch, outcome),
+      (error: unknown) => this.finish(record, epoch, this.abandon(record, error)),
+    );
+  }
+
+  private abandon(record: ConsumedRecord, error: unknown): RecordOutcome {
+    const abandoned = error instanceof RecordAbandoned;
+    if (!abandoned) {
+      // An error from the store or the broker itself: the record is not completed and will come again.
+      this.logger.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: { message: (error as Error).message } }, 'record processing failed unexpectedly');
     }
+    const reason = !abandoned ? 'error' : this.state === 'running' ? 'rebalanced' : 'stopping';
+    this.events.emit('consumer.record.abandoned', { topic: record.topic, partition: record.partition, offset: record.offset, reason });
+    return 'abandoned';
+  }
+
+  private finish(record: ConsumedRecord, epoch: number, outcome: RecordOutcome): void {
     this.scheduler.complete(record);
     if (outcome !== 'abandoned' && this.epoch === epoch) this.tracker.complete(record.topic, record.partition, record.offset, record.partitionId);
     if (this.backpressure.remove(record.partitionId, record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
