@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import type { IHeaders, KafkaMessage } from '../core/kafka-client.ts';
 
 /** A fetched record, copied out of the fetch response so holding it does not pin the whole response. */
@@ -55,8 +54,14 @@ function copyHeaders(headers: IHeaders): IHeaders {
 
 function copyHeaderValue<V extends Buffer | string | null | undefined>(value: V): V | Buffer | string {
   if (!Buffer.isBuffer(value)) return value;
-  // A leading BOM stays bytes: the strict decoder of readHeader drops it, toString would keep it.
-  if (isUtf8(value) && !(value.length >= 3 && value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf)) return value.toString('utf8');
+  // A leading BOM stays bytes: the decoder would drop it, and a forward must carry the header's own bytes.
+  if (!(value.length >= 3 && value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf)) {
+    try {
+      return strictUtf8.decode(value);
+    } catch {
+      // not UTF-8: kept as bytes
+    }
+  }
   return Buffer.from(value);
 }
 

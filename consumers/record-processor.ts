@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { DecodeError } from '../schemas/decode-error.ts';
-import { readHeader, readHeaders, type ConsumedRecord } from './consumed-record.ts';
+import { readHeader, type ConsumedRecord } from './consumed-record.ts';
 import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-headers.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
@@ -70,15 +70,9 @@ interface Work<T> {
   firstFailureAt: number;
   /** performance.now() when processing began: `durationMs` in log lines. */
   startedAt: number;
-  /** Every header decoded, made on first use (most records need only the event id and type). */
-  headers: Record<string, string> | undefined;
   event?: HandledEvent<T>;
   /** The idempotency claim's fencing token, once claimed. */
   token?: string;
-}
-
-function headersOf(work: Work<unknown>): Record<string, string> {
-  return (work.headers ??= readHeaders(work.record.headers));
 }
 
 export class RecordProcessor<T> {
@@ -120,7 +114,7 @@ export class RecordProcessor<T> {
    */
   private handlePlain(work: Work<T>): Promise<RecordOutcome> {
     const { record } = work;
-    const event = createHandledEvent<T>(work.origin, record, record.value as T, eventIdOf(work), readHeader(record.headers, eventTypeHeader), () => headersOf(work));
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, eventIdOf(work), readHeader(record.headers, eventTypeHeader));
     work.event = event;
     return this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record).then((result) => {
       if (!result.ok) return this.afterFailure(work, result, undefined, undefined);
@@ -147,16 +141,18 @@ export class RecordProcessor<T> {
       record,
       live,
       startedAt: performance.now(),
-      headers: undefined,
       tier: ladder?.tier ?? 0,
       retry,
       firstFailureAt: retry.firstFailureAt ?? now,
-      origin: {
-        topic: ladder?.sourceTopic ?? record.topic,
-        partition: record.partition,
-        offset: retry.originalOffset ?? record.offset,
-        timestamp: (ladder && readHeader(record.headers, 'orderly-original-timestamp')) || record.timestamp,
-      },
+      // A source record is its own origin (same topic, partition, offset and timestamp): no object per record.
+      origin: ladder
+        ? {
+            topic: ladder.sourceTopic,
+            partition: record.partition,
+            offset: retry.originalOffset ?? record.offset,
+            timestamp: readHeader(record.headers, 'orderly-original-timestamp') || record.timestamp,
+          }
+        : record,
     };
   }
 
@@ -178,7 +174,7 @@ export class RecordProcessor<T> {
       value = record.value as T;
     }
     // Headers (all decoded) and the payload hash are computed on first read: most handlers read neither.
-    const event = createHandledEvent<T>(work.origin, record, value, eventIdOf(work), readHeader(record.headers, eventTypeHeader), () => headersOf(work));
+    const event = createHandledEvent<T>(work.origin, record, value, eventIdOf(work), readHeader(record.headers, eventTypeHeader));
     work.event = event;
 
     const parking = this.options.ordering === 'none' ? undefined : this.deps.parking;
