@@ -340,7 +340,14 @@ export class OrderedConsumer<T = Buffer | null> {
   /** A plain promise chain, not an async function: no suspended frame is held per record in flight. */
   private run(record: ConsumedRecord): void {
     const epoch = this.epoch;
-    this.processor.process(record, this.livenessOf(epoch)).then(
+    let processing: Promise<RecordOutcome>;
+    try {
+      processing = this.processor.process(record, this.livenessOf(epoch));
+    } catch (error) {
+      // Thrown before the first await: handled as a rejection, so the record still completes its lane.
+      processing = Promise.reject(error);
+    }
+    processing.then(
       (outcome) => this.finish(record, epoch, outcome),
       (error: unknown) => this.finish(record, epoch, this.abandon(record, error)),
     );
