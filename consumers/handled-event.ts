@@ -4,6 +4,8 @@
  * event. They are accessors on the prototype, so `{ ...event }` does not copy them; `JSON.stringify` does.
  */
 import { createHash } from 'node:crypto';
+import type { IHeaders } from '../core/kafka-client.ts';
+import { readHeaders } from './consumed-record.ts';
 import type { HandledEvent } from './options.ts';
 
 const empty = Buffer.alloc(0);
@@ -18,25 +20,25 @@ class LazyHandledEvent<T> implements HandledEvent<T> {
   eventType: string | undefined;
   timestamp: string;
   private readonly raw: Buffer | null;
-  private readonly decodeHeaders: () => Record<string, string>;
+  private readonly rawHeaders: IHeaders;
   private decodedHeaders: Record<string, string> | undefined;
   private hash: string | undefined;
 
-  constructor(fields: Omit<HandledEvent<T>, 'headers' | 'payloadHash'>, raw: Buffer | null, decodeHeaders: () => Record<string, string>) {
-    this.topic = fields.topic;
-    this.partition = fields.partition;
-    this.offset = fields.offset;
-    this.key = fields.key;
-    this.value = fields.value;
-    this.eventId = fields.eventId;
-    this.eventType = fields.eventType;
-    this.timestamp = fields.timestamp;
+  constructor(topic: string, partition: number, offset: string, key: string | null, value: T, eventId: string, eventType: string | undefined, timestamp: string, raw: Buffer | null, rawHeaders: IHeaders) {
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = offset;
+    this.key = key;
+    this.value = value;
+    this.eventId = eventId;
+    this.eventType = eventType;
+    this.timestamp = timestamp;
     this.raw = raw;
-    this.decodeHeaders = decodeHeaders;
+    this.rawHeaders = rawHeaders;
   }
 
   get headers(): Record<string, string> {
-    return (this.decodedHeaders ??= this.decodeHeaders());
+    return (this.decodedHeaders ??= readHeaders(this.rawHeaders));
   }
 
   set headers(headers: Record<string, string>) {
@@ -68,15 +70,11 @@ export function payloadHashOf(value: Buffer | null): string {
 /** The event for a record: `origin` names it as first consumed (a retry's source topic and offset). */
 export function createHandledEvent<T>(
   origin: { topic: string; offset: string; timestamp: string },
-  record: { partition: number; key: Buffer | null; value: Buffer | null },
+  record: { partition: number; key: Buffer | null; value: Buffer | null; headers: IHeaders },
   value: T,
   eventId: string,
   eventType: string | undefined,
-  decodeHeaders: () => Record<string, string>,
 ): HandledEvent<T> {
-  return new LazyHandledEvent<T>(
-    { topic: origin.topic, partition: record.partition, offset: origin.offset, key: record.key === null ? null : record.key.toString('utf8'), value, eventId, eventType, timestamp: origin.timestamp },
-    record.value,
-    decodeHeaders,
-  );
+  const key = record.key === null ? null : record.key.toString('utf8');
+  return new LazyHandledEvent<T>(origin.topic, record.partition, origin.offset, key, value, eventId, eventType, origin.timestamp, record.value, record.headers);
 }

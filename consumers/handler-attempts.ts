@@ -35,6 +35,15 @@ interface RecordRef {
 }
 
 type Outcome = { ok: true } | { ok: false; error: unknown } | 'timeout';
+
+/** One attempt started. */
+interface Started {
+  startedAt: number;
+  context: AttemptContext;
+  /** The handler's own promise (it may run on after a timeout). */
+  running: Promise<unknown>;
+  outcome: Promise<Outcome>;
+}
 const succeeded: Outcome = { ok: true };
 
 /** The context a handler gets: its AbortController is made on the first read of `signal`. */
@@ -140,53 +149,84 @@ export class HandlerAttempts<T> {
     this.deadlines = new AttemptDeadlines(options.handlerTimeoutMs);
   }
 
-  /** `stop` aborts every attempt's signal; `record` names the record as consumed, for the events. */
-  async run<W>(event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, hooks: AttemptHooks<W>, work: W, record: RecordRef): Promise<AttemptsResult> {
-    const { handlerTimeoutMs, inPlaceRetries } = this.options;
+  /**
+   * `stop` aborts every attempt's signal; `record` names the record as consumed, for the events. The first
+   * attempt is a plain promise chain (no suspended async frame while the handler runs); later ones, and a
+   * first one that must wait for an earlier timed-out attempt of the event, run in {@link attemptFrom}.
+   */
+  run<W>(event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, hooks: AttemptHooks<W>, work: W, record: RecordRef): Promise<AttemptsResult> {
     this.watch(stop);
+    if (this.unsettled.size > 0 && this.unsettled.has(event.eventId)) return this.attemptFrom(undefined, event, attemptsBefore, stop, hooks, work, record);
+    const first = this.start(event, attemptsBefore + 1, stop);
+    return first.outcome.then((outcome) => {
+      if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: 1, durationMs: performance.now() - first.startedAt };
+      return this.attemptFrom({ started: first, outcome }, event, attemptsBefore, stop, hooks, work, record);
+    });
+  }
+
+  /** Starts one attempt: the handler runs until it settles or its deadline passes (then the outcome is 'timeout'). */
+  private start(event: HandledEvent<T>, attempt: number, stop: AbortSignal): Started {
+    const startedAt = performance.now();
+    const context = new AttemptContext(attempt);
+    if (stop.aborted) context.abort(stop.reason);
+    let running: Promise<unknown>;
+    try {
+      running = Promise.resolve(this.options.handler(event, context));
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    const outcome = new Promise<Outcome>((settle) => {
+      const node = this.deadlines.add(context, settle);
+      running.then(
+        () => {
+          this.deadlines.remove(node);
+          settle(succeeded);
+        },
+        (error: unknown) => {
+          this.deadlines.remove(node);
+          settle({ ok: false, error });
+        },
+      );
+    });
+    return { startedAt, context, running, outcome };
+  }
+
+  /** The attempts after a failed first one (`first`), or all of them when the first had to wait (no `first`). */
+  private async attemptFrom<W>(first: { started: Started; outcome: Outcome } | undefined, event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, hooks: AttemptHooks<W>, work: W, record: RecordRef): Promise<AttemptsResult> {
+    const { handlerTimeoutMs, inPlaceRetries } = this.options;
     for (let index = 1; ; index++) {
       const attempt = attemptsBefore + index;
-      const previous = this.unsettled.size > 0 ? this.unsettled.get(event.eventId) : undefined;
-      if (previous) {
-        const settled = await Promise.race([previous.then(() => true), sleep(handlerTimeoutMs, false)]);
-        if (!settled) {
-          const error = new OrderlyError('HANDLER_TIMEOUT', `the handler ignored its abort signal for ${handlerTimeoutMs} ms after timing out`);
-          return { ok: false, attempts: index - 1, error, timedOut: true, hung: true };
+      let started: Started;
+      let outcome: Outcome;
+      if (index === 1 && first) {
+        ({ started, outcome } = first);
+      } else {
+        const previous = this.unsettled.size > 0 ? this.unsettled.get(event.eventId) : undefined;
+        if (previous) {
+          const settled = await Promise.race([previous.then(() => true), sleep(handlerTimeoutMs, false)]);
+          if (!settled) {
+            const error = new OrderlyError('HANDLER_TIMEOUT', `the handler ignored its abort signal for ${handlerTimeoutMs} ms after timing out`);
+            return { ok: false, attempts: index - 1, error, timedOut: true, hung: true };
+          }
+          this.unsettled.delete(event.eventId);
         }
-        this.unsettled.delete(event.eventId);
+        if (index > 1) await hooks.beforeRetry(work);
+        started = this.start(event, attempt, stop);
+        outcome = await started.outcome;
+        if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: index, durationMs: performance.now() - started.startedAt };
       }
-      if (index > 1) await hooks.beforeRetry(work);
-      const startedAt = performance.now();
-      const context = new AttemptContext(attempt);
-      if (stop.aborted) context.abort(stop.reason);
-      let running: Promise<unknown>;
-      try {
-        running = Promise.resolve(this.options.handler(event, context));
-      } catch (error) {
-        running = Promise.reject(error);
-      }
-      let node: Running | undefined;
-      const outcome = await new Promise<Outcome>((settle) => {
-        node = this.deadlines.add(context, settle);
-        running.then(
-          () => settle(succeeded),
-          (error: unknown) => settle({ ok: false, error }),
-        );
-      });
-      this.deadlines.remove(node!);
-      if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: index, durationMs: performance.now() - startedAt };
 
       let error: unknown;
       const timedOut = outcome === 'timeout';
       if (outcome === 'timeout') {
         error = new OrderlyError('HANDLER_TIMEOUT', `the handler did not finish within handlerTimeoutMs (${handlerTimeoutMs} ms)`, { retriable: true });
-        context.abort(error);
-        const settling = running.catch(() => undefined).finally(() => {
+        started.context.abort(error);
+        const settling = started.running.catch(() => undefined).finally(() => {
           if (this.unsettled.get(event.eventId) === settling) this.unsettled.delete(event.eventId);
         });
         this.unsettled.set(event.eventId, settling);
         this.events.emit('consumer.handler.timed-out', { ...reference(record), attempt, timeoutMs: handlerTimeoutMs });
-      } else {
+      } else if (!outcome.ok) {
         error = outcome.error;
       }
       const retryInPlace = index <= inPlaceRetries && attempt < this.options.maxAttempts && isRetryableError(error, this.options.isRetryable);

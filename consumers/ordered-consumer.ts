@@ -25,7 +25,7 @@ import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { BackpressureController } from './backpressure/backpressure-controller.ts';
 import { EventLoopMonitor } from './backpressure/event-loop-monitor.ts';
 import { PauseController, type AssignedPartition } from './backpressure/pause-controller.ts';
-import type { ConsumedRecord } from './consumed-record.ts';
+import { consumedRecordOf, partitionIdOf as partitionId, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
 import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
@@ -305,18 +305,9 @@ export class OrderedConsumer<T = Buffer | null> {
           break;
         }
       }
-      // Copied: a held record must not pin the whole fetch response in memory.
-      const record: ConsumedRecord = {
-        topic,
-        sourceTopic,
-        partition,
-        offset: message.offset,
-        key: message.key === null ? null : Buffer.from(message.key),
-        value: message.value === null ? null : Buffer.from(message.value),
-        headers: message.headers ?? {},
-        timestamp: message.timestamp,
-      };
-      this.tracker.track(topic, partition, message.offset);
+      // Copied (key, value and headers): a held record must not pin the whole fetch response in memory.
+      const record = consumedRecordOf(message, topic, sourceTopic, partition, id);
+      this.tracker.track(topic, partition, message.offset, id);
       if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
       const held = tier !== undefined && this.held.hold(id, record, dueAt);
       // A retry held until due is no backlog of its source topic yet (priority lanes): counted under its tier.
@@ -336,7 +327,7 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private pump(): void {
     if (this.state !== 'running' || this.rebalancing) return;
-    for (const record of this.scheduler.takeRunnable()) void this.run(record);
+    for (const record of this.scheduler.takeRunnable()) this.run(record);
   }
 
   private livenessOf(epoch: number): RecordLiveness {
@@ -346,24 +337,37 @@ export class OrderedConsumer<T = Buffer | null> {
     return this.liveness;
   }
 
-  private async run(record: ConsumedRecord): Promise<void> {
+  /** A plain promise chain, not an async function: no suspended frame is held per record in flight. */
+  private run(record: ConsumedRecord): void {
     const epoch = this.epoch;
-    let outcome: RecordOutcome;
+    let processing: Promise<RecordOutcome>;
     try {
-      outcome = await this.processor.process(record, this.livenessOf(epoch));
+      processing = this.processor.process(record, this.livenessOf(epoch));
     } catch (error) {
-      const abandoned = error instanceof RecordAbandoned;
-      if (!abandoned) {
-        // An error from the store or the broker itself: the record is not completed and will come again.
-        this.logger.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: { message: (error as Error).message } }, 'record processing failed unexpectedly');
-      }
-      const reason = !abandoned ? 'error' : this.state === 'running' ? 'rebalanced' : 'stopping';
-      this.events.emit('consumer.record.abandoned', { topic: record.topic, partition: record.partition, offset: record.offset, reason });
-      outcome = 'abandoned';
+      // Thrown before the first await: handled as a rejection, so the record still completes its lane.
+      processing = Promise.reject(error);
     }
+    processing.then(
+      (outcome) => this.finish(record, epoch, outcome),
+      (error: unknown) => this.finish(record, epoch, this.abandon(record, error)),
+    );
+  }
+
+  private abandon(record: ConsumedRecord, error: unknown): RecordOutcome {
+    const abandoned = error instanceof RecordAbandoned;
+    if (!abandoned) {
+      // An error from the store or the broker itself: the record is not completed and will come again.
+      this.logger.error({ topic: record.topic, partition: record.partition, offset: record.offset, err: { message: (error as Error).message } }, 'record processing failed unexpectedly');
+    }
+    const reason = !abandoned ? 'error' : this.state === 'running' ? 'rebalanced' : 'stopping';
+    this.events.emit('consumer.record.abandoned', { topic: record.topic, partition: record.partition, offset: record.offset, reason });
+    return 'abandoned';
+  }
+
+  private finish(record: ConsumedRecord, epoch: number, outcome: RecordOutcome): void {
     this.scheduler.complete(record);
-    if (outcome !== 'abandoned' && this.epoch === epoch) this.tracker.complete(record.topic, record.partition, record.offset);
-    if (this.backpressure.remove(partitionId(record.topic, record.partition), record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
+    if (outcome !== 'abandoned' && this.epoch === epoch) this.tracker.complete(record.topic, record.partition, record.offset, record.partitionId);
+    if (this.backpressure.remove(record.partitionId, record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
     else if (this.options.lanes.length > 0) this.pauses.reconcile();
     if (this.scheduler.inFlight === 0) this.notifyIdle();
     this.pump();
@@ -371,7 +375,7 @@ export class OrderedConsumer<T = Buffer | null> {
 
   /** Queued (or held) records that will never run here: they stop counting against the watermarks. */
   private release(dropped: ConsumedRecord[], { held = false } = {}): void {
-    for (const record of dropped) this.backpressure.remove(partitionId(record.topic, record.partition), held ? record.topic : record.sourceTopic, sizeOf(record));
+    for (const record of dropped) this.backpressure.remove(record.partitionId, held ? record.topic : record.sourceTopic, sizeOf(record));
   }
 
   private onRebalancing(): void {
@@ -444,10 +448,6 @@ export class OrderedConsumer<T = Buffer | null> {
     this.idleWaiters = [];
     for (const wake of waiters) wake();
   }
-}
-
-function partitionId(topic: string, partition: number): string {
-  return `${topic}\u0000${partition}`;
 }
 
 /** What a held record costs: its key and value bytes plus a fixed overhead for the object and headers. */

@@ -13,12 +13,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { DecodeError } from '../schemas/decode-error.ts';
-import { readHeader, readHeaders, type ConsumedRecord } from './consumed-record.ts';
+import { readHeader, type ConsumedRecord } from './consumed-record.ts';
 import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-headers.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import { createHandledEvent } from './handled-event.ts';
-import { HandlerAttempts, errorSummary, errorTypeOf, type AttemptHooks } from './handler-attempts.ts';
+import { HandlerAttempts, errorSummary, errorTypeOf, type AttemptHooks, type AttemptsResult } from './handler-attempts.ts';
 import type { HandledEvent, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
 import type { KeyParking } from './retries/key-parking.ts';
@@ -27,6 +27,8 @@ import type { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState, type RetryState } from './retries/retry-headers.ts';
 import { decideRetry } from './retries/retry-policy.ts';
 import { deadLetterTopicOf, retryTopicOf } from './retries/topic-layout.ts';
+
+type AttemptsFailed = Extract<AttemptsResult, { ok: false }>;
 
 export type RecordOutcome = 'handled' | 'duplicate' | 'forwarded' | 'dead-lettered' | 'fenced' | 'abandoned';
 
@@ -68,15 +70,9 @@ interface Work<T> {
   firstFailureAt: number;
   /** performance.now() when processing began: `durationMs` in log lines. */
   startedAt: number;
-  /** Every header decoded, made on first use (most records need only the event id and type). */
-  headers: Record<string, string> | undefined;
   event?: HandledEvent<T>;
   /** The idempotency claim's fencing token, once claimed. */
   token?: string;
-}
-
-function headersOf(work: Work<unknown>): Record<string, string> {
-  return (work.headers ??= readHeaders(work.record.headers));
 }
 
 export class RecordProcessor<T> {
@@ -85,12 +81,15 @@ export class RecordProcessor<T> {
   private readonly attempts: HandlerAttempts<T>;
   private readonly hooks: AttemptHooks<Work<T>>;
   private readonly maxDelayMs: number;
+  /** Only the handler runs: see {@link handlePlain}. */
+  private readonly plain: boolean;
 
   constructor(options: ValidOrderedConsumerOptions<T>, deps: RecordProcessorDeps) {
     this.options = options;
     this.deps = deps;
     this.attempts = new HandlerAttempts(options, deps.events);
     this.maxDelayMs = Math.max(0, ...options.retryTiersMs) * (1 + options.retryJitter);
+    this.plain = !options.decoder && !options.idempotencyStore && (options.ordering === 'none' || !deps.parking) && options.maxEventAgeMs === undefined;
     this.hooks = {
       pause: (work, ms) => this.pause(ms, work.live),
       beforeRetry: async (work) => {
@@ -103,7 +102,35 @@ export class RecordProcessor<T> {
 
   /** Rejects with {@link RecordAbandoned} when the record is abandoned (not completed: it comes again). */
   process(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
-    return this.processOrAbandon(this.workOf(record, live));
+    const work = this.workOf(record, live);
+    if (this.plain && work.tier === 0 && (this.options.ordering === 'none' || (record.key !== null && record.key.length > 0))) return this.handlePlain(work);
+    return this.processOrAbandon(work);
+  }
+
+  /**
+   * A source record when nothing but the handler runs (no decoder, no idempotency store, no key parking, no
+   * age limit): the same steps as {@link processOrAbandon} with none of them, as a plain promise chain that
+   * holds no suspended async frame while the handler runs.
+   */
+  private handlePlain(work: Work<T>): Promise<RecordOutcome> {
+    const { record } = work;
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, eventIdOf(work), readHeader(record.headers, eventTypeHeader));
+    work.event = event;
+    return this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record).then((result) => {
+      if (!result.ok) return this.afterFailure(work, result, undefined, undefined);
+      this.reportHandled(work, result);
+      return 'handled';
+    });
+  }
+
+  private reportHandled(work: Work<T>, result: { attempts: number; durationMs: number }): void {
+    const { record } = work;
+    const attempt = work.retry.attempts + result.attempts;
+    if (this.deps.events.listenerCount('consumer.record.handled') > 0) {
+      const occurredAt = Date.parse(readHeader(record.headers, 'orderly-occurred-at') ?? '');
+      this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
+    }
+    if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
   }
 
   private workOf(record: ConsumedRecord, live: RecordLiveness): Work<T> {
@@ -114,16 +141,18 @@ export class RecordProcessor<T> {
       record,
       live,
       startedAt: performance.now(),
-      headers: undefined,
       tier: ladder?.tier ?? 0,
       retry,
       firstFailureAt: retry.firstFailureAt ?? now,
-      origin: {
-        topic: ladder?.sourceTopic ?? record.topic,
-        partition: record.partition,
-        offset: retry.originalOffset ?? record.offset,
-        timestamp: (ladder && readHeader(record.headers, 'orderly-original-timestamp')) || record.timestamp,
-      },
+      // A source record is its own origin (same topic, partition, offset and timestamp): no object per record.
+      origin: ladder
+        ? {
+            topic: ladder.sourceTopic,
+            partition: record.partition,
+            offset: retry.originalOffset ?? record.offset,
+            timestamp: readHeader(record.headers, 'orderly-original-timestamp') || record.timestamp,
+          }
+        : record,
     };
   }
 
@@ -145,12 +174,12 @@ export class RecordProcessor<T> {
       value = record.value as T;
     }
     // Headers (all decoded) and the payload hash are computed on first read: most handlers read neither.
-    const event = createHandledEvent<T>(work.origin, record, value, eventIdOf(work), readHeader(record.headers, eventTypeHeader), () => headersOf(work));
+    const event = createHandledEvent<T>(work.origin, record, value, eventIdOf(work), readHeader(record.headers, eventTypeHeader));
     work.event = event;
 
     const parking = this.options.ordering === 'none' ? undefined : this.deps.parking;
     const key = event.key ?? '';
-    let parked = parking ? await this.durably(work, () => parking.stateOf(work.origin.topic, record.partition, key)) : undefined;
+    const parked = parking ? await this.durably(work, () => parking.stateOf(work.origin.topic, record.partition, key)) : undefined;
     if (parked) {
       if (parked.held) {
         const outcome = await this.deadLetter(work, 'predecessor-dead-lettered');
@@ -184,12 +213,7 @@ export class RecordProcessor<T> {
     }
 
     if (result.ok) {
-      const attempt = work.retry.attempts + result.attempts;
-      if (this.deps.events.listenerCount('consumer.record.handled') > 0) {
-        const occurredAt = Date.parse(readHeader(record.headers, 'orderly-occurred-at') ?? '');
-        this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
-      }
-      if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
+      this.reportHandled(work, result);
       if (store && token && (await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash))) === 'fenced') {
         this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion');
         this.deps.events.emit('consumer.record.fenced', reference(record));
@@ -199,6 +223,15 @@ export class RecordProcessor<T> {
       return 'handled';
     }
 
+    return this.afterFailure(work, result, parked, token);
+  }
+
+  /** The handler failed (every attempt here): up the retry ladder, or to the DLT. */
+  private async afterFailure(work: Work<T>, result: AttemptsFailed, parked: ParkedKey | undefined, token: string | undefined): Promise<RecordOutcome> {
+    const { record } = work;
+    const event = work.event!;
+    const store = this.options.idempotencyStore;
+    const parking = this.options.ordering === 'none' ? undefined : this.deps.parking;
     const attemptsSoFar = work.retry.attempts + result.attempts;
     const decision = result.hung
       ? ({ kind: 'dead-letter', reason: 'handler-timeout' } as const)

@@ -203,7 +203,7 @@ export class KeyScheduler<R extends LaneRecord> {
   }
 
   private countQueued(record: R, delta: number): void {
-    const id = partitionId(record.topic, record.partition);
+    const id = record.partitionId ?? partitionId(record.topic, record.partition);
     const count = (this.queuedByPartition.get(id) ?? 0) + delta;
     if (count === 0) this.queuedByPartition.delete(id);
     else this.queuedByPartition.set(id, count);

@@ -15,6 +15,8 @@ export interface LaneRecord {
   /** The source topic of a record on a retry tier: a key's lane spans its source and its tiers. */
   sourceTopic?: string;
   partition: number;
+  /** `topic` and `partition` as one string, when the record carries it (made once per fetched batch). */
+  partitionId?: string;
   offset: string;
   key: Buffer | null;
 }

@@ -59,4 +59,36 @@ describe('OffsetTracker', () => {
     tracker.complete('t', 0, '9007199254740993');
     expect(tracker.watermark('t', 0)).toBe('9007199254740994');
   });
+
+  it('keeps the watermark exact across many records completed in any order', () => {
+    const tracker = new OffsetTracker();
+    const offsets = Array.from({ length: 5_000 }, (_, index) => String(index * 2));
+    for (const offset of offsets) tracker.track('t', 0, offset);
+    // Completes every offset but 2000, shuffled deterministically; the watermark waits at 2000.
+    const order = offsets.filter((offset) => offset !== '2000').sort((a, b) => ((Number(a) * 7919) % 5003) - ((Number(b) * 7919) % 5003));
+    for (const offset of order) expect(tracker.complete('t', 0, offset)).toBe(true);
+    expect(tracker.watermark('t', 0)).toBe('2000');
+    expect(tracker.pendingCount('t', 0)).toBe(1);
+    expect(tracker.complete('t', 0, '2001')).toBe(false);
+    expect(tracker.complete('t', 0, '2002')).toBe(false);
+    expect(tracker.complete('t', 0, '2000')).toBe(true);
+    expect(tracker.watermark('t', 0)).toBe('9999');
+    tracker.track('t', 0, '10000');
+    expect(tracker.watermark('t', 0)).toBe('10000');
+  });
+
+  it('moves from safe-integer offsets to offsets past 2^53 within one partition', () => {
+    const tracker = new OffsetTracker();
+    tracker.track('t', 0, '9007199254740990');
+    tracker.track('t', 0, '9007199254740991');
+    tracker.track('t', 0, '9007199254740993');
+    tracker.complete('t', 0, '9007199254740991');
+    expect(tracker.watermark('t', 0)).toBe('9007199254740990');
+    tracker.complete('t', 0, '9007199254740990');
+    expect(tracker.watermark('t', 0)).toBe('9007199254740993');
+    expect(tracker.complete('t', 0, '9007199254740992')).toBe(false);
+    tracker.complete('t', 0, '9007199254740993');
+    expect(tracker.watermark('t', 0)).toBe('9007199254740994');
+    expect(() => tracker.track('t', 0, '9007199254740992')).toThrow(/arrived after 9007199254740993/);
+  });
 });
