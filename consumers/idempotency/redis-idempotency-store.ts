@@ -160,8 +160,10 @@ class TurnBatch<Request, Result> {
     this.pending = [];
     const alone = (entry: (typeof batch)[number]) => void this.one(entry.request).then(entry.resolve, entry.reject);
     if (batch.length === 1) return alone(batch[0]!);
+    // Every request settles exactly once: a reply of the wrong length is a failed call, never a request left
+    // waiting for an answer that will not come (its record would hold its key and partition for good).
     this.many(batch.map((entry) => entry.request)).then(
-      (results) => batch.forEach((entry, index) => entry.resolve(results[index]!)),
+      (results) => (results.length === batch.length ? batch.forEach((entry, index) => entry.resolve(results[index]!)) : batch.forEach(alone)),
       () => batch.forEach(alone),
     );
   }
