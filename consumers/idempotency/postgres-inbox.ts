@@ -4,8 +4,10 @@
  * and that row commit together or not at all. A second delivery finds the row and changes nothing: the
  * effects are exactly-once. Two members handling the same event at once serialise on the row's key.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool, PoolClient } from 'pg';
 import { IdConflictError } from '../../core/errors.ts';
+import { backoffDelayMs } from '../retries/backoff.ts';
 import type { EventHandler, HandledEvent, HandlerContext } from '../options.ts';
 
 export interface PostgresInboxOptions {
@@ -43,7 +45,7 @@ export class PostgresInbox {
   /** Wraps a handler: it runs inside the transaction that records the event in the inbox. */
   handler<T>(handle: TransactionalHandler<T>): EventHandler<T> {
     return async (event, context) => {
-      const client = await this.pool.connect();
+      const client = await this.connect(context);
       try {
         await client.query('begin');
         const inserted = await client.query(
@@ -72,9 +74,38 @@ export class PostgresInbox {
     };
   }
 
+  /**
+   * A connection, waiting (with backoff) while PostgreSQL refuses new ones for a moment: at its connection
+   * limit (SQLSTATE 53300, shared servers reach it), starting up or shutting down (57P03), or unreachable.
+   * Nothing is applied yet, so this is no failure of the event: without the wait, the in-place attempts would
+   * all fail within milliseconds and the event go to the DLT. The wait ends when the attempt is aborted
+   * (handler timeout, consumer stopping); the attempt then fails as any other would.
+   */
+  private async connect(context: HandlerContext): Promise<PoolClient> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pool.connect();
+      } catch (error) {
+        // The signal is read only here: a context makes its AbortController on the first read.
+        const { signal } = context;
+        if (!isConnectionRefusal(error) || signal.aborted) throw error;
+        await sleep(backoffDelayMs(attempt, { baseMs: 50, maxMs: 1_000 }), undefined, { signal }).catch(() => undefined);
+        if (signal.aborted) throw error;
+      }
+    }
+  }
+
   /** Whether the inbox holds the event (it was applied). */
   async contains(eventId: string): Promise<boolean> {
     const { rowCount } = await this.pool.query(`select 1 from ${this.table} where group_id = $1 and event_id = $2`, [this.groupId, eventId]);
     return (rowCount ?? 0) > 0;
   }
+}
+
+const refusalCodes = new Set(['53300', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
+
+/** PostgreSQL (or the network) refusing a new connection for now, as opposed to a broken request. */
+function isConnectionRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && refusalCodes.has(code);
 }

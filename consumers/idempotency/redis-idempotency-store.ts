@@ -1,6 +1,9 @@
 /**
  * {@link IdempotencyStore} on Redis (ioredis). Each operation is one Lua script, so a claim, a completion or a
  * release is atomic; ioredis auto-pipelining sends the calls of concurrent handlers in shared round trips.
+ * Claims and completions asked for in one turn of the event loop (the records of one batch) go to Redis in
+ * one script call for all of them, each event still atomic on its own; on a Redis Cluster, where one call
+ * may not span slots, every event is its own call.
  * Keys: `<prefix>:<group>:claim:<eventId>` (the lease, value = fencing token) and
  * `<prefix>:<group>:done:<eventId>` (the payload hash, prefixed `dlt:` for a dead-lettered event, kept
  * `doneTtlMs`).
@@ -26,6 +29,47 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 redis.call('DEL', KEYS[1])
 return 1
+`;
+
+/** {@link claimScript} for several events: KEYS in pairs, ARGV in triples; replies in pairs (status, ttl). */
+const claimManyScript = `
+local replies = {}
+for i = 1, #KEYS / 2 do
+  local claimKey, doneKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local token, hash, lease = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  local status, ttl = 'busy', 0
+  local done = redis.call('GET', doneKey)
+  if done then
+    if done == hash or done == 'dlt:' .. hash then status = 'done' else status = 'conflict' end
+  elseif redis.call('SET', claimKey, token, 'PX', lease, 'NX') then
+    status = 'claimed'
+  elseif redis.call('GET', claimKey) == token then
+    redis.call('PEXPIRE', claimKey, lease)
+    status = 'claimed'
+  else
+    ttl = redis.call('PTTL', claimKey)
+  end
+  replies[2 * i - 1] = status
+  replies[2 * i] = ttl
+end
+return replies
+`;
+
+/** {@link completeScript} for several events: KEYS in pairs, ARGV in pairs (token, marker), then the TTL. */
+const completeManyScript = `
+local replies = {}
+local ttl = ARGV[#ARGV]
+for i = 1, #KEYS / 2 do
+  local claimKey, doneKey = KEYS[2 * i - 1], KEYS[2 * i]
+  if redis.call('GET', claimKey) ~= ARGV[2 * i - 1] then
+    replies[i] = 0
+  else
+    redis.call('SET', doneKey, ARGV[2 * i], 'PX', ttl)
+    redis.call('DEL', claimKey)
+    replies[i] = 1
+  end
+end
+return replies
 `;
 
 const forgetScript = `
@@ -54,6 +98,8 @@ interface ScriptedRedis {
   orderlyComplete(claimKey: string, doneKey: string, token: string, hash: string, ttlMs: number): Promise<number>;
   orderlyRelease(claimKey: string, token: string): Promise<number>;
   orderlyForget(doneKey: string): Promise<number>;
+  orderlyClaimMany(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<(string | number)[]>;
+  orderlyCompleteMany(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
 
 function scripted(redis: Redis): ScriptedRedis {
@@ -63,42 +109,121 @@ function scripted(redis: Redis): ScriptedRedis {
     redis.defineCommand('orderlyRelease', { numberOfKeys: 1, lua: releaseScript });
     redis.defineCommand('orderlyForget', { numberOfKeys: 1, lua: forgetScript });
   }
+  if (!('orderlyClaimMany' in redis)) {
+    // The key count is given per call.
+    redis.defineCommand('orderlyClaimMany', { lua: claimManyScript });
+    redis.defineCommand('orderlyCompleteMany', { lua: completeManyScript });
+  }
   return redis as unknown as ScriptedRedis;
 }
+
+interface PendingCompletion {
+  eventId: string;
+  token: string;
+  marker: string;
+}
+
+/**
+ * Collects the requests made in one turn of the event loop and sends them together (at most `maxSize` a call).
+ * One request alone, or a call that fails, goes one by one: a failure then touches only its own request.
+ */
+class TurnBatch<Request, Result> {
+  private pending: { request: Request; resolve: (result: Result) => void; reject: (error: unknown) => void }[] = [];
+  private scheduled = false;
+  private readonly many: (requests: Request[]) => Promise<Result[]>;
+  private readonly one: (request: Request) => Promise<Result>;
+  private readonly maxSize: number;
+
+  constructor({ many, one, maxSize }: { many: (requests: Request[]) => Promise<Result[]>; one: (request: Request) => Promise<Result>; maxSize: number }) {
+    this.many = many;
+    this.one = one;
+    this.maxSize = maxSize;
+  }
+
+  add(request: Request): Promise<Result> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ request, resolve, reject });
+      if (this.pending.length >= this.maxSize) this.flush();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.flush();
+        });
+      }
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const alone = (entry: (typeof batch)[number]) => void this.one(entry.request).then(entry.resolve, entry.reject);
+    if (batch.length === 1) return alone(batch[0]!);
+    // Every request settles exactly once: a reply of the wrong length is a failed call, never a request left
+    // waiting for an answer that will not come (its record would hold its key and partition for good).
+    this.many(batch.map((entry) => entry.request)).then(
+      (results) => (results.length === batch.length ? batch.forEach((entry, index) => entry.resolve(results[index]!)) : batch.forEach(alone)),
+      () => batch.forEach(alone),
+    );
+  }
+}
+
+const maxBatch = 256;
 
 export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly redis: ScriptedRedis;
   private readonly prefix: string;
   private readonly doneTtlMs: number;
+  private readonly claims: TurnBatch<ClaimRequest, ClaimResult> | undefined;
+  private readonly completions: TurnBatch<PendingCompletion, 'completed' | 'fenced'> | undefined;
 
   constructor({ redis, groupId, keyPrefix = 'orderly', doneTtlMs = 7 * 24 * 3600 * 1000 }: RedisIdempotencyStoreOptions) {
     this.redis = scripted(redis);
     // A hash tag keeps an event's two keys in one Redis Cluster slot.
     this.prefix = `${keyPrefix}:${groupId}`;
     this.doneTtlMs = doneTtlMs;
+    if (!redis.isCluster) {
+      this.claims = new TurnBatch({ many: (requests) => this.claimMany(requests), one: (request) => this.claimOne(request), maxSize: maxBatch });
+      this.completions = new TurnBatch({ many: (requests) => this.completeMany(requests), one: (request) => this.completeOne(request), maxSize: maxBatch });
+    }
   }
 
   private keys(eventId: string): [string, string] {
     return [`${this.prefix}:claim:{${eventId}}`, `${this.prefix}:done:{${eventId}}`];
   }
 
-  async claim({ eventId, payloadHash, fencingToken, leaseMs }: ClaimRequest): Promise<ClaimResult> {
-    const [status, ttl] = await this.redis.orderlyClaim(...this.keys(eventId), fencingToken, payloadHash, leaseMs);
-    switch (status) {
-      case 'claimed':
-        return { status, token: fencingToken };
-      case 'done':
-      case 'conflict':
-        return { status };
-      default:
-        return { status: 'busy', retryAfterMs: Math.max(ttl ?? 0, 10) };
-    }
+  claim(request: ClaimRequest): Promise<ClaimResult> {
+    return this.claims ? this.claims.add(request) : this.claimOne(request);
   }
 
-  async complete(eventId: string, token: string, payloadHash: string, outcome = { deadLettered: false }): Promise<'completed' | 'fenced'> {
-    const marker = outcome.deadLettered ? `dlt:${payloadHash}` : payloadHash;
+  complete(eventId: string, token: string, payloadHash: string, outcome = { deadLettered: false }): Promise<'completed' | 'fenced'> {
+    const request = { eventId, token, marker: outcome.deadLettered ? `dlt:${payloadHash}` : payloadHash };
+    return this.completions ? this.completions.add(request) : this.completeOne(request);
+  }
+
+  private async claimOne({ eventId, payloadHash, fencingToken, leaseMs }: ClaimRequest): Promise<ClaimResult> {
+    const [status, ttl] = await this.redis.orderlyClaim(...this.keys(eventId), fencingToken, payloadHash, leaseMs);
+    return claimResult(status, ttl, fencingToken);
+  }
+
+  private async claimMany(requests: ClaimRequest[]): Promise<ClaimResult[]> {
+    const keys = requests.flatMap(({ eventId }) => this.keys(eventId));
+    const args = requests.flatMap(({ fencingToken, payloadHash, leaseMs }) => [fencingToken, payloadHash, leaseMs]);
+    const replies = await this.redis.orderlyClaimMany(keys.length, ...keys, ...args);
+    return requests.map((request, index) => claimResult(String(replies[2 * index]), Number(replies[2 * index + 1]), request.fencingToken));
+  }
+
+  private async completeOne({ eventId, token, marker }: PendingCompletion): Promise<'completed' | 'fenced'> {
     const result = await this.redis.orderlyComplete(...this.keys(eventId), token, marker, this.doneTtlMs);
     return result === 1 ? 'completed' : 'fenced';
+  }
+
+  private async completeMany(requests: PendingCompletion[]): Promise<('completed' | 'fenced')[]> {
+    const keys = requests.flatMap(({ eventId }) => this.keys(eventId));
+    const args = requests.flatMap(({ token, marker }) => [token, marker]);
+    const replies = await this.redis.orderlyCompleteMany(keys.length, ...keys, ...args, this.doneTtlMs);
+    return replies.map((result) => (result === 1 ? 'completed' : 'fenced'));
   }
 
   async forgetDeadLettered(eventId: string): Promise<boolean> {
@@ -107,5 +232,17 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async release(eventId: string, token: string): Promise<void> {
     await this.redis.orderlyRelease(this.keys(eventId)[0], token);
+  }
+}
+
+function claimResult(status: string, ttl: number | undefined, fencingToken: string): ClaimResult {
+  switch (status) {
+    case 'claimed':
+      return { status, token: fencingToken };
+    case 'done':
+    case 'conflict':
+      return { status };
+    default:
+      return { status: 'busy', retryAfterMs: Math.max(ttl ?? 0, 10) };
   }
 }

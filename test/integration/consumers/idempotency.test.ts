@@ -1,9 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
 import { deadLetterTopicOf } from '../../../consumers/retries/topic-layout.ts';
 import { forwardHeaders } from '../../../consumers/dead-letter/dead-letter-headers.ts';
 import { jsonDecoder } from '../../../schemas/json-decoder.ts';
-import { createTestTopic, testAdmin, testGroupId, uniqueName } from '../../support/test-stack.ts';
+import { createTestTopic, testAdmin, testGroupId, testStack, uniqueName } from '../../support/test-stack.ts';
 import { eventually, produce, readAll, sequencedEvents, startTestConsumer, testRedis, type SequencedEvent } from '../../support/consumer-harness.ts';
 
 describe('RedisIdempotencyStore on the real Redis', () => {
@@ -34,6 +35,30 @@ describe('RedisIdempotencyStore on the real Redis', () => {
     expect((await store.claim({ ...request, fencingToken: 'b' })).status).toBe('busy');
     await store.release(request.eventId, 'a');
     expect((await store.claim({ ...request, fencingToken: 'b' })).status).toBe('claimed');
+  });
+
+  it('answers each of many claims and completions made at once (one script call) on its own', async () => {
+    // Without auto-pipelining (it calls a command's method a second time), so the spy counts script calls.
+    const redis = new Redis(testStack().settings.REDIS_URL);
+    onTestFinished(() => redis.quit().then(() => undefined));
+    const store = new RedisIdempotencyStore({ redis, groupId: uniqueName('idem') });
+    const claimCalls = vi.spyOn(redis as unknown as { orderlyClaimMany: () => unknown }, 'orderlyClaimMany');
+    const ids = Array.from({ length: 300 }, () => uniqueName('event'));
+    const first = await Promise.all(ids.map((eventId) => store.claim({ eventId, payloadHash: `hash-${eventId}`, fencingToken: 'a/1', leaseMs: 60_000 })));
+    expect(first.every((result) => result.status === 'claimed')).toBe(true);
+    expect(claimCalls).toHaveBeenCalledTimes(2); // 256 and 44: at most 256 events a call
+    // Completed by the holder for even ids, by a stranger (fenced) for odd ones.
+    const completed = await Promise.all(ids.map((eventId, index) => store.complete(eventId, index % 2 === 0 ? 'a/1' : 'b/2', `hash-${eventId}`)));
+    expect(completed).toEqual(ids.map((_, index) => (index % 2 === 0 ? 'completed' : 'fenced')));
+    // Even: done, or conflict for another payload. Odd: still a's claim, so busy for b and claimed again for a.
+    const again = await Promise.all(
+      ids.map((eventId, index) => {
+        if (index % 2 === 0) return store.claim({ eventId, payloadHash: index % 4 === 0 ? `hash-${eventId}` : 'other', fencingToken: 'b/2', leaseMs: 60_000 });
+        return store.claim({ eventId, payloadHash: `hash-${eventId}`, fencingToken: index % 4 === 1 ? 'b/2' : 'a/1', leaseMs: 60_000 });
+      }),
+    );
+    expect(again.map((result) => result.status)).toEqual(ids.map((_, index) => ['done', 'busy', 'conflict', 'claimed'][index % 4]));
+    for (const result of again.filter((result) => result.status === 'busy')) expect(result.status === 'busy' && result.retryAfterMs).toBeGreaterThan(10_000);
   });
 });
 

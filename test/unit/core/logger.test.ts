@@ -12,6 +12,28 @@ describe('logger redaction', () => {
     expect(lines.join('')).not.toMatch(/hunter[23]/);
     expect(lines.join('')).toContain('[redacted]');
   });
+
+  it('censors every credential path, top-level and one level down, and leaves the fixed fields alone', () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) });
+    const logger = pino({ redact: { paths: [...redactedPaths], censor: '[redacted]' } }, sink);
+    logger.info(
+      {
+        sasl: { mechanism: 'plain', password: 'secret-1' },
+        ssl: { key: 'secret-2', ca: 'public-ca' },
+        authorization: 'secret-3',
+        headers: { authorization: 'secret-4', accept: 'json' },
+        registry: { password: 'secret-5', authorization: 'secret-6' },
+        kafka: { ssl: { key: 'secret-7' } },
+        eventId: 'e-1',
+        key: 'account-1',
+      },
+      'line',
+    );
+    const line = JSON.parse(lines[0]!);
+    expect(lines[0]).not.toMatch(/secret-/);
+    expect(line).toMatchObject({ sasl: '[redacted]', authorization: '[redacted]', headers: { authorization: '[redacted]', accept: 'json' }, ssl: { ca: 'public-ca' }, eventId: 'e-1', key: 'account-1' });
+  });
 });
 
 describe('createLogger', () => {
