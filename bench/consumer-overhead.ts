@@ -17,11 +17,11 @@ import { RedisIdempotencyStore } from '../consumers/idempotency/redis-idempotenc
 import { envelopeToHeaders } from '../producers/envelope-headers.ts';
 import { newEventId } from '../producers/event-id.ts';
 import { AvroCodec } from '../schemas/avro-codec.ts';
-import { avroType } from '../schemas/avro-type.ts';
 import { SchemaRegistryClient } from '../schemas/schema-registry-client.ts';
 import { encodeWireFormat } from '../schemas/wire-format.ts';
 import { benchKafka, benchSettings, brokersOf, createBenchTopic, environment, interleave, loadNow, prefill, ratios, summarize, uniqueName, writeResults, type Measurement } from './support/bench-kit.ts';
 import { runOrderly, runRawKafkajs } from './support/consumer-arms.ts';
+import { benchEventType, benchMemo } from './support/bench-schema.ts';
 
 const events = Number(process.env.BENCH_EVENTS ?? 200_000);
 const repetitions = Number(process.env.BENCH_REPETITIONS ?? 3);
@@ -37,20 +37,8 @@ await admin.connect();
 const registry = new SchemaRegistryClient({ url: settings.SCHEMA_REGISTRY_URL });
 const redis = new Redis(settings.REDIS_URL, { enableAutoPipelining: true });
 
-const schema = {
-  type: 'record',
-  name: 'BenchDeposited',
-  namespace: 'orderly.bench',
-  fields: [
-    { name: 'accountId', type: 'string' },
-    { name: 'sequence', type: 'long' },
-    { name: 'amountMinor', type: 'long' },
-    { name: 'currency', type: 'string' },
-    { name: 'memo', type: 'string' },
-  ],
-} as const;
-const type = avroType(schema as never);
-const memo = 'x'.repeat(996);
+const type = benchEventType;
+const memo = benchMemo;
 const topic = await createBenchTopic(admin, 'bench-overhead', partitions);
 const schemaId = await registry.register(`${topic}-value`, JSON.stringify(type.schema({ exportAttrs: true })));
 const valueBytes = encodeWireFormat(schemaId, type.toBuffer({ accountId: 'account-123', sequence: 123_456, amountMinor: 1234, currency: 'EUR', memo })).length;

@@ -19,9 +19,9 @@ import { readSettings } from '../infra/stack/stack-settings.ts';
 import { EventProducer } from '../producers/event-producer.ts';
 import { envelopeToHeaders } from '../producers/envelope-headers.ts';
 import { newEventId } from '../producers/event-id.ts';
-import { avroType } from '../schemas/avro-type.ts';
 import { SchemaRegistryClient } from '../schemas/schema-registry-client.ts';
 import { encodeWireFormat } from '../schemas/wire-format.ts';
+import { benchEventType, benchMemo } from './support/bench-schema.ts';
 
 const eventsPerRun = Number(process.env.BENCH_EVENTS ?? 20_000);
 const batchSize = Number(process.env.BENCH_BATCH ?? 500);
@@ -32,20 +32,8 @@ const goal = 0.9;
 const settings = { ...readSettings(defaultStackDir()), ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name === 'KAFKA_BROKERS' || name === 'SCHEMA_REGISTRY_URL')) };
 if (!settings.KAFKA_BROKERS || !settings.SCHEMA_REGISTRY_URL) throw new Error('no stack settings: run `npx orderly stack up`');
 
-const schema = {
-  type: 'record',
-  name: 'BenchDeposited',
-  namespace: 'orderly.bench',
-  fields: [
-    { name: 'accountId', type: 'string' },
-    { name: 'sequence', type: 'long' },
-    { name: 'amountMinor', type: 'long' },
-    { name: 'currency', type: 'string' },
-    { name: 'memo', type: 'string' },
-  ],
-} as const;
-const type = avroType(schema as never);
-const memo = 'x'.repeat(996);
+const type = benchEventType;
+const memo = benchMemo;
 const valueOf = (index: number) => ({ accountId: `account-${index % 1000}`, sequence: index, amountMinor: 1234, currency: 'EUR', memo });
 const valueBytes = type.toBuffer(valueOf(123_456)).length + 5;
 
