@@ -1,6 +1,6 @@
 /** How `orderly dlt` shows a dead-lettered record: a short block for people, one object per record for `--json`. */
-import type { DecodedPayload } from '../../consumers/dead-letter/dlt-payload-decoder.ts';
-import type { DltRecord } from '../../consumers/dead-letter/dlt-record.ts';
+import type { DecodedPayload } from '../../operations/dlt-payload-decoder.ts';
+import type { DltRecord } from '../../operations/dlt-record.ts';
 import { shorten } from './table.ts';
 
 export interface ShownDltRecord {

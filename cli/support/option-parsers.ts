@@ -1,6 +1,6 @@
 /** Parsers for CLI option values: each error names the option, the value and what would be accepted. */
 import { InvalidArgumentError } from 'commander';
-import { parseTimePoint } from '../../consumers/dead-letter/dlt-filter.ts';
+import { parseTimePoint } from '../../operations/dlt-filter.ts';
 
 export function positiveInteger(option: string): (value: string) => number {
   return (value) => {

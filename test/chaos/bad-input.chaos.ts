@@ -4,7 +4,7 @@ import { avroType } from '../../schemas/avro-type.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import type { Message } from '../../core/kafka-client.ts';
 import { readHeaders } from '../../consumers/consumed-record.ts';
-import { DltReader } from '../../consumers/dead-letter/dlt-reader.ts';
+import { DltReader } from '../../operations/dlt-reader.ts';
 import { deadLetterTopicOf } from '../../consumers/retries/topic-layout.ts';
 import { ChaosRun, sleep, type ScenarioResult } from './support/chaos-run.ts';
 import { badKinds, type SchemaIds } from './support/bad-records.ts';

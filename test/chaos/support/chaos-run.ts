@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createKafkaClient, type Admin, type Kafka, type Message } from '../../../core/kafka-client.ts';
 import { deadLetterTopicOf, ensureTopicLayout } from '../../../consumers/retries/topic-layout.ts';
-import { DltReader } from '../../../consumers/dead-letter/dlt-reader.ts';
+import { DltReader } from '../../../operations/dlt-reader.ts';
 import type { StackSettings } from '../../../infra/stack/stack-settings.ts';
 import { CommitAuditor } from './commit-auditor.ts';
 import { EffectsSink, countSink, type DeadLetteredEvent } from './effects-sink.ts';

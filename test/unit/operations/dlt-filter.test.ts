@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../../core/errors.ts';
-import { matchesDltFilter, parseTimePoint, validateDltFilter } from '../../../consumers/dead-letter/dlt-filter.ts';
-import { toDltRecord } from '../../../consumers/dead-letter/dlt-record.ts';
+import { matchesDltFilter, parseTimePoint, validateDltFilter } from '../../../operations/dlt-filter.ts';
+import { toDltRecord } from '../../../operations/dlt-record.ts';
 import { dltRecord } from './dlt-record-fixtures.ts';
 
 describe('DLT filters', () => {

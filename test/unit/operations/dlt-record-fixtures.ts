@@ -1,6 +1,6 @@
 /** DLT records for unit tests, built as a consumer would have forwarded them. */
 import type { KafkaMessage } from '../../../core/kafka-client.ts';
-import { toDltRecord, type DltRecord } from '../../../consumers/dead-letter/dlt-record.ts';
+import { toDltRecord, type DltRecord } from '../../../operations/dlt-record.ts';
 
 export function dltRecord(partition: number, offset: number, overrides: { key?: string; eventId?: string; reason?: string; errorType?: string; timestamp?: number; replayCount?: number; value?: Buffer | null } = {}): DltRecord {
   const headers: Record<string, string> = {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { planDltReplay, replayHeadersOf, type ReplayPlanOptions } from '../../../consumers/dead-letter/dlt-replayer.ts';
-import { planDltPurge } from '../../../consumers/dead-letter/dlt-purger.ts';
-import { DltRateLimiter } from '../../../consumers/dead-letter/dlt-rate-limiter.ts';
-import { DltPayloadDecoder } from '../../../consumers/dead-letter/dlt-payload-decoder.ts';
+import { planDltReplay, replayHeadersOf, type ReplayPlanOptions } from '../../../operations/dlt-replayer.ts';
+import { planDltPurge } from '../../../operations/dlt-purger.ts';
+import { DltRateLimiter } from '../../../operations/dlt-rate-limiter.ts';
+import { DltPayloadDecoder } from '../../../operations/dlt-payload-decoder.ts';
 import { dltRecord } from './dlt-record-fixtures.ts';
 
 const base: ReplayPlanOptions = { sourceTopic: 'orders', groupId: 'billing', maxReplays: 3, includeReplayed: false, replaysOf: () => 0, parkedStateOf: () => undefined };

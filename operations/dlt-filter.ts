@@ -3,9 +3,9 @@
  * `orderly dlt list`, `replay` and `purge`, so a replay touches exactly what the same filters listed.
  */
 import { z } from 'zod';
-import { ConfigurationError } from '../../core/errors.ts';
+import { ConfigurationError } from '../core/errors.ts';
 import type { DltRecord } from './dlt-record.ts';
-import { deadLetterReasons } from './reason-codes.ts';
+import { deadLetterReasons } from '../consumers/dead-letter/reason-codes.ts';
 
 export interface DltFilter {
   /** Exact key. */

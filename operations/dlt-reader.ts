@@ -4,8 +4,8 @@
  * kafkajs has no assign-without-group, so this is the closest to a group-less reader it allows.
  */
 import { randomUUID } from 'node:crypto';
-import { OrderlyError } from '../../core/errors.ts';
-import type { Admin, Kafka } from '../../core/kafka-client.ts';
+import { OrderlyError } from '../core/errors.ts';
+import type { Admin, Kafka } from '../core/kafka-client.ts';
 import { compareDltRecords, toDltRecord, type DltRecord } from './dlt-record.ts';
 
 export interface PartitionWatermarks {

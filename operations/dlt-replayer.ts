@@ -10,12 +10,12 @@
  * (`orderly-replay-count` on the record, and per DLT offset in the {@link DltReplayStore}); a record replayed
  * `maxReplays` times is refused.
  */
-import type { IHeaders, Producer } from '../../core/kafka-client.ts';
-import type { IdempotencyStore } from '../idempotency/idempotency-store.ts';
-import { retryHeaders } from '../retries/retry-headers.ts';
-import type { ParkedKey, ParkingStore } from '../retries/parking-store.ts';
-import { retryTopicOf } from '../retries/topic-layout.ts';
-import { forwardHeaders } from './dead-letter-headers.ts';
+import type { IHeaders, Producer } from '../core/kafka-client.ts';
+import type { IdempotencyStore } from '../consumers/idempotency/idempotency-store.ts';
+import { retryHeaders } from '../consumers/retries/retry-headers.ts';
+import type { ParkedKey, ParkingStore } from '../consumers/retries/parking-store.ts';
+import { retryTopicOf } from '../consumers/retries/topic-layout.ts';
+import { forwardHeaders } from '../consumers/dead-letter/dead-letter-headers.ts';
 import { eventIdHeader, type DltRecord } from './dlt-record.ts';
 import type { DltRateLimiter } from './dlt-rate-limiter.ts';
 import type { DltReplayStore } from './dlt-replay-store.ts';

@@ -3,9 +3,9 @@
  * it was dead-lettered, read from the header contract of `dead-letter-headers.ts`. Headers are read
  * defensively (last value wins, bad UTF-8 ignored, numbers clamped), so a malformed record never crashes a tool.
  */
-import { readHeaders } from '../consumed-record.ts';
-import type { IHeaders, KafkaMessage } from '../../core/kafka-client.ts';
-import { forwardHeaders } from './dead-letter-headers.ts';
+import { readHeaders } from '../consumers/consumed-record.ts';
+import type { IHeaders, KafkaMessage } from '../core/kafka-client.ts';
+import { forwardHeaders } from '../consumers/dead-letter/dead-letter-headers.ts';
 
 export const eventIdHeader = 'orderly-event-id';
 export const eventTypeHeader = 'orderly-event-type';

@@ -3,7 +3,7 @@
  * before an offset), so per partition the purge deletes the longest run of records, from the first one still
  * in the log, that were all replayed; the first record not replayed and everything after it stay.
  */
-import type { Admin } from '../../core/kafka-client.ts';
+import type { Admin } from '../core/kafka-client.ts';
 import type { DltRecord } from './dlt-record.ts';
 import type { PartitionWatermarks } from './dlt-reader.ts';
 import type { DltReplayStore } from './dlt-replay-store.ts';

@@ -3,9 +3,9 @@
  * the value starts with the wire format's magic byte, else JSON, else UTF-8 text, else base64. It never throws:
  * a record is often in the DLT because its bytes are bad, and the tool must still show it.
  */
-import { AvroCodec } from '../../schemas/avro-codec.ts';
-import type { SchemaSource } from '../../schemas/schema-registry-client.ts';
-import { magicByte, wireHeaderLength } from '../../schemas/wire-format.ts';
+import { AvroCodec } from '../schemas/avro-codec.ts';
+import type { SchemaSource } from '../schemas/schema-registry-client.ts';
+import { magicByte, wireHeaderLength } from '../schemas/wire-format.ts';
 
 export type DecodedPayload =
   | { format: 'empty'; value: null }
