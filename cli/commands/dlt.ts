@@ -19,7 +19,7 @@ import type { ParkedKey } from '../../consumers/retries/parking-store.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
 import { deadLetterTopicOf, retryTopicOf } from '../../consumers/retries/topic-layout.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
-import { dltRecordJson, dltRecordText, type ShownDltRecord } from '../support/dlt-format.ts';
+import { dltRecordJson, dltRecordText, shownKey, shownText, type ShownDltRecord } from '../support/dlt-format.ts';
 import { groupId, positiveInteger, nonNegativeInteger, ratePerSecond, timePoint, topicName } from '../support/option-parsers.ts';
 import { ProgressBar } from '../support/progress-bar.ts';
 import { cliKafka, optionalSetting, withAdmin, withRedis } from '../support/settings.ts';
@@ -141,7 +141,7 @@ export function registerDltCommand(program: Command): void {
         const willReplay = options.confirm === selected.length ? 'replay' : 'would replay';
         for (const item of plan) {
           const label = { source: willReplay, lane: willReplay, refused: 'REFUSED', skipped: 'skip' }[item.action];
-          console.log(`${label.padEnd(12)} p${item.record.partition}@${item.record.offset} key=${item.record.key ?? '(none)'} event=${item.eventId} reason=${item.record.reason ?? '?'} -> ${item.destination}`);
+          console.log(`${label.padEnd(12)} p${item.record.partition}@${item.record.offset} key=${shownKey(item.record)} event=${shownText(item.eventId, '?')} reason=${shownText(item.record.reason, '?')} -> ${shownText(item.destination, '?')}`);
         }
         const confirmed = requireConfirm(options.confirm, selected.length, 'replayed');
         const count = (action: string) => plan.filter((item) => item.action === action).length;
@@ -207,7 +207,7 @@ function describePurge(plan: ReturnType<typeof planDltPurge>[number], confirmed:
   const purged = plan.purged.length === 0 ? 'nothing to delete' : `${verb} offsets ${plan.purged[0]!.offset}..${plan.purged.at(-1)!.offset} (${plan.purged.length} replayed record(s))`;
   if (!plan.blockedBy) return `p${plan.partition}: ${purged}${plan.purged.length === 0 ? ' (empty)' : ''}`;
   const blocker: DltRecord = plan.blockedBy;
-  return `p${plan.partition}: ${purged}; ${plan.kept} record(s) stay: offset ${blocker.offset} (key ${blocker.key ?? '(none)'}, ${blocker.reason ?? '?'}) was not replayed, and Kafka deletes only a prefix of a partition`;
+  return `p${plan.partition}: ${purged}; ${plan.kept} record(s) stay: offset ${blocker.offset} (key ${shownKey(blocker)}, ${shownText(blocker.reason, '?')}) was not replayed, and Kafka deletes only a prefix of a partition`;
 }
 
 async function requireTopic(kafka: Kafka, topic: string): Promise<void> {
