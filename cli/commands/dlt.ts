@@ -13,7 +13,7 @@ import { DltRateLimiter } from '../../operations/dlt-rate-limiter.ts';
 import { DltReader } from '../../operations/dlt-reader.ts';
 import type { DltRecord } from '../../operations/dlt-record.ts';
 import { DltReplayStore } from '../../operations/dlt-replay-store.ts';
-import { DltReplayer, planDltReplay } from '../../operations/dlt-replayer.ts';
+import { DltReplayer, planDltReplay, type ReplayItem } from '../../operations/dlt-replayer.ts';
 import { RedisIdempotencyStore } from '../../consumers/idempotency/redis-idempotency-store.ts';
 import type { ParkedKey } from '../../consumers/retries/parking-store.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
@@ -22,6 +22,7 @@ import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import { dltRecordJson, dltRecordText, shownKey, shownText, type ShownDltRecord } from '../support/dlt-format.ts';
 import { groupId, positiveInteger, nonNegativeInteger, ratePerSecond, timePoint, topicName } from '../support/option-parsers.ts';
 import { ProgressBar } from '../support/progress-bar.ts';
+import { terminalSafe } from '../support/terminal-text.ts';
 import { cliKafka, optionalSetting, withAdmin, withRedis } from '../support/settings.ts';
 
 interface SelectionOptions {
@@ -143,6 +144,7 @@ export function registerDltCommand(program: Command): void {
           const label = { source: willReplay, lane: willReplay, refused: 'REFUSED', skipped: 'skip' }[item.action];
           console.log(`${label.padEnd(12)} p${item.record.partition}@${item.record.offset} key=${shownKey(item.record)} event=${shownText(item.eventId, '?')} reason=${shownText(item.record.reason, '?')} -> ${shownText(item.destination, '?')}`);
         }
+        await requireDestinations(kafka, selected, options.topic, retryTopicOf(options.topic, options.group, 1));
         const confirmed = requireConfirm(options.confirm, selected.length, 'replayed');
         const count = (action: string) => plan.filter((item) => item.action === action).length;
         const summary = `${selected.length} record(s) selected of ${records.length} matching in ${dltTopic}: ${count('source')} to the source topic, ${count('lane')} into parked keys' lanes; ${count('refused')} refused, ${count('skipped')} skipped`;
@@ -150,7 +152,6 @@ export function registerDltCommand(program: Command): void {
           console.log(`${summary}\ndry run: nothing was changed.${selected.length > 0 ? ` To replay, run again with --confirm ${selected.length}` : ''}`);
           return;
         }
-        if (count('lane') > 0) await requireTopic(kafka, retryTopicOf(options.topic, options.group, 1));
         const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
         await producer.connect();
         const progress = new ProgressBar({ total: selected.length, label: 'replaying' });
@@ -164,7 +165,12 @@ export function registerDltCommand(program: Command): void {
             groupId: options.group,
             limiter: new DltRateLimiter({ ratePerSecond: options.rate }),
           });
-          const result = await replayer.replay(plan, (done) => progress.update(done));
+          let replayedSoFar = 0;
+          const result = await replayer.replay(plan, (done) => progress.update((replayedSoFar = done))).catch((error: unknown) => {
+            progress.finish();
+            const reason = error instanceof Error ? error.message : String(error);
+            throw new OrderlyError('KAFKA', `replay stopped after ${replayedSoFar} of ${selected.length} record(s): ${terminalSafe(reason)}. The ones replayed are counted; run the same command again (without --include-replayed) to replay the rest`, { cause: error });
+          });
           progress.finish();
           console.log(`${summary}\nreplayed ${result.toSource + result.intoLanes}: ${result.toSource} to ${options.topic}, ${result.intoLanes} into parked keys' lanes`);
         } finally {
@@ -210,7 +216,32 @@ function describePurge(plan: ReturnType<typeof planDltPurge>[number], confirmed:
   return `p${plan.partition}: ${purged}; ${plan.kept} record(s) stay: offset ${blocker.offset} (key ${shownKey(blocker)}, ${shownText(blocker.reason, '?')}) was not replayed, and Kafka deletes only a prefix of a partition`;
 }
 
-async function requireTopic(kafka: Kafka, topic: string): Promise<void> {
-  const exists = await withAdmin(kafka, async (admin) => (await admin.listTopics()).includes(topic));
-  if (!exists) throw new OrderlyError('CONFIGURATION', `the lane of a parked key goes through ${topic}, which does not exist: create it with \`orderly topics create\``);
+/**
+ * Every topic and partition the selected records would be written to exists: the source topic, and tier 1 for
+ * the lanes of parked keys. Checked before anything changes (no marker forgotten, nothing produced), in a dry
+ * run too, so a deleted or shrunk topic is named at once rather than after the producer's retries.
+ */
+async function requireDestinations(kafka: Kafka, selected: readonly ReplayItem[], sourceTopic: string, tierOneTopic: string): Promise<void> {
+  const needed = new Map<string, { role: string; partitions: Set<number> }>();
+  for (const item of selected) {
+    const [topic, role] = item.action === 'lane' ? [tierOneTopic, 'tier 1 topic (the lane of a parked key)'] : [sourceTopic, 'source topic'];
+    const entry = needed.get(topic) ?? { role, partitions: new Set<number>() };
+    entry.partitions.add(item.record.partition);
+    needed.set(topic, entry);
+  }
+  if (needed.size === 0) return;
+  await withAdmin(kafka, async (admin) => {
+    const existing = new Set(await admin.listTopics());
+    for (const [topic, { role, partitions }] of needed) {
+      if (!existing.has(topic)) {
+        throw new OrderlyError('CONFIGURATION', `cannot replay: the ${role} ${topic} does not exist: nothing was changed. Create it with \`orderly topics create\` (or check --topic and --group)`, { context: { topic } });
+      }
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const count = topics[0]?.partitions.length ?? 0;
+      const missing = [...partitions].filter((partition) => partition >= count).sort((a, b) => a - b);
+      if (missing.length > 0) {
+        throw new OrderlyError('CONFIGURATION', `cannot replay: the ${role} ${topic} has ${count} partition(s), but the records selected include partition ${missing.join(', ')}: a replay keeps each record's partition, so per-key order holds. Nothing was changed. Give the topic back its partitions, or narrow the selection (--key)`, { context: { topic } });
+      }
+    }
+  });
 }
