@@ -67,15 +67,6 @@ async function select(kafka: Kafka, options: SelectionOptions) {
   });
 }
 
-/** Replays counted per DLT record, by `<partition>:<offset>`. */
-async function replayCounts(store: DltReplayStore, dltTopic: string, partitions: Iterable<number>): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const partition of partitions) {
-    for (const [offset, count] of await store.counts(dltTopic, partition)) counts.set(`${partition}:${offset}`, count);
-  }
-  return counts;
-}
-
 function requireConfirm(given: number | undefined, selected: number, what: string): boolean {
   if (given === undefined) return false;
   if (given !== selected) {
@@ -94,16 +85,16 @@ export function registerDltCommand(program: Command): void {
       const { dltTopic, records, total } = await select(cliKafka(options.brokers), options);
       const registryUrl = optionalSetting('SCHEMA_REGISTRY_URL', options.registry);
       const decoder = new DltPayloadDecoder({ registry: registryUrl ? new SchemaRegistryClient({ url: registryUrl }) : undefined });
-      let counts: Map<string, number> | undefined;
+      let counts: Map<DltRecord, number> | undefined;
       if (optionalSetting('REDIS_URL', options.redis)) {
-        counts = await withRedis(options.redis, (redis) => replayCounts(new DltReplayStore({ redis, groupId: options.group }), dltTopic, new Set(records.map((record) => record.partition)))).catch((error: unknown) => {
+        counts = await withRedis(options.redis, (redis) => new DltReplayStore({ redis, groupId: options.group }).replaysOf(records)).catch((error: unknown) => {
           console.error(`orderly: replay counts unavailable (${(error as Error).message}); listing without them`);
           return undefined;
         });
       }
       const shown: ShownDltRecord[] = [];
       for (const record of records) {
-        shown.push({ record, payload: await decoder.decode(record.value), replays: counts ? (counts.get(`${record.partition}:${record.offset}`) ?? 0) : undefined });
+        shown.push({ record, payload: await decoder.decode(record.value), replays: counts ? (counts.get(record) ?? 0) : undefined });
       }
       if (options.json) {
         console.log(JSON.stringify(shown.map(dltRecordJson), null, 2));
@@ -124,7 +115,7 @@ export function registerDltCommand(program: Command): void {
       await withRedis(options.redis, async (redis) => {
         const parkingStore = new RedisParkingStore({ redis, groupId: options.group });
         const replayStore = new DltReplayStore({ redis, groupId: options.group });
-        const counts = await replayCounts(replayStore, dltTopic, new Set(records.map((record) => record.partition)));
+        const counts = await replayStore.replaysOf(records);
         const parked = new Map<string, ParkedKey | undefined>();
         for (const record of records) {
           const id = `${record.partition}\u0000${record.key ?? ''}`;
@@ -135,7 +126,7 @@ export function registerDltCommand(program: Command): void {
           groupId: options.group,
           maxReplays: options.maxReplays,
           includeReplayed: options.includeReplayed,
-          replaysOf: (record) => counts.get(`${record.partition}:${record.offset}`) ?? 0,
+          replaysOf: (record) => counts.get(record) ?? 0,
           parkedStateOf: (record) => parked.get(`${record.partition}\u0000${record.key ?? ''}`),
         });
         const selected = plan.filter((item) => item.action === 'source' || item.action === 'lane');
@@ -192,9 +183,8 @@ export function registerDltCommand(program: Command): void {
       const { dltTopic, records, watermarks } = await select(kafka, options);
       await withRedis(options.redis, async (redis) => {
         const replayStore = new DltReplayStore({ redis, groupId: options.group });
-        const replayed = new Map<number, Set<string>>();
-        for (const { partition } of watermarks) replayed.set(partition, new Set([...(await replayStore.counts(dltTopic, partition)).keys()]));
-        const plans = planDltPurge(records, watermarks, replayed);
+        const replays = await replayStore.replaysOf(records);
+        const plans = planDltPurge(records, watermarks, (record) => (replays.get(record) ?? 0) > 0);
         const deletable = plans.reduce((total, plan) => total + plan.purged.length, 0);
         for (const plan of plans) console.log(describePurge(plan, options.confirm === deletable));
         const confirmed = requireConfirm(options.confirm, deletable, 'deleted');
@@ -202,7 +192,12 @@ export function registerDltCommand(program: Command): void {
           console.log(`${deletable} replayed record(s) of ${records.length} in ${dltTopic} would be deleted; dry run: nothing was changed.${deletable > 0 ? ` To delete them, run again with --confirm ${deletable}` : ''}`);
           return;
         }
-        const deleted = await withAdmin(kafka, (admin) => new DltPurger({ admin, replayStore }).purge(dltTopic, plans));
+        const deleted = await withAdmin(kafka, async (admin) => {
+          const purger = new DltPurger({ admin, replayStore });
+          const purgedCount = await purger.purge(dltTopic, plans);
+          await purger.forgetStale(dltTopic, records, watermarks);
+          return purgedCount;
+        });
         console.log(`deleted ${deleted} replayed record(s) from ${dltTopic}; ${records.length - deleted} stay`);
       });
     });
