@@ -130,7 +130,7 @@ describe('EventProducer failures on the real broker', () => {
     }
   });
 
-  it('close() settles a publish waiting for rate-limit tokens, and nothing is sent after it returned', async () => {
+  it('close() settles a publish waiting for rate-limit tokens or room, and nothing is sent after it returned', async () => {
     const topic = await createTestTopic({ prefix: 'producer-close-rate' });
     const faulty = faultyKafka();
     const limited = producer(faulty.kafka, { topic, rateLimit: { eventsPerSecond: 1, burst: 1 } });
@@ -147,6 +147,21 @@ describe('EventProducer failures on the real broker', () => {
     expect(faulty.sent.filter((at) => at >= closedAt)).toEqual([]);
     expect(await endOffset(topic)).toBe(1);
     await expect(limited.publish(events('acct-2', 1)[0]!)).rejects.toMatchObject({ code: 'STOPPED' });
+
+    // Waiting for in-flight room instead: rejected too; the publish in flight is waited for.
+    const bounded = producer(faulty.kafka, { topic, maxInFlight: 1 });
+    await bounded.publish(events('warm-up', 1)[0]!);
+    faulty.failNext(500);
+    const inFlight = bounded.publish(events('acct-3', 1)[0]!).then(() => 'written', (error: unknown) => error);
+    const waitingForRoom = bounded.publish(events('acct-4', 1)[0]!).then(() => 'written', (error: unknown) => error);
+    await sleep(50);
+    await bounded.close();
+    const boundedClosedAt = Date.now();
+    expect(await Promise.race([waitingForRoom, sleep(0).then(() => 'still pending')])).toMatchObject({ code: 'STOPPED' });
+    expect(await Promise.race([inFlight, sleep(0).then(() => 'still pending')])).toMatchObject({ code: 'KAFKA' });
+    await sleep(500);
+    expect(faulty.sent.filter((at) => at >= boundedClosedAt)).toEqual([]);
+    expect(await endOffset(topic)).toBe(2);
     await deleteSubject(`${topic}-value`);
   });
 });
