@@ -208,18 +208,22 @@ export class EventProducer {
   /** Sends a chunk that holds its room; registered with the key order gate at once, in the order accepted. */
   async #sendAndRelease(chunk: PreparedEvent[]): Promise<PublishedEvent[]> {
     const ticket = this.#gate.enter(chunk.map((prepared) => prepared.orderKey));
+    const progress = { sent: false };
     let acknowledged = false;
     try {
-      const published = await this.#send(chunk, ticket);
+      const published = await this.#send(chunk, ticket, progress);
       acknowledged = true;
       return published;
+    } catch (error) {
+      // Failed before reaching the broker (registry, encoding, connect): certainly not written.
+      throw progress.sent || error instanceof NotSentError ? error : new NotSentError(error);
     } finally {
       ticket.done(acknowledged);
       this.#limiter.release(chunk.length);
     }
   }
 
-  async #send(chunk: PreparedEvent[], ticket: GateTicket): Promise<PublishedEvent[]> {
+  async #send(chunk: PreparedEvent[], ticket: GateTicket, progress: { sent: boolean }): Promise<PublishedEvent[]> {
     // One registry answer (cached after the first) per subject and schema of the chunk, not one await per event.
     const schemaIds = new Map<string, Promise<number>>();
     const typeNumbers = new Map<Type, number>();
@@ -249,6 +253,7 @@ export class EventProducer {
     }
     await this.connect();
     let results: RecordMetadata[];
+    progress.sent = true;
     try {
       results = await this.#producer.sendBatch({
         topicMessages: [...messagesByTopic].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })),
@@ -296,9 +301,9 @@ function batchError<V>(written: PublishedEvent[], rest: readonly PreparedEvent[]
   return new PublishBatchError(written, notWritten<V>(rest), sent, error);
 }
 
-/** A chunk that was never sent (an earlier send of one of its keys failed); `cause` says why. */
+/** A chunk that was never sent (an earlier send of one of its keys failed, or it failed before reaching the broker); `cause` says why. */
 class NotSentError extends Error {
-  constructor(cause: OrderlyError) {
-    super(cause.message, { cause });
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
   }
 }

@@ -218,11 +218,15 @@ function describePurge(plan: ReturnType<typeof planDltPurge>[number], confirmed:
  */
 async function requireDestinations(kafka: Kafka, selected: readonly ReplayItem[], sourceTopic: string, tierOneTopic: string): Promise<void> {
   const needed = new Map<string, { role: string; partitions: Set<number> }>();
-  for (const item of selected) {
-    const [topic, role] = item.action === 'lane' ? [tierOneTopic, 'tier 1 topic (the lane of a parked key)'] : [sourceTopic, 'source topic'];
+  const need = (topic: string, role: string, partition: number) => {
     const entry = needed.get(topic) ?? { role, partitions: new Set<number>() };
-    entry.partitions.add(item.record.partition);
+    entry.partitions.add(partition);
     needed.set(topic, entry);
+  };
+  for (const item of selected) {
+    // A lane falls back to the source topic when its key was unparked meanwhile: a lane needs both.
+    need(sourceTopic, 'source topic', item.record.partition);
+    if (item.action === 'lane') need(tierOneTopic, 'tier 1 topic (the lane of a parked key)', item.record.partition);
   }
   if (needed.size === 0) return;
   await withAdmin(kafka, async (admin) => {

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { OrderlyError } from '../../../core/errors.ts';
 import type { Kafka, Producer, ProducerConfig } from '../../../core/kafka-client.ts';
 import { EventProducer, PublishBatchError, type EventProducerOptions, type OutgoingEvent } from '../../../producers/index.ts';
+import { SchemaRegistryError } from '../../../schemas/schema-registry-error.ts';
 import { readAll } from '../../support/consumer-harness.ts';
 import { createTestTopic, testAdmin, testKafka } from '../../support/test-stack.ts';
 import { deleteSubject, testRegistry } from '../schemas/registry-helpers.ts';
@@ -103,6 +104,21 @@ describe('EventProducer failures on the real broker', () => {
     } finally {
       await events6.close();
       await deleteSubject(`${topic}-value`);
+    }
+  });
+
+  it('reports a batch that failed before reaching the broker (schema lookup) as not sent', async () => {
+    const topic = await createTestTopic({ prefix: 'producer-batch-lookup' });
+    const lookupOnly = producer(testKafka(), { topic, autoRegister: false, maxInFlight: 2 });
+    try {
+      const error = (await lookupOnly.publishBatch(events('acct-1', 3)).catch((caught: unknown) => caught)) as PublishBatchError;
+      expect(error).toBeInstanceOf(PublishBatchError);
+      expect(error.cause).toBeInstanceOf(SchemaRegistryError);
+      expect(error).toMatchObject({ written: [], unconfirmed: 0, retriable: false });
+      expect(error.notWritten).toHaveLength(3);
+      expect(await endOffset(topic)).toBe(0);
+    } finally {
+      await lookupOnly.close();
     }
   });
 
