@@ -24,6 +24,11 @@ export function terminalSafe(text: string): string {
   return text.replace(unprintable, escapeCodePoint);
 }
 
+/** Multi-line text (an error with its stack): each line made safe, the line breaks kept. */
+export function terminalSafeLines(text: string): string {
+  return text.split('\n').map(terminalSafe).join('\n');
+}
+
 /** Length of the UTF-8 sequence starting at `index`, or 0 when the bytes there are not valid UTF-8. */
 function utf8SequenceLength(bytes: Uint8Array, index: number): number {
   const first = bytes[index]!;
