@@ -160,7 +160,7 @@ export function registerDltCommand(program: Command): void {
           const result = await replayer.replay(plan, (done) => progress.update((replayedSoFar = done))).catch((error: unknown) => {
             progress.finish();
             const reason = error instanceof Error ? error.message : String(error);
-            throw new OrderlyError('KAFKA', `replay stopped after ${replayedSoFar} of ${selected.length} record(s): ${terminalSafe(reason)}. The ones replayed are counted; run the same command again (without --include-replayed) to replay the rest`, { cause: error });
+            throw new OrderlyError('KAFKA', `replay stopped after ${replayedSoFar} of ${selected.length} record(s): ${terminalSafe(reason)}. The ones replayed are counted and skipped next time: run the replay again (a dry run first, the count to confirm is smaller) to replay the rest`, { cause: error });
           });
           progress.finish();
           console.log(`${summary}\nreplayed ${result.toSource + result.intoLanes}: ${result.toSource} to ${options.topic}, ${result.intoLanes} into parked keys' lanes`);
