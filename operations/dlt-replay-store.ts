@@ -29,6 +29,15 @@ export function dltRecordIdentityOf(record: IdentityFields): string {
   return `${record.offset}:${digest.digest('hex').slice(0, 16)}`;
 }
 
+/** Fields per Redis command, so a large partition never makes one huge request. */
+const fieldsPerCommand = 1_000;
+
+function slices<T>(items: readonly T[]): T[][] {
+  const parts: T[][] = [];
+  for (let start = 0; start < items.length; start += fieldsPerCommand) parts.push(items.slice(start, start + fieldsPerCommand));
+  return parts;
+}
+
 export class DltReplayStore {
   private readonly redis: Redis;
   private readonly prefix: string;
@@ -51,8 +60,10 @@ export class DltReplayStore {
       byPartition.set(hash, [...(byPartition.get(hash) ?? []), record]);
     }
     for (const [hash, inPartition] of byPartition) {
-      const counts = await this.redis.hmget(hash, ...inPartition.map(dltRecordIdentityOf));
-      inPartition.forEach((record, index) => replays.set(record, Number(counts[index] ?? 0) || 0));
+      for (const part of slices(inPartition)) {
+        const counts = await this.redis.hmget(hash, ...part.map(dltRecordIdentityOf));
+        part.forEach((record, index) => replays.set(record, Number(counts[index] ?? 0) || 0));
+      }
     }
     return replays;
   }
@@ -64,7 +75,7 @@ export class DltReplayStore {
 
   /** Forgets records (after they were deleted from the topic). */
   async forget(topic: string, partition: number, records: readonly DltRecord[]): Promise<void> {
-    if (records.length > 0) await this.redis.hdel(this.hashOf(topic, partition), ...records.map(dltRecordIdentityOf));
+    for (const part of slices(records)) await this.redis.hdel(this.hashOf(topic, partition), ...part.map(dltRecordIdentityOf));
   }
 
   /**
@@ -80,7 +91,7 @@ export class DltReplayStore {
       const offset = /^(\d{1,20}):/.exec(field)?.[1];
       return offset === undefined || (BigInt(offset) < end && !keep.has(field));
     });
-    if (stale.length > 0) await this.redis.hdel(hash, ...stale);
+    for (const part of slices(stale)) await this.redis.hdel(hash, ...part);
     return stale.length;
   }
 }
