@@ -21,17 +21,18 @@ const schema = readFileSync('schemas/avro/FundsDeposited.avsc', 'utf8');
 /** A Kafka client whose producers' sendBatch calls fail on demand, counting the calls that reached the broker. */
 function faultyKafka() {
   const kafka: Kafka = testKafka();
-  /** Per upcoming sendBatch call: undefined passes it through, a number fails it after that many ms. */
-  const faults: (number | undefined)[] = [];
+  /** Per upcoming sendBatch call: undefined passes it through, a number fails it after that many ms, `delay` holds it back. */
+  const faults: (number | { delayMs: number } | undefined)[] = [];
   const sent: number[] = [];
   const createProducer = kafka.producer.bind(kafka);
   kafka.producer = (config?: ProducerConfig): Producer => {
     const real = createProducer(config);
     const sendBatch = real.sendBatch.bind(real);
     real.sendBatch = async (batch) => {
-      const failAfterMs = faults.shift();
-      if (failAfterMs !== undefined) {
-        await sleep(failAfterMs);
+      const fault = faults.shift();
+      if (typeof fault === 'object') await sleep(fault.delayMs); // a slow request (a kafkajs retry inside sendBatch)
+      else if (fault !== undefined) {
+        await sleep(fault);
         throw Object.assign(new Error('injected: the broker did not answer in time'), { name: 'KafkaJSRequestTimeoutError' });
       }
       sent.push(Date.now());
@@ -41,7 +42,9 @@ function faultyKafka() {
   };
   /** Fails the sendBatch call after the next `passing` ones. */
   const failNext = (failAfterMs = 0, passing = 0) => faults.push(...Array<undefined>(passing).fill(undefined), failAfterMs);
-  return { kafka, sent, failNext };
+  /** Holds the next sendBatch call back for `delayMs`, then sends it. */
+  const delayNext = (delayMs: number) => faults.push({ delayMs });
+  return { kafka, sent, failNext, delayNext };
 }
 
 function producer(kafka: Kafka, options: Partial<EventProducerOptions>): EventProducer {
@@ -119,6 +122,24 @@ describe('EventProducer failures on the real broker', () => {
       expect(await endOffset(topic)).toBe(0);
     } finally {
       await lookupOnly.close();
+    }
+  });
+
+  it('keeps per-key order of concurrent publishes when the first one is slow (as when kafkajs retries it)', async () => {
+    const topic = await createTestTopic({ prefix: 'producer-key-slow' });
+    const faulty = faultyKafka();
+    const events2 = producer(faulty.kafka, { topic });
+    try {
+      await events2.publish(events('warm-up', 1)[0]!);
+      faulty.delayNext(400);
+      const [first, second] = events('acct-1', 2);
+      const [one, two] = await Promise.all([events2.publish(first!), events2.publish(second!)]);
+      expect(BigInt(two.offset)).toBeGreaterThan(BigInt(one.offset));
+      const ids = await idsIn(topic, 3);
+      expect(ids.slice(1)).toEqual([one.eventId, two.eventId]);
+    } finally {
+      await events2.close();
+      await deleteSubject(`${topic}-value`);
     }
   });
 
