@@ -10,6 +10,7 @@ import { registerKeysCommand } from './commands/keys.ts';
 import { registerDltCommand } from './commands/dlt.ts';
 import { registerLagCommand } from './commands/lag.ts';
 import { describeUnexpected } from './support/unexpected-error.ts';
+import { terminalSafeLines } from './support/terminal-text.ts';
 
 // kafkajs 2.2.4 schedules a negative timeout on Node 24 (kafkajs #1751); Node clamps it to 1 ms and warns on
 // every command. Harmless, so the CLI does not print it; every other warning still shows.
@@ -37,6 +38,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   // Operator-facing errors carry their fix in the message; anything else keeps its stack, never its properties.
-  console.error(error instanceof OrderlyError ? `orderly: ${error.message}` : describeUnexpected(error));
+  console.error(error instanceof OrderlyError ? `orderly: ${terminalSafeLines(error.message)}` : describeUnexpected(error));
   process.exitCode = 1;
 }

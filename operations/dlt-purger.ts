@@ -22,13 +22,12 @@ export interface PartitionPurgePlan {
 
 /**
  * `records`: every record of the topic up to `watermarks` (sorted by partition and offset);
- * `replayedOffsets`: per partition, the offsets replayed.
+ * `isReplayed`: whether the replay store counts a replay of the record.
  */
-export function planDltPurge(records: readonly DltRecord[], watermarks: readonly PartitionWatermarks[], replayedOffsets: ReadonlyMap<number, ReadonlySet<string>>): PartitionPurgePlan[] {
+export function planDltPurge(records: readonly DltRecord[], watermarks: readonly PartitionWatermarks[], isReplayed: (record: DltRecord) => boolean): PartitionPurgePlan[] {
   return watermarks.map(({ partition, low, high }) => {
     const inPartition = records.filter((record) => record.partition === partition);
-    const replayed = replayedOffsets.get(partition) ?? new Set<string>();
-    const blockedAt = inPartition.findIndex((record) => !replayed.has(record.offset));
+    const blockedAt = inPartition.findIndex((record) => !isReplayed(record));
     if (blockedAt === -1) return { partition, deleteBefore: inPartition.length > 0 ? high : low, purged: inPartition, kept: 0, blockedBy: undefined };
     const blockedBy = inPartition[blockedAt]!;
     return { partition, deleteBefore: blockedBy.offset, purged: inPartition.slice(0, blockedAt), kept: inPartition.length - blockedAt, blockedBy };
@@ -44,14 +43,26 @@ export class DltPurger {
     this.replayStore = replayStore;
   }
 
-  /** Deletes each plan's prefix, then forgets the purged offsets in the replay store. Returns records deleted. */
+  /** Deletes each plan's prefix, then forgets the purged records in the replay store. Returns records deleted. */
   async purge(topic: string, plans: readonly PartitionPurgePlan[]): Promise<number> {
     const work = plans.filter((plan) => plan.purged.length > 0);
     if (work.length === 0) return 0;
     // kafkajs looks the partition leaders up in its metadata cache only: load the topic into it first.
     await this.admin.fetchTopicMetadata({ topics: [topic] });
     await this.admin.deleteTopicRecords({ topic, partitions: work.map((plan) => ({ partition: plan.partition, offset: plan.deleteBefore })) });
-    for (const plan of work) await this.replayStore.forget(topic, plan.partition, plan.purged.map((record) => record.offset));
+    for (const plan of work) await this.replayStore.forget(topic, plan.partition, plan.purged);
     return work.reduce((total, plan) => total + plan.purged.length, 0);
+  }
+
+  /**
+   * Forgets replay entries no record read answers to (deleted before, or of a deleted and recreated topic), so
+   * the replay store stays as large as the topic. `records` and `watermarks` as read, as for {@link planDltPurge}.
+   */
+  async forgetStale(topic: string, records: readonly DltRecord[], watermarks: readonly PartitionWatermarks[]): Promise<number> {
+    let forgotten = 0;
+    for (const { partition, high } of watermarks) {
+      forgotten += await this.replayStore.prune(topic, partition, records.filter((record) => record.partition === partition), high);
+    }
+    return forgotten;
   }
 }

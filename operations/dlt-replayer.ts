@@ -7,7 +7,7 @@
  *   now, so the consumer handles them as the key's head, before the successors it holds.
  * Before a record is sent, its dead-letter marker is forgotten in the idempotency store (the consumer handles
  * it again); an event that was handled stays done, so replaying it again is a no-op. Each replay is counted
- * (`orderly-replay-count` on the record, and per DLT offset in the {@link DltReplayStore}); a record replayed
+ * (`orderly-replay-count` on the record, and per DLT record in the {@link DltReplayStore}); a record replayed
  * `maxReplays` times is refused.
  */
 import type { IHeaders, Producer } from '../core/kafka-client.ts';
@@ -40,7 +40,7 @@ export interface ReplayPlanOptions {
   maxReplays: number;
   /** Replay records the replay store says were replayed before. */
   includeReplayed: boolean;
-  /** Replays so far per DLT record (`<partition>:<offset>`). */
+  /** Replays so far of a DLT record (counted by its identity in the replay store). */
   replaysOf: (record: DltRecord) => number;
   /** The parking state of the record's key in the source topic, if parked. */
   parkedStateOf: (record: DltRecord) => ParkedKey | undefined;
@@ -201,6 +201,6 @@ export class DltReplayer {
       acks: -1,
       messages: items.map((item) => ({ partition: item.record.partition, key: item.record.keyBytes, value: item.record.value, headers: replayHeadersOf(item, now) })),
     });
-    for (const item of items) await this.options.replayStore.markReplayed(item.record.topic, item.record.partition, item.record.offset);
+    for (const item of items) await this.options.replayStore.markReplayed(item.record);
   }
 }

@@ -4,52 +4,52 @@
  * events accepted and not yet acknowledged is bounded (`maxInFlight`): at the bound a publish waits, or
  * throws a {@link BackpressureError} with `onFull: 'reject'`. Nothing is ever buffered without bound. An
  * optional token bucket (`rateLimit`) caps the rate: it is taken before the in-flight bound, in order.
+ *
+ * Order and failure: a batch goes out chunk after chunk and stops at the first chunk that fails, reporting in a
+ * {@link PublishBatchError} which events were written and which were not (ids assigned before sending, so a
+ * retry keeps them). Per key, a send waits for the earlier sends of its key and is not sent when one of them
+ * failed ({@link KeyOrderGate}): kafkajs could otherwise write a later event of a key before a retried earlier
+ * one. `close()` rejects every publish still waiting for tokens or room, waits for the ones sent, then
+ * disconnects; nothing connects after it.
  */
 import { OrderlyError } from '../core/errors.ts';
 import { isUnknownTopicError, Partitioners, type IHeaders, type Message, type Producer, type RecordMetadata } from '../core/kafka-client.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { AvroEncoder } from '../schemas/avro-encoder.ts';
-import { avroType, fullNameOf, type AvroSchemaInput, type Type } from '../schemas/avro-type.ts';
+import { avroType, fullNameOf, type Type } from '../schemas/avro-type.ts';
 import { subjectName } from '../schemas/subject-name-strategy.ts';
 import { envelopeToHeaders } from './envelope-headers.ts';
 import { newEventId } from './event-id.ts';
 import { InFlightLimiter } from './in-flight-limiter.ts';
+import { KeyOrderGate, type GateTicket } from './key-order-gate.ts';
 import { validateEventProducerOptions, type EventProducerOptions, type ValidEventProducerOptions } from './options.ts';
-import { BackpressureError, MissingKeyError, RateLimitError } from './producer-errors.ts';
+import { BackpressureError, MissingKeyError, PublishBatchError, RateLimitError } from './producer-errors.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { activeTraceparent } from './trace-parent.ts';
 
-export interface OutgoingEvent<V = unknown> {
-  /** @defaultValue the producer's `topic` option */
-  topic?: string;
-  /** The entity id (account id, order id): required, never empty. Kafka partitions by it (murmur2). */
-  key: string | Buffer;
-  /** The Avro schema of the value: an avsc Type, a schema object or `.avsc` text (parsed once per object). */
-  schema: AvroSchemaInput;
-  value: V;
-  /** @defaultValue the full name of the schema's record */
-  type?: string;
-  /** @defaultValue a new UUIDv7 */
-  eventId?: string;
-  /** @defaultValue now */
-  occurredAt?: Date;
-  /** Extra headers; they cannot replace an envelope header. */
-  headers?: Record<string, string | Buffer>;
-}
-
-export interface PublishedEvent {
-  eventId: string;
-  topic: string;
-  partition: number;
-  /** Kafka offsets are 64-bit: a string. */
-  offset: string;
-}
+export type { OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
+import type { OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
 
 interface PreparedEvent {
   event: OutgoingEvent;
   topic: string;
   eventId: string;
+  occurredAt: Date;
   headers: IHeaders;
+  /** Topic and key, as the key order gate knows them. */
+  orderKey: string;
+}
+
+const printableAscii = /^[ -~]*$/;
+
+/** The same string for a key given as text or as its UTF-8 bytes, per topic. */
+function orderKeyOf(topic: string, key: string | Buffer): string {
+  const bytes = typeof key === 'string' ? (printableAscii.test(key) ? key : Buffer.from(key, 'utf8').toString('latin1')) : key.toString('latin1');
+  return `${topic}\u0000${bytes}`;
+}
+
+function stoppedError(): OrderlyError {
+  return new OrderlyError('STOPPED', 'the producer was closed before this publish was sent: nothing of it was written');
 }
 
 export class EventProducer {
@@ -61,6 +61,11 @@ export class EventProducer {
   readonly #logger: Logger;
   /** The partition kafkajs's DefaultPartitioner chose for each message, to report offsets per event. */
   readonly #partitionOf = new WeakMap<object, number>();
+  readonly #gate = new KeyOrderGate();
+  /** Aborted by close(): publishes waiting for tokens or room give up. */
+  readonly #closing = new AbortController();
+  /** Every accepted publish that has not settled; close() waits for them. */
+  readonly #pending = new Set<Promise<unknown>>();
   #connected: Promise<void> | undefined;
   #closed = false;
 
@@ -94,6 +99,7 @@ export class EventProducer {
 
   /** Connects (publish connects on first use too). */
   connect(): Promise<void> {
+    if (this.#closed && !this.#connected) return Promise.reject(new OrderlyError('STOPPED', 'the producer is closed: create a new one'));
     this.#connected ??= this.#producer.connect().catch((error: unknown) => {
       this.#connected = undefined;
       // Refused credentials stay refused (not retriable); a broker out of reach may come back.
@@ -103,49 +109,78 @@ export class EventProducer {
     return this.#connected;
   }
 
-  /** Publishes one event; resolves once the broker acknowledged it (acks=all). */
+  /**
+   * Publishes one event; resolves once the broker acknowledged it (acks=all). On failure it throws the cause
+   * (a batch of one is written or not): to retry with the same id, give the event an `eventId`.
+   */
   async publish<V>(event: OutgoingEvent<V>): Promise<PublishedEvent> {
-    const [published] = await this.publishBatch([event]);
-    return published as PublishedEvent;
+    try {
+      const [published] = await this.publishBatch([event]);
+      return published as PublishedEvent;
+    } catch (error) {
+      throw error instanceof PublishBatchError ? error.cause : error;
+    }
   }
 
   /**
    * Publishes events in as few produce requests as the bound allows (chunks of at most `maxInFlight`), in
-   * order. A missing key anywhere refuses the whole batch before anything is sent. With `onFull: 'reject'`,
-   * a batch that does not fit in the free room is refused whole.
+   * order, one chunk after the other. A missing key anywhere refuses the whole batch before anything is sent.
+   * With `onFull: 'reject'`, a batch that does not fit in the free room is refused whole. A chunk that fails
+   * stops the batch: a {@link PublishBatchError} lists the events written and the ones not written.
    */
-  async publishBatch<V>(events: readonly OutgoingEvent<V>[]): Promise<PublishedEvent[]> {
-    if (this.#closed) throw new OrderlyError('STOPPED', 'the producer is closed: create a new one');
-    const prepared = events.map((event) => this.#prepare(event));
-    if (prepared.length === 0) return [];
-    const { maxInFlight, onFull, rateLimit } = this.#options;
-    const rate = this.#rate;
-    if (rate && rateLimit?.onLimit === 'reject' && !rate.tryTake(prepared.length)) throw new RateLimitError(prepared.length, rate.available, rate.ratePerSecond);
-    const waitForTokens = rate !== undefined && rateLimit?.onLimit === 'wait';
-    if (onFull === 'reject') {
-      if (waitForTokens) await takeTokens(rate, prepared.length);
-      if (!this.#limiter.tryAcquire(prepared.length)) throw new BackpressureError(prepared.length, this.#limiter.inFlight, maxInFlight);
-      return this.#sendAndRelease(prepared);
+  publishBatch<V>(events: readonly OutgoingEvent<V>[]): Promise<PublishedEvent[]> {
+    if (this.#closed) return Promise.reject(new OrderlyError('STOPPED', 'the producer is closed: create a new one'));
+    let work: Promise<PublishedEvent[]>;
+    try {
+      work = this.#publishBatch(events.map((event) => this.#prepare(event)));
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
-    const chunkSize = waitForTokens ? Math.min(maxInFlight, rate.burst) : maxInFlight;
-    const sends: Promise<PublishedEvent[]>[] = [];
-    for (let start = 0; start < prepared.length; start += chunkSize) {
-      const chunk = prepared.slice(start, start + chunkSize);
-      if (waitForTokens) await rate.take(chunk.length);
-      await this.#limiter.acquire(chunk.length);
-      const send = this.#sendAndRelease(chunk);
-      send.catch(() => undefined); // awaited below with the others
-      sends.push(send);
-    }
-    return (await Promise.all(sends)).flat();
+    this.#pending.add(work);
+    const forget = () => this.#pending.delete(work);
+    work.then(forget, forget);
+    return work;
   }
 
-  /** Refuses new publishes, waits for every event in flight, then disconnects. */
+  /** Refuses new publishes, rejects the ones waiting for tokens or room, waits for the ones sent, then disconnects. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#closing.abort(stoppedError());
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
     await this.#limiter.idle();
     if (this.#connected) await this.#connected.catch(() => undefined);
     await this.#producer.disconnect();
+  }
+
+  async #publishBatch(prepared: PreparedEvent[]): Promise<PublishedEvent[]> {
+    if (prepared.length === 0) return [];
+    const { maxInFlight, onFull, rateLimit } = this.#options;
+    const rate = this.#rate;
+    const signal = this.#closing.signal;
+    if (rate && rateLimit?.onLimit === 'reject' && !rate.tryTake(prepared.length)) throw new RateLimitError(prepared.length, rate.available, rate.ratePerSecond);
+    const waitForTokens = rate !== undefined && rateLimit?.onLimit === 'wait';
+    if (onFull === 'reject') {
+      if (waitForTokens) await takeTokens(rate, prepared.length, signal).catch((error: unknown) => Promise.reject(new PublishBatchError([], notWritten(prepared), 0, error)));
+      if (!this.#limiter.tryAcquire(prepared.length)) throw new BackpressureError(prepared.length, this.#limiter.inFlight, maxInFlight);
+      return this.#sendAndRelease(prepared).catch((error: unknown) => Promise.reject(batchError([], prepared, prepared.length, error)));
+    }
+    const chunkSize = waitForTokens ? Math.min(maxInFlight, rate.burst) : maxInFlight;
+    const written: PublishedEvent[] = [];
+    for (let start = 0; start < prepared.length; start += chunkSize) {
+      const chunk = prepared.slice(start, start + chunkSize);
+      try {
+        if (waitForTokens) await rate.take(chunk.length, signal);
+        await this.#limiter.acquire(chunk.length, signal);
+      } catch (error) {
+        throw new PublishBatchError(written, notWritten(prepared.slice(start)), 0, error);
+      }
+      try {
+        written.push(...(await this.#sendAndRelease(chunk)));
+      } catch (error) {
+        throw batchError(written, prepared.slice(start), chunk.length, error);
+      }
+    }
+    return written;
   }
 
   #prepare(event: OutgoingEvent): PreparedEvent {
@@ -156,28 +191,39 @@ export class EventProducer {
       throw new MissingKeyError({ topic });
     }
     const eventId = event.eventId ?? newEventId();
+    const occurredAt = event.occurredAt ?? new Date();
     const traceparent = activeTraceparent();
     const headers = envelopeToHeaders(
       {
         eventId,
         eventType: event.type ?? fullNameOf(avroType(event.schema)),
-        occurredAt: (event.occurredAt ?? new Date()).toISOString(),
+        occurredAt: occurredAt.toISOString(),
         ...(traceparent === undefined ? {} : { traceparent }),
       },
       event.headers,
     );
-    return { event, topic, eventId, headers };
+    return { event, topic, eventId, occurredAt, headers, orderKey: orderKeyOf(topic, event.key) };
   }
 
+  /** Sends a chunk that holds its room; registered with the key order gate at once, in the order accepted. */
   async #sendAndRelease(chunk: PreparedEvent[]): Promise<PublishedEvent[]> {
+    const ticket = this.#gate.enter(chunk.map((prepared) => prepared.orderKey));
+    const progress = { sent: false };
+    let acknowledged = false;
     try {
-      return await this.#send(chunk);
+      const published = await this.#send(chunk, ticket, progress);
+      acknowledged = true;
+      return published;
+    } catch (error) {
+      // Failed before reaching the broker (registry, encoding, connect): certainly not written.
+      throw progress.sent || error instanceof NotSentError ? error : new NotSentError(error);
     } finally {
+      ticket.done(acknowledged);
       this.#limiter.release(chunk.length);
     }
   }
 
-  async #send(chunk: PreparedEvent[]): Promise<PublishedEvent[]> {
+  async #send(chunk: PreparedEvent[], ticket: GateTicket, progress: { sent: boolean }): Promise<PublishedEvent[]> {
     // One registry answer (cached after the first) per subject and schema of the chunk, not one await per event.
     const schemaIds = new Map<string, Promise<number>>();
     const typeNumbers = new Map<Type, number>();
@@ -201,8 +247,13 @@ export class EventProducer {
       if (!list) messagesByTopic.set(topic, (list = []));
       list.push(message);
     });
+    if (!(await ticket.earlier)) {
+      const { topic } = chunk[0]!;
+      throw new NotSentError(new OrderlyError('KAFKA', `not sent: an earlier publish of the same key to ${topic} failed, and sending this one would put it ahead. Retry the failed events first, then these, in order`, { retriable: true, context: { topic } }));
+    }
     await this.connect();
     let results: RecordMetadata[];
+    progress.sent = true;
     try {
       results = await this.#producer.sendBatch({
         topicMessages: [...messagesByTopic].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })),
@@ -235,6 +286,24 @@ export class EventProducer {
 }
 
 /** Takes `count` tokens in pieces of at most the bucket's burst. */
-async function takeTokens(rate: TokenBucket, count: number): Promise<void> {
-  for (let left = count; left > 0; left -= rate.burst) await rate.take(Math.min(left, rate.burst));
+async function takeTokens(rate: TokenBucket, count: number, signal: AbortSignal): Promise<void> {
+  for (let left = count; left > 0; left -= rate.burst) await rate.take(Math.min(left, rate.burst), signal);
+}
+
+/** The events of a failed batch as a retry sends them: with the ids and times they were sent with. */
+function notWritten<V>(prepared: readonly PreparedEvent[]): OutgoingEvent<V>[] {
+  return prepared.map(({ event, eventId, occurredAt }) => ({ ...(event as OutgoingEvent<V>), eventId, occurredAt }));
+}
+
+/** The error of a batch that stopped: `sent` of `rest` went out unacknowledged, unless they were never sent. */
+function batchError<V>(written: PublishedEvent[], rest: readonly PreparedEvent[], sent: number, error: unknown): PublishBatchError<V> {
+  if (error instanceof NotSentError) return new PublishBatchError(written, notWritten<V>(rest), 0, error.cause);
+  return new PublishBatchError(written, notWritten<V>(rest), sent, error);
+}
+
+/** A chunk that was never sent (an earlier send of one of its keys failed, or it failed before reaching the broker); `cause` says why. */
+class NotSentError extends Error {
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+  }
 }

@@ -28,15 +28,40 @@ export class InFlightLimiter {
     return true;
   }
 
-  /** Waits until `count` are free (`count` must not exceed the limit). */
-  acquire(count: number): Promise<void> {
+  /**
+   * Waits until `count` are free (`count` must not exceed the limit). An aborted `signal` rejects the wait with
+   * the signal's reason and gives its place up.
+   */
+  acquire(count: number, signal?: AbortSignal): Promise<void> {
     if (count > this.limit) throw new RangeError(`cannot acquire ${count} of a limit of ${this.limit}`);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (this.tryAcquire(count)) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const index = this.#waiters.indexOf(waiter);
+        if (index === -1) return; // served meanwhile
+        this.#waiters.splice(index, 1);
+        reject(signal!.reason as Error);
+        this.#serve();
+      };
+      const waiter: Waiter = {
+        count,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      this.#waiters.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   release(count: number): void {
     this.#inFlight -= count;
+    this.#serve();
+  }
+
+  #serve(): void {
     for (let head = this.#waiters[0]; head && this.#inFlight + head.count <= this.limit; head = this.#waiters[0]) {
       this.#waiters.shift();
       this.#inFlight += head.count;

@@ -7,3 +7,4 @@ export * from './in-flight-limiter.ts';
 export * from './token-bucket.ts';
 export * from './trace-parent.ts';
 export * from './event-id.ts';
+export * from './outgoing-event.ts';

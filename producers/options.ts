@@ -21,8 +21,9 @@ export interface EventProducerOptions {
   /** At the bound: `'wait'` until there is room, or `'reject'` with a BackpressureError. @defaultValue `'wait'` */
   onFull?: 'wait' | 'reject';
   /**
-   * Produce requests in flight per broker connection. 1 keeps per-key order through broker retries; kafkajs
-   * does not re-order idempotent batches the way Java does for up to 5. @defaultValue 1
+   * Produce requests in flight per broker connection. Per-key order does not depend on it: a send waits for
+   * the earlier sends of its keys (kafkajs, unlike Java, can retry a failed batch behind a later one of the same
+   * partition). @defaultValue 1
    */
   maxInFlightRequests?: number;
   /**

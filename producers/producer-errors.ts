@@ -1,4 +1,5 @@
 import { OrderlyError, type ErrorContext } from '../core/errors.ts';
+import type { OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
 
 /** An event without a key: refused before anything is sent (DESIGN.md: producers key every event). */
 export class MissingKeyError extends OrderlyError {
@@ -20,3 +21,31 @@ export class RateLimitError extends OrderlyError {
     super('BACKPRESSURE', `${requested} event(s) exceed the producer's rate limit (${eventsPerSecond} events/s, ${Math.floor(available)} token(s) left): publish more slowly, or use rateLimit.onLimit: 'wait'`, { retriable: true });
   }
 }
+
+/**
+ * A batch (or part of one) was not written. Publishing stops at the first chunk that fails: `written` holds the
+ * events acknowledged before it (with their offsets), `notWritten` every event after them, in order, each with
+ * the `eventId` and `occurredAt` it was sent with, so `publishBatch(error.notWritten)` retries with the same ids
+ * (a consumer drops a duplicate by id). The first `unconfirmed` of `notWritten` were sent and not acknowledged:
+ * the broker may have written them; the rest were never sent. `code` and `retriable` are the cause's.
+ */
+export class PublishBatchError<V = unknown> extends OrderlyError {
+  readonly written: PublishedEvent[];
+  readonly notWritten: OutgoingEvent<V>[];
+  readonly unconfirmed: number;
+
+  constructor(written: PublishedEvent[], notWritten: OutgoingEvent<V>[], unconfirmed: number, cause: unknown) {
+    const code = cause instanceof OrderlyError ? cause.code : 'KAFKA';
+    const retriable = cause instanceof OrderlyError ? cause.retriable : true;
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      code,
+      `${notWritten.length} event(s) of the batch were not written (${written.length} written before the failure${unconfirmed > 0 ? `; ${unconfirmed} sent and not acknowledged` : ''}): ${reason}. Retry error.notWritten: the events keep their ids`,
+      { cause, retriable },
+    );
+    this.written = written;
+    this.notWritten = notWritten;
+    this.unconfirmed = unconfirmed;
+  }
+}
+

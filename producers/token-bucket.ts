@@ -47,24 +47,29 @@ export class TokenBucket {
     return true;
   }
 
-  /** Waits for `count` tokens (at most `burst`), after every earlier taker. */
-  take(count: number): Promise<void> {
+  /**
+   * Waits for `count` tokens (at most `burst`), after every earlier taker. An aborted `signal` rejects the wait
+   * at once with the signal's reason, taking no tokens; the takers after it go on.
+   */
+  take(count: number, signal?: AbortSignal): Promise<void> {
     if (count > this.burst) throw new RangeError(`cannot take ${count} tokens from a bucket of burst ${this.burst}`);
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     if (this.tryTake(count)) return Promise.resolve();
     this.#waiting++;
-    const turn = this.#turn.then(() => this.#waitFor(count)).finally(() => this.#waiting--);
-    this.#turn = turn;
+    const turn = this.#turn.then(() => this.#waitFor(count, signal)).finally(() => this.#waiting--);
+    this.#turn = turn.catch(() => undefined);
     return turn;
   }
 
-  async #waitFor(count: number): Promise<void> {
+  async #waitFor(count: number, signal: AbortSignal | undefined): Promise<void> {
     for (;;) {
+      signal?.throwIfAborted();
       this.#refill();
       if (this.#tokens >= count) {
         this.#tokens -= count;
         return;
       }
-      await this.#sleep(Math.max(1, Math.ceil(((count - this.#tokens) * 1000) / this.ratePerSecond)));
+      await abortable(this.#sleep(Math.max(1, Math.ceil(((count - this.#tokens) * 1000) / this.ratePerSecond))), signal);
     }
   }
 
@@ -73,4 +78,15 @@ export class TokenBucket {
     this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#refilledAt) * this.ratePerSecond) / 1000);
     this.#refilledAt = now;
   }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -13,15 +13,16 @@ import { DltRateLimiter } from '../../operations/dlt-rate-limiter.ts';
 import { DltReader } from '../../operations/dlt-reader.ts';
 import type { DltRecord } from '../../operations/dlt-record.ts';
 import { DltReplayStore } from '../../operations/dlt-replay-store.ts';
-import { DltReplayer, planDltReplay } from '../../operations/dlt-replayer.ts';
+import { DltReplayer, planDltReplay, type ReplayItem } from '../../operations/dlt-replayer.ts';
 import { RedisIdempotencyStore } from '../../consumers/idempotency/redis-idempotency-store.ts';
 import type { ParkedKey } from '../../consumers/retries/parking-store.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
 import { deadLetterTopicOf, retryTopicOf } from '../../consumers/retries/topic-layout.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
-import { dltRecordJson, dltRecordText, type ShownDltRecord } from '../support/dlt-format.ts';
+import { dltRecordJson, dltRecordText, shownKey, shownText, type ShownDltRecord } from '../support/dlt-format.ts';
 import { groupId, positiveInteger, nonNegativeInteger, ratePerSecond, timePoint, topicName } from '../support/option-parsers.ts';
 import { ProgressBar } from '../support/progress-bar.ts';
+import { terminalSafe } from '../support/terminal-text.ts';
 import { cliKafka, optionalSetting, withAdmin, withRedis } from '../support/settings.ts';
 
 interface SelectionOptions {
@@ -66,15 +67,6 @@ async function select(kafka: Kafka, options: SelectionOptions) {
   });
 }
 
-/** Replays counted per DLT record, by `<partition>:<offset>`. */
-async function replayCounts(store: DltReplayStore, dltTopic: string, partitions: Iterable<number>): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const partition of partitions) {
-    for (const [offset, count] of await store.counts(dltTopic, partition)) counts.set(`${partition}:${offset}`, count);
-  }
-  return counts;
-}
-
 function requireConfirm(given: number | undefined, selected: number, what: string): boolean {
   if (given === undefined) return false;
   if (given !== selected) {
@@ -93,16 +85,16 @@ export function registerDltCommand(program: Command): void {
       const { dltTopic, records, total } = await select(cliKafka(options.brokers), options);
       const registryUrl = optionalSetting('SCHEMA_REGISTRY_URL', options.registry);
       const decoder = new DltPayloadDecoder({ registry: registryUrl ? new SchemaRegistryClient({ url: registryUrl }) : undefined });
-      let counts: Map<string, number> | undefined;
+      let counts: Map<DltRecord, number> | undefined;
       if (optionalSetting('REDIS_URL', options.redis)) {
-        counts = await withRedis(options.redis, (redis) => replayCounts(new DltReplayStore({ redis, groupId: options.group }), dltTopic, new Set(records.map((record) => record.partition)))).catch((error: unknown) => {
+        counts = await withRedis(options.redis, (redis) => new DltReplayStore({ redis, groupId: options.group }).replaysOf(records)).catch((error: unknown) => {
           console.error(`orderly: replay counts unavailable (${(error as Error).message}); listing without them`);
           return undefined;
         });
       }
       const shown: ShownDltRecord[] = [];
       for (const record of records) {
-        shown.push({ record, payload: await decoder.decode(record.value), replays: counts ? (counts.get(`${record.partition}:${record.offset}`) ?? 0) : undefined });
+        shown.push({ record, payload: await decoder.decode(record.value), replays: counts ? (counts.get(record) ?? 0) : undefined });
       }
       if (options.json) {
         console.log(JSON.stringify(shown.map(dltRecordJson), null, 2));
@@ -123,7 +115,7 @@ export function registerDltCommand(program: Command): void {
       await withRedis(options.redis, async (redis) => {
         const parkingStore = new RedisParkingStore({ redis, groupId: options.group });
         const replayStore = new DltReplayStore({ redis, groupId: options.group });
-        const counts = await replayCounts(replayStore, dltTopic, new Set(records.map((record) => record.partition)));
+        const counts = await replayStore.replaysOf(records);
         const parked = new Map<string, ParkedKey | undefined>();
         for (const record of records) {
           const id = `${record.partition}\u0000${record.key ?? ''}`;
@@ -134,15 +126,16 @@ export function registerDltCommand(program: Command): void {
           groupId: options.group,
           maxReplays: options.maxReplays,
           includeReplayed: options.includeReplayed,
-          replaysOf: (record) => counts.get(`${record.partition}:${record.offset}`) ?? 0,
+          replaysOf: (record) => counts.get(record) ?? 0,
           parkedStateOf: (record) => parked.get(`${record.partition}\u0000${record.key ?? ''}`),
         });
         const selected = plan.filter((item) => item.action === 'source' || item.action === 'lane');
         const willReplay = options.confirm === selected.length ? 'replay' : 'would replay';
         for (const item of plan) {
           const label = { source: willReplay, lane: willReplay, refused: 'REFUSED', skipped: 'skip' }[item.action];
-          console.log(`${label.padEnd(12)} p${item.record.partition}@${item.record.offset} key=${item.record.key ?? '(none)'} event=${item.eventId} reason=${item.record.reason ?? '?'} -> ${item.destination}`);
+          console.log(`${label.padEnd(12)} p${item.record.partition}@${item.record.offset} key=${shownKey(item.record)} event=${shownText(item.eventId, '?')} reason=${shownText(item.record.reason, '?')} -> ${shownText(item.destination, '?')}`);
         }
+        await requireDestinations(kafka, selected, options.topic, retryTopicOf(options.topic, options.group, 1));
         const confirmed = requireConfirm(options.confirm, selected.length, 'replayed');
         const count = (action: string) => plan.filter((item) => item.action === action).length;
         const summary = `${selected.length} record(s) selected of ${records.length} matching in ${dltTopic}: ${count('source')} to the source topic, ${count('lane')} into parked keys' lanes; ${count('refused')} refused, ${count('skipped')} skipped`;
@@ -150,7 +143,6 @@ export function registerDltCommand(program: Command): void {
           console.log(`${summary}\ndry run: nothing was changed.${selected.length > 0 ? ` To replay, run again with --confirm ${selected.length}` : ''}`);
           return;
         }
-        if (count('lane') > 0) await requireTopic(kafka, retryTopicOf(options.topic, options.group, 1));
         const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
         await producer.connect();
         const progress = new ProgressBar({ total: selected.length, label: 'replaying' });
@@ -164,7 +156,12 @@ export function registerDltCommand(program: Command): void {
             groupId: options.group,
             limiter: new DltRateLimiter({ ratePerSecond: options.rate }),
           });
-          const result = await replayer.replay(plan, (done) => progress.update(done));
+          let replayedSoFar = 0;
+          const result = await replayer.replay(plan, (done) => progress.update((replayedSoFar = done))).catch((error: unknown) => {
+            progress.finish();
+            const reason = error instanceof Error ? error.message : String(error);
+            throw new OrderlyError('KAFKA', `replay stopped after ${replayedSoFar} of ${selected.length} record(s): ${terminalSafe(reason)}. The ones replayed are counted and skipped next time: run the replay again (a dry run first, the count to confirm is smaller) to replay the rest`, { cause: error });
+          });
           progress.finish();
           console.log(`${summary}\nreplayed ${result.toSource + result.intoLanes}: ${result.toSource} to ${options.topic}, ${result.intoLanes} into parked keys' lanes`);
         } finally {
@@ -186,9 +183,8 @@ export function registerDltCommand(program: Command): void {
       const { dltTopic, records, watermarks } = await select(kafka, options);
       await withRedis(options.redis, async (redis) => {
         const replayStore = new DltReplayStore({ redis, groupId: options.group });
-        const replayed = new Map<number, Set<string>>();
-        for (const { partition } of watermarks) replayed.set(partition, new Set([...(await replayStore.counts(dltTopic, partition)).keys()]));
-        const plans = planDltPurge(records, watermarks, replayed);
+        const replays = await replayStore.replaysOf(records);
+        const plans = planDltPurge(records, watermarks, (record) => (replays.get(record) ?? 0) > 0);
         const deletable = plans.reduce((total, plan) => total + plan.purged.length, 0);
         for (const plan of plans) console.log(describePurge(plan, options.confirm === deletable));
         const confirmed = requireConfirm(options.confirm, deletable, 'deleted');
@@ -196,7 +192,12 @@ export function registerDltCommand(program: Command): void {
           console.log(`${deletable} replayed record(s) of ${records.length} in ${dltTopic} would be deleted; dry run: nothing was changed.${deletable > 0 ? ` To delete them, run again with --confirm ${deletable}` : ''}`);
           return;
         }
-        const deleted = await withAdmin(kafka, (admin) => new DltPurger({ admin, replayStore }).purge(dltTopic, plans));
+        const deleted = await withAdmin(kafka, async (admin) => {
+          const purger = new DltPurger({ admin, replayStore });
+          const purgedCount = await purger.purge(dltTopic, plans);
+          await purger.forgetStale(dltTopic, records, watermarks);
+          return purgedCount;
+        });
         console.log(`deleted ${deleted} replayed record(s) from ${dltTopic}; ${records.length - deleted} stay`);
       });
     });
@@ -207,10 +208,39 @@ function describePurge(plan: ReturnType<typeof planDltPurge>[number], confirmed:
   const purged = plan.purged.length === 0 ? 'nothing to delete' : `${verb} offsets ${plan.purged[0]!.offset}..${plan.purged.at(-1)!.offset} (${plan.purged.length} replayed record(s))`;
   if (!plan.blockedBy) return `p${plan.partition}: ${purged}${plan.purged.length === 0 ? ' (empty)' : ''}`;
   const blocker: DltRecord = plan.blockedBy;
-  return `p${plan.partition}: ${purged}; ${plan.kept} record(s) stay: offset ${blocker.offset} (key ${blocker.key ?? '(none)'}, ${blocker.reason ?? '?'}) was not replayed, and Kafka deletes only a prefix of a partition`;
+  return `p${plan.partition}: ${purged}; ${plan.kept} record(s) stay: offset ${blocker.offset} (key ${shownKey(blocker)}, ${shownText(blocker.reason, '?')}) was not replayed, and Kafka deletes only a prefix of a partition`;
 }
 
-async function requireTopic(kafka: Kafka, topic: string): Promise<void> {
-  const exists = await withAdmin(kafka, async (admin) => (await admin.listTopics()).includes(topic));
-  if (!exists) throw new OrderlyError('CONFIGURATION', `the lane of a parked key goes through ${topic}, which does not exist: create it with \`orderly topics create\``);
+/**
+ * Every topic and partition the selected records would be written to exists: the source topic, and tier 1 for
+ * the lanes of parked keys. Checked before anything changes (no marker forgotten, nothing produced), in a dry
+ * run too, so a deleted or shrunk topic is named at once rather than after the producer's retries.
+ */
+async function requireDestinations(kafka: Kafka, selected: readonly ReplayItem[], sourceTopic: string, tierOneTopic: string): Promise<void> {
+  const needed = new Map<string, { role: string; partitions: Set<number> }>();
+  const need = (topic: string, role: string, partition: number) => {
+    const entry = needed.get(topic) ?? { role, partitions: new Set<number>() };
+    entry.partitions.add(partition);
+    needed.set(topic, entry);
+  };
+  for (const item of selected) {
+    // A lane falls back to the source topic when its key was unparked meanwhile: a lane needs both.
+    need(sourceTopic, 'source topic', item.record.partition);
+    if (item.action === 'lane') need(tierOneTopic, 'tier 1 topic (the lane of a parked key)', item.record.partition);
+  }
+  if (needed.size === 0) return;
+  await withAdmin(kafka, async (admin) => {
+    const existing = new Set(await admin.listTopics());
+    for (const [topic, { role, partitions }] of needed) {
+      if (!existing.has(topic)) {
+        throw new OrderlyError('CONFIGURATION', `cannot replay: the ${role} ${topic} does not exist: nothing was changed. Create it with \`orderly topics create\` (or check --topic and --group)`, { context: { topic } });
+      }
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const count = topics[0]?.partitions.length ?? 0;
+      const missing = [...partitions].filter((partition) => partition >= count).sort((a, b) => a - b);
+      if (missing.length > 0) {
+        throw new OrderlyError('CONFIGURATION', `cannot replay: the ${role} ${topic} has ${count} partition(s), but the records selected include partition ${missing.join(', ')}: a replay keeps each record's partition, so per-key order holds. Nothing was changed. Give the topic back its partitions, or narrow the selection (--key)`, { context: { topic } });
+      }
+    }
+  });
 }

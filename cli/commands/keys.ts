@@ -8,6 +8,7 @@ import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.t
 import { groupId, topicName } from '../support/option-parsers.ts';
 import { withRedis } from '../support/settings.ts';
 import { formatTable } from '../support/table.ts';
+import { terminalSafe } from '../support/terminal-text.ts';
 
 export function registerKeysCommand(program: Command): void {
   const keys = program.command('keys').description('list and release the keys parked for a consumer group');
@@ -29,7 +30,7 @@ export function registerKeysCommand(program: Command): void {
         console.log(`no parked keys for group ${options.group}${options.topic ? ` on ${options.topic}` : ''}`);
         return;
       }
-      const rows = entries.map(({ topic, partition, key, state }) => [key, topic, String(partition), String(state.queue.length), String(state.headTier), state.held ? 'yes' : 'no', new Date(state.parkedAt).toISOString()]);
+      const rows = entries.map(({ topic, partition, key, state }) => [terminalSafe(key), topic, String(partition), String(state.queue.length), String(state.headTier), state.held ? 'yes' : 'no', new Date(state.parkedAt).toISOString()]);
       console.log(formatTable(['KEY', 'TOPIC', 'PARTITION', 'QUEUE', 'HEAD TIER', 'HELD', 'PARKED SINCE'], rows));
       const held = entries.filter((entry) => entry.state.held).length;
       console.log(`${entries.length} parked key(s), ${held} held (release one with \`orderly keys release <key> --topic <topic> --group ${options.group} --confirm\`)`);
@@ -51,7 +52,7 @@ export function registerKeysCommand(program: Command): void {
           throw new OrderlyError('CONFIGURATION', `key "${key}" is not parked for topic ${options.topic} and group ${options.group}: see \`orderly keys parked --group ${options.group}\``);
         }
         for (const { partition, state } of entries) {
-          const where = `${key} (${options.topic} p${partition})`;
+          const where = `${terminalSafe(key)} (${options.topic} p${partition})`;
           if (!state.held) {
             console.log(`${where} is parked but not held (${state.queue.length} queued behind a head on tier ${state.headTier}): nothing to release; it resumes when its head completes`);
             continue;

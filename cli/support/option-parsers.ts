@@ -16,9 +16,9 @@ export function nonNegativeInteger(option: string): (value: string) => number {
   };
 }
 
-/** Records per second: a positive number, or `0` / `unlimited` for no limit. */
+/** Records per second: a positive number, or `unlimited` for no limit (`0` is refused: it reads as "stop", not "no limit"). */
 export function ratePerSecond(value: string): number {
-  if (value === 'unlimited' || value === '0') return Infinity;
+  if (value === 'unlimited') return Infinity;
   const rate = Number(value);
   if (!Number.isFinite(rate) || rate <= 0) throw new InvalidArgumentError(`--rate "${value}" must be a number of records per second above 0, or "unlimited"`);
   return rate;

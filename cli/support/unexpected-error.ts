@@ -1,8 +1,10 @@
 /**
  * How the CLI prints an error that is not an OrderlyError: its name, message and stack only (never the
  * object's other properties, which may hold a client's configuration), with any credentials in a URL
- * (`scheme://user:password@host`) replaced.
+ * (`scheme://user:password@host`) replaced and control characters escaped (a message may quote a record).
  */
+import { terminalSafeLines } from './terminal-text.ts';
+
 const credentialsInUrl = /([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]+@/gi;
 
 export function redactCredentials(text: string): string {
@@ -11,5 +13,5 @@ export function redactCredentials(text: string): string {
 
 export function describeUnexpected(error: unknown): string {
   const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-  return `orderly: unexpected error: ${redactCredentials(text)}`;
+  return `orderly: unexpected error: ${terminalSafeLines(redactCredentials(text))}`;
 }

@@ -17,4 +17,9 @@ describe('unexpected CLI errors', () => {
     expect(printed).not.toContain('pw-planted');
     expect(printed).not.toContain('pw-in-config');
   });
+
+  it('escapes control characters a message may quote from a record, keeping the stack lines', () => {
+    const printed = describeUnexpected(new Error('bad key \u001b]52;c;eA==\u0007\u202e'));
+    expect(printed).toMatch(/^orderly: unexpected error: Error: bad key \\u001b\]52;c;eA==\\u0007\\u202e\n {4}at /);
+  });
 });
