@@ -1,5 +1,5 @@
 /**
- * `orderly keys parked | release`: the keys parked for a consumer group (DESIGN.md, "Key parking"), from the
+ * `orderly keys parked | release`: the keys parked for a consumer group (docs/guarantees.md, "Key parking"), from the
  * durable parking store in Redis. Releasing changes what the consumer does, so it needs `--confirm`.
  */
 import type { Command } from 'commander';

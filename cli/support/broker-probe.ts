@@ -51,6 +51,8 @@ export async function probeBrokers(brokers: string | undefined, timeoutMs: numbe
   try {
     await Promise.race([admin.connect(), deadline]);
   } catch (error) {
+    // An error the client already explains (a refused password names the user and the settings) stays as it is.
+    if (error instanceof OrderlyError) throw error;
     const what = (error as Error).message === 'timed out' ? `did not answer within ${timeoutMs / 1_000} s (--timeout)` : 'is unreachable';
     throw new OrderlyError('STACK_UNAVAILABLE', `Kafka at ${address} ${what}: ${likelyCause(error)}`, { cause: error });
   } finally {

@@ -24,7 +24,7 @@ afterAll(() => rmSync(folder, { recursive: true, force: true }));
 async function npmCiAs(platform: string, arch: string) {
   const preload = join(folder, `as-${platform}-${arch}.cjs`);
   writeFileSync(preload, `Object.defineProperty(process, 'platform', { value: '${platform}' });\nObject.defineProperty(process, 'arch', { value: '${arch}' });\n`);
-  const env = { ...process.env, NODE_OPTIONS: `--require ${preload}` };
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--require ${preload}` };
   for (const name of Object.keys(env)) if (name.startsWith('npm_')) delete env[name];
   return run('npm', ['ci', '--dry-run', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund', '--os', platform, '--cpu', arch], { cwd: folder, env, timeout: 120_000 })
     .then(({ stdout, stderr }) => ({ code: 0, stdout, stderr }))
