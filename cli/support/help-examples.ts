@@ -27,7 +27,7 @@ export const helpExamples: Record<string, string[]> = {
   'topics check': ['orderly topics check orders --group billing --replication-factor 3', 'orderly topics check --file topics.yaml --json'],
   keys: ['orderly keys parked --group billing'],
   'keys parked': ['orderly keys parked --group billing --json'],
-  'keys release': ['orderly keys release account-42 --topic orders --group billing --confirm'],
+  'keys release': ['orderly keys release account-42 --topic orders --group billing', 'orderly keys release account-42 --topic orders --group billing --confirm 1'],
   dlt: ['orderly dlt list --topic orders --group billing'],
   'dlt list': ['orderly dlt list --topic orders --group billing --reason handler-error --json'],
   'dlt replay': ['orderly dlt replay --topic orders --group billing --reason handler-error', 'orderly dlt replay --topic orders --group billing --reason handler-error --confirm 12'],

@@ -73,3 +73,11 @@ describe('the orderly command line', () => {
     expect(elapsedMs).toBeLessThan(15_000);
   }, 60_000);
 });
+
+describe('--confirm', () => {
+  it('takes the count the dry run reported, on every command that changes something', () => {
+    const confirming = allCommands(createProgram()).filter((command) => command.options.some((option) => option.long === '--confirm'));
+    expect(confirming.map(commandPath).sort()).toEqual(['dlt purge', 'dlt replay', 'keys release']);
+    for (const command of confirming) expect(command.options.find((option) => option.long === '--confirm')!.flags, commandPath(command)).toBe('--confirm <count>');
+  });
+});
