@@ -1,14 +1,7 @@
 #!/usr/bin/env node
-/** The `orderly` command line. Each verb lives in `commands/<verb>.ts`. */
-import { Command } from 'commander';
+/** The `orderly` command line (the command tree is in `program.ts`; each verb in `commands/<verb>.ts`). */
 import { OrderlyError } from '../core/errors.ts';
-import { registerStackCommand } from './commands/stack.ts';
-import { registerSchemasCommand } from './commands/schemas.ts';
-import { registerDemoCommand } from './commands/demo.ts';
-import { registerTopicsCommand } from './commands/topics.ts';
-import { registerKeysCommand } from './commands/keys.ts';
-import { registerDltCommand } from './commands/dlt.ts';
-import { registerLagCommand } from './commands/lag.ts';
+import { createProgram } from './program.ts';
 import { describeUnexpected } from './support/unexpected-error.ts';
 import { terminalSafeLines } from './support/terminal-text.ts';
 
@@ -21,18 +14,7 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
 }) as typeof process.emitWarning;
 
-const program = new Command()
-  .name('orderly')
-  .description('Ordered, idempotent event processing on Apache Kafka')
-  .version('0.1.0');
-
-registerStackCommand(program);
-registerSchemasCommand(program);
-registerDemoCommand(program);
-registerTopicsCommand(program);
-registerKeysCommand(program);
-registerDltCommand(program);
-registerLagCommand(program);
+const program = createProgram();
 
 try {
   await program.parseAsync(process.argv);
@@ -40,4 +22,6 @@ try {
   // Operator-facing errors carry their fix in the message; anything else keeps its stack, never its properties.
   console.error(error instanceof OrderlyError ? `orderly: ${terminalSafeLines(error.message)}` : describeUnexpected(error));
   process.exitCode = 1;
+  // A broker that did not answer may leave kafkajs reconnecting in the background: do not wait for it.
+  if (error instanceof OrderlyError && error.code === 'STACK_UNAVAILABLE') process.exit(1);
 }

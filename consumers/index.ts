@@ -1,6 +1,6 @@
 /**
  * Consumers: the ordered consumer (per-key lanes, offset tracking, idempotency, in-place retries, dead
- * letters). Built on `core/kafka-client.ts`; see DESIGN.md for the contract it keeps.
+ * letters). Built on `core/kafka-client.ts`; see docs/guarantees.md for the contract it keeps.
  */
 export * from './ordered-consumer.ts';
 export * from './options.ts';

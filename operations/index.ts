@@ -1,4 +1,4 @@
-/** Operator tools: read, filter, replay and purge dead letters (the `orderly dlt` commands use these). */
+/** Operator tools: read, filter, replay and purge dead letters (the `orderly dlt` commands), declare and check topics (`orderly topics`). */
 export * from './dlt-filter.ts';
 export * from './dlt-payload-decoder.ts';
 export * from './dlt-purger.ts';
@@ -7,3 +7,5 @@ export * from './dlt-reader.ts';
 export * from './dlt-record.ts';
 export * from './dlt-replay-store.ts';
 export * from './dlt-replayer.ts';
+export * from './topic-settings.ts';
+export * from './topic-declaration.ts';

@@ -1,5 +1,5 @@
 /**
- * The envelope headers every event carries (DESIGN.md, "Headers"): the wire contract between producers and
+ * The envelope headers every event carries (docs/guarantees.md, "Headers"): the wire contract between producers and
  * consumers. Values are UTF-8 strings.
  * - `orderly-event-id`: a UUIDv7 from the producer unless the caller gives one; stable through retries and
  *   replays: the idempotency key.

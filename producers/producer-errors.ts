@@ -1,7 +1,7 @@
 import { OrderlyError, type ErrorContext } from '../core/errors.ts';
 import type { OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
 
-/** An event without a key: refused before anything is sent (DESIGN.md: producers key every event). */
+/** An event without a key: refused before anything is sent (docs/guarantees.md: producers key every event). */
 export class MissingKeyError extends OrderlyError {
   constructor(context: ErrorContext = {}) {
     super('MISSING_KEY', `an event for topic ${context.topic ?? '(unknown)'} has no key: give every event its entity id as key (an account id, an order id) so that per-key order holds`, { context });

@@ -76,7 +76,8 @@ export function registerDemoCommand(program: Command): void {
       const options = validateDemoOptions(flags);
       const connections = connectionsOf(flags);
       const store = openLedgerStore(connections.database, options.topic, options.group, 2);
-      const cli = fileURLToPath(new URL('../bin.ts', import.meta.url));
+      // The CLI itself, as it runs: bin.ts from a checkout, bin.js from the compiled package.
+      const cli = fileURLToPath(new URL(`../bin${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url));
       try {
         process.exitCode = await runLedgerDemo(connections, store, options, {
           command: process.execPath,

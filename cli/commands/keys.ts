@@ -1,9 +1,10 @@
 /**
- * `orderly keys parked | release`: the keys parked for a consumer group (DESIGN.md, "Key parking"), from the
+ * `orderly keys parked | release`: the keys parked for a consumer group (docs/guarantees.md, "Key parking"), from the
  * durable parking store in Redis. Releasing changes what the consumer does, so it needs `--confirm`.
  */
 import type { Command } from 'commander';
 import { OrderlyError } from '../../core/errors.ts';
+import { confirmCount, confirmFlags, confirmed } from '../support/confirm.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
 import { groupId, topicName } from '../support/option-parsers.ts';
 import { withRedis } from '../support/settings.ts';
@@ -33,24 +34,26 @@ export function registerKeysCommand(program: Command): void {
       const rows = entries.map(({ topic, partition, key, state }) => [terminalSafe(key), topic, String(partition), String(state.queue.length), String(state.headTier), state.held ? 'yes' : 'no', new Date(state.parkedAt).toISOString()]);
       console.log(formatTable(['KEY', 'TOPIC', 'PARTITION', 'QUEUE', 'HEAD TIER', 'HELD', 'PARKED SINCE'], rows));
       const held = entries.filter((entry) => entry.state.held).length;
-      console.log(`${entries.length} parked key(s), ${held} held (release one with \`orderly keys release <key> --topic <topic> --group ${options.group} --confirm\`)`);
+      console.log(`${entries.length} parked key(s), ${held} held (release one with \`orderly keys release <key> --topic <topic> --group ${options.group} --confirm 1\`)`);
     });
 
   keys
     .command('release')
-    .description("release a held key: its later events are handled again (a key with nothing queued is unparked); dry run unless --confirm")
+    .description("release a held key: its later events are handled again (a key with nothing queued is unparked); dry run unless --confirm <count>")
     .argument('<key>', 'the key')
     .requiredOption('--topic <topic>', 'the source topic', topicName)
     .requiredOption('--group <group>', 'the consumer group', groupId)
-    .option('--confirm', 'release it (without: say what would change)', false)
+    .option(confirmFlags, 'release; must equal the number of held entries the dry run lists (without: say what would change)', confirmCount)
     .option('--redis <url>', 'Redis URL (default: REDIS_URL or the local stack)')
-    .action(async (key: string, options: { topic: string; group: string; confirm: boolean; redis?: string }) => {
+    .action(async (key: string, options: { topic: string; group: string; confirm?: number; redis?: string }) => {
       await withRedis(options.redis, async (redis) => {
         const store = new RedisParkingStore({ redis, groupId: options.group });
         const entries = (await store.list(options.topic)).filter((entry) => entry.key === key);
         if (entries.length === 0) {
           throw new OrderlyError('CONFIGURATION', `key "${key}" is not parked for topic ${options.topic} and group ${options.group}: see \`orderly keys parked --group ${options.group}\``);
         }
+        const held = entries.filter(({ state }) => state.held).length;
+        const go = confirmed(options.confirm, held, 'held entry(ies) of this key that would be released');
         for (const { partition, state } of entries) {
           const where = `${terminalSafe(key)} (${options.topic} p${partition})`;
           if (!state.held) {
@@ -58,8 +61,8 @@ export function registerKeysCommand(program: Command): void {
             continue;
           }
           const change = state.queue.length === 0 ? 'unpark it (nothing queued)' : `un-hold it (${state.queue.length} queued event(s) are handled in order)`;
-          if (!options.confirm) {
-            console.log(`would ${change}: ${where}; run again with --confirm`);
+          if (!go) {
+            console.log(`would ${change}: ${where}; run again with --confirm ${held}`);
             continue;
           }
           // Read again just before writing: the consumer may have changed the state since the listing.

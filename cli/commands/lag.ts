@@ -1,15 +1,19 @@
 /**
- * `orderly lag <group> --topic T`: the group's lag per partition of each source topic, of each of its retry
+ * `orderly lag --group G --topic T`: the group's lag per partition of each source topic, of each of its retry
  * tiers and of its DLT (the records it holds), from committed offsets against high watermarks. A table, or
- * one JSON document with `--json`. Exit code 0, whatever the lag: this reports, it does not judge.
+ * one JSON document with `--json`. Exit code 0, whatever the lag: this reports, it does not judge; exit 1 when
+ * a source topic does not exist (named), since a typo must not read as "no lag".
  */
 import type { Command } from 'commander';
 import { kafkaClientOptionsFromEnv } from '../../core/kafka-client.ts';
 import { LagMonitor, type LagReport } from '../../observability/lag-monitor.ts';
+import { OrderlyError } from '../../core/errors.ts';
+import { groupId, topicName } from '../support/option-parsers.ts';
 import { requiredSetting } from '../support/settings.ts';
 import { formatTable } from '../support/table.ts';
 
 interface LagCommandOptions {
+  group: string;
   topic: string[];
   brokers?: string;
   json?: boolean;
@@ -19,17 +23,21 @@ export function registerLagCommand(program: Command): void {
   program
     .command('lag')
     .description("per-partition lag of a group's source topics, retry tiers and dead-letter topic")
-    .argument('<group>', 'the consumer group')
-    .requiredOption('--topic <topic>', 'a source topic (repeat for several)', (value: string, list: string[] = []) => [...list, value])
+    .requiredOption('--group <group>', 'the consumer group', groupId)
+    .requiredOption('--topic <topic>', 'a source topic (repeat for several)', (value: string, list: string[] = []) => [...list, topicName(value)])
     .option('--brokers <list>', 'bootstrap brokers, host:port,... (default: KAFKA_BROKERS or the local stack)')
     .option('--json', 'print one JSON document instead of a table')
-    .action(async (groupId: string, options: LagCommandOptions) => {
+    .action(async (options: LagCommandOptions) => {
       const kafka = kafkaClientOptionsFromEnv();
       kafka.brokers = requiredSetting('KAFKA_BROKERS', options.brokers).split(',').map((broker) => broker.trim()).filter(Boolean);
       kafka.clientId ??= 'orderly-cli';
-      const monitor = new LagMonitor({ kafka, groupId, topics: options.topic, metrics: null });
+      const monitor = new LagMonitor({ kafka, groupId: options.group, topics: options.topic, metrics: null });
       try {
         const report = await monitor.poll();
+        const missing = options.topic.filter((topic) => !report.partitions.some((p) => p.tier === 'source' && p.sourceTopic === topic));
+        if (missing.length > 0) {
+          throw new OrderlyError('CONFIGURATION', `no such topic: ${missing.join(', ')} (the broker has no partitions for it; see \`orderly topics check <topic> --group ${options.group}\`)`);
+        }
         console.log(options.json ? JSON.stringify(lagJson(report), null, 2) : lagText(report));
       } finally {
         await monitor.stop();

@@ -35,9 +35,11 @@ export function registerStackCommand(program: Command): void {
   stack
     .command('status')
     .description('show each service, its pid and whether it answers; exit 1 when one does not')
-    .action(async () => {
+    .option('--json', 'print one JSON array (service, healthy, managed, pid, address) instead of a table')
+    .action(async (options: { json?: boolean }) => {
       const statuses = await localStack().status();
-      for (const status of statuses) {
+      if (options.json) console.log(JSON.stringify(statuses, null, 2));
+      for (const status of options.json ? [] : statuses) {
         const pid = status.managed ? `pid ${status.pid ?? '-'}` : 'external';
         console.log(`${status.service.padEnd(16)} ${(status.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${pid.padEnd(11)} ${status.address}`);
       }

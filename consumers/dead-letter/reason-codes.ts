@@ -1,4 +1,4 @@
-/** Why a record went to the dead-letter topic: the fixed list of DESIGN.md, carried in `orderly-dlt-reason`. */
+/** Why a record went to the dead-letter topic: the fixed list of docs/guarantees.md, carried in `orderly-dlt-reason`. */
 export const deadLetterReasons = [
   'retries-exhausted',
   'non-retryable',

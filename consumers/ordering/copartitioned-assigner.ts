@@ -1,6 +1,6 @@
 /**
  * A kafkajs partition assigner that gives partition p of every subscribed topic to the same member. A key
- * lives on the same partition number in its source topic, its retry tiers and its DLT (DESIGN.md), so one
+ * lives on the same partition number in its source topic, its retry tiers and its DLT (docs/guarantees.md), so one
  * member sees all of a key's records, and its lane and parking state stay in one process.
  * Partition numbers are dealt round-robin over the members sorted by id.
  */

@@ -1,5 +1,5 @@
 /**
- * Durable key-parking state (DESIGN.md, "Key parking"). While key K is parked for (group, source topic), the
+ * Durable key-parking state (docs/guarantees.md, "Key parking"). While key K is parked for (group, source topic), the
  * ids of K's events on the ladder wait in `queue`, the head first; `headTier` is where the head is now;
  * `held` means its head was dead-lettered under `onDeadLetter: 'hold'` and K's later events follow it into
  * the DLT until an operator releases K.

@@ -1,5 +1,5 @@
 /**
- * The retry headers of a record on the ladder, read defensively (DESIGN.md): the last value wins, numbers are
+ * The retry headers of a record on the ladder, read defensively (docs/guarantees.md): the last value wins, numbers are
  * clamped, a due time far in the future is capped, and anything unreadable falls back to a safe default.
  */
 import { readHeaders } from '../consumed-record.ts';

@@ -1,5 +1,5 @@
 /**
- * The topics of one source topic and one consumer group (DESIGN.md, "Topics"): retry tiers
+ * The topics of one source topic and one consumer group (docs/guarantees.md, "Topics"): retry tiers
  * `<topic>.<group>.retry.<n>` (n = 1..tiers) and the DLT `<topic>.<group>.dlt`, each with the source's
  * partition count so a key keeps its partition number everywhere. Never auto-created: {@link ensureTopicLayout}
  * creates them, and {@link checkTopicLayout} says what is missing before a consumer starts.
@@ -57,7 +57,9 @@ export async function ensureTopicLayout(admin: Admin, options: { topic: string; 
   }
   const wanted = [layout.source, ...layout.retries, layout.deadLetter].filter((topic) => !existing.has(topic));
   if (wanted.length > 0) {
-    await admin.createTopics({ topics: wanted.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+    // The DLT keeps its records until an operator replays or purges them: no time-based retention.
+    const configEntries = (topic: string) => (topic === layout.deadLetter ? [{ name: 'retention.ms', value: '-1' }] : []);
+    await admin.createTopics({ topics: wanted.map((topic) => ({ topic, numPartitions: partitions, configEntries: configEntries(topic) })), waitForLeaders: true });
   }
   return wanted;
 }

@@ -9,6 +9,8 @@
  * is `Math.random()` per event, at the shares given; `demo_published.fault` records the outcome.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../core/package-root.ts';
 import type { OutgoingEvent } from '../../producers/event-producer.ts';
 import { newEventId } from '../../producers/event-id.ts';
 
@@ -20,7 +22,8 @@ export type LedgerEventType = (typeof ledgerEventTypes)[number];
 export const ledgerNamespace = 'orderly.ledger';
 
 function schemaText(file: string): string {
-  return readFileSync(new URL(`../../schemas/avro/${file}`, import.meta.url), 'utf8');
+  // From the package root, so the compiled demo (dist/examples/ledger) finds the same files.
+  return readFileSync(join(packageRoot(import.meta.url), 'schemas/avro', file), 'utf8');
 }
 
 /** The writer schemas the producer uses (`FundsDeposited` in v1 and v2). */

@@ -1,12 +1,17 @@
-import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
+import { isInstalledPackage, packageRoot } from '../../core/package-root.ts';
 
-/** The project root (this file lives in `infra/stack/`). */
-export const projectRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** The project root: the checkout, or the installed package (`node_modules/orderly`) when `dist/` runs. */
+export const projectRoot = packageRoot(import.meta.url);
 
-/** Where the local stack keeps its data, logs and settings: `ORDERLY_STACK_DIR`, else `<project>/.orderly`. */
-export function defaultStackDir(env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(env.ORDERLY_STACK_DIR ?? resolve(projectRoot, '.orderly'));
+/**
+ * Where the local stack keeps its data, logs and settings: `ORDERLY_STACK_DIR`, else `<project>/.orderly` in
+ * a checkout, else `.orderly` in the current folder when Orderly is an installed package (so a reinstall of
+ * `node_modules` never deletes a running stack's data).
+ */
+export function defaultStackDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  const home = isInstalledPackage(projectRoot) ? cwd : projectRoot;
+  return resolve(env.ORDERLY_STACK_DIR ?? resolve(home, '.orderly'));
 }
 
 /** The jars Maven fetches for the broker (`infra/kafka/pom.xml`). */

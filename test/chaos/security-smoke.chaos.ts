@@ -102,8 +102,8 @@ function cliRuns(
   const runs: { args: string[]; wrong?: string; env: NodeJS.ProcessEnv }[] = [
     { args: ['topics', 'check', topic, '--group', groupId, '--tiers', '0'], env: env(secrets.kafka, redisUrl) },
     { args: ['topics', 'check', topic, '--group', groupId, '--tiers', '0'], wrong: 'kafka password', env: env(`${secrets.kafka}-wrong`, redisUrl) },
-    { args: ['lag', groupId, '--topic', topic], env: env(secrets.kafka, redisUrl) },
-    { args: ['lag', groupId, '--topic', topic], wrong: 'kafka password', env: env(`${secrets.kafka}-wrong`, redisUrl) },
+    { args: ['lag', '--group', groupId, '--topic', topic], env: env(secrets.kafka, redisUrl) },
+    { args: ['lag', '--group', groupId, '--topic', topic], wrong: 'kafka password', env: env(`${secrets.kafka}-wrong`, redisUrl) },
     { args: ['keys', 'parked', '--group', groupId], env: env(secrets.kafka, redisUrl) },
     { args: ['keys', 'parked', '--group', groupId], wrong: 'redis password', env: env(secrets.kafka, wrongRedis) },
   ];

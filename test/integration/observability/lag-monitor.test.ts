@@ -29,7 +29,7 @@ function capturedLogger() {
 }
 
 async function lagCli(groupId: string, topic: string, json: boolean): Promise<string> {
-  const args = ['cli/bin.ts', 'lag', groupId, '--topic', topic, ...(json ? ['--json'] : [])];
+  const args = ['cli/bin.ts', 'lag', '--group', groupId, '--topic', topic, ...(json ? ['--json'] : [])];
   const { stdout } = await run(process.execPath, args, { cwd: projectRoot, env: { ...process.env, KAFKA_BROKERS: testStack().settings.KAFKA_BROKERS } });
   return stdout;
 }

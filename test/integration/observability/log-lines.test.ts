@@ -1,5 +1,5 @@
 /**
- * Every log line of a run is JSON; the lines of a handling outcome carry the fixed fields of DESIGN.md
+ * Every log line of a run is JSON; the lines of a handling outcome carry the fixed fields of docs/guarantees.md
  * (eventId, eventType, key, topic, partition, offset as a string, attempt, status, durationMs, err on a
  * failure); no payload and no secret given in the configuration (a PostgreSQL password in the connection
  * string, a SASL password in the Kafka options) appears in any line. The consumer's pino output is captured

@@ -90,13 +90,13 @@ describe('replay into a held key\'s lane', () => {
     expect(parkedJson.map(({ key, held, queueLength }) => ({ key, held, queueLength }))).toEqual([{ key: 'acct-C', held: true, queueLength: 0 }]);
 
     // Release: a dry run without --confirm, then for real; the key's next event is handled.
-    const notParked = await orderly('keys', 'release', 'acct-Z', '--topic', topic, '--group', groupId, '--confirm');
+    const notParked = await orderly('keys', 'release', 'acct-Z', '--topic', topic, '--group', groupId, '--confirm', '1');
     expect(notParked.code).toBe(1);
     expect(notParked.stderr).toMatch(/key "acct-Z" is not parked for topic/);
     const dryRelease = await orderly('keys', 'release', 'acct-C', '--topic', topic, '--group', groupId);
-    expect(dryRelease.stdout).toMatch(/^would unpark it \(nothing queued\): acct-C .*--confirm$/m);
+    expect(dryRelease.stdout).toMatch(/^would unpark it \(nothing queued\): acct-C .*--confirm 1$/m);
     expect(await new RedisParkingStore({ redis, groupId }).list(topic)).toHaveLength(1);
-    const release = await orderly('keys', 'release', 'acct-C', '--topic', topic, '--group', groupId, '--confirm');
+    const release = await orderly('keys', 'release', 'acct-C', '--topic', topic, '--group', groupId, '--confirm', '1');
     expect(release.code, release.stderr).toBe(0);
     expect(release.stdout).toMatch(/^released acct-C \(.* p\d\): unparked$/m);
     expect((await orderly('keys', 'parked', '--group', groupId)).stdout).toContain(`no parked keys for group ${groupId}`);
