@@ -27,7 +27,7 @@ import { EventLoopMonitor } from './backpressure/event-loop-monitor.ts';
 import { PauseController, type AssignedPartition } from './backpressure/pause-controller.ts';
 import { consumedRecordOf, partitionIdOf as partitionId, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
-import { OffsetTracker } from './offsets/offset-tracker.ts';
+import { OffsetTracker, type TopicPartitionOffset } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
 import { shardKeyOf } from './ordering/ordering.ts';
@@ -39,6 +39,7 @@ import { KeyParking } from './retries/key-parking.ts';
 import { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState } from './retries/retry-headers.ts';
 import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
+import { within } from './lifecycle/within.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -65,6 +66,21 @@ const tierPrefetchMs = 2_000;
  */
 const tierRefetchLeadMs = 500;
 
+/**
+ * Shutdown timings. Of `shutdownTimeoutMs`, up to this much is kept back from the handlers for the final commit
+ * and leaving the group (a quarter of it when it is short).
+ */
+const shutdownReserveMs = 3_000;
+/** How long aborted handlers get to settle before their records are abandoned. */
+const abortGraceMs = 1_000;
+/** The least time given to the final commit and to each disconnect, even when the handlers used the whole budget. */
+const minimumBrokerCallMs = 1_000;
+
+/** Commit errors after which this member's generation is gone: retrying the commit cannot succeed. */
+const generationLost = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+
+type CommitResult = 'committed' | 'failed' | 'generation-lost';
+
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
   private readonly options: ValidOrderedConsumerOptions<T>;
@@ -88,7 +104,14 @@ export class OrderedConsumer<T = Buffer | null> {
   private rebalancing = false;
   private state: State = 'new';
   private commitTimer: NodeJS.Timeout | undefined;
-  private committing: Promise<void> | undefined;
+  private committing: Promise<CommitResult> | undefined;
+  private stopping: Promise<void> | undefined;
+  /**
+   * While stopping, the watermarks completed in the generation a rebalance ended, for partitions this member
+   * holds again in the new one: still this member's to commit (it completed those records), in the new generation.
+   */
+  private carried: TopicPartitionOffset[] = [];
+  private joinWaiters: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   /** The liveness of the records started in the current epoch: one object per epoch, not per record. */
   private liveness: RecordLiveness | undefined;
@@ -252,12 +275,22 @@ export class OrderedConsumer<T = Buffer | null> {
   }
 
   /**
-   * Stops fetching, lets handlers in flight finish (up to `shutdownTimeoutMs`, then aborts them), commits the
-   * watermark and leaves the group. Queued records that never started are left for the next owner.
+   * Stops fetching, lets handlers in flight finish, commits the watermark and leaves the group, all within
+   * `shutdownTimeoutMs` (plus a second or two): handlers still running when their share of it is used up are
+   * aborted and their records abandoned (they come again from the committed offset), and a broker that does
+   * not answer is not waited for (the final commit and each disconnect are raced against the time left).
+   * Nothing past an incomplete record is committed. Queued records that never started are left for the next
+   * owner. A second call returns the first call's promise.
    */
-  async stop(): Promise<void> {
-    if (this.state !== 'running') return;
+  stop(): Promise<void> {
+    if (this.state === 'running') this.stopping ??= this.shutDown();
+    return this.stopping ?? Promise.resolve();
+  }
+
+  private async shutDown(): Promise<void> {
     this.state = 'stopping';
+    const deadline = Date.now() + this.options.shutdownTimeoutMs;
+    const reserveMs = Math.min(shutdownReserveMs, this.options.shutdownTimeoutMs / 4);
     clearInterval(this.commitTimer);
     this.eventLoop?.stop();
     this.gate.clear();
@@ -265,15 +298,19 @@ export class OrderedConsumer<T = Buffer | null> {
     this.pauses.reconcile();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
-    const idle = await this.waitForIdle(this.options.shutdownTimeoutMs);
+    const idle = await this.waitForIdle(deadline - reserveMs - Date.now());
     if (!idle) {
-      this.logger.warn({ inFlight: this.scheduler.inFlight }, 'handlers still running at the shutdown deadline; aborting them');
+      this.logger.warn({ inFlight: this.scheduler.inFlight, shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'handlers still running at the shutdown deadline; aborting them');
       this.stopController.abort(new OrderlyError('STOPPED', 'the consumer is stopping'));
-      await this.waitForIdle(5_000);
+      await this.waitForIdle(abortGraceMs);
     }
-    await this.commit();
-    await this.consumer.disconnect();
-    await this.producer.disconnect();
+    // Half of what is left for the final commit, the rest for leaving the group.
+    await this.commitFinal(Math.max((deadline - Date.now()) / 2, minimumBrokerCallMs));
+    const leaveMs = Math.max(deadline - Date.now(), minimumBrokerCallMs);
+    const [consumer, producer] = await Promise.all([within(this.consumer.disconnect(), leaveMs), within(this.producer.disconnect(), leaveMs)]);
+    if (!consumer.settled || !producer.settled) {
+      this.logger.warn({ durationMs: leaveMs }, 'the broker did not answer the disconnect in time; left without waiting (the group notices at the session timeout)');
+    }
     this.state = 'stopped';
   }
 
@@ -388,6 +425,8 @@ export class OrderedConsumer<T = Buffer | null> {
   private onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
     this.memberId = memberId;
     this.epoch++;
+    const stillHeld = new Set(Object.entries(assignment).flatMap(([topic, numbers]) => numbers.map((partition) => partitionId(topic, partition))));
+    if (this.state === 'stopping') this.carried = this.pendingOffsets().filter(({ topic, partition }) => stillHeld.has(partitionId(topic, partition)));
     this.tracker.drop();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
@@ -407,33 +446,79 @@ export class OrderedConsumer<T = Buffer | null> {
     this.rebalancing = false;
     this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
     this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
+    for (const wake of this.joinWaiters.splice(0)) wake();
     this.pump();
   }
 
-  /** Commits the watermarks that moved, only for partitions this member holds (kafkajs #1046). */
-  private async commit({ duringRebalance = false } = {}): Promise<void> {
+  /** Watermarks that moved since the last commit, for partitions this member holds (kafkajs #1046). */
+  private pendingOffsets(): TopicPartitionOffset[] {
+    const pending = this.tracker.uncommitted().filter(({ topic, partition }) => this.assignment.has(partitionId(topic, partition)));
+    return this.carried.length === 0 ? pending : [...this.carried, ...pending];
+  }
+
+  /** The periodic commit (and the one at a rebalance): skipped while one is in flight, and while rebalancing. */
+  private commit({ duringRebalance = false } = {}): Promise<unknown> {
     if (this.committing) return this.committing;
-    if (this.rebalancing && !duringRebalance) return;
-    const offsets = this.tracker.uncommitted().filter(({ topic, partition }) => this.assignment.has(partitionId(topic, partition)));
-    if (offsets.length === 0) return;
-    this.committing = (async () => {
+    if (this.rebalancing && !duringRebalance) return Promise.resolve();
+    const offsets = this.pendingOffsets();
+    return offsets.length === 0 ? Promise.resolve() : this.commitNow(offsets);
+  }
+
+  private commitNow(offsets: TopicPartitionOffset[]): Promise<CommitResult> {
+    const committing = (async (): Promise<CommitResult> => {
       try {
         await this.consumer.commitOffsets(offsets);
         for (const offset of offsets) this.tracker.markCommitted(offset);
+        this.carried = this.carried.filter((carried) => !offsets.includes(carried));
         this.events.emit('consumer.offsets.committed', { offsets });
+        return 'committed';
       } catch (error) {
         // The protocol error (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) when kafkajs gives one.
-        this.events.emit('consumer.commit.failed', { errorType: (error as { type?: string }).type ?? (error as Error).name });
-        this.logger.warn({ err: { message: (error as Error).message } }, 'commit failed; it is retried on the next interval');
-      } finally {
-        this.committing = undefined;
+        const errorType = (error as { type?: string }).type ?? (error as { cause?: { type?: string } }).cause?.type ?? (error as Error).name;
+        this.events.emit('consumer.commit.failed', { errorType });
+        this.logger.warn({ err: { type: errorType, message: (error as Error).message } }, 'commit failed; it is retried on the next interval');
+        return generationLost.has(errorType) ? 'generation-lost' : 'failed';
       }
-    })();
-    return this.committing;
+    })().finally(() => {
+      // Always after the assignment below (a finally callback runs later), even when the call threw at once.
+      if (this.committing === committing) this.committing = undefined;
+    });
+    this.committing = committing;
+    return committing;
+  }
+
+  /**
+   * The last commit: waits out a commit in flight (it may carry older watermarks), then commits the watermarks
+   * as they are now, during a rebalance too (the old generation may still commit), retrying a failed commit
+   * until `budgetMs` is used up. When the rebalance has already moved the group to a new generation, it waits
+   * for this member's join and commits there what it completed for the partitions it still holds.
+   */
+  private async commitFinal(budgetMs: number): Promise<void> {
+    const deadline = Date.now() + budgetMs;
+    for (let left = budgetMs; left > 0; left = deadline - Date.now()) {
+      if (this.committing) {
+        await within(this.committing, left);
+        continue;
+      }
+      const offsets = this.pendingOffsets();
+      if (offsets.length === 0) return;
+      const result = await within(this.commitNow(offsets), left);
+      if (result.settled && 'value' in result && result.value === 'generation-lost') {
+        if (!this.rebalancing) break;
+        await within(new Promise<void>((resolve) => this.joinWaiters.push(resolve)), deadline - Date.now());
+        continue;
+      }
+      if (result.settled && 'value' in result && result.value === 'failed') await new Promise((resolve) => setTimeout(resolve, Math.min(200, Math.max(0, deadline - Date.now()))));
+    }
+    const uncommitted = this.pendingOffsets();
+    if (uncommitted.length > 0) {
+      this.logger.warn({ partitions: uncommitted.length, durationMs: budgetMs }, 'final commit not done before the shutdown deadline: the next owner starts from the last commit');
+    }
   }
 
   private waitForIdle(timeoutMs: number): Promise<boolean> {
     if (this.scheduler.inFlight === 0) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       this.idleWaiters.push(() => {
