@@ -15,7 +15,7 @@ import { runLedgerDemo } from '../../examples/ledger/demo-run.ts';
 import { verifyDemo } from '../../examples/ledger/demo-verification.ts';
 import { produceLedgerEvents } from '../../examples/ledger/ledger-producer.ts';
 import { ledgerNamespaceOf } from '../../examples/ledger/ledger-store.ts';
-import { startLedgerWorker } from '../../examples/ledger/ledger-worker.ts';
+import { demoShutdownTimeoutMs, startLedgerWorker } from '../../examples/ledger/ledger-worker.ts';
 import { openLedgerStore } from '../../examples/ledger/open-ledger-store.ts';
 import { formatVerification } from '../../examples/ledger/verification-summary.ts';
 
@@ -117,10 +117,21 @@ export function registerDemoCommand(program: Command): void {
       const worker = await startLedgerWorker(connections, { topic: options.topic, group: options.group, member: flags.member });
       console.log(`${flags.member} (pid ${process.pid}) working on ${options.topic} for group ${options.group}`);
       await new Promise<void>((resolve) => {
-        const stop = () => void worker.stop().finally(resolve);
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
       });
+      const stoppingAt = Date.now();
+      // stop() is bounded (shutdownTimeoutMs, then it abandons what is left and does not wait for the broker);
+      // this is the backstop should anything else hold on: the process ends anyway, loudly.
+      const backstopMs = demoShutdownTimeoutMs + 8_000;
+      setTimeout(() => {
+        console.error(`${flags.member}: still stopping ${backstopMs} ms after the signal; exiting now`);
+        process.exit(1);
+      }, backstopMs).unref();
+      await worker.stop();
+      // A broker that does not answer keeps the Kafka client's sockets open: exit instead of waiting for them.
+      await new Promise<void>((resolve) => process.stdout.write(`${flags.member} stopped after ${Date.now() - stoppingAt} ms\n`, () => resolve()));
+      process.exit(process.exitCode ?? 0);
     });
 
   common(demo.command('verify'))

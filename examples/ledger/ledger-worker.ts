@@ -14,6 +14,9 @@ import { demoRetryTiersMs, type DemoConnections } from './demo-options.ts';
 import { ledgerEventTypes, ledgerNamespace, readerSchemas, type LedgerEventValue } from './ledger-events.ts';
 import { openLedgerStore } from './open-ledger-store.ts';
 
+/** How long a worker's `stop()` waits for handlers in flight, in ms; it ends within this plus a second or two. */
+export const demoShutdownTimeoutMs = 5_000;
+
 export interface LedgerWorkerOptions {
   topic: string;
   group: string;
@@ -55,14 +58,16 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     leaseMs: 8_000,
     sessionTimeoutMs: 6_000,
     heartbeatIntervalMs: 1_000,
-    shutdownTimeoutMs: 5_000,
+    shutdownTimeoutMs: demoShutdownTimeoutMs,
     commitIntervalMs: 500,
   });
   await consumer.start();
   return {
     async stop() {
       await consumer.stop();
-      await Promise.all([store.close(), redis.quit()]);
+      // Bounded too: the process is about to end, and a connection that does not answer must not hold it.
+      const closing = Promise.allSettled([store.close(), redis.quit()]);
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     },
   };
 }

@@ -110,4 +110,29 @@ describe('the final commit', () => {
     expect(handledBySecond).toBe(0);
     await second.stop();
   });
+
+  it('is bounded: a handler that never returns is abandoned after shutdownTimeoutMs, and nothing past it is committed', async () => {
+    const topic = await createTestTopic({ partitions: 1, prefix: 'final-commit-hung' });
+    const groupId = testGroupId();
+    await produce(topic, sequencedEvents(10, 10));
+    let handled = 0;
+    const consumer = startTestConsumer<unknown>({
+      groupId,
+      topics: [topic],
+      shutdownTimeoutMs: 2_000,
+      // Offset 6 hangs and ignores its abort signal; the others complete.
+      handler: async (event) => {
+        if (event.offset === '6') await new Promise(() => undefined);
+        handled++;
+      },
+    });
+    await consumer.start();
+    await eventually(() => handled === 9, () => `handled ${handled}`, 30_000);
+    const stoppingAt = Date.now();
+    await consumer.stop();
+    const tookMs = Date.now() - stoppingAt;
+    expect(tookMs).toBeGreaterThanOrEqual(1_000);
+    expect(tookMs).toBeLessThan(2_000 + 5_000);
+    expect(await committedOffset(groupId, topic)).toBe('6');
+  });
 });
