@@ -11,7 +11,7 @@ import { createKafkaClient, type Admin } from '../core/kafka-client.ts';
 import { OldestRecordFinder, type PartitionBounds } from './dead-letter-age.ts';
 import { validateLagMonitorOptions, type LagMonitorOptions, type ValidLagMonitorOptions } from './lag-monitor-options.ts';
 import { sharedOrderlyMetrics, type OrderlyMetrics } from './metrics.ts';
-import { StuckPartitionTracker } from './stuck-partition-tracker.ts';
+import { StuckPartitionTracker } from '../consumers/offsets/stuck-partition-tracker.ts';
 import { topicTierOf, type TierLabel } from './topic-tier.ts';
 
 export interface PartitionLag {
