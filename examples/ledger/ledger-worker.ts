@@ -5,6 +5,7 @@
  * (`onDeadLetter: 'release'`). Run several to scale out; SIGTERM or SIGINT stops one cleanly.
  */
 import { Redis } from 'ioredis';
+import type { Logger } from '../../core/logger.ts';
 import { RedisIdempotencyStore } from '../../consumers/idempotency/redis-idempotency-store.ts';
 import { OrderedConsumer } from '../../consumers/ordered-consumer.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
@@ -24,9 +25,16 @@ export interface LedgerWorkerOptions {
   member: string;
   /** Handler calls in flight at once. @defaultValue 32 */
   concurrency?: number;
+  /** See the consumer option of that name, in ms. @defaultValue 120000 */
+  stuckPartitionMs?: number;
+  /** A pino logger for the consumer. @defaultValue silent */
+  logger?: Logger;
+  /** Called with the consumer before it starts (to instrument it, say: its first join is then counted). */
+  beforeStart?: (consumer: OrderedConsumer<LedgerEventValue>) => void;
 }
 
 export interface RunningLedgerWorker {
+  readonly consumer: OrderedConsumer<LedgerEventValue>;
   /** Stops handling, commits what is done, leaves the group and closes every connection. */
   stop(): Promise<void>;
 }
@@ -60,9 +68,13 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     heartbeatIntervalMs: 1_000,
     shutdownTimeoutMs: demoShutdownTimeoutMs,
     commitIntervalMs: 500,
+    ...(options.stuckPartitionMs === undefined ? {} : { stuckPartitionMs: options.stuckPartitionMs }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  options.beforeStart?.(consumer);
   await consumer.start();
   return {
+    consumer,
     async stop() {
       await consumer.stop();
       // Bounded too: the process is about to end, and a connection that does not answer must not hold it.
