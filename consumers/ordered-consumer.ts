@@ -40,9 +40,7 @@ import { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState } from './retries/retry-headers.ts';
 import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
 import { within } from './lifecycle/within.ts';
-import { explainWait } from './lifecycle/explain-wait.ts';
-import { PartitionStallWatch } from './lifecycle/partition-stall-watch.ts';
-import { RecordTroubles } from './lifecycle/record-troubles.ts';
+import { MemberStallReport } from './lifecycle/member-stall-report.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -115,9 +113,8 @@ export class OrderedConsumer<T = Buffer | null> {
    */
   private carried: TopicPartitionOffset[] = [];
   private joinWaiters: (() => void)[] = [];
-  private readonly stalls: PartitionStallWatch;
+  private readonly stalls: MemberStallReport;
   private stallTimer: NodeJS.Timeout | undefined;
-  private readonly troubles = new RecordTroubles(this.events);
   private idleWaiters: (() => void)[] = [];
   /** The liveness of the records started in the current epoch: one object per epoch, not per record. */
   private liveness: RecordLiveness | undefined;
@@ -190,43 +187,16 @@ export class OrderedConsumer<T = Buffer | null> {
       parking: this.parking,
       tierOf: (topic) => parseRetryTopic(topic, groupId, this.options.topics),
     });
-    this.stalls = this.watchStalls();
-  }
-
-  private watchStalls(): PartitionStallWatch {
-    return new PartitionStallWatch({
+    this.stalls = new MemberStallReport({
       stuckPartitionMs: this.options.stuckPartitionMs,
-      partitions: () =>
-        this.tracker.assignedPartitions().map(({ topic, partition }) => ({
-          id: partitionId(topic, partition),
-          topic,
-          partition,
-          watermark: this.tracker.watermark(topic, partition),
-          waiting: this.tracker.pendingCount(topic, partition),
-        })),
-      explain: (topic, partition, offset) =>
-        explainWait(
-          {
-            scheduler: this.scheduler,
-            concurrency: this.options.concurrency,
-            rebalancing: this.rebalancing,
-            heldRetries: (id) => this.held.heldFor(id),
-            paused: (id) => this.pauses.isPaused(id),
-            trouble: (id, at) => this.troubles.of(id, at),
-          },
-          topic,
-          partition,
-          offset,
-        ),
-      onStalled: (stall) => {
-        const { topic, partition, offset, waiting, stalledForMs, reason } = stall;
-        this.logger.warn({ topic, partition, offset, waiting, durationMs: stalledForMs, reason, status: 'stalled' }, 'partition stalled: its watermark has not moved while records wait');
-        this.events.emit('consumer.partition.stalled', stall);
-      },
-      onMoving: ({ topic, partition, offset }) => {
-        this.logger.info({ topic, partition, offset, status: 'moving' }, 'partition moving again');
-        this.events.emit('consumer.partition.recovered', { topic, partition });
-      },
+      concurrency: this.options.concurrency,
+      tracker: this.tracker,
+      scheduler: this.scheduler,
+      events: this.events,
+      logger: this.logger,
+      rebalancing: () => this.rebalancing,
+      heldRetries: (id) => this.held.heldFor(id),
+      paused: (id) => this.pauses.isPaused(id),
     });
   }
 
@@ -244,7 +214,7 @@ export class OrderedConsumer<T = Buffer | null> {
       throw error;
     }
     this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
-    this.stallTimer = setInterval(() => this.stalls.check(), Math.min(5_000, Math.max(100, this.options.stuckPartitionMs / 4)));
+    this.stallTimer = setInterval(() => this.stalls.check(), this.stalls.checkIntervalMs);
     this.stallTimer.unref();
   }
 
@@ -477,7 +447,6 @@ export class OrderedConsumer<T = Buffer | null> {
     const stillHeld = new Set(Object.entries(assignment).flatMap(([topic, numbers]) => numbers.map((partition) => partitionId(topic, partition))));
     if (this.state === 'stopping') this.carried = this.pendingOffsets().filter(({ topic, partition }) => stillHeld.has(partitionId(topic, partition)));
     this.tracker.drop();
-    this.troubles.clear();
     this.stalls.reset();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());

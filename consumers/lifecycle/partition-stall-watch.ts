@@ -44,6 +44,10 @@ export class PartitionStallWatch {
     this.options = options;
   }
 
+  get stuckPartitionMs(): number {
+    return this.options.stuckPartitionMs;
+  }
+
   /** Partitions reported stalled and not moving since. */
   get stalledCount(): number {
     return this.stalled.size;
