@@ -27,7 +27,8 @@ import { EventLoopMonitor } from './backpressure/event-loop-monitor.ts';
 import { PauseController, type AssignedPartition } from './backpressure/pause-controller.ts';
 import { consumedRecordOf, partitionIdOf as partitionId, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
-import { OffsetTracker, type TopicPartitionOffset } from './offsets/offset-tracker.ts';
+import { OffsetCommitter } from './offsets/offset-committer.ts';
+import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
 import { shardKeyOf } from './ordering/ordering.ts';
@@ -77,11 +78,6 @@ const abortGraceMs = 1_000;
 /** The least time given to the final commit and to each disconnect, even when the handlers used the whole budget. */
 const minimumBrokerCallMs = 1_000;
 
-/** Commit errors after which this member's generation is gone: retrying the commit cannot succeed. */
-const generationLost = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
-
-type CommitResult = 'committed' | 'failed' | 'generation-lost';
-
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
   private readonly options: ValidOrderedConsumerOptions<T>;
@@ -105,14 +101,8 @@ export class OrderedConsumer<T = Buffer | null> {
   private rebalancing = false;
   private state: State = 'new';
   private commitTimer: NodeJS.Timeout | undefined;
-  private committing: Promise<CommitResult> | undefined;
+  private readonly committer: OffsetCommitter;
   private stopping: Promise<void> | undefined;
-  /**
-   * While stopping, the watermarks completed in the generation a rebalance ended, for partitions this member
-   * holds again in the new one: still this member's to commit (it completed those records), in the new generation.
-   */
-  private carried: TopicPartitionOffset[] = [];
-  private joinWaiters: (() => void)[] = [];
   private readonly stalls: MemberStallReport;
   private stallTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
@@ -187,6 +177,14 @@ export class OrderedConsumer<T = Buffer | null> {
       parking: this.parking,
       tierOf: (topic) => parseRetryTopic(topic, groupId, this.options.topics),
     });
+    this.committer = new OffsetCommitter({
+      tracker: this.tracker,
+      commitOffsets: (offsets) => this.consumer.commitOffsets(offsets),
+      holds: (topic, partition) => this.assignment.has(partitionId(topic, partition)),
+      rebalancing: () => this.rebalancing,
+      events: this.events,
+      logger: this.logger,
+    });
     this.stalls = new MemberStallReport({
       stuckPartitionMs: this.options.stuckPartitionMs,
       concurrency: this.options.concurrency,
@@ -213,7 +211,7 @@ export class OrderedConsumer<T = Buffer | null> {
       await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
       throw error;
     }
-    this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
+    this.commitTimer = setInterval(() => void this.committer.commit(), this.options.commitIntervalMs);
     this.stallTimer = setInterval(() => this.stalls.check(), this.stalls.checkIntervalMs);
     this.stallTimer.unref();
   }
@@ -324,7 +322,7 @@ export class OrderedConsumer<T = Buffer | null> {
       await this.waitForIdle(abortGraceMs);
     }
     // Half of what is left for the final commit, the rest for leaving the group.
-    await this.commitFinal(Math.max((deadline - Date.now()) / 2, minimumBrokerCallMs));
+    await this.committer.commitFinal(Math.max((deadline - Date.now()) / 2, minimumBrokerCallMs));
     const leaveMs = Math.max(deadline - Date.now(), minimumBrokerCallMs);
     const [consumer, producer] = await Promise.all([within(this.consumer.disconnect(), leaveMs), within(this.producer.disconnect(), leaveMs)]);
     if (!consumer.settled || !producer.settled) {
@@ -438,14 +436,13 @@ export class OrderedConsumer<T = Buffer | null> {
     this.rebalancing = true;
     this.events.emit('consumer.group.rebalancing', { groupId: this.options.groupId });
     // Still in the old generation: commit what is completed before the partitions move.
-    void this.commit({ duringRebalance: true });
+    void this.committer.commit({ duringRebalance: true });
   }
 
   private onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
     this.memberId = memberId;
     this.epoch++;
-    const stillHeld = new Set(Object.entries(assignment).flatMap(([topic, numbers]) => numbers.map((partition) => partitionId(topic, partition))));
-    if (this.state === 'stopping') this.carried = this.pendingOffsets().filter(({ topic, partition }) => stillHeld.has(partitionId(topic, partition)));
+    if (this.state === 'stopping') this.committer.carryOver((topic, partition) => Object.hasOwn(assignment, topic) && assignment[topic]!.includes(partition));
     this.tracker.drop();
     this.stalls.reset();
     this.release(this.held.drop(), { held: true });
@@ -466,74 +463,8 @@ export class OrderedConsumer<T = Buffer | null> {
     this.rebalancing = false;
     this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
     this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
-    for (const wake of this.joinWaiters.splice(0)) wake();
+    this.committer.joined();
     this.pump();
-  }
-
-  /** Watermarks that moved since the last commit, for partitions this member holds (kafkajs #1046). */
-  private pendingOffsets(): TopicPartitionOffset[] {
-    const pending = this.tracker.uncommitted().filter(({ topic, partition }) => this.assignment.has(partitionId(topic, partition)));
-    return this.carried.length === 0 ? pending : [...this.carried, ...pending];
-  }
-
-  /** The periodic commit (and the one at a rebalance): skipped while one is in flight, and while rebalancing. */
-  private commit({ duringRebalance = false } = {}): Promise<unknown> {
-    if (this.committing) return this.committing;
-    if (this.rebalancing && !duringRebalance) return Promise.resolve();
-    const offsets = this.pendingOffsets();
-    return offsets.length === 0 ? Promise.resolve() : this.commitNow(offsets);
-  }
-
-  private commitNow(offsets: TopicPartitionOffset[]): Promise<CommitResult> {
-    const committing = (async (): Promise<CommitResult> => {
-      try {
-        await this.consumer.commitOffsets(offsets);
-        for (const offset of offsets) this.tracker.markCommitted(offset);
-        this.carried = this.carried.filter((carried) => !offsets.includes(carried));
-        this.events.emit('consumer.offsets.committed', { offsets });
-        return 'committed';
-      } catch (error) {
-        // The protocol error (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) when kafkajs gives one.
-        const errorType = (error as { type?: string }).type ?? (error as { cause?: { type?: string } }).cause?.type ?? (error as Error).name;
-        this.events.emit('consumer.commit.failed', { errorType });
-        this.logger.warn({ err: { type: errorType, message: (error as Error).message } }, 'commit failed; it is retried on the next interval');
-        return generationLost.has(errorType) ? 'generation-lost' : 'failed';
-      }
-    })().finally(() => {
-      // Always after the assignment below (a finally callback runs later), even when the call threw at once.
-      if (this.committing === committing) this.committing = undefined;
-    });
-    this.committing = committing;
-    return committing;
-  }
-
-  /**
-   * The last commit: waits out a commit in flight (it may carry older watermarks), then commits the watermarks
-   * as they are now, during a rebalance too (the old generation may still commit), retrying a failed commit
-   * until `budgetMs` is used up. When the rebalance has already moved the group to a new generation, it waits
-   * for this member's join and commits there what it completed for the partitions it still holds.
-   */
-  private async commitFinal(budgetMs: number): Promise<void> {
-    const deadline = Date.now() + budgetMs;
-    for (let left = budgetMs; left > 0; left = deadline - Date.now()) {
-      if (this.committing) {
-        await within(this.committing, left);
-        continue;
-      }
-      const offsets = this.pendingOffsets();
-      if (offsets.length === 0) return;
-      const result = await within(this.commitNow(offsets), left);
-      if (result.settled && 'value' in result && result.value === 'generation-lost') {
-        if (!this.rebalancing) break;
-        await within(new Promise<void>((resolve) => this.joinWaiters.push(resolve)), deadline - Date.now());
-        continue;
-      }
-      if (result.settled && 'value' in result && result.value === 'failed') await new Promise((resolve) => setTimeout(resolve, Math.min(200, Math.max(0, deadline - Date.now()))));
-    }
-    const uncommitted = this.pendingOffsets();
-    if (uncommitted.length > 0) {
-      this.logger.warn({ partitions: uncommitted.length, durationMs: budgetMs }, 'final commit not done before the shutdown deadline: the next owner starts from the last commit');
-    }
   }
 
   private waitForIdle(timeoutMs: number): Promise<boolean> {
