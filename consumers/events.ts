@@ -27,6 +27,10 @@ export interface ConsumerEvents {
   'consumer.commit.failed': [{ errorType: string }];
   'consumer.partition.paused': [{ topic: string; partition: number }];
   'consumer.partition.resumed': [{ topic: string; partition: number }];
+  /** The watermark has not moved for `stuckPartitionMs` while records wait: the record it waits on, and why. */
+  'consumer.partition.stalled': [RecordRef & { waiting: number; stalledForMs: number; reason: string }];
+  /** A partition reported stalled moves again (or left this member). */
+  'consumer.partition.recovered': [{ topic: string; partition: number }];
   'consumer.group.rebalancing': [{ groupId: string }];
   'consumer.group.joined': [{ groupId: string; epoch: number; assignment: Record<string, number[]> }];
 }
@@ -46,6 +50,8 @@ export const consumerEventNames = [
   'consumer.commit.failed',
   'consumer.partition.paused',
   'consumer.partition.resumed',
+  'consumer.partition.stalled',
+  'consumer.partition.recovered',
   'consumer.group.rebalancing',
   'consumer.group.joined',
 ] as const satisfies readonly (keyof ConsumerEvents)[];

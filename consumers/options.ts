@@ -130,8 +130,14 @@ export interface OrderedConsumerOptions<T = unknown> {
   sessionTimeoutMs?: number;
   /** @defaultValue 3000 ms */
   heartbeatIntervalMs?: number;
-  /** How long `stop()` waits for handlers in flight, in ms. @defaultValue 30000 */
+  /** How long `stop()` waits for handlers in flight, in ms; it returns within this plus a second or two. @defaultValue 30000 */
   shutdownTimeoutMs?: number;
+  /**
+   * A partition whose watermark (the first record not completed) has not moved for this long while records
+   * wait is reported: a warning log line with the offset and the reason it waits, the event
+   * `consumer.partition.stalled` and the gauge `orderly_partition_watermark_stalled`. In ms. @defaultValue 120000
+   */
+  stuckPartitionMs?: number;
   /** A pino logger; silent by default. */
   logger?: Logger;
 }
@@ -173,6 +179,7 @@ const optionsSchema = z
     sessionTimeoutMs: positiveInt.default(30_000),
     heartbeatIntervalMs: positiveInt.default(3_000),
     shutdownTimeoutMs: positiveInt.default(30_000),
+    stuckPartitionMs: positiveInt.default(120_000),
   })
   .superRefine((options, context) => {
     if (options.topics.length === 0 && options.lanes.length === 0) {

@@ -27,6 +27,7 @@ import { EventLoopMonitor } from './backpressure/event-loop-monitor.ts';
 import { PauseController, type AssignedPartition } from './backpressure/pause-controller.ts';
 import { consumedRecordOf, partitionIdOf as partitionId, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
+import { OffsetCommitter } from './offsets/offset-committer.ts';
 import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
@@ -39,6 +40,8 @@ import { KeyParking } from './retries/key-parking.ts';
 import { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState } from './retries/retry-headers.ts';
 import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
+import { within } from './lifecycle/within.ts';
+import { MemberStallReport } from './lifecycle/member-stall-report.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -65,6 +68,16 @@ const tierPrefetchMs = 2_000;
  */
 const tierRefetchLeadMs = 500;
 
+/**
+ * Shutdown timings. Of `shutdownTimeoutMs`, up to this much is kept back from the handlers for the final commit
+ * and leaving the group (a quarter of it when it is short).
+ */
+const shutdownReserveMs = 3_000;
+/** How long aborted handlers get to settle before their records are abandoned. */
+const abortGraceMs = 1_000;
+/** The least time given to the final commit and to each disconnect, even when the handlers used the whole budget. */
+const minimumBrokerCallMs = 1_000;
+
 export class OrderedConsumer<T = Buffer | null> {
   readonly events = new ConsumerEventEmitter();
   private readonly options: ValidOrderedConsumerOptions<T>;
@@ -88,7 +101,10 @@ export class OrderedConsumer<T = Buffer | null> {
   private rebalancing = false;
   private state: State = 'new';
   private commitTimer: NodeJS.Timeout | undefined;
-  private committing: Promise<void> | undefined;
+  private readonly committer: OffsetCommitter;
+  private stopping: Promise<void> | undefined;
+  private readonly stalls: MemberStallReport;
+  private stallTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   /** The liveness of the records started in the current epoch: one object per epoch, not per record. */
   private liveness: RecordLiveness | undefined;
@@ -161,6 +177,25 @@ export class OrderedConsumer<T = Buffer | null> {
       parking: this.parking,
       tierOf: (topic) => parseRetryTopic(topic, groupId, this.options.topics),
     });
+    this.committer = new OffsetCommitter({
+      tracker: this.tracker,
+      commitOffsets: (offsets) => this.consumer.commitOffsets(offsets),
+      holds: (topic, partition) => this.assignment.has(partitionId(topic, partition)),
+      rebalancing: () => this.rebalancing,
+      events: this.events,
+      logger: this.logger,
+    });
+    this.stalls = new MemberStallReport({
+      stuckPartitionMs: this.options.stuckPartitionMs,
+      concurrency: this.options.concurrency,
+      tracker: this.tracker,
+      scheduler: this.scheduler,
+      events: this.events,
+      logger: this.logger,
+      rebalancing: () => this.rebalancing,
+      heldRetries: (id) => this.held.heldFor(id),
+      paused: (id) => this.pauses.isPaused(id),
+    });
   }
 
   /** Joins the group and starts handling. Resolves once kafkajs runs; records arrive after the first join. */
@@ -176,7 +211,9 @@ export class OrderedConsumer<T = Buffer | null> {
       await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
       throw error;
     }
-    this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
+    this.commitTimer = setInterval(() => void this.committer.commit(), this.options.commitIntervalMs);
+    this.stallTimer = setInterval(() => this.stalls.check(), this.stalls.checkIntervalMs);
+    this.stallTimer.unref();
   }
 
   private async join(): Promise<void> {
@@ -233,6 +270,8 @@ export class OrderedConsumer<T = Buffer | null> {
       eventLoopOverloaded: this.pauses.eventLoopOverloaded,
       /** Batches kafkajs delivered for a partition this member had paused (set aside, fetched again later). */
       batchesWhilePaused: this.batchesWhilePaused,
+      /** Partitions whose watermark has not moved for `stuckPartitionMs` while records wait. */
+      stalledPartitions: this.stalls.stalledCount,
     };
   }
 
@@ -252,28 +291,43 @@ export class OrderedConsumer<T = Buffer | null> {
   }
 
   /**
-   * Stops fetching, lets handlers in flight finish (up to `shutdownTimeoutMs`, then aborts them), commits the
-   * watermark and leaves the group. Queued records that never started are left for the next owner.
+   * Stops fetching, lets handlers in flight finish, commits the watermark and leaves the group, all within
+   * `shutdownTimeoutMs` (plus a second or two): handlers still running when their share of it is used up are
+   * aborted and their records abandoned (they come again from the committed offset), and a broker that does
+   * not answer is not waited for (the final commit and each disconnect are raced against the time left).
+   * Nothing past an incomplete record is committed. Queued records that never started are left for the next
+   * owner. A second call returns the first call's promise.
    */
-  async stop(): Promise<void> {
-    if (this.state !== 'running') return;
+  stop(): Promise<void> {
+    if (this.state === 'running') this.stopping ??= this.shutDown();
+    return this.stopping ?? Promise.resolve();
+  }
+
+  private async shutDown(): Promise<void> {
     this.state = 'stopping';
+    const deadline = Date.now() + this.options.shutdownTimeoutMs;
+    const reserveMs = Math.min(shutdownReserveMs, this.options.shutdownTimeoutMs / 4);
     clearInterval(this.commitTimer);
+    clearInterval(this.stallTimer);
     this.eventLoop?.stop();
     this.gate.clear();
     this.pauses.stopping = true;
     this.pauses.reconcile();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
-    const idle = await this.waitForIdle(this.options.shutdownTimeoutMs);
+    const idle = await this.waitForIdle(deadline - reserveMs - Date.now());
     if (!idle) {
-      this.logger.warn({ inFlight: this.scheduler.inFlight }, 'handlers still running at the shutdown deadline; aborting them');
+      this.logger.warn({ inFlight: this.scheduler.inFlight, shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'handlers still running at the shutdown deadline; aborting them');
       this.stopController.abort(new OrderlyError('STOPPED', 'the consumer is stopping'));
-      await this.waitForIdle(5_000);
+      await this.waitForIdle(abortGraceMs);
     }
-    await this.commit();
-    await this.consumer.disconnect();
-    await this.producer.disconnect();
+    // Half of what is left for the final commit, the rest for leaving the group.
+    await this.committer.commitFinal(Math.max((deadline - Date.now()) / 2, minimumBrokerCallMs));
+    const leaveMs = Math.max(deadline - Date.now(), minimumBrokerCallMs);
+    const [consumer, producer] = await Promise.all([within(this.consumer.disconnect(), leaveMs), within(this.producer.disconnect(), leaveMs)]);
+    if (!consumer.settled || !producer.settled) {
+      this.logger.warn({ durationMs: leaveMs }, 'the broker did not answer the disconnect in time; left without waiting (the group notices at the session timeout)');
+    }
     this.state = 'stopped';
   }
 
@@ -382,13 +436,15 @@ export class OrderedConsumer<T = Buffer | null> {
     this.rebalancing = true;
     this.events.emit('consumer.group.rebalancing', { groupId: this.options.groupId });
     // Still in the old generation: commit what is completed before the partitions move.
-    void this.commit({ duringRebalance: true });
+    void this.committer.commit({ duringRebalance: true });
   }
 
   private onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
     this.memberId = memberId;
     this.epoch++;
+    if (this.state === 'stopping') this.committer.carryOver((topic, partition) => Object.hasOwn(assignment, topic) && assignment[topic]!.includes(partition));
     this.tracker.drop();
+    this.stalls.reset();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
     this.parking?.reset();
@@ -407,33 +463,13 @@ export class OrderedConsumer<T = Buffer | null> {
     this.rebalancing = false;
     this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
     this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
+    this.committer.joined();
     this.pump();
-  }
-
-  /** Commits the watermarks that moved, only for partitions this member holds (kafkajs #1046). */
-  private async commit({ duringRebalance = false } = {}): Promise<void> {
-    if (this.committing) return this.committing;
-    if (this.rebalancing && !duringRebalance) return;
-    const offsets = this.tracker.uncommitted().filter(({ topic, partition }) => this.assignment.has(partitionId(topic, partition)));
-    if (offsets.length === 0) return;
-    this.committing = (async () => {
-      try {
-        await this.consumer.commitOffsets(offsets);
-        for (const offset of offsets) this.tracker.markCommitted(offset);
-        this.events.emit('consumer.offsets.committed', { offsets });
-      } catch (error) {
-        // The protocol error (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) when kafkajs gives one.
-        this.events.emit('consumer.commit.failed', { errorType: (error as { type?: string }).type ?? (error as Error).name });
-        this.logger.warn({ err: { message: (error as Error).message } }, 'commit failed; it is retried on the next interval');
-      } finally {
-        this.committing = undefined;
-      }
-    })();
-    return this.committing;
   }
 
   private waitForIdle(timeoutMs: number): Promise<boolean> {
     if (this.scheduler.inFlight === 0) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
       this.idleWaiters.push(() => {

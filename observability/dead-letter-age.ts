@@ -6,7 +6,9 @@
  * least `t`. So the oldest first-record timestamp over the partitions is the largest `t` for which every
  * non-empty partition still answers its log start offset: a binary search, exact to `precisionMs`, about 30
  * admin calls. The answer is cached while the log start offsets and the set of non-empty partitions stay the
- * same, so a steady DLT costs one `fetchTopicOffsets` per poll.
+ * same and two lookups confirm it (the oldest record is still at or after it, and not after it plus the
+ * precision), so a steady DLT costs three admin calls per poll, and a DLT deleted and recreated between two
+ * polls is measured afresh.
  */
 import type { Admin } from '../core/kafka-client.ts';
 
@@ -21,7 +23,7 @@ export interface PartitionBounds {
 export class OldestRecordFinder {
   private readonly admin: Admin;
   private readonly precisionMs: number;
-  private readonly cache = new Map<string, { signature: string; timestampMs: number }>();
+  private readonly cache = new Map<string, { signature: string; timestampMs: number; upperMs: number }>();
 
   constructor(admin: Admin, { precisionMs = 1_000 } = {}) {
     this.admin = admin;
@@ -36,14 +38,14 @@ export class OldestRecordFinder {
       return undefined;
     }
     const signature = nonEmpty.map(({ partition, low }) => `${partition}@${low}`).join(',');
-    const cached = this.cache.get(topic);
-    if (cached?.signature === signature) return cached.timestampMs;
-
     const lowOf = new Map(nonEmpty.map(({ partition, low }) => [partition, low]));
     const allAtStart = async (timestampMs: number) => {
       const offsets = await this.admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
       return offsets.every(({ partition, offset }) => !lowOf.has(partition) || offset === lowOf.get(partition));
     };
+    const cached = this.cache.get(topic);
+    if (cached?.signature === signature && (await allAtStart(cached.timestampMs)) && !(await allAtStart(cached.upperMs))) return cached.timestampMs;
+
     // Invariant: allAtStart(lower) holds, allAtStart(upper) does not.
     let lower = 0;
     let upper = now + 60 * 60 * 1_000;
@@ -53,7 +55,7 @@ export class OldestRecordFinder {
       if (await allAtStart(middle)) lower = middle;
       else upper = middle;
     }
-    this.cache.set(topic, { signature, timestampMs: lower });
+    this.cache.set(topic, { signature, timestampMs: lower, upperMs: upper });
     return lower;
   }
 }

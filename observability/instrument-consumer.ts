@@ -53,6 +53,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
   let joinedOnce = false;
 
   const labels = (topic: string) => ({ group, ...topicTierOf(topic, groupId) });
+  const stalled = new Map<string, Record<'group' | 'topic' | 'tier' | 'partition', string>>();
   const listeners: { [E in keyof ConsumerEvents]?: (...payload: ConsumerEvents[E]) => void } = {
     'consumer.record.handled': ({ topic, durationMs, ...rest }) => {
       metrics.handled.inc(labels(topic));
@@ -69,6 +70,16 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     'consumer.record.abandoned': ({ topic, reason }) => metrics.abandoned.inc({ ...labels(topic), reason }),
     'consumer.handler.timed-out': ({ topic }) => metrics.handlerTimeouts.inc(labels(topic)),
     'consumer.forward.failed': ({ topic }) => metrics.forwardFailures.inc(labels(topic)),
+    'consumer.partition.stalled': ({ topic, partition }) => {
+      const series = { ...labels(topic), partition: `${partition}` };
+      stalled.set(JSON.stringify(series), series);
+      metrics.partitionWatermarkStalled.set(series, 1);
+    },
+    'consumer.partition.recovered': ({ topic, partition }) => {
+      const series = { ...labels(topic), partition: `${partition}` };
+      stalled.delete(JSON.stringify(series));
+      metrics.partitionWatermarkStalled.remove(series);
+    },
     'consumer.offsets.committed': () => metrics.offsetCommits.inc({ group }),
     'consumer.commit.failed': () => metrics.commitFailures.inc({ group }),
     'consumer.group.rebalancing': () => {
@@ -102,6 +113,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     detach: () => {
       state = 'detached';
       for (const [name, listener] of subscriptions) emitter.off(name, listener);
+      for (const series of stalled.values()) metrics.partitionWatermarkStalled.remove(series);
       removeSource();
     },
   };

@@ -14,6 +14,8 @@ export interface LagMonitorOptions {
   topics: string[];
   /** Time between polls, in ms. @defaultValue 15000 */
   intervalMs?: number;
+  /** Past this long without a successful poll, in ms, the lag counts as unknown and `/readyz` fails. @defaultValue 3 × intervalMs */
+  staleAfterMs?: number;
   /** How long a source partition may keep lag without its committed offset moving before it counts as stuck, in ms. @defaultValue 300000 */
   stuckAfterMs?: number;
   /**
@@ -38,18 +40,19 @@ const optionsSchema = z.object({
   groupId: z.string().min(1, 'must name the consumer group to measure'),
   topics: z.array(z.string().min(1)).min(1, 'name at least one source topic (topics: [...])'),
   intervalMs: z.number().int().min(100, 'must be at least 100 ms (each poll makes a few admin requests)').default(defaultLagMonitorOptions.intervalMs),
+  staleAfterMs: z.number().int().positive().optional(),
   stuckAfterMs: z.number().int().positive().default(defaultLagMonitorOptions.stuckAfterMs),
   retryTiersMs: z.array(z.number().int().positive()).default(defaultLagMonitorOptions.retryTiersMs),
   metrics: z.instanceof(OrderlyMetrics, { message: 'must be an OrderlyMetrics, or null to report nowhere' }).nullable().optional(),
   logger: z.custom<Logger>((value) => value === undefined || (typeof value === 'object' && value !== null && 'child' in value), 'must be a pino logger').optional(),
 });
 
-export type ValidLagMonitorOptions = Omit<z.output<typeof optionsSchema>, 'kafka'> & { kafka: KafkaClientOptions };
+export type ValidLagMonitorOptions = Omit<z.output<typeof optionsSchema>, 'kafka' | 'staleAfterMs'> & { kafka: KafkaClientOptions; staleAfterMs: number };
 
 export function validateLagMonitorOptions(options: LagMonitorOptions): ValidLagMonitorOptions {
   const parsed = optionsSchema.safeParse(options);
   if (!parsed.success) {
     throw new ConfigurationError(parsed.error.issues.map((issue) => `lagMonitor.${issue.path.join('.') || '(root)'}: ${issue.message}`));
   }
-  return { ...parsed.data, kafka: options.kafka };
+  return { ...parsed.data, kafka: options.kafka, staleAfterMs: parsed.data.staleAfterMs ?? 3 * parsed.data.intervalMs };
 }

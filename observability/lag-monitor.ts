@@ -3,14 +3,15 @@
  * and of the DLT: committed offsets against high watermarks. Being outside the consumer, it reports a paused
  * partition, a stalled member or a group with no member at all just the same. Also the DLT's depth and the age
  * of its oldest record, the group's member count, and which partitions are stuck (lag, and a committed offset
- * that has not moved for `stuckAfterMs`): those make `/readyz` fail and are logged at error level once.
+ * that has not moved for `stuckAfterMs`): those make `/readyz` fail and are logged at error level once. So does
+ * a lag that is not known (no poll succeeded for `staleAfterMs`); a DLT that is deleted takes its series with it.
  */
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { createKafkaClient, type Admin } from '../core/kafka-client.ts';
 import { OldestRecordFinder, type PartitionBounds } from './dead-letter-age.ts';
 import { validateLagMonitorOptions, type LagMonitorOptions, type ValidLagMonitorOptions } from './lag-monitor-options.ts';
 import { sharedOrderlyMetrics, type OrderlyMetrics } from './metrics.ts';
-import { StuckPartitionTracker } from './stuck-partition-tracker.ts';
+import { StuckPartitionTracker } from '../consumers/offsets/stuck-partition-tracker.ts';
 import { topicTierOf, type TierLabel } from './topic-tier.ts';
 
 export interface PartitionLag {
@@ -50,10 +51,10 @@ export interface LagReport {
 
 export class LagMonitor {
   private readonly options: ValidLagMonitorOptions;
-  private readonly admin: Admin;
+  private admin: Admin;
   private readonly metrics: OrderlyMetrics | null;
   private readonly logger: Logger;
-  private readonly oldest: OldestRecordFinder;
+  private oldest: OldestRecordFinder;
   private readonly stuck = new StuckPartitionTracker();
   private readonly reportedStuck = new Set<string>();
   private readonly exported = new Set<string>();
@@ -61,6 +62,8 @@ export class LagMonitor {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<LagReport> | undefined;
   private report: LagReport | undefined;
+  private failuresSinceSuccess = 0;
+  private lastFailure: string | undefined;
 
   constructor(options: LagMonitorOptions) {
     this.options = validateLagMonitorOptions(options);
@@ -68,6 +71,20 @@ export class LagMonitor {
     this.admin = createKafkaClient(this.options.kafka, this.logger).admin();
     this.metrics = this.options.metrics === undefined ? sharedOrderlyMetrics() : this.options.metrics;
     this.oldest = new OldestRecordFinder(this.admin);
+  }
+
+  /**
+   * A fresh admin client after a failed poll: kafkajs keeps asking for the metadata of every topic an admin has
+   * looked at, so one deleted topic (a DLT, say) fails each later request of that admin; a failed connect
+   * would otherwise stay failed too.
+   */
+  private async replaceAdmin(): Promise<void> {
+    const previous = this.admin;
+    const connected = this.connected;
+    this.admin = createKafkaClient(this.options.kafka, this.logger).admin();
+    this.oldest = new OldestRecordFinder(this.admin);
+    this.connected = undefined;
+    if (connected) await previous.disconnect().catch(() => undefined);
   }
 
   /** Polls once (failures are counted and logged, not thrown), then every `intervalMs`. */
@@ -91,16 +108,26 @@ export class LagMonitor {
     return this.report;
   }
 
-  /** Not ready while a partition is stuck. */
-  readiness(): { ready: boolean; reasons: string[] } {
-    const stuck = this.report?.partitions.filter((partition) => partition.stuck) ?? [];
-    const reasons = stuck.map((p) => `group ${this.options.groupId}: ${p.topic}[${p.partition}] has lag ${p.lag} and no commit for ${Math.round(p.stalledForMs / 1_000)} s`);
+  /**
+   * Not ready while a partition is stuck, and while the lag is unknown: before a poll has succeeded, and once
+   * the last success is older than `staleAfterMs` (a verdict that is not renewed is not kept).
+   */
+  readiness(now = Date.now()): { ready: boolean; reasons: string[] } {
+    const group = this.options.groupId;
+    const failed = this.lastFailure === undefined ? '' : `; ${this.failuresSinceSuccess} poll(s) failed since, the last with: ${this.lastFailure}`;
+    if (!this.report) return { ready: false, reasons: [`group ${group}: lag unknown, no lag poll has succeeded yet${failed}`] };
+    const ageMs = now - this.report.takenAtMs;
+    if (ageMs > this.options.staleAfterMs) {
+      return { ready: false, reasons: [`group ${group}: lag unknown, the last successful lag poll was ${Math.round(ageMs / 1_000)} s ago${failed}`] };
+    }
+    const stuck = this.report.partitions.filter((partition) => partition.stuck);
+    const reasons = stuck.map((p) => `group ${group}: ${p.topic}[${p.partition}] has lag ${p.lag} and no commit for ${Math.round(p.stalledForMs / 1_000)} s`);
     return { ready: reasons.length === 0, reasons };
   }
 
   /** Measures now (one poll at a time: a call during a poll gets that poll's report). */
   poll(): Promise<LagReport> {
-    this.polling ??= this.measure().finally(() => (this.polling = undefined));
+    this.polling ??= this.measureOrReplace().finally(() => (this.polling = undefined));
     return this.polling;
   }
 
@@ -109,7 +136,21 @@ export class LagMonitor {
       await this.poll();
     } catch (error) {
       this.metrics?.lagPollFailures.inc({ group: this.options.groupId });
-      this.logger.warn({ err: { type: (error as Error).name, message: (error as Error).message } }, 'lag poll failed; the next poll tries again');
+      this.logger.warn({ err: { type: (error as Error).name, message: (error as Error).message }, failuresSinceSuccess: this.failuresSinceSuccess }, 'lag poll failed; the next poll tries again');
+    }
+  }
+
+  private async measureOrReplace(): Promise<LagReport> {
+    try {
+      const report = await this.measure();
+      this.failuresSinceSuccess = 0;
+      this.lastFailure = undefined;
+      return report;
+    } catch (error) {
+      this.failuresSinceSuccess++;
+      this.lastFailure = `${(error as Error).name}: ${(error as Error).message}`;
+      await this.replaceAdmin();
+      throw error;
     }
   }
 
@@ -204,7 +245,9 @@ export class LagMonitor {
     }
     for (const dead of report.deadLetters) {
       const age = dead.oldestTimestampMs === undefined ? 0 : Math.max(0, (report.takenAtMs - dead.oldestTimestampMs) / 1_000);
-      metrics.deadLetterOldestAge.set({ group, topic: dead.sourceTopic }, age);
+      const labels = { group, topic: dead.sourceTopic };
+      metrics.deadLetterOldestAge.set(labels, age);
+      exported.add(JSON.stringify(['dlt-age', labels]));
     }
     metrics.groupMembers.set({ group }, report.members);
     // Partitions gone since the last poll (a deleted topic): their series go too.
@@ -212,6 +255,7 @@ export class LagMonitor {
       if (exported.has(key)) continue;
       const [kind, labels] = JSON.parse(key) as [string, Record<string, string>];
       if (kind === 'dlt') metrics.deadLetterRecords.remove(labels);
+      else if (kind === 'dlt-age') metrics.deadLetterOldestAge.remove(labels);
       else for (const gauge of [metrics.consumerLag, metrics.logEndOffset, metrics.partitionStuck, metrics.committedOffset]) gauge.remove(labels);
     }
     this.exported.clear();

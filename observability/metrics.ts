@@ -38,6 +38,7 @@ export const metricNames = [
   'orderly_committed_offset',
   'orderly_log_end_offset',
   'orderly_partition_stuck',
+  'orderly_partition_watermark_stalled',
   'orderly_dead_letter_records',
   'orderly_dead_letter_oldest_age_seconds',
   'orderly_group_members',
@@ -113,6 +114,7 @@ export class OrderlyMetrics {
   readonly committedOffset: Gauge<'group' | 'topic' | 'tier' | 'partition'>;
   readonly logEndOffset: Gauge<'group' | 'topic' | 'tier' | 'partition'>;
   readonly partitionStuck: Gauge<'group' | 'topic' | 'tier' | 'partition'>;
+  readonly partitionWatermarkStalled: Gauge<'group' | 'topic' | 'tier' | 'partition'>;
   readonly deadLetterRecords: Gauge<'group' | 'topic' | 'partition'>;
   readonly deadLetterOldestAge: Gauge<'group' | 'topic'>;
   readonly groupMembers: Gauge<'group'>;
@@ -179,6 +181,11 @@ export class OrderlyMetrics {
     this.committedOffset = gauge('orderly_committed_offset', "The group's committed offset, per partition", partitionLabels);
     this.logEndOffset = gauge('orderly_log_end_offset', 'The high watermark, per partition', partitionLabels);
     this.partitionStuck = gauge('orderly_partition_stuck', '1 when a partition has lag and its committed offset has not moved for stuckAfterMs', partitionLabels);
+    this.partitionWatermarkStalled = gauge(
+      'orderly_partition_watermark_stalled',
+      "1 while a member's watermark of a partition has not moved for stuckPartitionMs with records waiting (the log line says why)",
+      partitionLabels,
+    );
     this.deadLetterRecords = gauge('orderly_dead_letter_records', 'Records in the dead-letter topic, per partition', ['group', 'topic', 'partition']);
     this.deadLetterOldestAge = gauge('orderly_dead_letter_oldest_age_seconds', 'Age of the oldest record in the dead-letter topic, in seconds (0 when empty)', ['group', 'topic']);
     this.groupMembers = gauge('orderly_group_members', 'Members of the consumer group, as the broker sees them', ['group']);

@@ -7,7 +7,12 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArgumentError, type Command } from 'commander';
+import { pino } from 'pino';
 import { ConfigurationError } from '../../core/errors.ts';
+import { createLogger, type Logger } from '../../core/logger.ts';
+import { startObservabilityServer, type ObservabilityServer } from '../../observability/http.ts';
+import { instrumentConsumer, type InstrumentedConsumer } from '../../observability/instrument-consumer.ts';
+import { OrderlyMetrics } from '../../observability/metrics.ts';
 import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
 import { readSettings } from '../../infra/stack/stack-settings.ts';
 import { defaultDemoOptions, validateDemoOptions, type DemoConnections, type DemoOptions } from '../../examples/ledger/demo-options.ts';
@@ -15,9 +20,41 @@ import { runLedgerDemo } from '../../examples/ledger/demo-run.ts';
 import { verifyDemo } from '../../examples/ledger/demo-verification.ts';
 import { produceLedgerEvents } from '../../examples/ledger/ledger-producer.ts';
 import { ledgerNamespaceOf } from '../../examples/ledger/ledger-store.ts';
-import { startLedgerWorker } from '../../examples/ledger/ledger-worker.ts';
+import { demoShutdownTimeoutMs, startLedgerWorker } from '../../examples/ledger/ledger-worker.ts';
 import { openLedgerStore } from '../../examples/ledger/open-ledger-store.ts';
 import { formatVerification } from '../../examples/ledger/verification-summary.ts';
+
+const logLevels = ['silent', 'error', 'warn', 'info', 'debug'];
+
+interface WorkFlags {
+  member: string;
+  metricsPort?: number;
+  metricsHost: string;
+  stuckPartitionMs?: number;
+  logLevel: string;
+}
+
+interface WorkerObservability {
+  serve(options: { port: number; host: string; token: string | undefined }): Promise<ObservabilityServer>;
+  stop(): Promise<void>;
+}
+
+/** Metrics and readiness of one worker's consumer, instrumented before it starts (so its first join counts). */
+function observe(consumer: InstrumentedConsumer, groupId: string, logger: Logger): WorkerObservability {
+  const metrics = new OrderlyMetrics();
+  const instrumentation = instrumentConsumer(consumer, { groupId, metrics });
+  let server: ObservabilityServer | undefined;
+  return {
+    async serve({ port, host, token }) {
+      server = await startObservabilityServer({ port, host, token, metrics, readiness: [instrumentation], logger });
+      return server;
+    },
+    async stop() {
+      instrumentation.detach();
+      await Promise.race([server?.stop(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    },
+  };
+}
 
 interface CommonFlags {
   topic: string;
@@ -112,16 +149,49 @@ export function registerDemoCommand(program: Command): void {
   common(demo.command('work'))
     .description('one consumer-group member applying events to balances through the transactional inbox (SIGTERM stops it)')
     .option('--member <name>', 'a name for this member', `worker-${process.pid}`)
-    .action(async (flags: CommonFlags & { member: string }) => {
+    .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (0 picks a free one; the address is printed)', numberFlag('--metrics-port'))
+    .option('--metrics-host <address>', 'the address the metrics endpoints bind (0.0.0.0 for every interface)', '127.0.0.1')
+    .option('--stuck-partition-ms <ms>', 'report a partition whose watermark has not moved this long while records wait', numberFlag('--stuck-partition-ms'))
+    .option('--log-level <level>', 'log lines (JSON) on stderr from this level: error, warn, info, debug', 'warn')
+    .action(async (flags: CommonFlags & WorkFlags) => {
       const options = validateDemoOptions({ topic: flags.topic, group: flags.group });
       const connections = connectionsOf(flags);
-      const worker = await startLedgerWorker(connections, { topic: options.topic, group: options.group, member: flags.member });
-      console.log(`${flags.member} (pid ${process.pid}) working on ${options.topic} for group ${options.group}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => void worker.stop().finally(resolve);
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
+      if (!logLevels.includes(flags.logLevel)) throw new ConfigurationError([`--log-level ${flags.logLevel}: must be one of ${logLevels.join(', ')}`]);
+      const logger = createLogger({ level: flags.logLevel }, pino.destination(2));
+      let observability: WorkerObservability | undefined;
+      const worker = await startLedgerWorker(connections, {
+        topic: options.topic,
+        group: options.group,
+        member: flags.member,
+        logger,
+        ...(flags.stuckPartitionMs === undefined ? {} : { stuckPartitionMs: flags.stuckPartitionMs }),
+        beforeStart: (consumer) => {
+          if (flags.metricsPort !== undefined) observability = observe(consumer, options.group, logger);
+        },
       });
+      console.log(`${flags.member} (pid ${process.pid}) working on ${options.topic} for group ${options.group}`);
+      if (observability && flags.metricsPort !== undefined) {
+        // The token, when set, comes from the environment: a command line is visible to every user of the host.
+        const server = await observability.serve({ port: flags.metricsPort, host: flags.metricsHost, token: process.env.ORDERLY_METRICS_TOKEN || undefined });
+        console.log(`${flags.member} metrics on http://${server.address}:${server.port}/metrics (also /healthz, /readyz)`);
+      }
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      const stoppingAt = Date.now();
+      // stop() is bounded (shutdownTimeoutMs, then it abandons what is left and does not wait for the broker);
+      // this is the backstop should anything else hold on: the process ends anyway, loudly.
+      const backstopMs = demoShutdownTimeoutMs + 8_000;
+      setTimeout(() => {
+        console.error(`${flags.member}: still stopping ${backstopMs} ms after the signal; exiting now`);
+        process.exit(1);
+      }, backstopMs).unref();
+      await worker.stop();
+      await observability?.stop();
+      // A broker that does not answer keeps the Kafka client's sockets open: exit instead of waiting for them.
+      await new Promise<void>((resolve) => process.stdout.write(`${flags.member} stopped after ${Date.now() - stoppingAt} ms\n`, () => resolve()));
+      process.exit(process.exitCode ?? 0);
     });
 
   common(demo.command('verify'))

@@ -42,4 +42,15 @@ export class FifoQueue<T> {
     this.head = 0;
     return removed;
   }
+
+  /** The position of the first item `match` accepts (0 = the next to shift), or -1. Walks the queue. */
+  findIndex(match: (item: T) => boolean): number {
+    for (let index = this.head; index < this.items.length; index++) if (match(this.items[index] as T)) return index - this.head;
+    return -1;
+  }
+
+  /** The item at a position (0 = the next to shift). */
+  at(position: number): T | undefined {
+    return position < 0 ? undefined : this.items[this.head + position];
+  }
 }

@@ -44,6 +44,20 @@ export interface KeySchedulerOptions {
   topicShares?: readonly TopicShare[];
 }
 
+/** Where a record waits in the scheduler (see {@link KeyScheduler.locate}). */
+export type RecordLocation<R> =
+  | { state: 'in-flight'; record: R }
+  | {
+      state: 'queued';
+      record: R;
+      /** Records of its lane queued before it. */
+      ahead: number;
+      /** The lane's record in flight, if any. */
+      laneRunning: R | undefined;
+      /** Every handler slot of its topic (or of the member) is taken. */
+      slotsFull: boolean;
+    };
+
 /** Idle lanes kept for reuse, at most: a lane and its queue are not allocated again for every record. */
 const maxSpareLanes = 1_024;
 
@@ -151,6 +165,23 @@ export class KeyScheduler<R extends LaneRecord> {
       this.countQueued(record, -1);
       this.inFlightLanes.set(record, lane);
       return record;
+    }
+    return undefined;
+  }
+
+  /**
+   * Where the first record `match` accepts waits, for diagnostics (a stalled partition): in flight, or queued
+   * in its key's lane. Walks every record in flight and every lane: for a timer, never the hot path.
+   */
+  locate(match: (record: R) => boolean): RecordLocation<R> | undefined {
+    for (const record of this.inFlightLanes.keys()) if (match(record)) return { state: 'in-flight', record };
+    for (const lane of this.lanes.values()) {
+      const ahead = lane.queue.findIndex(match);
+      if (ahead < 0) continue;
+      let laneRunning: R | undefined;
+      if (lane.running) for (const [record, running] of this.inFlightLanes) if (running === lane) laneRunning = record;
+      const slotsFull = this.running >= this.concurrency || lane.group.budget.running >= lane.group.budget.limit;
+      return { state: 'queued', record: lane.queue.at(ahead)!, ahead, laneRunning, slotsFull };
     }
     return undefined;
   }

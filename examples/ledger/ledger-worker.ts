@@ -5,6 +5,7 @@
  * (`onDeadLetter: 'release'`). Run several to scale out; SIGTERM or SIGINT stops one cleanly.
  */
 import { Redis } from 'ioredis';
+import type { Logger } from '../../core/logger.ts';
 import { RedisIdempotencyStore } from '../../consumers/idempotency/redis-idempotency-store.ts';
 import { OrderedConsumer } from '../../consumers/ordered-consumer.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
@@ -14,6 +15,9 @@ import { demoRetryTiersMs, type DemoConnections } from './demo-options.ts';
 import { ledgerEventTypes, ledgerNamespace, readerSchemas, type LedgerEventValue } from './ledger-events.ts';
 import { openLedgerStore } from './open-ledger-store.ts';
 
+/** How long a worker's `stop()` waits for handlers in flight, in ms; it ends within this plus a second or two. */
+export const demoShutdownTimeoutMs = 5_000;
+
 export interface LedgerWorkerOptions {
   topic: string;
   group: string;
@@ -21,9 +25,16 @@ export interface LedgerWorkerOptions {
   member: string;
   /** Handler calls in flight at once. @defaultValue 32 */
   concurrency?: number;
+  /** See the consumer option of that name, in ms. @defaultValue 120000 */
+  stuckPartitionMs?: number;
+  /** A pino logger for the consumer. @defaultValue silent */
+  logger?: Logger;
+  /** Called with the consumer before it starts (to instrument it, say: its first join is then counted). */
+  beforeStart?: (consumer: OrderedConsumer<LedgerEventValue>) => void;
 }
 
 export interface RunningLedgerWorker {
+  readonly consumer: OrderedConsumer<LedgerEventValue>;
   /** Stops handling, commits what is done, leaves the group and closes every connection. */
   stop(): Promise<void>;
 }
@@ -55,14 +66,20 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     leaseMs: 8_000,
     sessionTimeoutMs: 6_000,
     heartbeatIntervalMs: 1_000,
-    shutdownTimeoutMs: 5_000,
+    shutdownTimeoutMs: demoShutdownTimeoutMs,
     commitIntervalMs: 500,
+    ...(options.stuckPartitionMs === undefined ? {} : { stuckPartitionMs: options.stuckPartitionMs }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+  options.beforeStart?.(consumer);
   await consumer.start();
   return {
+    consumer,
     async stop() {
       await consumer.stop();
-      await Promise.all([store.close(), redis.quit()]);
+      // Bounded too: the process is about to end, and a connection that does not answer must not hold it.
+      const closing = Promise.allSettled([store.close(), redis.quit()]);
+      await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
     },
   };
 }

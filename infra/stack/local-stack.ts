@@ -3,7 +3,7 @@
  * (Apicurio, storing in that Kafka) and, unless `REDIS_URL` is set, a private Redis run as detached local processes whose data, logs and settings live in the stack folder; PostgreSQL is
  * the one at `DATABASE_URL` or the machine's own. `up` is idempotent: what already runs and answers is kept.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { brokerAnswers, ensureKafkaJars, prepareBroker, startBroker, waitForBroker, type KafkaBrokerConfig } from './kafka-broker.ts';
 import { redisAnswers, startRedisServer, waitForRedis } from './redis-server.ts';
@@ -20,13 +20,9 @@ import { ownsProcess, stopProcess } from './process-control.ts';
 import { choosePort, isPortFree } from './free-port.ts';
 import { withStackLock } from './stack-lock.ts';
 import { settingsFile, writeSettings, type StackSettings } from './stack-settings.ts';
+import { readStackState, writeStackState, type StackState } from './stack-state.ts';
 
-/** What `up` remembers between runs (`stack.json`): pids of the processes it started, and their ports. */
-export interface StackState {
-  kafka?: { pid?: number; port: number; controllerPort: number; saslPort?: number };
-  redis?: { pid?: number; port: number };
-  registry?: { pid?: number; port: number };
-}
+export type { StackState } from './stack-state.ts';
 
 export interface ServiceStatus {
   service: 'kafka' | 'schema-registry' | 'redis' | 'postgres';
@@ -83,16 +79,12 @@ export class LocalStack {
     return join(this.dir, 'registry');
   }
 
-  private get stateFile() {
-    return join(this.dir, 'stack.json');
-  }
-
   readState(): StackState {
-    return existsSync(this.stateFile) ? (JSON.parse(readFileSync(this.stateFile, 'utf8')) as StackState) : {};
+    return readStackState(this.dir);
   }
 
   private writeState(state: StackState): void {
-    writeFileSync(this.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+    writeStackState(this.dir, state);
   }
 
   /** Starts what is not running, waits until everything answers, writes and returns the settings. */

@@ -1,6 +1,6 @@
 /** Starting and stopping the stack's detached processes, and telling ours from a stranger's. */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync, readlinkSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DetachedProcessOptions {
@@ -45,14 +45,26 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** When `pid` started (clock ticks after boot, from /proc): tells a reused pid from the process that had it. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "(comm)": state is field 3, starttime field 22.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * True when `pid` is alive and runs in `cwd`: a pid from an old state file that the system gave to another
- * program since is never signalled.
+ * program since is never signalled. Both sides are resolved (`realpath`): the kernel reports a process's cwd
+ * with every symlink resolved, while the stack folder may be named through one.
  */
 export function ownsProcess(pid: number | undefined, cwd: string): pid is number {
   if (pid === undefined || !isAlive(pid)) return false;
   try {
-    return readlinkSync(`/proc/${pid}/cwd`) === cwd;
+    return readlinkSync(`/proc/${pid}/cwd`) === realpathSync(cwd);
   } catch {
     return false;
   }

@@ -2,8 +2,9 @@
  * The settings a running stack hands to the CLI, the tests and the demo: written by `orderly stack up` to
  * `<stackDir>/stack.env` (KEY=value lines, loadable by a shell or `node --env-file`).
  */
-import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomically } from './stack-state.ts';
 
 export interface StackSettings {
   /** Comma-separated `host:port` list. */
@@ -42,9 +43,7 @@ export function parseSettings(text: string): Partial<StackSettings> {
 }
 
 export function writeSettings(stackDir: string, settings: StackSettings): void {
-  const file = settingsFile(stackDir);
-  writeFileSync(`${file}.tmp`, formatSettings(settings));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomically(settingsFile(stackDir), formatSettings(settings));
 }
 
 export function readSettings(stackDir: string): Partial<StackSettings> | undefined {

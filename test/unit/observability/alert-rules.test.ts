@@ -33,13 +33,14 @@ describe('alert rules', () => {
     }
   });
 
-  it('cover backlog, dead letters, retries, handler time, stalled partitions and missing members', () => {
+  it('cover backlog, dead letters, retries, handler time, stalled partitions (from the lag and from the member itself) and missing members', () => {
     expect(rules.map((rule) => rule.alert).sort()).toEqual([
       'OrderlyBacklogGrowing',
       'OrderlyDeadLettersGrowing',
       'OrderlyHandlerP99Doubled',
       'OrderlyNoActiveMembers',
       'OrderlyPartitionStalled',
+      'OrderlyPartitionWatermarkStalled',
       'OrderlyRetryRateSpiking',
     ]);
     for (const rule of rules) expect(['warning', 'critical']).toContain(rule.labels?.severity);
@@ -54,7 +55,7 @@ describe('alert rules', () => {
       return;
     }
     expect(version).toContain('promtool');
-    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain('SUCCESS: 6 rules found');
+    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain('SUCCESS: 7 rules found');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StuckPartitionTracker } from '../../../observability/stuck-partition-tracker.ts';
+import { StuckPartitionTracker } from '../../../consumers/offsets/stuck-partition-tracker.ts';
 import { nextTierOf, topicTierOf } from '../../../observability/topic-tier.ts';
 
 describe('StuckPartitionTracker', () => {

@@ -1,6 +1,7 @@
 /**
  * Decides which partitions are stuck: they have lag, and their committed offset has not moved for longer
- * than their threshold. Pure logic over the snapshots a lag monitor takes; the clock is given.
+ * than their threshold. Pure logic over snapshots; the clock is given. The lag monitor feeds it the group's
+ * committed offsets from outside; a consumer feeds it its own watermarks and the records waiting below them.
  */
 export interface PartitionProgress {
   id: string;
