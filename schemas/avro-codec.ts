@@ -33,6 +33,11 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
     }
   }
 
+  /** Checks the registry URL at start (`SchemaRegistryClient.verify`); a fake source without it passes. */
+  async verify(): Promise<void> {
+    await this.#options.source.verify?.();
+  }
+
   async decode(value: Buffer | null, _context?: DecodeContext): Promise<T> {
     const { schemaId, body } = parseWireFormat(value);
     const writer = await this.#writer(schemaId);

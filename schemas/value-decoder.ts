@@ -13,4 +13,9 @@ export interface ValueDecoder<T = unknown> {
    * instead: an outage is retried, never dead-lettered.
    */
   decode(value: Buffer | null, context: DecodeContext): Promise<T> | T;
+  /**
+   * Checks the decoder's dependencies once, when the consumer starts (the Avro codec: the registry URL serves
+   * the registry API). A misconfiguration throws and the consumer does not start.
+   */
+  verify?(): Promise<void>;
 }
