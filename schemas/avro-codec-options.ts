@@ -44,6 +44,8 @@ const optionsSchema = z.object({
     maxStringBytes: positiveInteger,
     maxDepth: positiveInteger,
     forbiddenMapKeys: z.array(z.string()),
+    maxDecodedBytesPerInputByte: positiveInteger,
+    decodedBytesAllowance: positiveInteger,
   }),
   schemaNotFoundAttempts: positiveInteger.max(20, 'must be at most 20: each attempt waits twice as long'),
   schemaNotFoundBackoffMs: z.number().int().nonnegative('must be zero or more milliseconds'),

@@ -11,6 +11,8 @@ import { parseWireFormat } from './wire-format.ts';
 import { scanAvroValue } from './avro-value-scanner.ts';
 import { SchemaRegistryError } from './schema-registry-error.ts';
 import { avroType, parseSchemaText } from './avro-type.ts';
+import { forbiddenFieldsProblem } from './forbidden-field-names.ts';
+import { ConfigurationError } from '../core/errors.ts';
 import { validateAvroCodecOptions, type AvroCodecOptions, type ValidAvroCodecOptions } from './avro-codec-options.ts';
 
 interface WriterSchema {
@@ -18,6 +20,8 @@ interface WriterSchema {
   /** Resolvers into each reader type, by reader name. */
   resolvers: Map<string, unknown>;
   subjects?: Promise<string[]>;
+  /** Set when the schema itself is refused (a `__proto__` field): every record written with it is. */
+  refusal?: DecodeError;
 }
 
 export class AvroCodec<T = unknown> implements ValueDecoder<T> {
@@ -29,6 +33,8 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
     this.#options = validateAvroCodecOptions(options);
     for (const schema of this.#options.readerSchemas) {
       const type = avroType(schema);
+      const problem = forbiddenFieldsProblem(type);
+      if (problem) throw new ConfigurationError([`avroCodec.readerSchemas: ${type.name ?? type.typeName}: ${problem}`]);
       for (const name of [type.name, ...type.aliases ?? []]) if (name) this.#readers.set(name, type);
     }
   }
@@ -41,6 +47,7 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
   async decode(value: Buffer | null, _context?: DecodeContext): Promise<T> {
     const { schemaId, body } = parseWireFormat(value);
     const writer = await this.#writer(schemaId);
+    if (writer.refusal) throw writer.refusal;
     if (this.#options.expectedSubjects.length > 0) await this.#checkSubject(schemaId, writer);
     const reader = this.#readerFor(writer.type);
     scanAvroValue(writer.type, body, this.#options.limits);
@@ -113,10 +120,14 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
         await new Promise((resolve) => setTimeout(resolve, schemaNotFoundBackoffMs * 2 ** (attempt - 1)));
       }
     }
+    let type: Type;
     try {
-      return { type: parseSchemaText(text), resolvers: new Map() };
+      type = parseSchemaText(text);
     } catch (error) {
       throw new DecodeError('invalid-data', `the registry's schema ${schemaId} is not a valid Avro schema: ${(error as Error).message}`, { cause: error });
     }
+    const problem = forbiddenFieldsProblem(type);
+    // Cached like a found schema: the refusal is the schema's, not the registry's, and will not change.
+    return { type, resolvers: new Map(), ...(problem ? { refusal: new DecodeError('forbidden-field', `schema ${schemaId}: ${problem}`) } : {}) };
   }
 }

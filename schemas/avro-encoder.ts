@@ -8,6 +8,7 @@ import { OrderlyError } from '../core/errors.ts';
 import type { SchemaRegistryClient } from './schema-registry-client.ts';
 import { SchemaRegistryError } from './schema-registry-error.ts';
 import { encodeWireFormat } from './wire-format.ts';
+import { forbiddenFieldsProblem } from './forbidden-field-names.ts';
 
 export interface AvroEncoderOptions {
   registry: SchemaRegistryClient;
@@ -30,6 +31,8 @@ export class AvroEncoder {
   schemaId(subject: string, type: Type): Promise<number> {
     let canonical = this.#canonical.get(type);
     if (canonical === undefined) {
+      const problem = forbiddenFieldsProblem(type);
+      if (problem) return Promise.reject(new OrderlyError('CONFIGURATION', `subject ${subject}: ${problem}`));
       // exportAttrs keeps defaults, aliases and order: without it avsc gives the canonical form, which drops
       // defaults, and the registry would judge a compatible evolution incompatible.
       canonical = JSON.stringify(type.schema({ exportAttrs: true }));

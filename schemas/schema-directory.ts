@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Type } from 'avsc';
 import { ConfigurationError } from '../core/errors.ts';
 import { fullNameOf, parseSchemaText } from './avro-type.ts';
+import { forbiddenFieldsProblem } from './forbidden-field-names.ts';
 
 export interface LocalSchema {
   file: string;
@@ -38,6 +39,8 @@ export function readSchemaDirectory(directory: string): LocalSchema[] {
     const text = readFileSync(join(directory, file), 'utf8');
     try {
       const type = parseSchemaText(text);
+      const forbidden = forbiddenFieldsProblem(type);
+      if (forbidden) throw new Error(forbidden);
       const subject = Object.hasOwn(subjectMap, file) ? String(subjectMap[file]) : fullNameOf(type);
       // The file's own JSON, docs and defaults included (avsc's `schema()` is the canonical form: no defaults).
       schemas.push({ file, subject, version: versionOf(file), text: JSON.stringify(JSON.parse(text)), type });

@@ -135,3 +135,14 @@ describe('registry 404s', () => {
     await expect(consumer.start()).rejects.toThrow(/does not serve the schema-registry API/);
   });
 });
+
+describe('a writer schema with a __proto__ field, registered on the real registry', () => {
+  it('is refused at decode time with forbidden-field; the value never gets a prototype from data', async () => {
+    const hostile = { type: 'record', name: 'Hostile', namespace: 'orderly.test', fields: [{ name: '__proto__', type: { type: 'record', name: 'Admin', fields: [{ name: 'isAdmin', type: 'boolean' }] } }] };
+    const id = await testRegistry().register(testSubject('proto-field'), JSON.stringify(hostile));
+    const error = await caught(new AvroCodec({ source: testRegistry() }).decode(encodeWireFormat(id, Buffer.from([1])), context));
+    expect(error).toBeInstanceOf(DecodeError);
+    expect(error).toMatchObject({ reason: 'forbidden-field' });
+    expect((error as Error).message).toMatch(/Hostile\.__proto__/);
+  });
+});
