@@ -12,6 +12,7 @@ import { scanAvroValue } from './avro-value-scanner.ts';
 import { SchemaRegistryError } from './schema-registry-error.ts';
 import { avroType, parseSchemaText } from './avro-type.ts';
 import { forbiddenFieldsProblem } from './forbidden-field-names.ts';
+import { subjectName } from './subject-name-strategy.ts';
 import { ConfigurationError } from '../core/errors.ts';
 import { validateAvroCodecOptions, type AvroCodecOptions, type ValidAvroCodecOptions } from './avro-codec-options.ts';
 
@@ -44,11 +45,15 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
     await this.#options.source.verify?.();
   }
 
-  async decode(value: Buffer | null, _context?: DecodeContext): Promise<T> {
+  async decode(value: Buffer | null, context?: DecodeContext): Promise<T> {
     const { schemaId, body } = parseWireFormat(value);
     const writer = await this.#writer(schemaId);
     if (writer.refusal) throw writer.refusal;
-    if (this.#options.expectedSubjects.length > 0) await this.#checkSubject(schemaId, writer);
+    if (this.#options.expectedSubjects.length > 0) await this.#checkSubject(schemaId, writer, this.#options.expectedSubjects);
+    const strategy = this.#options.subjectNameStrategy;
+    if (strategy && context) {
+      await this.#checkSubject(schemaId, writer, [subjectName(strategy, context.topic, writer.type.name ?? writer.type.typeName)], `subject-name strategy '${strategy}'`);
+    }
     const reader = this.#readerFor(writer.type);
     scanAvroValue(writer.type, body, this.#options.limits);
     try {
@@ -83,15 +88,14 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
     return resolver;
   }
 
-  async #checkSubject(schemaId: number, writer: WriterSchema): Promise<void> {
+  async #checkSubject(schemaId: number, writer: WriterSchema, expected: readonly string[], why = 'expectedSubjects'): Promise<void> {
     writer.subjects ??= this.#options.source.subjectsOfId(schemaId).catch((error: unknown) => {
       writer.subjects = undefined;
       throw error;
     });
     const subjects = await writer.subjects;
-    const expected = this.#options.expectedSubjects;
     if (!subjects.some((subject) => expected.includes(subject))) {
-      throw new DecodeError('subject-mismatch', `schema id ${schemaId} belongs to ${subjects.join(', ') || 'no subject'}, not to ${expected.join(', ')}`);
+      throw new DecodeError('subject-mismatch', `schema id ${schemaId} belongs to ${subjects.join(', ') || 'no subject'}, not to ${expected.join(', ')} (${why})`);
     }
   }
 

@@ -1,5 +1,6 @@
 /** What the consumer needs of a decoder: the Avro codec, JSON or raw bytes plug in here. */
 export interface DecodeContext {
+  /** The topic the record was first produced to (a retry tier passes its origin), which names its subject. */
   topic: string;
   partition: number;
   /** Kafka offsets are 64-bit: a string. */
