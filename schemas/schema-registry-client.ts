@@ -1,7 +1,9 @@
 /**
  * A small client for the Confluent schema-registry REST API (Confluent's own, or Apicurio's ccompat API).
  * Built on fetch rather than @kafkajs/confluent-schema-registry so that every failure is classified in one
- * place: not found (404) is an answer, an outage (no answer, 5xx, 429) is a retriable {@link SchemaRegistryError}.
+ * place: the registry's own not-found (404 with 40401/40402/40403) is an answer; an outage (no answer, 5xx,
+ * 429) or a 404 that is not the registry's (wrong base URL, a proxy) is a retriable {@link SchemaRegistryError}.
+ * Why not the library: docs/schema-registry-client.md.
  */
 import { z } from 'zod';
 import { ConfigurationError } from '../core/errors.ts';
