@@ -47,11 +47,16 @@ function describeCheck({ status, level, latestVersion, checkedAgainstFiles }: Sc
   return `${against.join('; ')} under ${level}`;
 }
 
-/** --registry, else SCHEMA_REGISTRY_URL, else the local stack's settings. */
-function registryClient(url: string | undefined): SchemaRegistryClient {
+/**
+ * --registry, else SCHEMA_REGISTRY_URL, else the local stack's settings; checked first, so a wrong URL fails
+ * with its name instead of every subject passing as new.
+ */
+async function registryClient(url: string | undefined): Promise<SchemaRegistryClient> {
   const resolved = url ?? process.env.SCHEMA_REGISTRY_URL ?? readSettings(defaultStackDir())?.SCHEMA_REGISTRY_URL;
   if (!resolved) throw new ConfigurationError(['no schema registry: pass --registry URL, set SCHEMA_REGISTRY_URL, or run `orderly stack up`']);
-  return new SchemaRegistryClient({ url: resolved });
+  const registry = new SchemaRegistryClient({ url: resolved });
+  await registry.verify();
+  return registry;
 }
 
 const levels = ['NONE', 'BACKWARD', 'FORWARD', 'FULL'] as const;
@@ -67,7 +72,7 @@ export function registerSchemasCommand(program: Command): void {
     .option('--json', 'print the results as JSON (for CI)')
     .action(async (options: RegistryOption) => {
       const local = readSchemaDirectory(options.dir, { strategy: options.subjectNameStrategy, topic: options.topic });
-      const results = await checkSchemas(registryClient(options.registry), local);
+      const results = await checkSchemas(await registryClient(options.registry), local);
       const failed = results.filter((result) => result.status === 'incompatible').length;
       if (failed > 0) process.exitCode = 1;
       if (options.json) {
@@ -88,7 +93,7 @@ export function registerSchemasCommand(program: Command): void {
       .description('register each local schema under its subject, in version order; exit 1 when the registry refuses one'),
   )
     .action(async (options: RegistryOption) => {
-      const registry = registryClient(options.registry);
+      const registry = await registryClient(options.registry);
       for (const schema of readSchemaDirectory(options.dir, { strategy: options.subjectNameStrategy, topic: options.topic })) {
         try {
           console.log(`registered   ${schema.file} -> ${schema.subject} id ${await registry.register(schema.subject, schema.text)}`);

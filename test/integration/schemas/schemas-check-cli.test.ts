@@ -13,8 +13,9 @@ const run = promisify(execFile);
 const v1 = { type: 'record', name: 'Opened', namespace: 'orderly.test', fields: [{ name: 'accountId', type: 'string' }] };
 
 async function check(directory: string, ...flags: string[]): Promise<{ code: number; stdout: string }> {
+  const registry = flags.includes('--registry') ? [] : ['--registry', registryUrl()];
   try {
-    const { stdout } = await run(process.execPath, ['cli/bin.ts', 'schemas', 'check', '--dir', directory, '--registry', registryUrl(), ...flags], { cwd: projectRoot });
+    const { stdout } = await run(process.execPath, ['cli/bin.ts', 'schemas', 'check', '--dir', directory, ...registry, ...flags], { cwd: projectRoot });
     return { code: 0, stdout };
   } catch (error) {
     const failed = error as { code: number; stdout: string; stderr: string };
@@ -108,5 +109,13 @@ describe('orderly schemas check', () => {
     const result = await check(empty, '--subject-name-strategy', 'record');
     expect(result.code).toBe(1);
     expect(result.stdout).toContain(`schema folder ${empty} has no .avsc file`);
+  });
+
+  it('exits 1 naming a registry URL that does not serve the registry API, instead of passing every subject as new', async () => {
+    const wrong = new URL(registryUrl()).origin; // the Confluent-style path on Apicurio
+    const result = await check(schemaFolder(testSubject('cli-wrong-url'), v1), '--registry', wrong);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(`${wrong} does not serve the schema-registry API`);
+    expect(result.stdout).not.toMatch(/new subject/);
   });
 });
