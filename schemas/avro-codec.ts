@@ -40,9 +40,18 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
     }
   }
 
-  /** Checks the registry URL at start (`SchemaRegistryClient.verify`); a fake source without it passes. */
+  /**
+   * Checks the registry URL at start (`SchemaRegistryClient.verify`): a URL that does not serve the registry
+   * API throws. A registry that is down does not: the source has logged it and reports not ready, and records
+   * wait for it as they would mid-run. A fake source without `verify` passes.
+   */
   async verify(): Promise<void> {
-    await this.#options.source.verify?.();
+    try {
+      await this.#options.source.verify?.();
+    } catch (error) {
+      if (error instanceof SchemaRegistryError && error.retriable && !error.misrouted) return;
+      throw error;
+    }
   }
 
   async decode(value: Buffer | null, context?: DecodeContext): Promise<T> {

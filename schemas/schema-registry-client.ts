@@ -105,8 +105,11 @@ export class SchemaRegistryClient implements SchemaSource {
     try {
       body = await this.#request<{ compatibilityLevel?: unknown }>('GET', '/config');
     } catch (error) {
-      if (error instanceof SchemaRegistryError && (error.misrouted || (error.status !== undefined && !error.retriable))) {
+      if (error instanceof SchemaRegistryError && error.misrouted) {
         throw new ConfigurationError([`registry.url: ${this.url} does not serve the schema-registry API (${error.message}); on Apicurio the URL ends in /apis/ccompat/v7`]);
+      }
+      if (error instanceof SchemaRegistryError && !error.retriable) {
+        throw new ConfigurationError([`registry.url: ${this.url} refused the registry check (${error.message}): check the URL and its credentials`]);
       }
       throw error;
     }

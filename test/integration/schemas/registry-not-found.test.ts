@@ -146,3 +146,15 @@ describe('a writer schema with a __proto__ field, registered on the real registr
     expect((error as Error).message).toMatch(/Hostile\.__proto__/);
   });
 });
+
+describe('the URL check at start', () => {
+  it('lets a consumer start while the registry is down (it waits, not ready), but not on a URL that is not a registry', async () => {
+    const server = createServer((_request, response) => response.writeHead(503).end('{"error_code":50301,"message":"starting"}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const down = new SchemaRegistryClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    await expect(new AvroCodec({ source: down }).verify()).resolves.toBeUndefined();
+    expect(down.readiness().ready).toBe(false);
+    await expect(new AvroCodec({ source: new SchemaRegistryClient({ url: new URL(registryUrl()).origin }) }).verify()).rejects.toThrow(ConfigurationError);
+  });
+});
