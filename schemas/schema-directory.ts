@@ -31,6 +31,20 @@ function versionOf(file: string): number {
   return match ? Number(match[1]) : 1;
 }
 
+function readSubjectMap(path: string): Record<string, string> {
+  if (!existsSync(path)) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigurationError([`${path}: not valid JSON (${(error as Error).message}); expected { "<file>.avsc": "<subject>" }`]);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((subject) => typeof subject !== 'string')) {
+    throw new ConfigurationError([`${path}: expected an object { "<file>.avsc": "<subject>" }`]);
+  }
+  return parsed as Record<string, string>;
+}
+
 /**
  * The schemas of a folder with their subjects. Throws a {@link ConfigurationError} listing every problem:
  * no `.avsc` file, an unreadable schema, a strategy that needs a topic without one, two record types that
@@ -41,7 +55,7 @@ export function readSchemaDirectory(directory: string, naming: SubjectNaming): L
   const files = readdirSync(directory).filter((name) => name.endsWith('.avsc')).sort();
   if (files.length === 0) throw new ConfigurationError([`schema folder ${directory} has no .avsc file (--dir)`]);
   const mapPath = join(directory, subjectMapFile);
-  const subjectMap = existsSync(mapPath) ? (JSON.parse(readFileSync(mapPath, 'utf8')) as Record<string, string>) : {};
+  const subjectMap = readSubjectMap(mapPath);
   const unmapped = files.filter((file) => !Object.hasOwn(subjectMap, file));
   if (unmapped.length > 0 && strategyNeedsTopic(naming.strategy) && !naming.topic) {
     throw new ConfigurationError([

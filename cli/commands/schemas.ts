@@ -4,12 +4,11 @@
  * the producers' strategy names (`--subject-name-strategy`, default `topic` like the producer: `<topic>-value`,
  * so `--topic` is needed); versions are `<Name>.avsc`, `<Name>.v2.avsc`, ...
  */
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { ConfigurationError } from '../../core/errors.ts';
 import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
 import { readSettings } from '../../infra/stack/stack-settings.ts';
-import { parseSchemaText } from '../../schemas/avro-type.ts';
+import { readSchemaFile } from '../../schemas/avro-type.ts';
 import { checkSchemas } from '../../schemas/schema-contract.ts';
 import { compareSchemas } from '../../schemas/schema-compatibility.ts';
 import { readSchemaDirectory } from '../../schemas/schema-directory.ts';
@@ -114,7 +113,7 @@ export function registerSchemasCommand(program: Command): void {
     .action((oldFile: string, newFile: string, options: { require: string }) => {
       const required = options.require.toUpperCase();
       if (!(levels as readonly string[]).includes(required)) throw new ConfigurationError([`--require ${options.require}: must be one of ${levels.join(', ')}`]);
-      const report = compareSchemas(parseSchemaText(readFileSync(oldFile, 'utf8')), parseSchemaText(readFileSync(newFile, 'utf8')));
+      const report = compareSchemas(readSchemaFile(oldFile), readSchemaFile(newFile));
       console.log(`BACKWARD (new reads old): ${report.backward.length === 0 ? 'yes' : 'NO'}`);
       for (const problem of report.backward) console.log(`    ${problem}`);
       console.log(`FORWARD  (old reads new): ${report.forward.length === 0 ? 'yes' : 'NO'}`);

@@ -12,6 +12,7 @@ import { EventProducer } from '../../../producers/event-producer.ts';
 import { defaultEventProducerOptions } from '../../../producers/options.ts';
 import { AvroCodec } from '../../../schemas/avro-codec.ts';
 import { readSchemaDirectory } from '../../../schemas/schema-directory.ts';
+import { readSchemaFile } from '../../../schemas/avro-type.ts';
 import { defaultSubjectNameStrategy } from '../../../schemas/subject-name-strategy.ts';
 import { FakeKafka, fakeRegistry } from '../producers/fake-kafka.ts';
 import { FakeSchemaSource, framed } from './fake-schema-source.ts';
@@ -53,6 +54,13 @@ describe('subject naming', () => {
 
   it('refuses a folder without .avsc files', () => {
     expect(problemsOf(() => readSchemaDirectory(folder({}), { strategy: 'record' })).join()).toMatch(/no \.avsc file/);
+  });
+
+  it('names the path of a missing schema file or a broken subjects.json, without a stack trace', () => {
+    expect(problemsOf(() => readSchemaFile('/nonexistent/A.avsc'))).toEqual(['/nonexistent/A.avsc: cannot read the schema file (ENOENT)']);
+    const directory = folder({ 'A.avsc': record('A') });
+    writeFileSync(join(directory, 'subjects.json'), '{ not json');
+    expect(problemsOf(() => readSchemaDirectory(directory, { strategy: 'record' })).join()).toContain(`${join(directory, 'subjects.json')}: not valid JSON`);
   });
 
   it("names the strategy and a command that helps when the producer's subject lacks the schema", async () => {
