@@ -225,11 +225,13 @@ export class SchemaRegistryClient implements SchemaSource {
       parsed = undefined;
     }
     if (!response.ok) {
-      const errorBody = (parsed ?? {}) as { error_code?: number; message?: string };
+      const errorBody = (parsed ?? {}) as { error_code?: unknown; message?: unknown };
+      const code = typeof errorBody.error_code === 'number' ? errorBody.error_code : undefined;
+      const hint = response.status === 404 && code === undefined ? ` (a 404 without a registry error code: is ${this.url} the registry's base URL? On Apicurio it ends in /apis/ccompat/v7)` : '';
       throw new SchemaRegistryError(
-        `the schema registry answered ${what} with HTTP ${response.status}${errorBody.error_code ? ` (error ${errorBody.error_code})` : ''}: ${errorBody.message ?? text.slice(0, 200)}`,
+        `the schema registry answered ${what} with HTTP ${response.status}${code ? ` (error ${code})` : ''}: ${typeof errorBody.message === 'string' ? errorBody.message : text.slice(0, 200)}${hint}`,
         response.status,
-        errorBody.error_code,
+        code,
       );
     }
     if (parsed === undefined) {
