@@ -221,6 +221,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.consumer.on(REBALANCING, () => this.onRebalancing());
     this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberId, payload.memberAssignment));
     await this.checkTopics();
+    await this.options.decoder?.verify?.();
     await this.producer.connect();
     await this.consumer.connect();
     const tiers = this.options.topics.flatMap((topic) => this.options.retryTiersMs.map((_, index) => retryTopicOf(topic, this.options.groupId, index + 1)));

@@ -304,7 +304,7 @@ export class RecordProcessor<T> {
     if (!decoder) return { value: record.value as T };
     for (let attempt = 1; ; attempt++) {
       try {
-        return { value: await decoder.decode(record.value, record) };
+        return { value: await decoder.decode(record.value, work.origin) };
       } catch (error) {
         if (error instanceof DecodeError) return { reason: error.reason === 'schema-not-found' ? 'schema-not-found' : 'decode-error', error };
         if (error instanceof OrderlyError && error.retriable) {

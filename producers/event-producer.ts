@@ -232,7 +232,7 @@ export class EventProducer {
       const subject = subjectName(this.#options.subjectNameStrategy, topic, fullNameOf(type));
       if (!typeNumbers.has(type)) typeNumbers.set(type, typeNumbers.size);
       const idKey = `${subject}\u0000${typeNumbers.get(type)}`;
-      if (!schemaIds.has(idKey)) schemaIds.set(idKey, this.#encoder.schemaId(subject, type));
+      if (!schemaIds.has(idKey)) schemaIds.set(idKey, this.#encoder.schemaId(subject, type, { strategy: this.#options.subjectNameStrategy, topic }));
       return { type, idKey };
     });
     const ids = new Map<string, number>();

@@ -3,7 +3,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import type { Kafka } from '../core/kafka-client.ts';
 import type { Logger } from '../core/logger.ts';
 import { SchemaRegistryClient } from '../schemas/schema-registry-client.ts';
-import { subjectNameStrategies, type SubjectNameStrategy } from '../schemas/subject-name-strategy.ts';
+import { defaultSubjectNameStrategy, subjectNameStrategies, type SubjectNameStrategy } from '../schemas/subject-name-strategy.ts';
 
 export interface EventProducerOptions {
   /** The Kafka client (`createKafkaClient`). The producer creates its own kafkajs producer from it. */
@@ -39,7 +39,7 @@ export interface EventProducerOptions {
 }
 
 export const defaultEventProducerOptions = {
-  subjectNameStrategy: 'topic',
+  subjectNameStrategy: defaultSubjectNameStrategy,
   autoRegister: false,
   maxInFlight: 1000,
   onFull: 'wait',

@@ -3,6 +3,7 @@ import { ConfigurationError } from '../core/errors.ts';
 import type { SchemaSource } from './schema-registry-client.ts';
 import type { AvroSchemaInput } from './avro-type.ts';
 import { defaultAvroDecodeLimits, type AvroDecodeLimits } from './avro-value-scanner.ts';
+import { subjectNameStrategies, type SubjectNameStrategy } from './subject-name-strategy.ts';
 
 export interface AvroCodecOptions {
   /** Where writer schemas come from by id: a {@link SchemaRegistryClient}, or a fake in tests. */
@@ -14,6 +15,12 @@ export interface AvroCodecOptions {
   readerSchemas?: AvroSchemaInput[];
   /** Subjects a writer schema id must be registered under (`subject-mismatch` otherwise). Empty: not checked. @defaultValue `[]` */
   expectedSubjects?: string[];
+  /**
+   * The producers' subject-name strategy (the same setting as the producer's `subjectNameStrategy`): a writer
+   * schema id must be registered under the subject the strategy names for the record's topic and the writer's
+   * record name (`subject-mismatch` otherwise, naming the strategy). Unset: not checked. @defaultValue undefined
+   */
+  subjectNameStrategy?: SubjectNameStrategy;
   /** Limits of the pre-scan; unset ones keep their defaults (see {@link AvroDecodeLimits}). */
   limits?: Partial<AvroDecodeLimits>;
   /** Lookups of an unknown id before `schema-not-found` (the registry may lag behind a producer). @defaultValue 3 */
@@ -38,12 +45,15 @@ const optionsSchema = z.object({
   ),
   readerSchemas: z.array(z.custom<AvroSchemaInput>((value) => value !== null && value !== undefined, 'must be a schema')),
   expectedSubjects: z.array(z.string().min(1, 'must not be empty')),
+  subjectNameStrategy: z.enum(subjectNameStrategies).optional(),
   limits: z.object({
     maxCollectionItems: positiveInteger,
     maxTotalItems: positiveInteger,
     maxStringBytes: positiveInteger,
     maxDepth: positiveInteger,
     forbiddenMapKeys: z.array(z.string()),
+    maxDecodedBytesPerInputByte: positiveInteger,
+    decodedBytesAllowance: positiveInteger,
   }),
   schemaNotFoundAttempts: positiveInteger.max(20, 'must be at most 20: each attempt waits twice as long'),
   schemaNotFoundBackoffMs: z.number().int().nonnegative('must be zero or more milliseconds'),

@@ -11,6 +11,9 @@ import { parseWireFormat } from './wire-format.ts';
 import { scanAvroValue } from './avro-value-scanner.ts';
 import { SchemaRegistryError } from './schema-registry-error.ts';
 import { avroType, parseSchemaText } from './avro-type.ts';
+import { forbiddenFieldsProblem } from './forbidden-field-names.ts';
+import { subjectName } from './subject-name-strategy.ts';
+import { ConfigurationError } from '../core/errors.ts';
 import { validateAvroCodecOptions, type AvroCodecOptions, type ValidAvroCodecOptions } from './avro-codec-options.ts';
 
 interface WriterSchema {
@@ -18,6 +21,8 @@ interface WriterSchema {
   /** Resolvers into each reader type, by reader name. */
   resolvers: Map<string, unknown>;
   subjects?: Promise<string[]>;
+  /** Set when the schema itself is refused (a `__proto__` field): every record written with it is. */
+  refusal?: DecodeError;
 }
 
 export class AvroCodec<T = unknown> implements ValueDecoder<T> {
@@ -29,14 +34,35 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
     this.#options = validateAvroCodecOptions(options);
     for (const schema of this.#options.readerSchemas) {
       const type = avroType(schema);
+      const problem = forbiddenFieldsProblem(type);
+      if (problem) throw new ConfigurationError([`avroCodec.readerSchemas: ${type.name ?? type.typeName}: ${problem}`]);
       for (const name of [type.name, ...type.aliases ?? []]) if (name) this.#readers.set(name, type);
     }
   }
 
-  async decode(value: Buffer | null, _context?: DecodeContext): Promise<T> {
+  /**
+   * Checks the registry URL at start (`SchemaRegistryClient.verify`): a URL that does not serve the registry
+   * API throws. A registry that is down does not: the source has logged it and reports not ready, and records
+   * wait for it as they would mid-run. A fake source without `verify` passes.
+   */
+  async verify(): Promise<void> {
+    try {
+      await this.#options.source.verify?.();
+    } catch (error) {
+      if (error instanceof SchemaRegistryError && error.retriable && !error.misrouted) return;
+      throw error;
+    }
+  }
+
+  async decode(value: Buffer | null, context?: DecodeContext): Promise<T> {
     const { schemaId, body } = parseWireFormat(value);
     const writer = await this.#writer(schemaId);
-    if (this.#options.expectedSubjects.length > 0) await this.#checkSubject(schemaId, writer);
+    if (writer.refusal) throw writer.refusal;
+    if (this.#options.expectedSubjects.length > 0) await this.#checkSubject(schemaId, writer, this.#options.expectedSubjects);
+    const strategy = this.#options.subjectNameStrategy;
+    if (strategy && context) {
+      await this.#checkSubject(schemaId, writer, [subjectName(strategy, context.topic, writer.type.name ?? writer.type.typeName)], `subject-name strategy '${strategy}'`);
+    }
     const reader = this.#readerFor(writer.type);
     scanAvroValue(writer.type, body, this.#options.limits);
     try {
@@ -71,15 +97,14 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
     return resolver;
   }
 
-  async #checkSubject(schemaId: number, writer: WriterSchema): Promise<void> {
+  async #checkSubject(schemaId: number, writer: WriterSchema, expected: readonly string[], why = 'expectedSubjects'): Promise<void> {
     writer.subjects ??= this.#options.source.subjectsOfId(schemaId).catch((error: unknown) => {
       writer.subjects = undefined;
       throw error;
     });
     const subjects = await writer.subjects;
-    const expected = this.#options.expectedSubjects;
     if (!subjects.some((subject) => expected.includes(subject))) {
-      throw new DecodeError('subject-mismatch', `schema id ${schemaId} belongs to ${subjects.join(', ') || 'no subject'}, not to ${expected.join(', ')}`);
+      throw new DecodeError('subject-mismatch', `schema id ${schemaId} belongs to ${subjects.join(', ') || 'no subject'}, not to ${expected.join(', ')} (${why})`);
     }
   }
 
@@ -108,10 +133,14 @@ export class AvroCodec<T = unknown> implements ValueDecoder<T> {
         await new Promise((resolve) => setTimeout(resolve, schemaNotFoundBackoffMs * 2 ** (attempt - 1)));
       }
     }
+    let type: Type;
     try {
-      return { type: parseSchemaText(text), resolvers: new Map() };
+      type = parseSchemaText(text);
     } catch (error) {
       throw new DecodeError('invalid-data', `the registry's schema ${schemaId} is not a valid Avro schema: ${(error as Error).message}`, { cause: error });
     }
+    const problem = forbiddenFieldsProblem(type);
+    // Cached like a found schema: the refusal is the schema's, not the registry's, and will not change.
+    return { type, resolvers: new Map(), ...(problem ? { refusal: new DecodeError('forbidden-field', `schema ${schemaId}: ${problem}`) } : {}) };
   }
 }

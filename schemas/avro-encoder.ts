@@ -8,6 +8,8 @@ import { OrderlyError } from '../core/errors.ts';
 import type { SchemaRegistryClient } from './schema-registry-client.ts';
 import { SchemaRegistryError } from './schema-registry-error.ts';
 import { encodeWireFormat } from './wire-format.ts';
+import { forbiddenFieldsProblem } from './forbidden-field-names.ts';
+import { registerCommandFor, type SubjectNaming } from './subject-name-strategy.ts';
 
 export interface AvroEncoderOptions {
   registry: SchemaRegistryClient;
@@ -26,10 +28,15 @@ export class AvroEncoder {
     this.#autoRegister = options.autoRegister ?? false;
   }
 
-  /** The schema id for a subject; asks the registry once per (subject, schema), and again only after a failure. */
-  schemaId(subject: string, type: Type): Promise<number> {
+  /**
+   * The schema id for a subject; asks the registry once per (subject, schema), and again only after a failure.
+   * `naming` (how the subject was named) lets a "not registered" error name the strategy and the command that helps.
+   */
+  schemaId(subject: string, type: Type, naming?: SubjectNaming): Promise<number> {
     let canonical = this.#canonical.get(type);
     if (canonical === undefined) {
+      const problem = forbiddenFieldsProblem(type);
+      if (problem) return Promise.reject(new OrderlyError('CONFIGURATION', `subject ${subject}: ${problem}`));
       // exportAttrs keeps defaults, aliases and order: without it avsc gives the canonical form, which drops
       // defaults, and the registry would judge a compatible evolution incompatible.
       canonical = JSON.stringify(type.schema({ exportAttrs: true }));
@@ -38,7 +45,7 @@ export class AvroEncoder {
     const cacheKey = `${subject}\u0000${canonical}`;
     let id = this.#ids.get(cacheKey);
     if (!id) {
-      id = this.#resolveId(subject, canonical);
+      id = this.#resolveId(subject, canonical, naming);
       this.#ids.set(cacheKey, id);
       id.catch(() => this.#ids.delete(cacheKey));
     }
@@ -65,14 +72,17 @@ export class AvroEncoder {
     }
   }
 
-  async #resolveId(subject: string, schema: string): Promise<number> {
+  async #resolveId(subject: string, schema: string, naming: SubjectNaming | undefined): Promise<number> {
     if (this.#autoRegister) return this.#registry.register(subject, schema);
     try {
       return await this.#registry.lookup(subject, schema);
     } catch (error) {
       if (error instanceof SchemaRegistryError && error.notFound) {
+        const how = naming
+          ? `subject ${subject} (subject-name strategy '${naming.strategy}', topic ${naming.topic ?? 'any'}) has no such schema in the registry and autoRegister is false: register it under that subject first (\`${registerCommandFor(naming.strategy, naming.topic)}\`) or set autoRegister: true in development`
+          : `subject ${subject} has no such schema in the registry and autoRegister is false: register it under that subject first, or set autoRegister: true in development`;
         throw new SchemaRegistryError(
-          `subject ${subject} has no such schema in the registry and autoRegister is false: register it first (\`orderly schemas register\`) or set autoRegister: true in development`,
+          how,
           error.status,
           error.registryErrorCode,
           { cause: error },

@@ -1,6 +1,7 @@
 import avro from 'avsc';
 import type { Schema, Type } from 'avsc';
-import { OrderlyError } from '../core/errors.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 
 export type { Schema, Type } from 'avsc';
 
@@ -33,6 +34,21 @@ export function avroType(schema: AvroSchemaInput): Type {
 export function fullNameOf(type: Type): string {
   if (!type.name) throw new OrderlyError('CONFIGURATION', `an event schema must be a named type (a record), not ${type.typeName}`);
   return type.name;
+}
+
+/** Reads and parses one `.avsc` file; a missing or invalid file throws a {@link ConfigurationError} naming its path. */
+export function readSchemaFile(path: string): Type {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError([`${path}: cannot read the schema file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`]);
+  }
+  try {
+    return parseSchemaText(text);
+  } catch (error) {
+    throw new ConfigurationError([`${path}: not a valid Avro schema: ${(error as Error).message}`]);
+  }
 }
 
 /** Parses schema text from a registry or a file; throws the avsc error, which callers classify. */

@@ -6,6 +6,13 @@
  * on the first problem: truncated input, trailing bytes, a count or length beyond the limits, a forbidden
  * map key, a union or enum index out of range, or nesting deeper than the limit. Only a body that passes is
  * handed to avsc.
+ *
+ * It is as strict as Java's `BinaryDecoder`: an `int` takes at most 5 bytes and fits 32 bits (avsc reads
+ * 2^40), a `long` at most 10, a boolean is the byte 0 or 1 (avsc reads 7 as true). And it bounds what
+ * decoding builds: each value is charged an estimate of its decoded size (8 bytes a number or null, 16 plus
+ * the length a string, 32 an object or array), and the total may not pass `maxDecodedBytesPerInputByte`
+ * times the input's length (or `decodedBytesAllowance` for a small input), so 45 bytes cannot become a
+ * million empty records.
  */
 import type { Type } from 'avsc';
 import { DecodeError } from './decode-error.ts';
@@ -21,6 +28,13 @@ export interface AvroDecodeLimits {
   maxDepth: number;
   /** Map keys refused with `forbidden-key`. @defaultValue `['__proto__', 'constructor', 'prototype']` */
   forbiddenMapKeys: readonly string[];
+  /**
+   * Estimated bytes of decoded value per byte of Avro input (`limit-exceeded` beyond). Ordinary records
+   * expand 2-10 times; items that take no bytes (empty records, nulls) are what passes it. @defaultValue 64
+   */
+  maxDecodedBytesPerInputByte: number;
+  /** Estimated decoded bytes always allowed, however short the input (a record of many null fields). @defaultValue 65536 (64 KiB) */
+  decodedBytesAllowance: number;
 }
 
 export const defaultAvroDecodeLimits: AvroDecodeLimits = {
@@ -29,7 +43,14 @@ export const defaultAvroDecodeLimits: AvroDecodeLimits = {
   maxStringBytes: 1024 * 1024,
   maxDepth: 64,
   forbiddenMapKeys: ['__proto__', 'constructor', 'prototype'],
+  maxDecodedBytesPerInputByte: 64,
+  decodedBytesAllowance: 64 * 1024,
 };
+
+/** Estimated decoded sizes, in bytes: a number, boolean or null slot; an object or array; a string's header. */
+const slotBytes = 8;
+const objectBytes = 32;
+const stringHeaderBytes = 16;
 
 interface AvroTypeShape {
   typeName: string;
@@ -46,13 +67,36 @@ class Scan {
   readonly buffer: Buffer;
   readonly limits: AvroDecodeLimits;
   readonly forbidden: Set<string>;
+  readonly maxDecodedBytes: number;
   position = 0;
   totalItems = 0;
+  decodedBytes = 0;
 
   constructor(buffer: Buffer, limits: AvroDecodeLimits) {
     this.buffer = buffer;
     this.limits = limits;
     this.forbidden = new Set(limits.forbiddenMapKeys);
+    this.maxDecodedBytes = Math.max(limits.decodedBytesAllowance, buffer.length * limits.maxDecodedBytesPerInputByte);
+  }
+
+  charge(bytes: number): void {
+    this.decodedBytes += bytes;
+    if (this.decodedBytes > this.maxDecodedBytes) {
+      throw new DecodeError(
+        'limit-exceeded',
+        `the value would decode to more than ${this.maxDecodedBytes} bytes from ${this.buffer.length} bytes of input (maxDecodedBytesPerInputByte ${this.limits.maxDecodedBytesPerInputByte}, decodedBytesAllowance ${this.limits.decodedBytesAllowance})`,
+      );
+    }
+  }
+
+  /** An Avro int as Java reads it: at most 5 bytes, within 32 bits. */
+  readInt(): number {
+    const start = this.position;
+    const value = this.readLong('an int');
+    if (this.position - start > 5 || value > 2_147_483_647 || value < -2_147_483_648) {
+      throw new DecodeError('invalid-data', `an int is encoded in ${this.position - start} bytes as ${value}: beyond 32 bits`);
+    }
+    return value;
   }
 
   truncated(what: string): never {
@@ -119,36 +163,52 @@ class Scan {
     const shape = type as unknown as AvroTypeShape;
     switch (shape.typeName) {
       case 'null':
-        return;
-      case 'boolean':
-        return this.skip(1, 'a boolean');
+        return this.charge(slotBytes);
+      case 'boolean': {
+        if (this.position >= this.buffer.length) this.truncated('a boolean');
+        const byte = this.buffer[this.position++] as number;
+        if (byte > 1) throw new DecodeError('invalid-data', `a boolean is the byte ${byte}, not 0 or 1`);
+        return this.charge(slotBytes);
+      }
       case 'int':
+        this.readInt();
+        return this.charge(slotBytes);
       case 'long':
-        this.readLong(`a ${shape.typeName}`);
-        return;
+        this.readLong('a long');
+        return this.charge(slotBytes);
       case 'float':
-        return this.skip(4, 'a float');
+        this.skip(4, 'a float');
+        return this.charge(slotBytes);
       case 'double':
-        return this.skip(8, 'a double');
+        this.skip(8, 'a double');
+        return this.charge(slotBytes);
       case 'string':
-      case 'bytes':
-        return this.skip(this.readLength(`a ${shape.typeName} value`), `a ${shape.typeName} value`);
+      case 'bytes': {
+        const length = this.readLength(`a ${shape.typeName} value`);
+        this.skip(length, `a ${shape.typeName} value`);
+        return this.charge(stringHeaderBytes + length);
+      }
       case 'fixed':
-        return this.skip(shape.size ?? 0, 'a fixed value');
+        this.skip(shape.size ?? 0, 'a fixed value');
+        return this.charge(stringHeaderBytes + (shape.size ?? 0));
       case 'enum': {
-        const index = this.readLong('an enum index');
+        const index = this.readInt();
         if (index < 0 || index >= (shape.symbols?.length ?? 0)) throw new DecodeError('invalid-data', `enum index ${index} is out of range`);
-        return;
+        return this.charge(slotBytes);
       }
       case 'record':
       case 'error':
+        this.charge(objectBytes);
         for (const field of shape.fields ?? []) this.value(field.type, depth + 1);
         return;
       case 'array':
+        this.charge(objectBytes);
         return this.blocks('an array', () => this.value(shape.itemsType as Type, depth + 1));
       case 'map':
+        this.charge(objectBytes);
         return this.blocks('a map', () => {
           const length = this.readLength('a map key');
+          this.charge(stringHeaderBytes + length);
           const start = this.position;
           this.skip(length, 'a map key');
           const key = this.buffer.toString('utf8', start, start + length);
@@ -157,7 +217,8 @@ class Scan {
         });
       case 'union:unwrapped':
       case 'union:wrapped': {
-        const index = this.readLong('a union index');
+        const index = this.readInt();
+        if (shape.typeName === 'union:wrapped') this.charge(objectBytes);
         const branch = index >= 0 ? shape.types?.[index] : undefined;
         if (branch === undefined) throw new DecodeError('invalid-data', `union index ${index} is out of range`);
         return this.value(branch, depth + 1);

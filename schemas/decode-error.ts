@@ -14,6 +14,7 @@ export const decodeReasons = [
   'trailing-bytes',
   'limit-exceeded',
   'forbidden-key',
+  'forbidden-field',
   'invalid-json',
   'invalid-data',
 ] as const;

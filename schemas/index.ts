@@ -5,6 +5,7 @@ export * from './json-decoder.ts';
 export * from './wire-format.ts';
 export * from './avro-type.ts';
 export * from './avro-value-scanner.ts';
+export * from './forbidden-field-names.ts';
 export * from './avro-codec.ts';
 export * from './avro-codec-options.ts';
 export * from './avro-encoder.ts';

@@ -1,30 +1,61 @@
 /**
  * `orderly schemas check | register | diff`: the schema contract.
- * Files map to subjects as `schemas/schema-directory.ts` says: `subjects.json` in the folder, else the
- * record's full name (RecordNameStrategy); versions are `<Name>.avsc`, `<Name>.v2.avsc`, ...
+ * Files map to subjects as `schemas/schema-directory.ts` says: `subjects.json` in the folder, else the subject
+ * the producers' strategy names (`--subject-name-strategy`, default `topic` like the producer: `<topic>-value`,
+ * so `--topic` is needed); versions are `<Name>.avsc`, `<Name>.v2.avsc`, ...
  */
-import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigurationError } from '../../core/errors.ts';
 import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
 import { readSettings } from '../../infra/stack/stack-settings.ts';
-import { parseSchemaText } from '../../schemas/avro-type.ts';
+import { readSchemaFile } from '../../schemas/avro-type.ts';
 import { checkSchemas } from '../../schemas/schema-contract.ts';
 import { compareSchemas } from '../../schemas/schema-compatibility.ts';
 import { readSchemaDirectory } from '../../schemas/schema-directory.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import { SchemaRegistryError } from '../../schemas/schema-registry-error.ts';
+import { defaultSubjectNameStrategy, subjectNameStrategies, type SubjectNameStrategy } from '../../schemas/subject-name-strategy.ts';
+import type { SchemaCheckResult } from '../../schemas/schema-contract.ts';
 
 interface RegistryOption {
   dir: string;
   registry?: string;
+  subjectNameStrategy: SubjectNameStrategy;
+  topic?: string;
+  json?: boolean;
 }
 
-/** --registry, else SCHEMA_REGISTRY_URL, else the local stack's settings. */
-function registryClient(url: string | undefined): SchemaRegistryClient {
+/** The options every folder command takes: the folder, the registry, and the producers' subject naming. */
+function folderOptions(command: Command): Command {
+  return command
+    .option('--dir <dir>', 'folder of .avsc files', 'schemas/avro')
+    .option('--registry <url>', 'schema registry URL (default: SCHEMA_REGISTRY_URL or the local stack)')
+    .addOption(
+      new Option('--subject-name-strategy <strategy>', "how the producers name subjects (the producer's subjectNameStrategy): topic = <topic>-value, record = full name, topic-record = <topic>-<full name>")
+        .choices(subjectNameStrategies)
+        .default(defaultSubjectNameStrategy),
+    )
+    .option('--topic <topic>', 'the topic the producers write these records to (names the subject under the topic and topic-record strategies)');
+}
+
+function describeCheck({ status, level, latestVersion, checkedAgainstFiles }: SchemaCheckResult): string {
+  const against = [
+    ...(checkedAgainstFiles.length > 0 ? [`after ${checkedAgainstFiles.join(', ')}`] : []),
+    status === 'new-subject' ? 'new subject, not in the registry' : status === 'registered' ? `already registered (latest is version ${latestVersion})` : latestVersion !== undefined ? `against registry version ${latestVersion}` : 'older local version, not checked against the registry',
+  ];
+  return `${against.join('; ')} under ${level}`;
+}
+
+/**
+ * --registry, else SCHEMA_REGISTRY_URL, else the local stack's settings; checked first, so a wrong URL fails
+ * with its name instead of every subject passing as new.
+ */
+async function registryClient(url: string | undefined): Promise<SchemaRegistryClient> {
   const resolved = url ?? process.env.SCHEMA_REGISTRY_URL ?? readSettings(defaultStackDir())?.SCHEMA_REGISTRY_URL;
   if (!resolved) throw new ConfigurationError(['no schema registry: pass --registry URL, set SCHEMA_REGISTRY_URL, or run `orderly stack up`']);
-  return new SchemaRegistryClient({ url: resolved });
+  const registry = new SchemaRegistryClient({ url: resolved });
+  await registry.verify();
+  return registry;
 }
 
 const levels = ['NONE', 'BACKWARD', 'FORWARD', 'FULL'] as const;
@@ -32,31 +63,37 @@ const levels = ['NONE', 'BACKWARD', 'FORWARD', 'FULL'] as const;
 export function registerSchemasCommand(program: Command): void {
   const schemas = program.command('schemas').description('check, register and compare the Avro schemas of a folder');
 
-  schemas
-    .command('check')
-    .description("test each local schema against the registry's latest version of its subject; exit 1 on an incompatible one")
-    .option('--dir <dir>', 'folder of .avsc files', 'schemas/avro')
-    .option('--registry <url>', 'schema registry URL (default: SCHEMA_REGISTRY_URL or the local stack)')
+  folderOptions(
+    schemas
+      .command('check')
+      .description("check each subject's local versions in order, and the newest against the registry's latest; exit 1 on an incompatible one or a folder without .avsc files"),
+  )
+    .option('--json', 'print the results as JSON (for CI)')
     .action(async (options: RegistryOption) => {
-      const results = await checkSchemas(registryClient(options.registry), readSchemaDirectory(options.dir));
-      for (const { schema, status, level, latestVersion, problems } of results) {
-        const against = status === 'new-subject' ? 'new subject, nothing to check against' : `against version ${latestVersion} under ${level}`;
-        console.log(`${status === 'incompatible' ? 'INCOMPATIBLE' : 'ok'.padEnd(12)} ${schema.file} -> ${schema.subject} (${against})`);
-        for (const problem of problems) console.log(`    ${problem}`);
-      }
+      const local = readSchemaDirectory(options.dir, { strategy: options.subjectNameStrategy, topic: options.topic });
+      const results = await checkSchemas(await registryClient(options.registry), local);
       const failed = results.filter((result) => result.status === 'incompatible').length;
-      console.log(`${results.length} schema(s) checked, ${failed} incompatible`);
       if (failed > 0) process.exitCode = 1;
+      if (options.json) {
+        const rows = results.map(({ schema, ...result }) => ({ file: schema.file, subject: schema.subject, version: schema.version, ...result }));
+        console.log(JSON.stringify({ subjectNameStrategy: options.subjectNameStrategy, topic: options.topic ?? null, checked: results.length, incompatible: failed, results: rows }, null, 2));
+        return;
+      }
+      for (const result of results) {
+        console.log(`${result.status === 'incompatible' ? 'INCOMPATIBLE' : 'ok'.padEnd(12)} ${result.schema.file} -> ${result.schema.subject} (${describeCheck(result)})`);
+        for (const problem of result.problems) console.log(`    ${problem}`);
+      }
+      console.log(`${results.length} schema(s) checked, ${failed} incompatible (subjects named by the '${options.subjectNameStrategy}' strategy)`);
     });
 
-  schemas
-    .command('register')
-    .description('register each local schema under its subject, in version order; exit 1 when the registry refuses one')
-    .option('--dir <dir>', 'folder of .avsc files', 'schemas/avro')
-    .option('--registry <url>', 'schema registry URL (default: SCHEMA_REGISTRY_URL or the local stack)')
+  folderOptions(
+    schemas
+      .command('register')
+      .description('register each local schema under its subject, in version order; exit 1 when the registry refuses one'),
+  )
     .action(async (options: RegistryOption) => {
-      const registry = registryClient(options.registry);
-      for (const schema of readSchemaDirectory(options.dir)) {
+      const registry = await registryClient(options.registry);
+      for (const schema of readSchemaDirectory(options.dir, { strategy: options.subjectNameStrategy, topic: options.topic })) {
         try {
           console.log(`registered   ${schema.file} -> ${schema.subject} id ${await registry.register(schema.subject, schema.text)}`);
         } catch (error) {
@@ -76,7 +113,7 @@ export function registerSchemasCommand(program: Command): void {
     .action((oldFile: string, newFile: string, options: { require: string }) => {
       const required = options.require.toUpperCase();
       if (!(levels as readonly string[]).includes(required)) throw new ConfigurationError([`--require ${options.require}: must be one of ${levels.join(', ')}`]);
-      const report = compareSchemas(parseSchemaText(readFileSync(oldFile, 'utf8')), parseSchemaText(readFileSync(newFile, 'utf8')));
+      const report = compareSchemas(readSchemaFile(oldFile), readSchemaFile(newFile));
       console.log(`BACKWARD (new reads old): ${report.backward.length === 0 ? 'yes' : 'NO'}`);
       for (const problem of report.backward) console.log(`    ${problem}`);
       console.log(`FORWARD  (old reads new): ${report.forward.length === 0 ? 'yes' : 'NO'}`);

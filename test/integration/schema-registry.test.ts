@@ -2,7 +2,9 @@
  * The registry's own behaviour, through @kafkajs/confluent-schema-registry, against the real registry of the
  * stack (Apicurio locally, Confluent's under testcontainers). Compatibility is judged by the registry itself.
  */
-import { describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { testStack, uniqueName } from '../support/test-stack.ts';
 
@@ -117,5 +119,43 @@ describe('the schema registry of the stack', () => {
     const raw = await fetch(`${registryUrl()}/subjects/${uniqueName('missing')}-value/versions`);
     expect(raw.status).toBe(404);
     expect(((await raw.json()) as { error_code: number }).error_code).toBe(40401);
+  });
+
+  // Why Orderly keeps its own client (docs/schema-registry-client.md): the library's error keeps the HTTP
+  // status but drops the registry's error_code, so "no such schema" and a proxy's bare 404 look the same.
+  it("through @kafkajs/confluent-schema-registry, the registry's 40403 and a proxy's bare 404 are the same error", async () => {
+    const server = createServer((_request, response) => response.writeHead(404, { 'content-type': 'text/html' }).end('<html>404 Not Found</html>'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const proxy = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const fromRegistry = await new SchemaRegistry({ host: registryUrl() }).getSchema(2_000_000_000).catch((error: unknown) => error as Record<string, unknown>);
+    const fromProxy = await new SchemaRegistry({ host: proxy }).getSchema(1).catch((error: unknown) => error as Record<string, unknown>);
+    for (const error of [fromRegistry, fromProxy]) {
+      expect(error).toMatchObject({ status: 404 });
+      expect(Object.keys(error as object).filter((key) => /code/i.test(key))).toEqual([]);
+    }
+  });
+
+  it("through @kafkajs/confluent-schema-registry, register refuses a subject another client created on Apicurio (its level reads NONE)", async () => {
+    const subject = `${uniqueName('foreign')}-value`;
+    try {
+      const raw = await fetch(`${registryUrl()}/subjects/${subject}/versions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+        body: JSON.stringify({ schema: JSON.stringify(accountOpenedV1) }),
+      });
+      expect(raw.status).toBe(200);
+      const level = await fetch(`${registryUrl()}/config/${subject}`);
+      const registering = new SchemaRegistry({ host: registryUrl() }).register(avro(accountOpenedV1), { subject });
+      if (level.status === 200 && ((await level.json()) as { compatibilityLevel: string }).compatibilityLevel === 'NONE') {
+        // Apicurio: a subject without its own level reads NONE, and the library compares it with its BACKWARD.
+        await expect(registering).rejects.toThrow(/Compatibility does not match the configuration \(BACKWARD != NONE\)/);
+      } else {
+        // Confluent answers 404 (40408) there, and the library registers.
+        await expect(registering).resolves.toMatchObject({ id: expect.any(Number) });
+      }
+    } finally {
+      await deleteSubject(subject);
+    }
   });
 });

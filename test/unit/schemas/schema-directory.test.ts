@@ -16,7 +16,7 @@ describe('subject name strategies', () => {
 });
 
 describe('the example schemas in schemas/avro', () => {
-  const schemas = readSchemaDirectory('schemas/avro');
+  const schemas = readSchemaDirectory('schemas/avro', { strategy: 'record' });
 
   it('are the four ledger events plus a v2, each with accountId and a long sequence, mapped by record name', () => {
     expect(schemas.map((schema) => `${schema.subject}@${schema.version}`)).toEqual([
@@ -42,12 +42,12 @@ describe('the example schemas in schemas/avro', () => {
     const directory = mkdtempSync(join(tmpdir(), 'schemas-'));
     writeFileSync(join(directory, 'A.avsc'), JSON.stringify({ type: 'record', name: 'A', fields: [] }));
     writeFileSync(join(directory, 'subjects.json'), JSON.stringify({ 'A.avsc': 'ledger-value' }));
-    expect(readSchemaDirectory(directory)[0]?.subject).toBe('ledger-value');
+    expect(readSchemaDirectory(directory, { strategy: 'record' })[0]?.subject).toBe('ledger-value');
     writeFileSync(join(directory, 'B.avsc'), '{ not json');
     writeFileSync(join(directory, 'C.avsc'), JSON.stringify({ type: 'record', name: 'C', fields: [{ name: 'x', type: 'nope' }] }));
-    expect(() => readSchemaDirectory(directory)).toThrow(ConfigurationError);
+    expect(() => readSchemaDirectory(directory, { strategy: 'record' })).toThrow(ConfigurationError);
     try {
-      readSchemaDirectory(directory);
+      readSchemaDirectory(directory, { strategy: 'record' });
     } catch (error) {
       expect((error as ConfigurationError).problems).toHaveLength(2);
     }
