@@ -13,6 +13,8 @@ export interface InstrumentedConsumer {
   readonly events: ConsumerEventEmitter;
   stats(): { inFlight: number; queued: number; pausedPartitions: number; gatedPartitions: number };
   parkedKeys(): Promise<number>;
+  /** Not ready while its Kafka client is down after a crash or a partition is stopped at an undecodable batch. */
+  health?(): { ready: boolean; reasons: string[] };
 }
 
 export interface InstrumentConsumerOptions {
@@ -75,6 +77,8 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
       metrics.rebalances.inc({ group });
       if (state !== 'detached') state = 'rebalancing';
     },
+    'consumer.batch.undecodable': ({ topic, partition, action }) => metrics.undecodableBatches.inc({ group, topic: labels(topic).topic, partition: `${partition}`, action }),
+    'consumer.client.crashed': ({ restart }) => metrics.clientCrashes.inc({ group, restart }),
     'consumer.group.joined': () => {
       joinedOnce = true;
       if (state !== 'detached') state = 'joined';
@@ -97,7 +101,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     readiness: () => {
       if (state === 'detached') return { ready: false, reasons: [`group ${groupId}: the consumer is stopped`] };
       if (!joinedOnce) return { ready: false, reasons: [`group ${groupId}: not joined yet`] };
-      return { ready: true, reasons: [] };
+      return consumer.health?.() ?? { ready: true, reasons: [] };
     },
     detach: () => {
       state = 'detached';
