@@ -5,6 +5,7 @@
  * throws a {@link BackpressureError} with `onFull: 'reject'`. Nothing is ever buffered without bound. An
  * optional token bucket (`rateLimit`) caps the rate: it is taken before the in-flight bound, in order.
  */
+import { compressionIdOf } from '../core/compression/compression.ts';
 import { OrderlyError } from '../core/errors.ts';
 import { isUnknownTopicError, Partitioners, type IHeaders, type Message, type Producer, type RecordMetadata } from '../core/kafka-client.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
@@ -208,6 +209,7 @@ export class EventProducer {
         topicMessages: [...messagesByTopic].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })),
         acks: -1,
         timeout: this.#options.ackTimeoutMs,
+        compression: compressionIdOf[this.#options.compression],
       });
     } catch (error) {
       this.#logger.warn({ err: error, topic: chunk[0]?.topic, status: 'failed' }, 'publish failed');
