@@ -100,8 +100,9 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     state: () => state,
     readiness: () => {
       if (state === 'detached') return { ready: false, reasons: [`group ${groupId}: the consumer is stopped`] };
-      if (!joinedOnce) return { ready: false, reasons: [`group ${groupId}: not joined yet`] };
-      return consumer.health?.() ?? { ready: true, reasons: [] };
+      const health = consumer.health?.() ?? { ready: true, reasons: [] };
+      if (!joinedOnce) return { ready: false, reasons: [`group ${groupId}: not joined yet`, ...health.reasons] };
+      return health;
     },
     detach: () => {
       state = 'detached';
