@@ -10,7 +10,7 @@ import { startObservabilityServer } from '../../../observability/http.ts';
 import { instrumentConsumer } from '../../../observability/instrument-consumer.ts';
 import { OrderlyMetrics } from '../../../observability/metrics.ts';
 import { eventually, produce, sequencedEvents, startTestConsumer } from '../../support/consumer-harness.ts';
-import { createTestTopic, testGroupId, testKafka } from '../../support/test-stack.ts';
+import { createTestTopic, testAdmin, testGroupId, testKafka } from '../../support/test-stack.ts';
 
 /** A plain kafkajs consumer (round-robin assignor) that holds `groupId` until it is disconnected. */
 async function otherApplicationIn(groupId: string, topic: string) {
@@ -79,5 +79,23 @@ describe('OrderedConsumer: a crash of the Kafka client consumer', () => {
     } finally {
       await other.disconnect();
     }
+  });
+
+  it('a crash while partitions are held (the topic deleted under the member): reported with restart by kafkajs, and stop() then does not throw', async () => {
+    const topic = await createTestTopic({ partitions: 2, prefix: 'client-crash-deleted' });
+    const groupId = testGroupId();
+    await produce(topic, sequencedEvents(20, 4));
+    let handled = 0;
+    const consumer = startTestConsumer({ groupId, topics: [topic], handler: async () => void handled++ });
+    const crashed = new Promise<ConsumerEvents['consumer.client.crashed'][0]>((resolve) => consumer.events.once('consumer.client.crashed', resolve));
+    await consumer.start();
+    await eventually(() => handled === 20, () => `${handled} of 20 handled`);
+    await (await testAdmin()).deleteTopics({ topics: [topic] });
+    const crash = await crashed;
+    expect(crash).toMatchObject({ groupId, restart: 'kafkajs' });
+    expect(consumer.health().ready).toBe(false);
+    // Right after the crash, before kafkajs restarts its consumer: this threw "Consumer group was not initialized".
+    await expect(consumer.stop()).resolves.toBeUndefined();
+    await expect(consumer.whenStopped()).resolves.toBeUndefined();
   });
 });
