@@ -14,7 +14,7 @@ import { compressionNameOf } from './compression.ts';
 import { lz4Compress, lz4Decompress } from './lz4-codec.ts';
 import { snappyCompress, snappyDecompress } from './snappy-codec.ts';
 import { batchHeaderBefore, markerRecords, recordsAreWellFormed } from './undecodable-batch.ts';
-import { zstdCompress, zstdDecompress } from './zstd-codec.ts';
+import { decompressChunkBytes, zstdCompress, zstdDecompress } from './zstd-codec.ts';
 
 const { CompressionCodecs, CompressionTypes } = kafkajs;
 
@@ -34,7 +34,7 @@ const gunzip = promisify(zlib.unzip);
 const gzip = promisify(zlib.gzip);
 
 const codecs: Record<number, Codec> = {
-  [CompressionTypes.GZIP]: { compress: (data) => gzip(data), decompress: (data) => gunzip(data, { maxOutputLength: maxDecompressedBatchBytes }) },
+  [CompressionTypes.GZIP]: { compress: (data) => gzip(data), decompress: (data) => gunzip(data, { maxOutputLength: maxDecompressedBatchBytes, chunkSize: decompressChunkBytes }) },
   [CompressionTypes.Snappy]: { compress: snappyCompress, decompress: snappyDecompress },
   [CompressionTypes.LZ4]: { compress: lz4Compress, decompress: lz4Decompress },
   [CompressionTypes.ZSTD]: { compress: zstdCompress, decompress: (data) => zstdDecompress(data, maxDecompressedBatchBytes) },

@@ -15,7 +15,13 @@ export function zstdCompress(data: Buffer): Promise<Buffer> {
   return compress(data, { params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
 }
 
+/**
+ * Output chunks of the asynchronous decompressor: a batch decompresses to hundreds of KiB, and each chunk is
+ * one round trip to the thread pool (zlib's default is 16 KiB).
+ */
+export const decompressChunkBytes = 256 * 1024;
+
 /** At most `maxOutputBytes` decompressed (a bound against a batch that expands without limit). */
 export function zstdDecompress(data: Buffer, maxOutputBytes: number): Promise<Buffer> {
-  return decompress(data, { maxOutputLength: maxOutputBytes });
+  return decompress(data, { maxOutputLength: maxOutputBytes, chunkSize: decompressChunkBytes });
 }
