@@ -212,7 +212,8 @@ export class OrderedConsumer<T = Buffer | null> {
       await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
       throw error;
     }
-    this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
+    // A crash during the join with restartOnCrash: false has stopped the member already: no timer to leak.
+    if (this.state === 'running') this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
   }
 
   private async join(): Promise<void> {
