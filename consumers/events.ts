@@ -33,6 +33,13 @@ export interface ConsumerEvents {
   'consumer.partition.recovered': [{ topic: string; partition: number }];
   'consumer.group.rebalancing': [{ groupId: string }];
   'consumer.group.joined': [{ groupId: string; epoch: number; assignment: Record<string, number[]> }];
+  /** A record batch that could not be decoded: the partition stops at it (`blocked`) or it goes to the DLT as a stub (`skipped`). */
+  'consumer.batch.undecodable': [{ topic: string; partition: number; offset: string; lastOffset: string; codec: string; action: 'blocked' | 'skipped' }];
+  /**
+   * The Kafka client's consumer crashed and left the group. `restart`: `kafkajs` (it restarts itself), `member`
+   * (the member restarts it after `restartInMs`), `none` (`restartOnCrash: false`: the member stops).
+   */
+  'consumer.client.crashed': [{ groupId: string; errorType: string; restart: 'kafkajs' | 'member' | 'none'; restartInMs?: number }];
 }
 
 export const consumerEventNames = [
@@ -54,6 +61,8 @@ export const consumerEventNames = [
   'consumer.partition.recovered',
   'consumer.group.rebalancing',
   'consumer.group.joined',
+  'consumer.batch.undecodable',
+  'consumer.client.crashed',
 ] as const satisfies readonly (keyof ConsumerEvents)[];
 
 export class ConsumerEventEmitter extends EventEmitter<ConsumerEvents> {}

@@ -138,6 +138,18 @@ export interface OrderedConsumerOptions<T = unknown> {
    * `consumer.partition.stalled` and the gauge `orderly_partition_watermark_stalled`. In ms. @defaultValue 120000
    */
   stuckPartitionMs?: number;
+  /**
+   * A record batch that cannot be decoded (a corrupt compressed payload, a codec id no client knows): `false`
+   * stops its partition there and reports it (log, metric, `/readyz`) until an operator sets this; `true` writes
+   * a stub with the batch's coordinates to the DLT (reason `undecodable-batch`) and moves past it. @defaultValue false
+   */
+  skipUndecodableBatches?: boolean;
+  /**
+   * After the Kafka client's consumer crashed on an error it does not retry: `true` restarts it with a backoff
+   * (1 s, doubling up to 30 s); `false` stops the member, and `whenStopped()` rejects with the error. A crash on a
+   * retriable error is restarted by the Kafka client itself either way. @defaultValue true
+   */
+  restartOnCrash?: boolean;
   /** A pino logger; silent by default. */
   logger?: Logger;
 }
@@ -180,6 +192,8 @@ const optionsSchema = z
     heartbeatIntervalMs: positiveInt.default(3_000),
     shutdownTimeoutMs: positiveInt.default(30_000),
     stuckPartitionMs: positiveInt.default(120_000),
+    skipUndecodableBatches: z.boolean().default(false),
+    restartOnCrash: z.boolean().default(true),
   })
   .superRefine((options, context) => {
     if (options.topics.length === 0 && options.lanes.length === 0) {

@@ -28,6 +28,9 @@ import { PauseController, type AssignedPartition } from './backpressure/pause-co
 import { consumedRecordOf, partitionIdOf as partitionId, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
 import { OffsetCommitter } from './offsets/offset-committer.ts';
+import { ClientCrashRecovery } from './intake/client-crash-recovery.ts';
+import { undecodableRecordOf } from './intake/undecodable-record.ts';
+import { UndecodableBatchIntake } from './intake/undecodable-batch-intake.ts';
 import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
@@ -39,7 +42,7 @@ import { HeldTierRecords } from './retries/held-tier-records.ts';
 import { KeyParking } from './retries/key-parking.ts';
 import { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState } from './retries/retry-headers.ts';
-import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
+import { checkTopicLayout, deadLetterTopicOf, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
 import { within } from './lifecycle/within.ts';
 import { MemberStallReport } from './lifecycle/member-stall-report.ts';
 
@@ -94,6 +97,9 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly held: HeldTierRecords<ConsumedRecord>;
   private readonly pauses: PauseController;
   private readonly parking: KeyParking | undefined;
+  private readonly undecodable: UndecodableBatchIntake;
+  private readonly crashes: ClientCrashRecovery;
+  private readonly stopped = settlable();
   private eventLoop: EventLoopMonitor | undefined;
   private assignment = new Set<string>();
   private memberId = '';
@@ -160,8 +166,8 @@ export class OrderedConsumer<T = Buffer | null> {
       },
     });
     this.pauses = new PauseController({
-      pause: (topic, partition) => this.consumer.pause([{ topic, partitions: [partition] }]),
-      resume: (topic, partition) => this.consumer.resume([{ topic, partitions: [partition] }]),
+      pause: (topic, partition) => this.whileClientRuns(() => this.consumer.pause([{ topic, partitions: [partition] }])),
+      resume: (topic, partition) => this.whileClientRuns(() => this.consumer.resume([{ topic, partitions: [partition] }])),
       backpressure: this.backpressure,
       gate: this.gate,
       ranks: new Map(lanes.map((lane) => [lane.topic, priorityRank[lane.priority]])),
@@ -169,8 +175,38 @@ export class OrderedConsumer<T = Buffer | null> {
       onChange: ({ topic, partition }, paused) => this.events.emit(paused ? 'consumer.partition.paused' : 'consumer.partition.resumed', { topic, partition }),
     });
     this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore) : undefined;
+    const forwarder = new RecordForwarder(this.producer, groupId);
+    this.undecodable = new UndecodableBatchIntake({
+      groupId,
+      skip: this.options.skipUndecodableBatches,
+      logger: this.logger,
+      events: this.events,
+      track: ({ topic, partition, offset, partitionId }) => this.tracker.track(topic, partition, offset, partitionId),
+      complete: ({ topic, partition, offset, partitionId }, epoch) => this.completeOffset(topic, partition, offset, partitionId, epoch),
+      deadLetter: (stub, failure, origin) => forwarder.forward(deadLetterTopicOf(stub.sourceTopic, groupId), stub, failure, origin),
+      holdPartition: (id, untilMs) => this.gate.holdUntil(id, untilMs),
+      isCurrent: (epoch) => this.epoch === epoch && this.state === 'running',
+    });
+    this.crashes = new ClientCrashRecovery({
+      groupId,
+      restartOnCrash: this.options.restartOnCrash,
+      consumer: this.consumer,
+      logger: this.logger,
+      events: this.events,
+      restart: async () => {
+        await this.consumer.connect();
+        await this.runClient();
+      },
+      onClientLost: () => this.resetPartitions({}),
+      onGiveUp: (error) => {
+        this.stopped.failWith(error);
+        void this.stop();
+      },
+      isRunning: () => this.state === 'running',
+    });
+    this.stopped.promise.catch(() => undefined); // rejected for whoever awaits whenStopped(), never unhandled
     this.processor = new RecordProcessor(this.options, {
-      forwarder: new RecordForwarder(this.producer, groupId),
+      forwarder,
       events: this.events,
       logger: this.logger,
       fencingToken: () => `${this.memberId}/${this.epoch}`,
@@ -180,7 +216,8 @@ export class OrderedConsumer<T = Buffer | null> {
     this.committer = new OffsetCommitter({
       tracker: this.tracker,
       commitOffsets: (offsets) => this.consumer.commitOffsets(offsets),
-      holds: (topic, partition) => this.assignment.has(partitionId(topic, partition)),
+      // While the client is down there is no group to commit to: the next owner starts from the last commit.
+      holds: (topic, partition) => !this.crashes.isDown && this.assignment.has(partitionId(topic, partition)),
       rebalancing: () => this.rebalancing,
       events: this.events,
       logger: this.logger,
@@ -211,6 +248,8 @@ export class OrderedConsumer<T = Buffer | null> {
       await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
       throw error;
     }
+    // A crash during the join with restartOnCrash: false has stopped the member already: no timer to leak.
+    if (this.state !== 'running') return;
     this.commitTimer = setInterval(() => void this.committer.commit(), this.options.commitIntervalMs);
     this.stallTimer = setInterval(() => this.stalls.check(), this.stalls.checkIntervalMs);
     this.stallTimer.unref();
@@ -236,12 +275,27 @@ export class OrderedConsumer<T = Buffer | null> {
         },
       });
     }
-    await this.consumer.run({
+    await this.runClient();
+  }
+
+  private runClient(): Promise<void> {
+    return this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: (payload) => this.onBatch(payload),
     });
+  }
+
+  /** A call into the Kafka client's consumer that needs it running: skipped while it is down after a crash. */
+  private whileClientRuns(call: () => void): void {
+    if (this.crashes.isDown) return;
+    try {
+      call();
+    } catch (error) {
+      // kafkajs throws here between a crash and its CRASH event; the pause state is rebuilt at the next join.
+      this.logger.debug({ err: { message: (error as Error).message } }, 'pause or resume skipped: the Kafka client consumer is not running');
+    }
   }
 
   /** The source topics and their tiers must exist (never auto-created); a missing DLT only warns. */
@@ -273,7 +327,28 @@ export class OrderedConsumer<T = Buffer | null> {
       batchesWhilePaused: this.batchesWhilePaused,
       /** Partitions whose watermark has not moved for `stuckPartitionMs` while records wait. */
       stalledPartitions: this.stalls.stalledCount,
+      /** Partitions stopped at a record batch that could not be decoded (see `skipUndecodableBatches`). */
+      blockedPartitions: this.undecodable.blockedPartitions,
+      /** True from a crash of the Kafka client's consumer until it has joined the group again. */
+      clientDown: this.crashes.isDown,
     };
+  }
+
+  /**
+   * Whether the member consumes as it should: not while the Kafka client's consumer is down after a crash, nor
+   * while a partition is stopped at an undecodable batch. `/readyz` asks this (see `instrumentConsumer`).
+   */
+  health(): { ready: boolean; reasons: string[] } {
+    const reasons = [...this.crashes.health().reasons, ...this.undecodable.health().reasons];
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /**
+   * Resolves once the member has stopped; rejects with an `OrderlyError` (code `CLIENT_CRASHED`) when it
+   * stopped itself because the Kafka client's consumer crashed and `restartOnCrash` is false.
+   */
+  whenStopped(): Promise<void> {
+    return this.stopped.promise;
   }
 
   /** Partitions paused now, for any reason. */
@@ -306,6 +381,7 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private async shutDown(): Promise<void> {
     this.state = 'stopping';
+    this.crashes.stop();
     const deadline = Date.now() + this.options.shutdownTimeoutMs;
     const reserveMs = Math.min(shutdownReserveMs, this.options.shutdownTimeoutMs / 4);
     clearInterval(this.commitTimer);
@@ -330,6 +406,7 @@ export class OrderedConsumer<T = Buffer | null> {
       this.logger.warn({ durationMs: leaveMs }, 'the broker did not answer the disconnect in time; left without waiting (the group notices at the session timeout)');
     }
     this.state = 'stopped';
+    this.stopped.settle();
   }
 
   private async onBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -349,6 +426,12 @@ export class OrderedConsumer<T = Buffer | null> {
     let nextDueFloor: number | undefined;
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
+      const undecodable = undecodableRecordOf(message, topic, sourceTopic, partition, id);
+      if (undecodable) {
+        if (this.undecodable.admit(undecodable, this.epoch) === 'blocked') break;
+        resolveOffset(message.offset);
+        continue;
+      }
       let dueAt = 0;
       if (tier) {
         // Never early: a record due within the prefetch window is held in memory until it is due; at one due
@@ -421,11 +504,15 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private finish(record: ConsumedRecord, epoch: number, outcome: RecordOutcome): void {
     this.scheduler.complete(record);
-    if (outcome !== 'abandoned' && this.epoch === epoch) this.tracker.complete(record.topic, record.partition, record.offset, record.partitionId);
+    if (outcome !== 'abandoned') this.completeOffset(record.topic, record.partition, record.offset, record.partitionId, epoch);
     if (this.backpressure.remove(record.partitionId, record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
     else if (this.options.lanes.length > 0) this.pauses.reconcile();
     if (this.scheduler.inFlight === 0) this.notifyIdle();
     this.pump();
+  }
+
+  private completeOffset(topic: string, partition: number, offset: string, partitionId: string, epoch: number): void {
+    if (this.epoch === epoch) this.tracker.complete(topic, partition, offset, partitionId);
   }
 
   /** Queued (or held) records that will never run here: they stop counting against the watermarks. */
@@ -442,6 +529,17 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
     this.memberId = memberId;
+    this.resetPartitions(assignment);
+    this.rebalancing = false;
+    this.crashes.joined();
+    this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
+    this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
+    this.committer.joined();
+    this.pump();
+  }
+
+  /** A new epoch holding `assignment`: every queued record, held retry and watermark of the last one is forgotten. */
+  private resetPartitions(assignment: Record<string, number[]>): void {
     this.epoch++;
     if (this.state === 'stopping') this.committer.carryOver((topic, partition) => Object.hasOwn(assignment, topic) && assignment[topic]!.includes(partition));
     this.tracker.drop();
@@ -461,11 +559,7 @@ export class OrderedConsumer<T = Buffer | null> {
     );
     this.assignment = new Set(partitions.map((partition) => partition.id));
     this.pauses.setAssignment(partitions);
-    this.rebalancing = false;
-    this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
-    this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
-    this.committer.joined();
-    this.pump();
+    this.undecodable.retain(this.assignment);
   }
 
   private waitForIdle(timeoutMs: number): Promise<boolean> {
@@ -485,6 +579,22 @@ export class OrderedConsumer<T = Buffer | null> {
     this.idleWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+/** The promise of {@link OrderedConsumer.whenStopped}: settled at the end of `stop()`, rejected when a failure was recorded first. */
+function settlable(): { promise: Promise<void>; failWith: (error: unknown) => void; settle: () => void } {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  let failure: { error: unknown } | undefined;
+  const promise = new Promise<void>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  return {
+    promise,
+    failWith: (error) => (failure ??= { error }),
+    settle: () => (failure ? reject(failure.error) : resolve()),
+  };
 }
 
 /** What a held record costs: its key and value bytes plus a fixed overhead for the object and headers. */

@@ -19,6 +19,8 @@ export const errorCodes = [
   'IDEMPOTENCY',
   'ID_CONFLICT',
   'STOPPED',
+  'UNDECODABLE_BATCH',
+  'CLIENT_CRASHED',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

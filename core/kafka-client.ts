@@ -7,6 +7,7 @@ import type { KafkaConfig, SASLOptions, LogEntry } from 'kafkajs';
 import { z } from 'zod';
 import { ConfigurationError, OrderlyError } from './errors.ts';
 import { createLogger, componentLogger, type Logger } from './logger.ts';
+import { registerCompressionCodecs } from './compression/register-compression-codecs.ts';
 
 export type {
   Admin,
@@ -170,9 +171,14 @@ function withClearConnectErrors(kafka: InstanceType<typeof Kafka>, options: Vali
   return kafka;
 }
 
-/** Creates the Kafka client. Topics are never auto-created through it (see `allowAutoTopicCreation`). */
+/**
+ * Creates the Kafka client. Topics are never auto-created through it (see `allowAutoTopicCreation`). Every
+ * codec a Kafka producer may write (GZIP, Snappy, LZ4, ZSTD) is registered with kafkajs first, so whatever
+ * reads or writes through this client handles batches from any producer.
+ */
 export function createKafkaClient(options: KafkaClientOptions, logger: Logger = createLogger()) {
   const valid = validateKafkaClientOptions(options);
+  registerCompressionCodecs();
   const config: KafkaConfig = {
     brokers: valid.brokers,
     clientId: valid.clientId,

@@ -13,6 +13,8 @@ export interface InstrumentedConsumer {
   readonly events: ConsumerEventEmitter;
   stats(): { inFlight: number; queued: number; pausedPartitions: number; gatedPartitions: number };
   parkedKeys(): Promise<number>;
+  /** Not ready while its Kafka client is down after a crash or a partition is stopped at an undecodable batch. */
+  health?(): { ready: boolean; reasons: string[] };
 }
 
 export interface InstrumentConsumerOptions {
@@ -86,6 +88,8 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
       metrics.rebalances.inc({ group });
       if (state !== 'detached') state = 'rebalancing';
     },
+    'consumer.batch.undecodable': ({ topic, partition, action }) => metrics.undecodableBatches.inc({ group, topic: labels(topic).topic, partition: `${partition}`, action }),
+    'consumer.client.crashed': ({ restart }) => metrics.clientCrashes.inc({ group, restart }),
     'consumer.group.joined': () => {
       joinedOnce = true;
       if (state !== 'detached') state = 'joined';
@@ -107,8 +111,9 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     state: () => state,
     readiness: () => {
       if (state === 'detached') return { ready: false, reasons: [`group ${groupId}: the consumer is stopped`] };
-      if (!joinedOnce) return { ready: false, reasons: [`group ${groupId}: not joined yet`] };
-      return { ready: true, reasons: [] };
+      const health = consumer.health?.() ?? { ready: true, reasons: [] };
+      if (!joinedOnce) return { ready: false, reasons: [`group ${groupId}: not joined yet`, ...health.reasons] };
+      return health;
     },
     detach: () => {
       state = 'detached';

@@ -43,6 +43,8 @@ export const metricNames = [
   'orderly_dead_letter_oldest_age_seconds',
   'orderly_group_members',
   'orderly_lag_poll_failures_total',
+  'orderly_undecodable_batches_total',
+  'orderly_client_crashes_total',
 ] as const;
 
 export type MetricName = (typeof metricNames)[number];
@@ -119,6 +121,8 @@ export class OrderlyMetrics {
   readonly deadLetterOldestAge: Gauge<'group' | 'topic'>;
   readonly groupMembers: Gauge<'group'>;
   readonly lagPollFailures: Counter<'group'>;
+  readonly undecodableBatches: Counter<'group' | 'topic' | 'partition' | 'action'>;
+  readonly clientCrashes: Counter<'group' | 'restart'>;
   private readonly sources = new Set<ConsumerGaugeSource>();
 
   constructor(options: OrderlyMetricsOptions = {}) {
@@ -190,6 +194,9 @@ export class OrderlyMetrics {
     this.deadLetterOldestAge = gauge('orderly_dead_letter_oldest_age_seconds', 'Age of the oldest record in the dead-letter topic, in seconds (0 when empty)', ['group', 'topic']);
     this.groupMembers = gauge('orderly_group_members', 'Members of the consumer group, as the broker sees them', ['group']);
     this.lagPollFailures = counter('orderly_lag_poll_failures_total', 'Lag polls that failed (the broker or the admin API was unavailable)', ['group']);
+
+    this.undecodableBatches = counter('orderly_undecodable_batches_total', 'Record batches that could not be decoded; action: blocked (the partition stops there) or skipped (a stub went to the DLT)', ['group', 'topic', 'partition', 'action']);
+    this.clientCrashes = counter('orderly_client_crashes_total', "Crashes of the Kafka client's consumer; restart: kafkajs, member (after a backoff) or none (the member stops)", ['group', 'restart']);
 
     if (valid.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

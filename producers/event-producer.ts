@@ -12,6 +12,7 @@
  * one. `close()` rejects every publish still waiting for tokens or room, waits for the ones sent, then
  * disconnects; nothing connects after it.
  */
+import { compressionIdOf } from '../core/compression/compression.ts';
 import { OrderlyError } from '../core/errors.ts';
 import { isUnknownTopicError, Partitioners, type IHeaders, type Message, type Producer, type RecordMetadata } from '../core/kafka-client.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
@@ -259,6 +260,7 @@ export class EventProducer {
         topicMessages: [...messagesByTopic].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })),
         acks: -1,
         timeout: this.#options.ackTimeoutMs,
+        compression: compressionIdOf[this.#options.compression],
       });
     } catch (error) {
       this.#logger.warn({ err: error, topic: chunk[0]?.topic, status: 'failed' }, 'publish failed');

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigurationError } from '../core/errors.ts';
+import { compressionNames, type CompressionName } from '../core/compression/compression.ts';
 import type { Kafka } from '../core/kafka-client.ts';
 import type { Logger } from '../core/logger.ts';
 import { SchemaRegistryClient } from '../schemas/schema-registry-client.ts';
@@ -34,6 +35,11 @@ export interface EventProducerOptions {
   rateLimit?: { eventsPerSecond: number; burst?: number; onLimit?: 'wait' | 'reject' };
   /** Time the broker has to acknowledge a produce request (acks=all). @defaultValue 30000 ms */
   ackTimeoutMs?: number;
+  /**
+   * The codec of each produce request's record batches, as Kafka's `compression.type` names them. Every Orderly
+   * consumer reads all of them; see docs/compression.md for what each costs. @defaultValue `'none'`
+   */
+  compression?: CompressionName;
   /** A pino logger; silent by default. */
   logger?: Logger;
 }
@@ -45,6 +51,7 @@ export const defaultEventProducerOptions = {
   onFull: 'wait',
   maxInFlightRequests: 1,
   ackTimeoutMs: 30_000,
+  compression: 'none',
 } satisfies Partial<EventProducerOptions>;
 
 const optionsSchema = z.object({
@@ -66,6 +73,7 @@ const optionsSchema = z.object({
     .transform(({ eventsPerSecond, burst, onLimit }) => ({ eventsPerSecond, burst: burst ?? Math.max(1, Math.ceil(eventsPerSecond)), onLimit }))
     .optional(),
   ackTimeoutMs: z.number().int().positive('must be a positive number of milliseconds'),
+  compression: z.enum(compressionNames, { message: `must be one of ${compressionNames.join(', ')}` }),
   logger: z.custom<Logger>((value) => typeof (value as Logger | undefined)?.child === 'function', 'must be a pino logger').optional(),
 });
 

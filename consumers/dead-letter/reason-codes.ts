@@ -9,6 +9,8 @@ export const deadLetterReasons = [
   'predecessor-dead-lettered',
   'id-conflict',
   'expired',
+  /** A stub for a record batch that could not be decoded, written when `skipUndecodableBatches` moves past it. */
+  'undecodable-batch',
 ] as const;
 
 export type DeadLetterReason = (typeof deadLetterReasons)[number];

@@ -1,0 +1,90 @@
+import { EventEmitter } from 'node:events';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Consumer } from '../../../../core/kafka-client.ts';
+import { ConsumerEventEmitter } from '../../../../consumers/events.ts';
+import { ClientCrashRecovery } from '../../../../consumers/intake/client-crash-recovery.ts';
+
+/** The part of a kafkajs consumer the recovery uses: `on(CRASH)`. */
+function fakeConsumer() {
+  const emitter = new EventEmitter();
+  const consumer = {
+    events: { CRASH: 'consumer.crash' },
+    on: (name: string, listener: (event: unknown) => void) => {
+      emitter.on(name, listener);
+      return () => emitter.off(name, listener);
+    },
+  } as unknown as Consumer;
+  const crash = (error: Error, restart: boolean) => emitter.emit('consumer.crash', { payload: { error, groupId: 'g', restart } });
+  return { consumer, crash };
+}
+
+function setup({ restartOnCrash = true, restart = async () => undefined } = {}) {
+  const { consumer, crash } = fakeConsumer();
+  const events = new ConsumerEventEmitter();
+  const crashes: unknown[] = [];
+  events.on('consumer.client.crashed', (event) => crashes.push(event));
+  const calls = { lost: 0, restarts: 0, gaveUp: [] as Error[] };
+  const recovery = new ClientCrashRecovery({
+    groupId: 'g',
+    restartOnCrash,
+    consumer,
+    logger: pino({ level: 'silent' }),
+    events,
+    restart: async () => {
+      calls.restarts++;
+      await restart();
+    },
+    onClientLost: () => calls.lost++,
+    onGiveUp: (error) => calls.gaveUp.push(error),
+    isRunning: () => true,
+  });
+  return { recovery, crash, crashes, calls };
+}
+
+const refused = Object.assign(new Error('The group member protocol is not compatible'), { name: 'KafkaJSProtocolError', type: 'INCONSISTENT_GROUP_PROTOCOL' });
+
+afterEach(() => vi.useRealTimers());
+
+describe('ClientCrashRecovery', () => {
+  it('a retriable crash: reported, partitions forgotten, kafkajs restarts it; ready again after the join', () => {
+    const { recovery, crash, crashes, calls } = setup();
+    crash(new Error('retries exhausted'), true);
+    expect(crashes).toEqual([{ groupId: 'g', errorType: 'Error', restart: 'kafkajs' }]);
+    expect(calls).toMatchObject({ lost: 1, restarts: 0 });
+    expect(recovery.health().reasons[0]).toMatch(/crashed \(Error: retries exhausted\); the Kafka client restarts it/);
+    recovery.joined();
+    expect(recovery.health()).toEqual({ ready: true, reasons: [] });
+    recovery.stop();
+  });
+
+  it('a non-retriable crash: restarted after a backoff that doubles while the restarts keep failing, reset by a join', async () => {
+    vi.useFakeTimers();
+    const { recovery, crash, crashes, calls } = setup({ restart: () => Promise.reject(new Error('broker unreachable')) });
+    crash(refused, false);
+    const first = (crashes[0] as { restartInMs: number }).restartInMs;
+    expect(first).toBeGreaterThanOrEqual(800);
+    expect(first).toBeLessThanOrEqual(1_200);
+    await vi.advanceTimersByTimeAsync(1_200);
+    expect(calls.restarts).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_500); // the second waits 1.6 to 2.4 s
+    expect(calls.restarts).toBe(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls.restarts).toBe(2);
+    expect(recovery.health().ready).toBe(false);
+    recovery.joined();
+    crash(refused, false);
+    expect((crashes[1] as { restartInMs: number }).restartInMs).toBeLessThanOrEqual(1_200);
+    recovery.stop();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(calls.restarts).toBe(2); // stopped: no restart after stop()
+  });
+
+  it('restartOnCrash false: the member gives up with CLIENT_CRASHED', () => {
+    const { crash, crashes, calls } = setup({ restartOnCrash: false });
+    crash(refused, false);
+    expect(crashes).toEqual([{ groupId: 'g', errorType: 'INCONSISTENT_GROUP_PROTOCOL', restart: 'none' }]);
+    expect(calls.gaveUp).toHaveLength(1);
+    expect(calls.gaveUp[0]).toMatchObject({ code: 'CLIENT_CRASHED', message: expect.stringContaining('restartOnCrash is false') as unknown });
+  });
+});
