@@ -11,7 +11,10 @@
  * The changes themselves are pure functions of the current state ({@link parkingChanges}).
  */
 import { OrderlyError } from '../../core/errors.ts';
+import { changeParkedKey, type ParkingChange } from './change-parked-key.ts';
 import type { ParkedKey, ParkingStore } from './parking-store.ts';
+
+export type { ParkingChange } from './change-parked-key.ts';
 
 /** A key's parking state, as one record's assignment sees it: `owner` fences its writes. */
 export interface ParkingRef {
@@ -31,12 +34,6 @@ export class ParkingFencedError extends OrderlyError {
     });
   }
 }
-
-/** A change of one key's state: the next state from the current one (`undefined`: not parked). */
-export type ParkingChange = (current: ParkedKey | undefined) => ParkedKey | undefined;
-
-/** How many times in a row a change may lose its compare-and-set before the caller is told. */
-const maxConflicts = 50;
 
 export interface KeyParkingOptions {
   /**
@@ -72,26 +69,12 @@ export class KeyParking {
    * the state written. Throws {@link ParkingFencedError} when the partition is no longer `ref.owner`'s.
    */
   async change(ref: ParkingRef, change: ParkingChange): Promise<ParkedKey | undefined> {
-    const { topic, partition, key } = ref;
     const parked = await this.partition(ref);
-    for (let attempt = 1; attempt <= maxConflicts; attempt++) {
-      const current = await this.store.get(topic, partition, key);
-      const changed = change(current);
-      const next = changed && (changed.queue.length > 0 || changed.held) ? changed : undefined;
-      if (sameState(current, next)) {
-        if (current) parked.set(key, current);
-        else parked.delete(key);
-        return current;
-      }
-      const result = await this.store.update(topic, partition, key, current, next, ref.owner);
-      if (result === 'fenced') throw new ParkingFencedError(ref);
-      if (result === 'ok') {
-        if (next) parked.set(key, next);
-        else parked.delete(key);
-        return next;
-      }
-    }
-    throw new OrderlyError('FENCED', `the parking state of key "${key}" (${topic} partition ${partition}) changed under ${maxConflicts} writes in a row`, { retriable: true, context: { topic, partition } });
+    const { result, state } = await changeParkedKey(this.store, ref.topic, ref.partition, ref.key, change, ref.owner);
+    if (result === 'fenced') throw new ParkingFencedError(ref);
+    if (state) parked.set(ref.key, state);
+    else parked.delete(ref.key);
+    return state;
   }
 
   /** Parked keys among the partitions loaded so far. */
@@ -181,15 +164,4 @@ function offsetsWith(offsets: Record<string, string> | undefined, eventId: strin
 
 function offsetOf(offset: string): bigint | undefined {
   return /^\d{1,20}$/.test(offset) ? BigInt(offset) : undefined;
-}
-
-function sameState(left: ParkedKey | undefined, right: ParkedKey | undefined): boolean {
-  if (left === undefined || right === undefined) return left === right;
-  return (
-    left.headTier === right.headTier &&
-    left.held === right.held &&
-    left.queue.length === right.queue.length &&
-    left.queue.every((id, index) => right.queue[index] === id) &&
-    (left.replaying ?? []).join('\u0000') === (right.replaying ?? []).join('\u0000')
-  );
 }

@@ -76,5 +76,6 @@ function copy(state: ParkedKey): ParkedKey {
     version: state.version ?? 0,
     ...(state.offsets ? { offsets: Object.assign(Object.create(null) as Record<string, string>, state.offsets) } : {}),
     ...(state.replaying ? { replaying: [...state.replaying] } : {}),
+    ...(state.replayLock ? { replayLock: { ...state.replayLock } } : {}),
   };
 }

@@ -20,6 +20,8 @@ export interface ParkedKey {
    * copies may not be produced yet. Cleared when the replay confirms; a rerun of the replay finishes it.
    */
   replaying?: string[];
+  /** A lane replay of this key is running (or crashed): another one is refused until `expiresAt` (epoch ms). */
+  replayLock?: { holder: string; expiresAt: number };
   /** Set by the store on read: the value a compare-and-set expects. Absent on a state not read from a store. */
   version?: number;
 }

@@ -116,8 +116,16 @@ export class RedisParkingStore implements ParkingStore {
 
 /** The state as JSON without its version (the script adds the next one). */
 function serialize(state: ParkedKey): string {
-  const { queue, headTier, held, parkedAt, offsets, replaying } = state;
-  return JSON.stringify({ queue, headTier, held, parkedAt, ...(offsets && Object.keys(offsets).length > 0 ? { offsets } : {}), ...(replaying && replaying.length > 0 ? { replaying } : {}) });
+  const { queue, headTier, held, parkedAt, offsets, replaying, replayLock } = state;
+  return JSON.stringify({
+    queue,
+    headTier,
+    held,
+    parkedAt,
+    ...(offsets && Object.keys(offsets).length > 0 ? { offsets } : {}),
+    ...(replaying && replaying.length > 0 ? { replaying } : {}),
+    ...(replayLock ? { replayLock: { holder: replayLock.holder, expiresAt: replayLock.expiresAt } } : {}),
+  });
 }
 
 function parse(json: string): ParkedKey {
@@ -135,5 +143,7 @@ function parse(json: string): ParkedKey {
     state.offsets = offsets;
   }
   if (Array.isArray(value.replaying)) state.replaying = value.replaying.filter((id): id is string => typeof id === 'string');
+  const lock = value.replayLock;
+  if (lock && typeof lock.holder === 'string' && typeof lock.expiresAt === 'number') state.replayLock = { holder: lock.holder, expiresAt: lock.expiresAt };
   return state;
 }
