@@ -12,7 +12,7 @@
  */
 import type { IHeaders, Producer } from '../core/kafka-client.ts';
 import type { IdempotencyStore } from '../consumers/idempotency/idempotency-store.ts';
-import { retryHeaders } from '../consumers/retries/retry-headers.ts';
+import { retryHeaders } from '../consumers/dead-letter/dead-letter-headers.ts';
 import type { ParkedKey, ParkingStore } from '../consumers/retries/parking-store.ts';
 import { retryTopicOf } from '../consumers/retries/topic-layout.ts';
 import { forwardHeaders } from '../consumers/dead-letter/dead-letter-headers.ts';
