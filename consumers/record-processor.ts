@@ -274,6 +274,13 @@ export class RecordProcessor<T> {
       if (!state || state.queue[0] === eventId) return { head: state };
       parked = state;
     }
+    // A head that is settled already never comes back (the write that advanced past it was lost): move past it.
+    for (let head = parked.queue[0]; head !== undefined && head !== eventId && (await this.isSettled(work, head)); head = parked.queue[0]) {
+      this.deps.logger.warn({ ...logFields(work), head, status: 'head-settled' }, "parked key's head is settled already (a lost parking write); the queue moves past it");
+      const state = await this.changeParking(work, (current) => (current && current.queue[0] === head ? parkingAfterHead(current, head) : current));
+      if (!state || state.queue[0] === eventId) return { head: state };
+      parked = state;
+    }
     const delay = this.options.retryTiersMs[parked.headTier - 1] ?? 0;
     const failure: ForwardFailure = { attempt: work.retry.attempts, firstFailureAt: work.firstFailureAt, dueAt: Date.now() + delay, tier: parked.headTier, level: work.retry.level };
     const sent = await this.publisher.publish(retryTopicOf(work.origin.topic, this.options.groupId, parked.headTier), work.record, failure, work.origin, this.publishContext(work));
@@ -393,6 +400,13 @@ export class RecordProcessor<T> {
       if (claim === 'done' || claim === 'conflict') return;
       if ((await this.durably(work, () => store.complete(eventId, claim, payloadHash))) === 'completed') return;
     }
+  }
+
+  /** Whether the idempotency store knows `eventId` as done (false without a store that can say). */
+  private isSettled(work: Work<T>, eventId: string): Promise<boolean> {
+    const store = this.options.idempotencyStore;
+    if (!store?.isSettled) return Promise.resolve(false);
+    return this.durably(work, () => store.isSettled!(eventId));
   }
 
   private parkingRef(work: Work<T>): ParkingRef {
