@@ -312,7 +312,12 @@ export class RecordProcessor<T> {
     }
     const store = this.options.idempotencyStore;
     const event = work.event;
-    if (store && token && event) await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash, { deadLettered: true }));
+    if (store && token && event && (await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash, { deadLettered: true }))) === 'fenced') {
+      // The claim ran out before the dead letter was marked: mark it again, or a redelivered copy is handled too.
+      this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before the dead letter was marked; marking it again');
+      this.deps.events.emit('consumer.record.fenced', reference(work.record));
+      await this.completeAfterFence(work, { deadLettered: true });
+    }
     return 'dead-lettered';
   }
 
@@ -392,13 +397,13 @@ export class RecordProcessor<T> {
    * outage longer than the lease): claim again (waiting out another holder's lease) and complete, until the
    * store says the event is done, so the key's queue can move on.
    */
-  private async completeAfterFence(work: Work<T>): Promise<void> {
+  private async completeAfterFence(work: Work<T>, outcome = { deadLettered: false }): Promise<void> {
     const store = this.options.idempotencyStore!;
     const { eventId, payloadHash } = work.event!;
     for (;;) {
       const claim = await this.claim(work);
       if (claim === 'done' || claim === 'conflict') return;
-      if ((await this.durably(work, () => store.complete(eventId, claim, payloadHash))) === 'completed') return;
+      if ((await this.durably(work, () => store.complete(eventId, claim, payloadHash, outcome))) === 'completed') return;
     }
   }
 
