@@ -176,7 +176,11 @@ export class RecordProcessor<T> {
     if ('reason' in decoded) return this.deadLetter(work, parked, decoded.reason, decoded.error);
     const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readHeader(record.headers, headerNames.eventType));
     work.event = event;
-    if (parked?.held) return this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
+    if (parked?.held) {
+      // A retry-tier copy of an event the queue no longer holds may be the held head itself, dead-lettered already.
+      const settled = work.tier > 0 && !parked.queue.includes(event.eventId) ? await this.settledElsewhere(work, parked) : undefined;
+      return settled ?? this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
+    }
     if (parked && parked.queue[0] !== event.eventId) {
       const followed = await this.followHead(work, parked);
       if (typeof followed === 'string') return followed;

@@ -88,6 +88,32 @@ describe('key parking edges (real Redis)', () => {
     expect(await parkingStore.get(topic, 0, 'k')).toBeUndefined();
   });
 
+  it('under hold, a redelivered retry-tier copy of the dead-lettered head is a duplicate, not a second dead letter', async () => {
+    const { topic, groupId, parkingStore, idempotencyStore } = setUp();
+    let runs = 0;
+    const member = processorMember({
+      memberId: 'm1',
+      sourceTopic: topic,
+      groupId,
+      parkingStore,
+      idempotencyStore,
+      options: { onDeadLetter: 'hold' },
+      handler: async () => {
+        runs++;
+        if (runs === 1) throw new RetryableError('first attempt fails');
+        throw new NonRetryableError('then fails for good');
+      },
+    });
+    await member.processor.process(sourceRecord(topic, { key: 'k', eventId: 'a', offset: 1 }), member.live);
+    const copy = fetched(topic, lastSent(member, 'a'), 10);
+    expect(await member.processor.process(copy, member.live)).toBe('dead-lettered');
+    expect(await parkingStore.get(topic, 0, 'k')).toMatchObject({ held: true, queue: [] });
+    // The same tier copy again (its commit was lost): the held key's head itself, settled, not a successor.
+    const deadLetters = member.sent.filter((record) => record.topic.endsWith('.dlt')).length;
+    expect(await member.processor.process(copy, member.live)).toBe('duplicate');
+    expect(member.sent.filter((record) => record.topic.endsWith('.dlt')).length).toBe(deadLetters);
+  });
+
   it('a claim lost before completion (its lease ran out) still completes and advances the key queue', async () => {
     const { redis, topic, groupId, parkingStore, idempotencyStore, handled, failing, claimKey, doneKey } = setUp();
     const loseClaimOf = 'a'; // once it no longer fails
