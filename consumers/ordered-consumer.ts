@@ -18,14 +18,15 @@
  * committed offset), while records in flight keep their key lanes busy until they finish, so a redelivered
  * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip.
  */
-import type { Admin, Consumer, EachBatchPayload, Producer } from '../core/kafka-client.ts';
+import type { Admin, Consumer, EachBatchPayload } from '../core/kafka-client.ts';
+import { errorSummary } from './handler-attempts.ts';
 import { createKafkaClient } from '../core/kafka-client.ts';
 import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { BackpressureController } from './backpressure/backpressure-controller.ts';
 import { EventLoopMonitor } from './backpressure/event-loop-monitor.ts';
 import { PauseController, type AssignedPartition } from './backpressure/pause-controller.ts';
-import { consumedRecordOf, partitionIdOf as partitionId, type ConsumedRecord } from './consumed-record.ts';
+import { consumedRecordOf, firstVisit, partitionIdOf as partitionId, readRetryState, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
 import { OffsetCommitter } from './offsets/offset-committer.ts';
 import { ClientCrashRecovery } from './intake/client-crash-recovery.ts';
@@ -40,8 +41,7 @@ import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutco
 import { DueTimeGate } from './retries/due-time-gate.ts';
 import { HeldTierRecords } from './retries/held-tier-records.ts';
 import { KeyParking } from './retries/key-parking.ts';
-import { RecordForwarder } from './retries/record-forwarder.ts';
-import { readRetryState } from './retries/retry-headers.ts';
+import { ProducerForwarder } from './dead-letter/dead-letter-publisher.ts';
 import { checkTopicLayout, deadLetterTopicOf, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
 import { within } from './lifecycle/within.ts';
 import { MemberStallReport } from './lifecycle/member-stall-report.ts';
@@ -86,7 +86,8 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly options: ValidOrderedConsumerOptions<T>;
   private readonly logger: Logger;
   private readonly consumer: Consumer;
-  private readonly producer: Producer;
+  /** Forwards to retry tiers and the DLT through a producer it owns (and replaces after an ambiguous failure). */
+  private readonly forwarder: ProducerForwarder;
   private readonly admin: Admin;
   private readonly scheduler: KeyScheduler<ConsumedRecord>;
   private readonly tracker = new OffsetTracker();
@@ -132,7 +133,8 @@ export class OrderedConsumer<T = Buffer | null> {
       // When every assigned partition is paused, kafkajs sleeps this long before it fetches again.
       maxWaitTimeInMs: fetchMaxWaitMs,
     });
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+    this.forwarder = new ProducerForwarder({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false }), groupId, logger: this.logger });
+    this.events.onListenerError = (event, error) => this.logger.warn({ event, err: errorSummary(error) }, 'a consumer.events listener threw; ignored');
     this.admin = kafka.admin();
     const lanes = this.options.lanes;
     this.scheduler = new KeyScheduler({
@@ -174,8 +176,8 @@ export class OrderedConsumer<T = Buffer | null> {
       priorityBacklogRecords: this.options.priorityBacklogRecords,
       onChange: ({ topic, partition }, paused) => this.events.emit(paused ? 'consumer.partition.paused' : 'consumer.partition.resumed', { topic, partition }),
     });
-    this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore) : undefined;
-    const forwarder = new RecordForwarder(this.producer, groupId);
+    this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore, { currentOwner: () => `${this.memberId}/${this.epoch}` }) : undefined;
+    const forwarder = this.forwarder;
     this.undecodable = new UndecodableBatchIntake({
       groupId,
       skip: this.options.skipUndecodableBatches,
@@ -245,7 +247,7 @@ export class OrderedConsumer<T = Buffer | null> {
       // A failed start leaves nothing connected and the consumer stopped (stop() is then a no-op).
       this.state = 'stopped';
       this.eventLoop?.stop();
-      await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
+      await Promise.allSettled([this.consumer.disconnect(), this.forwarder.disconnect(), this.admin.disconnect()]);
       throw error;
     }
     // A crash during the join with restartOnCrash: false has stopped the member already: no timer to leak.
@@ -261,7 +263,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberId, payload.memberAssignment));
     await this.checkTopics();
     await this.options.decoder?.verify?.();
-    await this.producer.connect();
+    await this.forwarder.connect();
     await this.consumer.connect();
     const tiers = this.options.topics.flatMap((topic) => this.options.retryTiersMs.map((_, index) => retryTopicOf(topic, this.options.groupId, index + 1)));
     await this.consumer.subscribe({ topics: [...this.options.topics, ...tiers], fromBeginning: this.options.startFrom === 'earliest' });
@@ -401,7 +403,7 @@ export class OrderedConsumer<T = Buffer | null> {
     // Half of what is left for the final commit, the rest for leaving the group.
     await this.committer.commitFinal(Math.max((deadline - Date.now()) / 2, minimumBrokerCallMs));
     const leaveMs = Math.max(deadline - Date.now(), minimumBrokerCallMs);
-    const [consumer, producer] = await Promise.all([within(this.consumer.disconnect(), leaveMs), within(this.producer.disconnect(), leaveMs)]);
+    const [consumer, producer] = await Promise.all([within(this.consumer.disconnect(), leaveMs), within(this.forwarder.disconnect(), leaveMs)]);
     if (!consumer.settled || !producer.settled) {
       this.logger.warn({ durationMs: leaveMs }, 'the broker did not answer the disconnect in time; left without waiting (the group notices at the session timeout)');
     }
@@ -433,10 +435,12 @@ export class OrderedConsumer<T = Buffer | null> {
         continue;
       }
       let dueAt = 0;
+      let retry = firstVisit;
       if (tier) {
         // Never early: a record due within the prefetch window is held in memory until it is due; at one due
         // later the partition waits, unresolved, and is fetched again when that record enters the window.
-        dueAt = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs }).dueAt;
+        retry = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs });
+        dueAt = retry.dueAt;
         if (dueAt > Date.now() + tierPrefetchMs) {
           this.gate.holdUntil(id, dueAt - tierPrefetchMs);
           nextDueFloor = undefined;
@@ -444,7 +448,7 @@ export class OrderedConsumer<T = Buffer | null> {
         }
       }
       // Copied (key, value and headers): a held record must not pin the whole fetch response in memory.
-      const record = consumedRecordOf(message, topic, sourceTopic, partition, id);
+      const record = consumedRecordOf(message, topic, sourceTopic, partition, id, tier?.tier ?? 0, retry);
       this.tracker.track(topic, partition, message.offset, id);
       if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
       const held = tier !== undefined && this.held.hold(id, record, dueAt);
@@ -597,7 +601,7 @@ function settlable(): { promise: Promise<void>; failWith: (error: unknown) => vo
   };
 }
 
-/** What a held record costs: its key and value bytes plus a fixed overhead for the object and headers. */
+/** What a held record costs: its key, value and header bytes plus a fixed overhead (counted at intake). */
 function sizeOf(record: ConsumedRecord): number {
-  return (record.key?.length ?? 0) + (record.value?.length ?? 0) + 256;
+  return record.size;
 }

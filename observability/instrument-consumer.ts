@@ -56,6 +56,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
 
   const labels = (topic: string) => ({ group, ...topicTierOf(topic, groupId) });
   const stalled = new Map<string, Record<'group' | 'topic' | 'tier' | 'partition', string>>();
+  const stuckForwards = new Set<string>();
   const listeners: { [E in keyof ConsumerEvents]?: (...payload: ConsumerEvents[E]) => void } = {
     'consumer.record.handled': ({ topic, durationMs, ...rest }) => {
       metrics.handled.inc(labels(topic));
@@ -82,6 +83,9 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
       stalled.delete(JSON.stringify(series));
       metrics.partitionWatermarkStalled.remove(series);
     },
+    // A partition stopped at a record no forward can take (not even its DLT stub): not ready until it moves.
+    'consumer.forward.stuck': ({ topic, partition }) => void stuckForwards.add(`${topic}[${partition}]`),
+    'consumer.forward.recovered': ({ topic, partition }) => void stuckForwards.delete(`${topic}[${partition}]`),
     'consumer.offsets.committed': () => metrics.offsetCommits.inc({ group }),
     'consumer.commit.failed': () => metrics.commitFailures.inc({ group }),
     'consumer.group.rebalancing': () => {
@@ -92,6 +96,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     'consumer.client.crashed': ({ restart }) => metrics.clientCrashes.inc({ group, restart }),
     'consumer.group.joined': () => {
       joinedOnce = true;
+      stuckForwards.clear(); // a partition still stuck reports again when its record is processed again
       if (state !== 'detached') state = 'joined';
     },
   };
@@ -112,8 +117,12 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     readiness: () => {
       if (state === 'detached') return { ready: false, reasons: [`group ${groupId}: the consumer is stopped`] };
       const health = consumer.health?.() ?? { ready: true, reasons: [] };
-      if (!joinedOnce) return { ready: false, reasons: [`group ${groupId}: not joined yet`, ...health.reasons] };
-      return health;
+      const reasons = [
+        ...(joinedOnce ? [] : [`group ${groupId}: not joined yet`]),
+        ...(stuckForwards.size > 0 ? [`group ${groupId}: stopped at a record the broker rejects even as a DLT stub: ${[...stuckForwards].join(', ')}`] : []),
+        ...health.reasons,
+      ];
+      return { ready: reasons.length === 0 && health.ready, reasons };
     },
     detach: () => {
       state = 'detached';

@@ -9,3 +9,4 @@ export * from './dlt-replay-store.ts';
 export * from './dlt-replayer.ts';
 export * from './topic-settings.ts';
 export * from './topic-declaration.ts';
+export * from './parked-key-release.ts';

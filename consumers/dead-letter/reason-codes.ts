@@ -11,6 +11,8 @@ export const deadLetterReasons = [
   'expired',
   /** A stub for a record batch that could not be decoded, written when `skipUndecodableBatches` moves past it. */
   'undecodable-batch',
+  /** The broker rejected every forward of the record (too large, invalid): its reduced form is in the DLT. */
+  'forward-rejected',
 ] as const;
 
 export type DeadLetterReason = (typeof deadLetterReasons)[number];

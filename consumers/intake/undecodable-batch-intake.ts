@@ -10,7 +10,7 @@
 import { OrderlyError } from '../../core/errors.ts';
 import type { UndecodableBatch } from '../../core/compression/undecodable-batch.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { ConsumedRecord } from '../consumed-record.ts';
+import { firstVisit, type ConsumedRecord } from '../consumed-record.ts';
 import type { ConsumerEventEmitter } from '../events.ts';
 import type { ForwardFailure, RecordOrigin } from '../dead-letter/dead-letter-headers.ts';
 
@@ -126,7 +126,7 @@ export class UndecodableBatchIntake {
   private async writeStub(record: UndecodableRecord, epoch: number): Promise<boolean> {
     const { topic, sourceTopic, partition, partitionId, batch } = record;
     const now = Date.now();
-    const stub: ConsumedRecord = { topic, sourceTopic, partition, partitionId, offset: batch.baseOffset, key: null, value: null, headers: {}, timestamp: String(now) };
+    const stub: ConsumedRecord = { topic, sourceTopic, partition, partitionId, offset: batch.baseOffset, key: null, value: null, headers: {}, rawHeaders: [], timestamp: String(now), tier: 0, retry: firstVisit, size: 0 };
     const error = undecodableBatchError(record);
     const failure: ForwardFailure = { reason: 'undecodable-batch', attempt: 0, firstFailureAt: now, error };
     const origin: RecordOrigin = { topic, partition, offset: batch.baseOffset, timestamp: String(now) };

@@ -4,7 +4,7 @@
  * RecordTroubles, a given clock.
  */
 import { describe, expect, it } from 'vitest';
-import { partitionIdOf, type ConsumedRecord } from '../../../consumers/consumed-record.ts';
+import { firstVisit, partitionIdOf, type ConsumedRecord } from '../../../consumers/consumed-record.ts';
 import { ConsumerEventEmitter } from '../../../consumers/events.ts';
 import { explainWait } from '../../../consumers/lifecycle/explain-wait.ts';
 import { PartitionStallWatch, type PartitionStall } from '../../../consumers/lifecycle/partition-stall-watch.ts';
@@ -13,7 +13,7 @@ import { OffsetTracker } from '../../../consumers/offsets/offset-tracker.ts';
 import { KeyScheduler } from '../../../consumers/ordering/key-scheduler.ts';
 
 function record(partition: number, offset: number, key: string, topic = 'orders'): ConsumedRecord {
-  return { topic, sourceTopic: 'orders', partition, partitionId: partitionIdOf(topic, partition), offset: String(offset), key: Buffer.from(key), value: null, headers: {}, timestamp: '0' };
+  return { topic, sourceTopic: 'orders', partition, partitionId: partitionIdOf(topic, partition), offset: String(offset), key: Buffer.from(key), value: null, headers: {}, rawHeaders: [], timestamp: '0', tier: 0, retry: firstVisit, size: 0 };
 }
 
 function setUp(concurrency = 2) {
