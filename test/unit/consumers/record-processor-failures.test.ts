@@ -101,6 +101,23 @@ describe('RecordProcessor: unexpected errors are handler failures (issue 15, def
   });
 });
 
+describe('RecordProcessor: an error nobody expected (issue 15, defect 6)', () => {
+  it('processes the record again instead of rejecting, so its key lane is never freed early', async () => {
+    const store = new MemoryParkingStore();
+    await store.put('orders', 0, 'k', { queue: ['e-1'], headTier: 1, held: false, parkedAt: 0 });
+    let reads = 0;
+    const get = store.get.bind(store);
+    // The first read returns a state no code expects (a bug elsewhere): processing throws a TypeError.
+    store.get = async (...args) => (reads++ === 0 ? ({ queue: null, headTier: 1, held: false, parkedAt: 0 } as unknown as ParkedKey) : get(...args));
+    const handled: string[] = [];
+    const { processor } = setup({ handler: async (event) => void handled.push(event.eventId) }, store);
+    await expect(processor.process(record(0, 'k', '{}', { 'orderly-event-id': 'e-1' }), live)).resolves.toBe('handled');
+    expect(reads).toBe(2);
+    expect(handled).toEqual(['e-1']);
+    expect(await store.get('orders', 0, 'k')).toBeUndefined();
+  });
+});
+
 describe('RecordProcessor: every route out of a parked head advances the queue (issue 15, defect 9)', () => {
   it.each([
     ['decode error', { value: '{not json', expired: false }],
