@@ -84,8 +84,14 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
       metrics.partitionWatermarkStalled.remove(series);
     },
     // A partition stopped at a record no forward can take (not even its DLT stub): not ready until it moves.
-    'consumer.forward.stuck': ({ topic, partition }) => void stuckForwards.add(`${topic}[${partition}]`),
-    'consumer.forward.recovered': ({ topic, partition }) => void stuckForwards.delete(`${topic}[${partition}]`),
+    'consumer.forward.stuck': ({ topic, partition }) => {
+      stuckForwards.add(`${topic}[${partition}]`);
+      metrics.forwardStuck.set({ ...labels(topic), partition: `${partition}` }, 1);
+    },
+    'consumer.forward.recovered': ({ topic, partition }) => {
+      stuckForwards.delete(`${topic}[${partition}]`);
+      metrics.forwardStuck.remove({ ...labels(topic), partition: `${partition}` });
+    },
     'consumer.offsets.committed': () => metrics.offsetCommits.inc({ group }),
     'consumer.commit.failed': () => metrics.commitFailures.inc({ group }),
     'consumer.group.rebalancing': () => {
@@ -97,6 +103,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     'consumer.group.joined': () => {
       joinedOnce = true;
       stuckForwards.clear(); // a partition still stuck reports again when its record is processed again
+      metrics.forwardStuck.reset();
       if (state !== 'detached') state = 'joined';
     },
   };
@@ -128,6 +135,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
       state = 'detached';
       for (const [name, listener] of subscriptions) emitter.off(name, listener);
       for (const series of stalled.values()) metrics.partitionWatermarkStalled.remove(series);
+      metrics.forwardStuck.reset();
       removeSource();
     },
   };

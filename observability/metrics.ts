@@ -39,6 +39,7 @@ export const metricNames = [
   'orderly_log_end_offset',
   'orderly_partition_stuck',
   'orderly_partition_watermark_stalled',
+  'orderly_forward_stuck',
   'orderly_dead_letter_records',
   'orderly_dead_letter_oldest_age_seconds',
   'orderly_group_members',
@@ -117,6 +118,7 @@ export class OrderlyMetrics {
   readonly logEndOffset: Gauge<'group' | 'topic' | 'tier' | 'partition'>;
   readonly partitionStuck: Gauge<'group' | 'topic' | 'tier' | 'partition'>;
   readonly partitionWatermarkStalled: Gauge<'group' | 'topic' | 'tier' | 'partition'>;
+  readonly forwardStuck: Gauge<'group' | 'topic' | 'tier' | 'partition'>;
   readonly deadLetterRecords: Gauge<'group' | 'topic' | 'partition'>;
   readonly deadLetterOldestAge: Gauge<'group' | 'topic'>;
   readonly groupMembers: Gauge<'group'>;
@@ -190,6 +192,7 @@ export class OrderlyMetrics {
       "1 while a member's watermark of a partition has not moved for stuckPartitionMs with records waiting (the log line says why)",
       partitionLabels,
     );
+    this.forwardStuck = gauge('orderly_forward_stuck', '1 while a partition is stopped at a record the broker rejects even as a reduced DLT stub', partitionLabels);
     this.deadLetterRecords = gauge('orderly_dead_letter_records', 'Records in the dead-letter topic, per partition', ['group', 'topic', 'partition']);
     this.deadLetterOldestAge = gauge('orderly_dead_letter_oldest_age_seconds', 'Age of the oldest record in the dead-letter topic, in seconds (0 when empty)', ['group', 'topic']);
     this.groupMembers = gauge('orderly_group_members', 'Members of the consumer group, as the broker sees them', ['group']);

@@ -36,12 +36,15 @@ describe('alert rules', () => {
   it('cover backlog, dead letters, retries, handler time, stalled partitions (from the lag and from the member itself) and missing members', () => {
     expect(rules.map((rule) => rule.alert).sort()).toEqual([
       'OrderlyBacklogGrowing',
+      'OrderlyClientCrashing',
       'OrderlyDeadLettersGrowing',
+      'OrderlyForwardStuck',
       'OrderlyHandlerP99Doubled',
       'OrderlyNoActiveMembers',
       'OrderlyPartitionStalled',
       'OrderlyPartitionWatermarkStalled',
       'OrderlyRetryRateSpiking',
+      'OrderlyUndecodableBatch',
     ]);
     for (const rule of rules) expect(['warning', 'critical']).toContain(rule.labels?.severity);
   });
@@ -55,7 +58,7 @@ describe('alert rules', () => {
       return;
     }
     expect(version).toContain('promtool');
-    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain('SUCCESS: 7 rules found');
+    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain('SUCCESS: 10 rules found');
   });
 });
 

@@ -71,8 +71,10 @@ describe('instrumentConsumer', () => {
     consumer.events.emit('consumer.forward.stuck', { topic: 'orders', partition: 2, offset: '7', errorType: 'MESSAGE_TOO_LARGE' });
     expect(instrumentation.readiness()).toMatchObject({ ready: false, reasons: [expect.stringContaining('orders[2]')] });
     expect(await valueOf(metrics, 'orderly_forward_failures_total', { group, topic: 'orders' })).toBe(1);
+    expect(await valueOf(metrics, 'orderly_forward_stuck', { group, topic: 'orders', partition: '2' })).toBe(1);
     consumer.events.emit('consumer.forward.recovered', { topic: 'orders', partition: 2, offset: '7' });
     expect(instrumentation.readiness().ready).toBe(true);
+    expect(await valueOf(metrics, 'orderly_forward_stuck', { group, topic: 'orders', partition: '2' })).toBe(0);
   });
 
   it('reads the gauges from the consumer at scrape time, and readiness follows the group membership', async () => {
