@@ -57,7 +57,9 @@ export class DltReplayStore {
     const byPartition = new Map<string, DltRecord[]>();
     for (const record of records) {
       const hash = this.hashOf(record.topic, record.partition);
-      byPartition.set(hash, [...(byPartition.get(hash) ?? []), record]);
+      const group = byPartition.get(hash);
+      if (group) group.push(record);
+      else byPartition.set(hash, [record]);
     }
     for (const [hash, inPartition] of byPartition) {
       for (const part of slices(inPartition)) {
