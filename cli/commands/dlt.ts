@@ -22,7 +22,7 @@ import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import { dltRecordJson, dltRecordText, shownKey, shownText, type ShownDltRecord } from '../support/dlt-format.ts';
 import { groupId, positiveInteger, nonNegativeInteger, ratePerSecond, timePoint, topicName } from '../support/option-parsers.ts';
 import { ProgressBar } from '../support/progress-bar.ts';
-import { terminalSafe } from '../support/terminal-text.ts';
+import { terminalSafe, terminalSafeJson } from '../support/terminal-text.ts';
 import { cliKafka, optionalSetting, withAdmin, withRedis } from '../support/settings.ts';
 
 interface SelectionOptions {
@@ -97,7 +97,7 @@ export function registerDltCommand(program: Command): void {
         shown.push({ record, payload: await decoder.decode(record.value), replays: counts ? (counts.get(record) ?? 0) : undefined });
       }
       if (options.json) {
-        console.log(JSON.stringify(shown.map(dltRecordJson), null, 2));
+        console.log(terminalSafeJson(shown.map(dltRecordJson)));
         return;
       }
       for (const item of shown) console.log(`${dltRecordText(item)}\n`);
