@@ -12,6 +12,11 @@
  * of the DLT record (when the consumer dead-lettered it, into this incarnation of the topic), the event id,
  * the key and the original topic, partition and offset. A recreated topic's record at the same offset, even of
  * the same event, was written at another time.
+ *
+ * Earlier versions kept `orderly:<group>:replayed:<dlt topic>:<partition>`, field = DLT offset. A record whose
+ * identity has no entry yet is looked up there by its offset, and a count found is moved to its identity (the
+ * reader that deletes the old field adds it, so two readers at once count it once); `forget` and `prune` clear
+ * the old hash too. An old entry can only be told apart from one of a since-recreated topic by its offset.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -41,14 +46,21 @@ function slices<T>(items: readonly T[]): T[][] {
 export class DltReplayStore {
   private readonly redis: Redis;
   private readonly prefix: string;
+  private readonly legacyPrefix: string;
 
   constructor({ redis, groupId, keyPrefix = 'orderly' }: { redis: Redis; groupId: string; keyPrefix?: string }) {
     this.redis = redis;
     this.prefix = `${keyPrefix}:${groupId}:dlt-replays`;
+    this.legacyPrefix = `${keyPrefix}:${groupId}:replayed`;
   }
 
   hashOf(topic: string, partition: number): string {
     return `${this.prefix}:${topic}:${partition}`;
+  }
+
+  /** The hash of earlier versions, field = DLT offset. */
+  private legacyHashOf(topic: string, partition: number): string {
+    return `${this.legacyPrefix}:${topic}:${partition}`;
   }
 
   /** Replays so far of each record (records of one DLT topic); 0 for a record never replayed. */
@@ -57,12 +69,27 @@ export class DltReplayStore {
     const byPartition = new Map<string, DltRecord[]>();
     for (const record of records) {
       const hash = this.hashOf(record.topic, record.partition);
-      byPartition.set(hash, [...(byPartition.get(hash) ?? []), record]);
+      const group = byPartition.get(hash);
+      if (group) group.push(record);
+      else byPartition.set(hash, [record]);
     }
     for (const [hash, inPartition] of byPartition) {
+      const legacyHash = this.legacyHashOf(inPartition[0]!.topic, inPartition[0]!.partition);
       for (const part of slices(inPartition)) {
-        const counts = await this.redis.hmget(hash, ...part.map(dltRecordIdentityOf));
-        part.forEach((record, index) => replays.set(record, Number(counts[index] ?? 0) || 0));
+        const identities = part.map(dltRecordIdentityOf);
+        const [counts, legacy] = await Promise.all([this.redis.hmget(hash, ...identities), this.redis.hmget(legacyHash, ...part.map((record) => record.offset))]);
+        for (const [index, record] of part.entries()) {
+          let count = Number(counts[index] ?? 0) || 0;
+          const old = legacy[index];
+          if (old !== null && old !== undefined) {
+            // Only the reader whose HDEL removed the field adds it: two readers at once move it once.
+            const moved = await this.redis.hdel(legacyHash, record.offset);
+            const add = Number(old) || 0;
+            if (moved === 1 && add > 0) count = await this.redis.hincrby(hash, identities[index]!, add);
+            else count = Number(await this.redis.hget(hash, identities[index]!)) || 0;
+          }
+          replays.set(record, count);
+        }
       }
     }
     return replays;
@@ -75,7 +102,10 @@ export class DltReplayStore {
 
   /** Forgets records (after they were deleted from the topic). */
   async forget(topic: string, partition: number, records: readonly DltRecord[]): Promise<void> {
-    for (const part of slices(records)) await this.redis.hdel(this.hashOf(topic, partition), ...part.map(dltRecordIdentityOf));
+    for (const part of slices(records)) {
+      await this.redis.hdel(this.hashOf(topic, partition), ...part.map(dltRecordIdentityOf));
+      await this.redis.hdel(this.legacyHashOf(topic, partition), ...part.map((record) => record.offset));
+    }
   }
 
   /**
@@ -92,6 +122,10 @@ export class DltReplayStore {
       return offset === undefined || (BigInt(offset) < end && !keep.has(field));
     });
     for (const part of slices(stale)) await this.redis.hdel(hash, ...part);
-    return stale.length;
+    const legacyHash = this.legacyHashOf(topic, partition);
+    const liveOffsets = new Set(live.map((record) => record.offset));
+    const staleLegacy = (await this.redis.hkeys(legacyHash)).filter((offset) => !/^\d{1,20}$/.test(offset) || (BigInt(offset) < end && !liveOffsets.has(offset)));
+    for (const part of slices(staleLegacy)) await this.redis.hdel(legacyHash, ...part);
+    return stale.length + staleLegacy.length;
   }
 }

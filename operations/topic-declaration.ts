@@ -41,7 +41,7 @@ function topicsOf(declaration: TopicDeclaration): { topic: string; settings: Top
   const layout = topicLayoutOf(declaration.topic, declaration.group, declaration.tiers);
   return [
     { topic: layout.source, settings: declaration.settings },
-    ...layout.retries.map((topic) => ({ topic, settings: declaration.settings })),
+    ...layout.retries.map((topic) => ({ topic, settings: declaration.retries })),
     { topic: layout.deadLetter, settings: declaration.deadLetter },
   ];
 }

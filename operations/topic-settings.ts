@@ -18,7 +18,7 @@ export interface TopicSettings {
   retentionMs?: number;
   /** The largest record batch the topic accepts, in bytes (`max.message.bytes`). @defaultValue the broker's (about 1 MiB) */
   maxMessageBytes?: number;
-  /** `cleanup.policy`. @defaultValue `'delete'` (the broker's) */
+  /** `cleanup.policy` of the source (the retry tiers and the DLT are always `delete`). @defaultValue `'delete'` (the broker's) */
   cleanupPolicy?: 'delete' | 'compact' | 'compact,delete';
 }
 
@@ -32,9 +32,18 @@ export interface TopicDeclaration {
   tiers: number;
   /** Partition count of the source (needed to create it); the tiers and the DLT always get the source's. */
   partitions?: number;
-  /** Settings of the source and its retry tiers. */
+  /** Settings of the source. */
   settings: TopicSettings;
-  /** Settings of the DLT: those of the source, with retention forever unless declared otherwise. */
+  /**
+   * Settings of the retry tiers: those of the source, but always `cleanup.policy=delete` (a compacted tier
+   * would drop the earlier of two records of one key still waiting for their retry).
+   */
+  retries: TopicSettings;
+  /**
+   * Settings of the DLT: those of the source, with retention forever unless declared otherwise, and always
+   * `cleanup.policy=delete` (compaction would lose dead letters, and the broker refuses the DeleteRecords that
+   * `orderly dlt purge` sends to a compacted topic).
+   */
   deadLetter: TopicSettings;
 }
 
@@ -50,13 +59,20 @@ const units: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000
 
 /** A retention: milliseconds, a duration (`500ms`, `30s`, `15m`, `12h`, `7d`), or `forever` / `-1`. */
 export function parseRetention(value: string | number): number {
+  let ms: number | undefined;
   if (typeof value === 'number') {
-    if (value === -1 || (Number.isInteger(value) && value > 0)) return value;
+    if (value === -1) return -1;
+    if (Number.isInteger(value) && value > 0) ms = value;
   } else {
     const text = value.trim().toLowerCase();
     if (text === 'forever' || text === 'infinite' || text === '-1') return -1;
     const match = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(text);
-    if (match && Number(match[1]) > 0) return Number(match[1]) * units[match[2] ?? 'ms']!;
+    if (match && Number(match[1]) > 0) ms = Number(match[1]) * units[match[2] ?? 'ms']!;
+  }
+  if (ms !== undefined) {
+    // Past 2^53 - 1 a number no longer holds every integer: the broker would get a different value, or 8.64e27.
+    if (Number.isSafeInteger(ms)) return ms;
+    throw new ConfigurationError([`retention "${value}" is too large: at most ${Number.MAX_SAFE_INTEGER} ms (about 285,000 years); use forever to keep records forever`]);
   }
   throw new ConfigurationError([`retention "${value}" is not a duration: use milliseconds, 30s, 15m, 12h, 7d, or forever`]);
 }
@@ -97,7 +113,11 @@ const declarationSchema = settingsSchema
     group: kafkaName,
     tiers: z.number().int().min(0).max(20).default(4),
     partitions: positiveInt.max(100_000).optional(),
-    deadLetter: settingsSchema.omit({ replicationFactor: true }).optional(),
+    deadLetter: settingsSchema
+      .omit({ replicationFactor: true })
+      .extend({ cleanupPolicy: z.enum(['delete'], { error: 'must be delete: a compacted DLT loses dead letters, and `orderly dlt purge` cannot delete its records' }).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -137,7 +157,14 @@ export function declareTopics(inputs: readonly unknown[], where = 'topics', defa
     if (settings.minInsyncReplicas !== undefined && settings.replicationFactor !== undefined && settings.minInsyncReplicas > settings.replicationFactor) {
       problems.push(`${where}[${index}].minInsyncReplicas: (${settings.minInsyncReplicas}) must not exceed replicationFactor (${settings.replicationFactor}), or no acks=all write could succeed`);
     }
-    const declaration: TopicDeclaration = { topic, group, tiers, settings, deadLetter: { ...settings, retentionMs: -1, ...settingsOf(deadLetter ?? {}) } };
+    const declaration: TopicDeclaration = {
+      topic,
+      group,
+      tiers,
+      settings,
+      retries: { ...settings, cleanupPolicy: 'delete' },
+      deadLetter: { ...settings, retentionMs: -1, ...settingsOf(deadLetter ?? {}), cleanupPolicy: 'delete' },
+    };
     if (partitions !== undefined) declaration.partitions = partitions;
     declarations.push(declaration);
   });

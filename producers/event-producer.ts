@@ -9,8 +9,8 @@
  * {@link PublishBatchError} which events were written and which were not (ids assigned before sending, so a
  * retry keeps them). Per key, a send waits for the earlier sends of its key and is not sent when one of them
  * failed ({@link KeyOrderGate}): kafkajs could otherwise write a later event of a key before a retried earlier
- * one. `close()` rejects every publish still waiting for tokens or room, waits for the ones sent, then
- * disconnects; nothing connects after it.
+ * one. `close()` rejects every publish still waiting for tokens or room, waits for the ones sent (for at most
+ * `timeoutMs` when given: then it rejects them as unconfirmed), then disconnects; nothing connects after it.
  */
 import { compressionIdOf } from '../core/compression/compression.ts';
 import { OrderlyError } from '../core/errors.ts';
@@ -49,6 +49,25 @@ function orderKeyOf(topic: string, key: string | Buffer): string {
   return `${topic}\u0000${bytes}`;
 }
 
+/** What a batch has got to, for close() to report when its deadline abandons it. */
+interface BatchProgress {
+  written: PublishedEvent[];
+  /** The events not acknowledged yet, in order. */
+  rest: readonly PreparedEvent[];
+  /** How many of `rest` are being sent (may have been written). */
+  sending: number;
+}
+
+/** Options of {@link EventProducer.close}. */
+export interface CloseOptions {
+  /**
+   * How long to wait for publishes already sent. After it, each is rejected with a {@link PublishBatchError}
+   * whose `unconfirmed` events may or may not have been written (retry them with their ids), and the producer
+   * disconnects without waiting further. @defaultValue no deadline: wait for every acknowledgement
+   */
+  timeoutMs?: number;
+}
+
 function stoppedError(): OrderlyError {
   return new OrderlyError('STOPPED', 'the producer was closed before this publish was sent: nothing of it was written');
 }
@@ -67,6 +86,8 @@ export class EventProducer {
   readonly #closing = new AbortController();
   /** Every accepted publish that has not settled; close() waits for them. */
   readonly #pending = new Set<Promise<unknown>>();
+  /** Rejects one accepted publish at once (close()'s deadline), reporting its progress. */
+  readonly #abandon = new Map<Promise<unknown>, (cause: unknown) => void>();
   #connected: Promise<void> | undefined;
   #closed = false;
 
@@ -112,14 +133,25 @@ export class EventProducer {
 
   /**
    * Publishes one event; resolves once the broker acknowledged it (acks=all). On failure it throws the cause
-   * (a batch of one is written or not): to retry with the same id, give the event an `eventId`.
+   * (a batch of one is written or not), with `unconfirmed`: 1 when the event was sent and not acknowledged (the
+   * broker may have written it), 0 when it was certainly not written. To retry with the same id, give the event
+   * an `eventId`.
+   *
+   * Cost of per-key order: a publish waits for every earlier publish of the same key (on this producer) to be
+   * acknowledged before it is sent, so one key's events go out one request at a time, at most one per broker
+   * round trip (about 1 / acknowledgement latency per key); different keys are not held back. Publish a key's
+   * events together with {@link EventProducer.publishBatch} to send them in one request.
    */
   async publish<V>(event: OutgoingEvent<V>): Promise<PublishedEvent> {
     try {
       const [published] = await this.publishBatch([event]);
       return published as PublishedEvent;
     } catch (error) {
-      throw error instanceof PublishBatchError ? error.cause : error;
+      if (!(error instanceof PublishBatchError)) throw error;
+      const cause: unknown = error.cause;
+      if (!(cause instanceof Error)) throw error;
+      if (!('unconfirmed' in cause)) Object.defineProperty(cause, 'unconfirmed', { value: error.unconfirmed, enumerable: true });
+      throw cause;
     }
   }
 
@@ -132,28 +164,64 @@ export class EventProducer {
   publishBatch<V>(events: readonly OutgoingEvent<V>[]): Promise<PublishedEvent[]> {
     if (this.#closed) return Promise.reject(new OrderlyError('STOPPED', 'the producer is closed: create a new one'));
     let work: Promise<PublishedEvent[]>;
+    let progress: BatchProgress;
     try {
-      work = this.#publishBatch(events.map((event) => this.#prepare(event)));
+      const prepared = events.map((event) => this.#prepare(event));
+      progress = { written: [], rest: prepared, sending: 0 };
+      work = this.#publishBatch(prepared, progress);
     } catch (error) {
       return Promise.reject(error as Error);
     }
+    const result = new Promise<PublishedEvent[]>((resolve, reject) => {
+      work.then(resolve, reject);
+      this.#abandon.set(work, (cause) => reject(new PublishBatchError(progress.written, notWritten<V>(progress.rest), progress.sending, cause)));
+    });
     this.#pending.add(work);
-    const forget = () => this.#pending.delete(work);
+    const forget = () => {
+      this.#pending.delete(work);
+      this.#abandon.delete(work);
+    };
     work.then(forget, forget);
-    return work;
+    return result;
   }
 
-  /** Refuses new publishes, rejects the ones waiting for tokens or room, waits for the ones sent, then disconnects. */
-  async close(): Promise<void> {
+  /**
+   * Refuses new publishes, rejects the ones waiting for tokens or room, waits for the ones sent, then
+   * disconnects. With `timeoutMs`, waits for the ones sent that long at most: then rejects them (unconfirmed:
+   * they may or may not be written) and disconnects without waiting further.
+   */
+  async close({ timeoutMs }: CloseOptions = {}): Promise<void> {
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) throw new RangeError(`close({ timeoutMs }) must be a number of ms >= 0, not ${timeoutMs}`);
     this.#closed = true;
     this.#closing.abort(stoppedError());
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
-    await this.#limiter.idle();
-    if (this.#connected) await this.#connected.catch(() => undefined);
-    await this.#producer.disconnect();
+    const drained = (async () => {
+      while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+      await this.#limiter.idle();
+      if (this.#connected) await this.#connected.catch(() => undefined);
+    })();
+    if (timeoutMs === undefined) {
+      await drained;
+      await this.#producer.disconnect();
+      return;
+    }
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const passed = new Promise<true>((resolve) => deadline.signal.addEventListener('abort', () => resolve(true), { once: true }));
+    try {
+      if ((await Promise.race([drained.then(() => false), passed])) === true) {
+        const cause = new OrderlyError('STOPPED', `the producer was closed: its ${timeoutMs} ms deadline passed before the broker acknowledged this publish, which may or may not have been written. Retry it with the same eventId`, { retriable: true });
+        this.#logger.warn({ abandoned: this.#abandon.size, timeoutMs }, 'close deadline passed: unacknowledged publishes rejected as unconfirmed');
+        for (const abandon of [...this.#abandon.values()]) abandon(cause);
+        this.#abandon.clear();
+      }
+      // Still bounded: a disconnect that hangs (a broker out of reach) is given up at the deadline as well.
+      await Promise.race([this.#producer.disconnect().catch((error: unknown) => this.#logger.warn({ err: error }, 'disconnect failed after close deadline')), passed]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  async #publishBatch(prepared: PreparedEvent[]): Promise<PublishedEvent[]> {
+  async #publishBatch(prepared: PreparedEvent[], progress: BatchProgress): Promise<PublishedEvent[]> {
     if (prepared.length === 0) return [];
     const { maxInFlight, onFull, rateLimit } = this.#options;
     const rate = this.#rate;
@@ -163,11 +231,13 @@ export class EventProducer {
     if (onFull === 'reject') {
       if (waitForTokens) await takeTokens(rate, prepared.length, signal).catch((error: unknown) => Promise.reject(new PublishBatchError([], notWritten(prepared), 0, error)));
       if (!this.#limiter.tryAcquire(prepared.length)) throw new BackpressureError(prepared.length, this.#limiter.inFlight, maxInFlight);
+      progress.sending = prepared.length;
       return this.#sendAndRelease(prepared).catch((error: unknown) => Promise.reject(batchError([], prepared, prepared.length, error)));
     }
     const chunkSize = waitForTokens ? Math.min(maxInFlight, rate.burst) : maxInFlight;
-    const written: PublishedEvent[] = [];
+    const written = progress.written;
     for (let start = 0; start < prepared.length; start += chunkSize) {
+      progress.rest = prepared.slice(start);
       const chunk = prepared.slice(start, start + chunkSize);
       try {
         if (waitForTokens) await rate.take(chunk.length, signal);
@@ -176,7 +246,9 @@ export class EventProducer {
         throw new PublishBatchError(written, notWritten(prepared.slice(start)), 0, error);
       }
       try {
+        progress.sending = chunk.length;
         written.push(...(await this.#sendAndRelease(chunk)));
+        progress.sending = 0;
       } catch (error) {
         throw batchError(written, prepared.slice(start), chunk.length, error);
       }

@@ -3,22 +3,26 @@
  * tokens are there; takers are served first come, first served, so the order of publishes is kept and a
  * large request is not starved by small ones. The clock and the sleep are injectable for unit tests.
  */
+import { setTimeout as sleepFor } from 'node:timers/promises';
+
 export interface TokenBucketOptions {
   ratePerSecond: number;
   /** Tokens banked at most (and at the start). */
   burst: number;
   /** Milliseconds, monotonic. @defaultValue performance.now */
   now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Sleeps `ms`; an aborted `signal` should end the sleep (and clear its timer). @defaultValue node:timers/promises setTimeout */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** Aborting clears the timer: an abandoned wait must not keep the process alive until it would have fired. */
+const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleepFor(ms, undefined, signal ? { signal } : {});
 
 export class TokenBucket {
   readonly ratePerSecond: number;
   readonly burst: number;
   readonly #now: () => number;
-  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   #tokens: number;
   #refilledAt: number;
   #waiting = 0;
@@ -69,7 +73,8 @@ export class TokenBucket {
         this.#tokens -= count;
         return;
       }
-      await abortable(this.#sleep(Math.max(1, Math.ceil(((count - this.#tokens) * 1000) / this.ratePerSecond))), signal);
+      // The sleep gets the signal (to clear its timer); abortable() also ends a sleep that ignores it.
+      await abortable(this.#sleep(Math.max(1, Math.ceil(((count - this.#tokens) * 1000) / this.ratePerSecond)), signal), signal);
     }
   }
 

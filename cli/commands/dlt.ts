@@ -22,7 +22,7 @@ import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import { dltRecordJson, dltRecordText, shownKey, shownText, type ShownDltRecord } from '../support/dlt-format.ts';
 import { groupId, positiveInteger, nonNegativeInteger, ratePerSecond, timePoint, topicName } from '../support/option-parsers.ts';
 import { ProgressBar } from '../support/progress-bar.ts';
-import { terminalSafe } from '../support/terminal-text.ts';
+import { terminalSafe, terminalSafeJson } from '../support/terminal-text.ts';
 import { cliKafka, optionalSetting, withAdmin, withRedis } from '../support/settings.ts';
 
 interface SelectionOptions {
@@ -97,7 +97,7 @@ export function registerDltCommand(program: Command): void {
         shown.push({ record, payload: await decoder.decode(record.value), replays: counts ? (counts.get(record) ?? 0) : undefined });
       }
       if (options.json) {
-        console.log(JSON.stringify(shown.map(dltRecordJson), null, 2));
+        console.log(terminalSafeJson(shown.map(dltRecordJson)));
         return;
       }
       for (const item of shown) console.log(`${dltRecordText(item)}\n`);
@@ -109,7 +109,8 @@ export function registerDltCommand(program: Command): void {
     .option('--rate <perSecond>', 'records per second at most, or "unlimited"', ratePerSecond, 100)
     .option('--max-replays <count>', 'refuse a record already replayed this many times', positiveInteger('--max-replays'), 3)
     .option('--include-replayed', 'also replay records replayed before (a handled event stays done: a no-op for it)', false)
-    .action(async (options: SelectionOptions & { confirm?: number; rate: number; maxReplays: number; includeReplayed: boolean }) => {
+    .option('--allow-repartitioned', "replay even though the source's partition count differs from the DLT's (records keep their partition, where their key may no longer hash: per-key order can break)", false)
+    .action(async (options: SelectionOptions & { confirm?: number; rate: number; maxReplays: number; includeReplayed: boolean; allowRepartitioned: boolean }) => {
       const kafka = cliKafka(options.brokers);
       const { dltTopic, records } = await select(kafka, options);
       await withRedis(options.redis, async (redis) => {
@@ -135,7 +136,7 @@ export function registerDltCommand(program: Command): void {
           const label = { source: willReplay, lane: willReplay, refused: 'REFUSED', skipped: 'skip' }[item.action];
           console.log(`${label.padEnd(12)} p${item.record.partition}@${item.record.offset} key=${shownKey(item.record)} event=${shownText(item.eventId, '?')} reason=${shownText(item.record.reason, '?')} -> ${shownText(item.destination, '?')}`);
         }
-        await requireDestinations(kafka, selected, options.topic, retryTopicOf(options.topic, options.group, 1));
+        await requireDestinations(kafka, selected, options.topic, retryTopicOf(options.topic, options.group, 1), { dltTopic, allowRepartitioned: options.allowRepartitioned });
         const confirmed = requireConfirm(options.confirm, selected.length, 'replayed');
         const count = (action: string) => plan.filter((item) => item.action === action).length;
         const summary = `${selected.length} record(s) selected of ${records.length} matching in ${dltTopic}: ${count('source')} to the source topic, ${count('lane')} into parked keys' lanes; ${count('refused')} refused, ${count('skipped')} skipped`;
@@ -216,7 +217,13 @@ function describePurge(plan: ReturnType<typeof planDltPurge>[number], confirmed:
  * the lanes of parked keys. Checked before anything changes (no marker forgotten, nothing produced), in a dry
  * run too, so a deleted or shrunk topic is named at once rather than after the producer's retries.
  */
-async function requireDestinations(kafka: Kafka, selected: readonly ReplayItem[], sourceTopic: string, tierOneTopic: string): Promise<void> {
+async function requireDestinations(
+  kafka: Kafka,
+  selected: readonly ReplayItem[],
+  sourceTopic: string,
+  tierOneTopic: string,
+  { dltTopic, allowRepartitioned }: { dltTopic: string; allowRepartitioned: boolean },
+): Promise<void> {
   const needed = new Map<string, { role: string; partitions: Set<number> }>();
   const need = (topic: string, role: string, partition: number) => {
     const entry = needed.get(topic) ?? { role, partitions: new Set<number>() };
@@ -241,6 +248,18 @@ async function requireDestinations(kafka: Kafka, selected: readonly ReplayItem[]
       if (missing.length > 0) {
         throw new OrderlyError('CONFIGURATION', `cannot replay: the ${role} ${topic} has ${count} partition(s), but the records selected include partition ${missing.join(', ')}: a replay keeps each record's partition, so per-key order holds. Nothing was changed. Give the topic back its partitions, or narrow the selection (--key)`, { context: { topic } });
       }
+    }
+    // The DLT has the source's partition count when made by `orderly topics create`. A source that gained
+    // partitions since maps a key to another partition: a record replayed to its old partition would be handled
+    // apart from (and out of order with) the later events of its key.
+    const sourceCount = (await admin.fetchTopicMetadata({ topics: [sourceTopic] })).topics[0]?.partitions.length ?? 0;
+    const dltCount = (await admin.fetchTopicMetadata({ topics: [dltTopic] })).topics[0]?.partitions.length ?? 0;
+    if (sourceCount !== dltCount) {
+      const difference = `the source topic ${sourceTopic} has ${sourceCount} partition(s) and the DLT ${dltTopic} has ${dltCount}: the source was repartitioned, so a key may now map to another partition than the one its records are replayed to, and per-key order can break`;
+      if (!allowRepartitioned) {
+        throw new OrderlyError('CONFIGURATION', `cannot replay: ${difference}. Nothing was changed. Replay anyway with --allow-repartitioned (once the key's later events are handled), or replay by hand`, { context: { topic: sourceTopic } });
+      }
+      console.error(`warning: ${difference}; replaying anyway (--allow-repartitioned)`);
     }
   });
 }

@@ -10,7 +10,7 @@ import { releaseParkedKey } from '../../operations/parked-key-release.ts';
 import { groupId, topicName } from '../support/option-parsers.ts';
 import { withRedis } from '../support/settings.ts';
 import { formatTable } from '../support/table.ts';
-import { terminalSafe } from '../support/terminal-text.ts';
+import { terminalSafe, terminalSafeJson } from '../support/terminal-text.ts';
 
 export function registerKeysCommand(program: Command): void {
   const keys = program.command('keys').description('list and release the keys parked for a consumer group');
@@ -25,7 +25,7 @@ export function registerKeysCommand(program: Command): void {
     .action(async (options: { group: string; topic?: string; json: boolean; redis?: string }) => {
       const entries = await withRedis(options.redis, (redis) => new RedisParkingStore({ redis, groupId: options.group }).list(options.topic));
       if (options.json) {
-        console.log(JSON.stringify(entries.map(({ topic, partition, key, state }) => ({ key, topic, partition, queueLength: state.queue.length, headTier: state.headTier, held: state.held, parkedAt: new Date(state.parkedAt).toISOString(), replayPending: (state.replaying?.length ?? 0) > 0 })), null, 2));
+        console.log(terminalSafeJson(entries.map(({ topic, partition, key, state }) => ({ key, topic, partition, queueLength: state.queue.length, headTier: state.headTier, held: state.held, parkedAt: new Date(state.parkedAt).toISOString(), replayPending: (state.replaying?.length ?? 0) > 0 }))));
         return;
       }
       if (entries.length === 0) {
@@ -43,7 +43,7 @@ export function registerKeysCommand(program: Command): void {
   keys
     .command('release')
     .description("release a held key: its later events are handled again (a key with nothing queued is unparked); dry run unless --confirm <count>")
-    .argument('<key>', 'the key')
+    .argument('<key>', 'the key, given raw: exactly its characters, no escapes (`keys parked` shows a backslash as \\\\ and a control character as \\uXXXX)')
     .requiredOption('--topic <topic>', 'the source topic', topicName)
     .requiredOption('--group <group>', 'the consumer group', groupId)
     .option(confirmFlags, 'release; must equal the number of held entries the dry run lists (without: say what would change)', confirmCount)
@@ -53,7 +53,7 @@ export function registerKeysCommand(program: Command): void {
         const store = new RedisParkingStore({ redis, groupId: options.group });
         const entries = (await store.list(options.topic)).filter((entry) => entry.key === key);
         if (entries.length === 0) {
-          throw new OrderlyError('CONFIGURATION', `key "${key}" is not parked for topic ${options.topic} and group ${options.group}: see \`orderly keys parked --group ${options.group}\``);
+          throw new OrderlyError('CONFIGURATION', `key "${terminalSafe(key)}" is not parked for topic ${options.topic} and group ${options.group}: see \`orderly keys parked --group ${options.group}\``);
         }
         const held = entries.filter(({ state }) => state.held).length;
         const go = confirmed(options.confirm, held, 'held entry(ies) of this key that would be released');

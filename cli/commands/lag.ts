@@ -11,6 +11,7 @@ import { OrderlyError } from '../../core/errors.ts';
 import { groupId, topicName } from '../support/option-parsers.ts';
 import { requiredSetting } from '../support/settings.ts';
 import { formatTable } from '../support/table.ts';
+import { terminalSafeJson } from '../support/terminal-text.ts';
 
 interface LagCommandOptions {
   group: string;
@@ -38,7 +39,7 @@ export function registerLagCommand(program: Command): void {
         if (missing.length > 0) {
           throw new OrderlyError('CONFIGURATION', `no such topic: ${missing.join(', ')} (the broker has no partitions for it; see \`orderly topics check <topic> --group ${options.group}\`)`);
         }
-        console.log(options.json ? JSON.stringify(lagJson(report), null, 2) : lagText(report));
+        console.log(options.json ? terminalSafeJson(lagJson(report)) : lagText(report));
       } finally {
         await monitor.stop();
       }

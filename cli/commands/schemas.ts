@@ -16,6 +16,7 @@ import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import { SchemaRegistryError } from '../../schemas/schema-registry-error.ts';
 import { defaultSubjectNameStrategy, subjectNameStrategies, type SubjectNameStrategy } from '../../schemas/subject-name-strategy.ts';
 import type { SchemaCheckResult } from '../../schemas/schema-contract.ts';
+import { terminalSafeJson } from '../support/terminal-text.ts';
 
 interface RegistryOption {
   dir: string;
@@ -76,7 +77,7 @@ export function registerSchemasCommand(program: Command): void {
       if (failed > 0) process.exitCode = 1;
       if (options.json) {
         const rows = results.map(({ schema, ...result }) => ({ file: schema.file, subject: schema.subject, version: schema.version, ...result }));
-        console.log(JSON.stringify({ subjectNameStrategy: options.subjectNameStrategy, topic: options.topic ?? null, checked: results.length, incompatible: failed, results: rows }, null, 2));
+        console.log(terminalSafeJson({ subjectNameStrategy: options.subjectNameStrategy, topic: options.topic ?? null, checked: results.length, incompatible: failed, results: rows }));
         return;
       }
       for (const result of results) {

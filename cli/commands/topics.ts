@@ -14,6 +14,7 @@ import { checkDeclaredTopics, createDeclaredTopics } from '../../operations/topi
 import { declareTopics, parseTopicsFile, type TopicDeclaration, type TopicDeclarationInput } from '../../operations/topic-settings.ts';
 import { groupId, nonNegativeInteger, positiveInteger, topicName } from '../support/option-parsers.ts';
 import { cliKafka, withAdmin } from '../support/settings.ts';
+import { terminalSafeJson } from '../support/terminal-text.ts';
 
 interface TopicsOptions {
   file?: string;
@@ -109,7 +110,7 @@ export function registerTopicsCommand(program: Command): void {
         const differences = await checkDeclaredTopics(admin, declarations);
         if (differences.length > 0) process.exitCode = 1;
         if (options.json) {
-          console.log(JSON.stringify({ ok: differences.length === 0, differences }, null, 2));
+          console.log(terminalSafeJson({ ok: differences.length === 0, differences }));
           return;
         }
         for (const difference of differences) console.log(`PROBLEM  ${difference.message}`);

@@ -4,13 +4,15 @@
  * move the cursor or reverse the text direction. Every character that is not printable is shown as an escape:
  * `\n`, `\r`, `\t`, `\uXXXX` (C0 and C1 controls, DEL, Unicode format characters such as the bidi overrides
  * U+202A..U+202E and U+2066..U+2069, zero-width characters, line and paragraph separators, lone surrogates), and
- * a byte that is not valid UTF-8 as `\xNN`. Only the human output goes through here; `--json` stays exact.
+ * a byte that is not valid UTF-8 as `\xNN`, and a backslash as `\\` (so a key that is literally `a\x1b` never
+ * looks like one holding an ESC byte). `--json` output goes through {@link terminalSafeJson}: the same characters
+ * as JSON `\uXXXX` escapes, so it parses to exactly the same data.
  */
 
 /** Controls, format characters (bidi, zero-width), line/paragraph separators, surrogates, private use, unassigned. */
-const unprintable = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/gu;
+const unprintable = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}\\]/gu;
 
-const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t', '\\': '\\\\' };
 
 function escapeCodePoint(character: string): string {
   const named_ = named[character];
@@ -22,6 +24,28 @@ function escapeCodePoint(character: string): string {
 /** `text` with every unprintable character escaped. */
 export function terminalSafe(text: string): string {
   return text.replace(unprintable, escapeCodePoint);
+}
+
+/**
+ * What JSON.stringify leaves raw but a terminal acts on or hides: DEL, C1 controls (U+009B is a one-byte CSI),
+ * format characters (bidi marks and overrides, zero-width), line/paragraph separators, private use, unassigned,
+ * and U+FFFD (the mark of bytes that were not UTF-8). C0 controls and lone surrogates JSON escapes itself.
+ */
+const unprintableInJson = /[\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cn}\ufffd]/gu;
+
+function jsonEscape(character: string): string {
+  let escaped = '';
+  for (let index = 0; index < character.length; index += 1) escaped += `\\u${character.charCodeAt(index).toString(16).padStart(4, '0')}`;
+  return escaped;
+}
+
+/**
+ * `JSON.stringify(value, null, space)` safe to print on a terminal: every character of {@link unprintableInJson}
+ * written as a `\uXXXX` escape (a surrogate pair for one above U+FFFF). Such characters only occur inside JSON
+ * strings, where the escape means the same character: the output parses to identical data.
+ */
+export function terminalSafeJson(value: unknown, space: number = 2): string {
+  return JSON.stringify(value, null, space).replace(unprintableInJson, jsonEscape);
 }
 
 /** Multi-line text (an error with its stack): each line made safe, the line breaks kept. */

@@ -61,9 +61,11 @@ describe('operator output of hostile records', () => {
     expect(listed.stdout).toContain('payload text text \\u001b[2J\\u001b]52;c;aGFja2Vk\\u0007\\u0007 \\u009b31m \\u202eevil');
     expect(listed.stdout).toContain('payload json {"note":"\\u009b31m\\u202e\\u2066"}');
 
-    // --json: the exact text (JSON escapes the C0 controls; the key is the consumer's UTF-8 reading of its bytes).
+    // --json: the exact text once parsed (JSON escapes the C0 controls, we escape C1, DEL, bidi and invisible
+    // characters as \uXXXX too, so the raw output is printable; the key is the consumer's UTF-8 reading of its bytes).
     const json = await orderly('dlt', 'list', '--topic', topic, '--group', groupId, '--json');
     expect(json.code, json.stderr).toBe(0);
+    expectPrintable(json.stdout);
     const [first] = JSON.parse(json.stdout) as { key: string; eventId: string; errorMessage: string; payload: { value: string } }[];
     expect(first).toMatchObject({ key: hostileKey.toString('utf8'), eventId: `id${setClipboard}`, errorMessage: `declined ${rightToLeft}gnp.exe ${clearScreen}` });
     expect(first!.payload.value).toBe(`text ${clearScreen}${setClipboard}${bell} ${c1Csi} ${rightToLeft}evil`);
@@ -79,14 +81,20 @@ describe('operator output of hostile records', () => {
     expect(purge.stdout).toContain('(key acct\\u001b[2J\\u202e\\xff\\xc3, non-retryable\\u001b[2J) was not replayed');
 
     const parked = new RedisParkingStore({ redis: testRedis(), groupId });
-    const parkedKey = `held${clearScreen}${rightToLeft}${bell}`;
+    const parkedKey = `held${clearScreen}${rightToLeft}${bell}${c1Csi}`;
+    const literalKey = 'held\\u001b';
     onTestFinished(() => parked.remove(topic, 0, parkedKey));
+    onTestFinished(() => parked.remove(topic, 0, literalKey));
     await parked.put(topic, 0, parkedKey, { queue: [], headTier: 1, held: true, parkedAt: Date.now() });
+    await parked.put(topic, 0, literalKey, { queue: [], headTier: 1, held: true, parkedAt: Date.now() });
     const keys = await orderly('keys', 'parked', '--group', groupId);
     expect(keys.code, keys.stderr).toBe(0);
     expectPrintable(keys.stdout);
-    expect(keys.stdout).toContain('held\\u001b[2J\\u202e\\u0007');
+    expect(keys.stdout).toContain('held\\u001b[2J\\u202e\\u0007\\u009b31m');
+    // A key holding a backslash shows it doubled: never the same text as a key holding the ESC byte.
+    expect(keys.stdout).toContain('held\\\\u001b ');
     const keysJson = await orderly('keys', 'parked', '--group', groupId, '--json');
-    expect((JSON.parse(keysJson.stdout) as { key: string }[])[0]!.key).toBe(parkedKey);
+    expectPrintable(keysJson.stdout);
+    expect((JSON.parse(keysJson.stdout) as { key: string }[]).map(({ key }) => key).sort()).toEqual([parkedKey, literalKey].sort());
   });
 });

@@ -56,4 +56,34 @@ describe('orderly dlt replay destinations', () => {
     expect(rateZero.code).toBe(1);
     expect(rateZero.stderr).toContain('--rate "0" must be a number of records per second above 0, or "unlimited"');
   });
+
+  it('refuses a source that gained partitions since the records were dead-lettered, unless --allow-repartitioned', async () => {
+    const topic = uniqueName('dlt-repart');
+    const groupId = testGroupId();
+    const dltTopic = deadLetterTopicOf(topic, groupId);
+    const admin = await testAdmin();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }, { topic: dltTopic, numPartitions: 2 }], waitForLeaders: true });
+    onTestFinished(async () => {
+      await admin.deleteTopics({ topics: [topic, dltTopic] }).catch(() => undefined);
+    });
+    await produce(dltTopic, [{ key: 'k', partition: 1, value: '{}', headers: { 'orderly-event-id': 'repart#1', 'orderly-dlt-reason': 'non-retryable' } }]);
+    const same = await orderly('dlt', 'replay', '--topic', topic, '--group', groupId);
+    expect(same.code, same.stderr).toBe(0);
+
+    // The source grew to 3 partitions: key k may now hash elsewhere, and its replay would land behind nothing.
+    await admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] });
+    for (const confirm of [[], ['--confirm', '1']]) {
+      const refused = await orderly('dlt', 'replay', '--topic', topic, '--group', groupId, ...confirm);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`cannot replay: the source topic ${topic} has 3 partition(s) and the DLT ${dltTopic} has 2`);
+      expect(refused.stderr).toContain('--allow-repartitioned');
+      expect(refused.stderr).not.toMatch(/^\s+at /m);
+    }
+    expect(await admin.fetchTopicOffsets(topic)).toEqual(expect.arrayContaining([expect.objectContaining({ partition: 1, high: '0' })]));
+
+    const allowed = await orderly('dlt', 'replay', '--topic', topic, '--group', groupId, '--allow-repartitioned', '--confirm', '1', '--rate', 'unlimited');
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stderr).toMatch(/warning: the source topic .* has 3 partition\(s\) and the DLT .* has 2/);
+    expect(allowed.stdout).toContain(`replayed 1: 1 to ${topic}`);
+  });
 });

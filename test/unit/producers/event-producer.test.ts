@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventProducer, type OutgoingEvent } from '../../../producers/event-producer.ts';
-import { BackpressureError, MissingKeyError } from '../../../producers/producer-errors.ts';
+import { BackpressureError, MissingKeyError, PublishBatchError } from '../../../producers/producer-errors.ts';
 import { envelopeHeaderNames, readEnvelope } from '../../../producers/envelope-headers.ts';
 import { SchemaRegistryError } from '../../../schemas/schema-registry-error.ts';
 import { ConfigurationError } from '../../../core/errors.ts';
@@ -144,6 +144,54 @@ describe('EventProducer', () => {
     await published;
     expect(kafka.disconnected).toBe(true);
     await expect(producer.publish(event('b'))).rejects.toMatchObject({ code: 'STOPPED' });
+  });
+
+  it('close({ timeoutMs }): after the deadline a publish never acknowledged is rejected as unconfirmed and the producer disconnects', async () => {
+    const kafka = new FakeKafka();
+    const producer = new EventProducer({ kafka: kafka.asKafka(), registry: fakeRegistry(), autoRegister: true, maxInFlight: 2 });
+    const single = producer.publish(event('a'));
+    const batch = producer.publishBatch([event('b', 1), event('b', 2), event('b', 3)]).then(
+      () => expect.unreachable(),
+      (error: unknown) => error,
+    );
+    await settle();
+    expect(kafka.pending).toHaveLength(1); // 'a'; the batch waits for room
+    kafka.acknowledge();
+    await settle();
+    expect(kafka.pending).toHaveLength(1); // the batch's first chunk (b1, b2), never acknowledged
+    await producer.close({ timeoutMs: 50 });
+    expect(kafka.disconnected).toBe(true);
+    await expect(single).resolves.toMatchObject({ offset: '0' });
+    const failed = (await batch) as PublishBatchError;
+    expect(failed).toBeInstanceOf(PublishBatchError);
+    expect(failed.code).toBe('STOPPED');
+    expect(failed.written).toEqual([]);
+    expect(failed.notWritten.map((outgoing) => (outgoing.value as { sequence: number }).sequence)).toEqual([1, 2, 3]);
+    expect(failed.unconfirmed).toBe(2);
+  });
+
+  it('close({ timeoutMs }) rejects a lone publish() with unconfirmed: 1 and returns without its acknowledgement', async () => {
+    const kafka = new FakeKafka();
+    const producer = new EventProducer({ kafka: kafka.asKafka(), registry: fakeRegistry(), autoRegister: true });
+    const published = producer.publish(event('a'));
+    published.catch(() => undefined);
+    await settle();
+    await producer.close({ timeoutMs: 20 });
+    expect(kafka.disconnected).toBe(true);
+    await expect(published).rejects.toMatchObject({ code: 'STOPPED', unconfirmed: 1 });
+  });
+
+  it("publish()'s error says whether the event was sent unacknowledged (unconfirmed: 1) or certainly not written (0)", async () => {
+    const kafka = new FakeKafka();
+    const producer = new EventProducer({ kafka: kafka.asKafka(), registry: fakeRegistry(), autoRegister: true });
+    const sent = producer.publish(event('a'));
+    sent.catch(() => undefined);
+    await settle();
+    kafka.pending.shift()!.reject(new Error('request timed out'));
+    await expect(sent).rejects.toMatchObject({ code: 'KAFKA', unconfirmed: 1 });
+    // Refused before it reached the broker (no such schema, no autoRegister): certainly not written.
+    const refused = new EventProducer({ kafka: new FakeKafka().asKafka(), registry: fakeRegistry([], true) });
+    await expect(refused.publish(event('a'))).rejects.toMatchObject({ unconfirmed: 0 });
   });
 
   it('reports every bad option in one ConfigurationError', () => {

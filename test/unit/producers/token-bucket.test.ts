@@ -51,4 +51,19 @@ describe('TokenBucket', () => {
     const bucket = new TokenBucket({ ratePerSecond: 10, burst: 3 });
     expect(() => bucket.take(4)).toThrow(RangeError);
   });
+
+  it('an aborted take clears its sleep timer: nothing keeps the process alive after the abort', async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+    // 0.2 tokens a second: the second take sleeps 5 s.
+    const bucket = new TokenBucket({ ratePerSecond: 0.2, burst: 1 });
+    expect(bucket.tryTake(1)).toBe(true);
+    const before = timers();
+    const controller = new AbortController();
+    const waiting = bucket.take(1, controller.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(timers()).toBe(before + 1);
+    controller.abort(new Error('closing'));
+    await expect(waiting).rejects.toThrow('closing');
+    expect(timers()).toBe(before);
+  });
 });
