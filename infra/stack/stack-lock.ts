@@ -1,14 +1,14 @@
 /**
  * One `stack up` or `down` at a time per stack folder (the CLI and a test run may race).
  *
- * The lock is `stack.lock`, created with `O_EXCL` (only one process can create it) and holding its owner's pid
+ * The lock is `stack.lock`, created by a hard link (only one process can create it, and never half-written), holding its owner's pid
  * and process start time (so a pid the system reused for another program does not keep a dead owner's lock).
  * A lock whose owner is gone is broken under a second, short-lived `O_EXCL` file (`stack.lock.break`): the
  * breaker reads the lock again while it holds that file and removes it only if its owner is still the dead
  * one, so two processes that both saw the same stale lock never both break it (one of them would otherwise
  * delete the lock the other had just taken).
  */
-import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../../core/errors.ts';
@@ -74,21 +74,23 @@ interface Holder {
   startTime: string | undefined;
 }
 
-/** Creates `file` with O_EXCL, holding our pid and start time; false when it exists. */
+/**
+ * Creates `file` holding our pid and start time; false when it exists. The content is written to a file of our
+ * own first and then hard-linked to `file` (link fails when `file` exists, like `O_EXCL`), so no other process
+ * ever reads the lock half-written: an empty lock would look like a dead holder's and be broken while held.
+ */
 function tryCreate(file: string): boolean {
-  let fd: number;
+  const own = `${file}.${process.pid}.tmp`;
+  writeFileSync(own, `${process.pid} ${processStartTime(process.pid) ?? ''}`.trim());
   try {
-    fd = openSync(file, 'wx');
+    linkSync(own, file);
+    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
-  }
-  try {
-    writeSync(fd, `${process.pid} ${processStartTime(process.pid) ?? ''}`.trim());
   } finally {
-    closeSync(fd);
+    rmSync(own, { force: true });
   }
-  return true;
 }
 
 /** The holder named in a lock file; undefined when the file is gone. An empty or garbled file names pid 0 (dead). */
