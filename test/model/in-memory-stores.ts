@@ -48,9 +48,15 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.faults = faults;
   }
 
+  /**
+   * Whether a claim's holder is still processing its event: when set, such a lease does not run out (the
+   * model's restriction while expired leases are a known defect); a dead or finished holder's lease does.
+   */
+  holderBusy: (token: string, eventId: string) => boolean = () => false;
+
   private live(eventId: string): Claim | undefined {
     const claim = this.claims.get(eventId);
-    if (claim && claim.expiresAt <= Date.now()) {
+    if (claim && claim.expiresAt <= Date.now() && !this.holderBusy(claim.token, eventId)) {
       this.claims.delete(eventId);
       return undefined;
     }

@@ -18,8 +18,10 @@ export interface KnownDefectActions {
   /** Parking writes acknowledged and lost (item 3: a tier record missing from its queue is committed as a duplicate). */
   lostParkingWrites: boolean;
   /**
-   * Claims whose lease runs out before their completion: a Redis outage longer than the lease, or a member
-   * frozen past it (item 4: a fenced completion leaves a parked key stuck).
+   * Claims whose lease runs out before their completion: a Redis outage longer than the lease, a member frozen
+   * past it, forwards retried past it (items 4 and 7: a fenced completion leaves a parked key stuck; a fenced
+   * dead-letter completion is ignored, so a redelivered copy is handled too). Off, a lease runs out only once its
+   * holder stopped processing the event or died.
    */
   expiredLeases: boolean;
   /** A handler rejecting with a non-Error, an `isRetryable` that throws (item 6: the lane is freed out of order). */
@@ -35,17 +37,29 @@ export interface KnownDefectActions {
    * (found by this model). Off, hold scenarios have no rebalance and no member death.
    */
   heldKeyRedeliveries: boolean;
+  /**
+   * `dlt replay` of an event whose dead-lettering is still in flight (the DLT record is written, the done
+   * marker not yet, e.g. during a Redis outage): the replayed copy is skipped as a duplicate and the replay
+   * is lost (found by this model). Off, only events no member is processing are replayed.
+   */
+  replayWhileDeadLettering: boolean;
+  /**
+   * `keys release` and `dlt replay` on a key whose record a member is processing: their read-modify-write of
+   * the parking state races the member's (item 5: make them atomic). Off, they run only on quiet keys, as the
+   * README asks today.
+   */
+  operatorToolsOnBusyKeys: boolean;
 }
 
 /**
  * Which known defects are fixed on this branch: an action whose defect is fixed runs in the default suite.
  * Flip one to true when its fix is merged (its regression test in test/unit/model/ then insists it holds).
  */
-export const landedFixes: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false };
+export const landedFixes: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false, replayWhileDeadLettering: false, operatorToolsOnBusyKeys: false };
 /** The default run: the actions of every fixed defect, no others. */
 export const defaultDefectActions: KnownDefectActions = { ...landedFixes };
-export const noKnownDefects: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false };
-export const allKnownDefects: KnownDefectActions = { lostParkingWrites: true, expiredLeases: true, unexpectedErrors: true, unfencedParkingWrites: true, heldKeyRedeliveries: true };
+export const noKnownDefects: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false, replayWhileDeadLettering: false, operatorToolsOnBusyKeys: false };
+export const allKnownDefects: KnownDefectActions = { lostParkingWrites: true, expiredLeases: true, unexpectedErrors: true, unfencedParkingWrites: true, heldKeyRedeliveries: true, replayWhileDeadLettering: true, operatorToolsOnBusyKeys: true };
 
 export const keys = ['k0', 'k1', 'k2'] as const;
 const partitionOfKey = (index: number) => (index === 2 ? 1 : 0);
@@ -154,7 +168,7 @@ export function commandArbitraries(defects: KnownDefectActions): fc.Arbitrary<Co
   return [fc.oneof(...arbitraries)];
 }
 
-export type ScenarioConfig = Omit<SystemConfig, 'emulateParkingFencing'> & { randomSeed: number };
+export type ScenarioConfig = Omit<SystemConfig, 'emulateParkingFencing' | 'replayWhileDeadLettering' | 'leasesExpireUnderLiveHolders' | 'operatorToolsOnBusyKeys'> & { randomSeed: number };
 
 const configArbitrary: fc.Arbitrary<ScenarioConfig> = fc.record({
   onDeadLetter: fc.constantFrom('release' as const, 'hold' as const),
@@ -173,7 +187,7 @@ export async function runScenario(config: ScenarioConfig, commands: Iterable<Com
   const clock = new SimClock({ seed: config.randomSeed });
   clock.install();
   try {
-    const system = new RecordPathSystem({ ...config, emulateParkingFencing: !defects.unfencedParkingWrites }, clock);
+    const system = new RecordPathSystem({ ...config, emulateParkingFencing: !defects.unfencedParkingWrites, replayWhileDeadLettering: defects.replayWhileDeadLettering, operatorToolsOnBusyKeys: defects.operatorToolsOnBusyKeys, leasesExpireUnderLiveHolders: defects.expiredLeases }, clock);
     system.checkCommit = (topic, partition, from, to) => checkCommit(system, system.observed, topic, partition, from, to);
     await system.rebalance(Array.from({ length: config.partitions }, (_, partition) => partition % config.members));
     await fc.asyncModelRun(() => ({ model: { defects, onDeadLetter: config.onDeadLetter }, real: system }), commands);
@@ -183,6 +197,7 @@ export async function runScenario(config: ScenarioConfig, commands: Iterable<Com
     coverage.set('parking-writes-lost', (coverage.get('parking-writes-lost') ?? 0) + system.parkingStore.lostWrites);
     coverage.set('claims-taken-over', (coverage.get('claims-taken-over') ?? 0) + system.idempotencyStore.takenOver.size);
     coverage.set('redis-calls-failed', (coverage.get('redis-calls-failed') ?? 0) + system.faults.failedCalls);
+    if (system.trace && violations.length > 0) violations.push('trace:', ...system.trace);
     for (const error of system.unexpectedErrors) violations.push(`unexpected error: processing rejected with ${error instanceof Error ? error.message : typeof error} (the record is abandoned, its lane freed)`);
     return violations;
   } finally {

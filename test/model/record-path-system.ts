@@ -41,6 +41,16 @@ export interface SystemConfig {
    * a member that no longer holds the partition, as the fenced store will; false lets such writes land (today).
    */
   emulateParkingFencing: boolean;
+  /**
+   * `dlt replay` may pick an event whose dead-lettering is still in flight (DLT record written, done marker not
+   * yet): the replay forgets no marker, the consumer then writes it, and the replayed copy is skipped. False:
+   * only events no member is processing are replayed.
+   */
+  replayWhileDeadLettering: boolean;
+  /** A claim's lease may run out while its holder still processes the event (else only once it stopped or died). */
+  leasesExpireUnderLiveHolders: boolean;
+  /** `keys release` and `dlt replay` may touch a key while a member processes one of its records. */
+  operatorToolsOnBusyKeys: boolean;
 }
 
 export const groupId = 'g';
@@ -61,6 +71,9 @@ interface PendingCall {
 /** One record being processed, and the side effects it made so far. */
 interface Processing {
   eventId: string;
+  key: string;
+  /** The fencing token its claims carry: member and epoch. */
+  token: string;
   effects: number;
   deadLetterForwards: number;
 }
@@ -204,7 +217,7 @@ class Member {
 
   private run(record: ConsumedRecord): void {
     const epoch = this.epoch;
-    const processing: Processing = { eventId: readHeader(record.headers, eventIdHeader) ?? '', effects: 0, deadLetterForwards: 0 };
+    const processing: Processing = { eventId: readHeader(record.headers, eventIdHeader) ?? '', key: record.key?.toString('utf8') ?? '', token: `${this.memberId}/${epoch}`, effects: 0, deadLetterForwards: 0 };
     this.processing.set(processing.eventId, processing);
     let running: Promise<RecordOutcome>;
     try {
@@ -225,6 +238,7 @@ class Member {
     if (!this.alive) return;
     if (this.processing.get(processing.eventId) === processing) this.processing.delete(processing.eventId);
     this.system.outcomes.set(outcome, (this.system.outcomes.get(outcome) ?? 0) + 1);
+    this.system.note(`${this.memberId}/${epoch} ${record.topic}@${record.offset} ${processing.eventId}: ${outcome}${this.epoch === epoch ? '' : ' (stale epoch)'}`);
     if (outcome === 'abandoned' || outcome === 'fenced') this.system.observed.addUnconfirmed(processing.eventId, processing.effects + processing.deadLetterForwards);
     this.scheduler.complete(record);
     if (outcome !== 'abandoned' && this.epoch === epoch) this.tracker.complete(record.topic, record.partition, record.offset, record.partitionId);
@@ -246,6 +260,7 @@ class Member {
 
   /** The process dies: nothing it started goes on; its in-flight side effects were never confirmed. */
   crash(): void {
+    this.system.note(`${this.memberId} dies with ${[...this.processing.keys()].join(',') || 'nothing'} in flight`);
     this.alive = false;
     for (const processing of this.processing.values()) this.system.observed.addUnconfirmed(processing.eventId, processing.effects + processing.deadLetterForwards);
     this.processing.clear();
@@ -283,6 +298,9 @@ export class RecordPathSystem implements WorldView {
   constructor(config: SystemConfig, clock: SimClock) {
     this.config = config;
     this.clock = clock;
+    if (!config.leasesExpireUnderLiveHolders) {
+      this.idempotencyStore.holderBusy = (token, eventId) => this.members.some((member) => member.alive && member.processing.get(eventId)?.token === token);
+    }
     for (let index = 0; index < config.members; index++) this.members.push(new Member(this, `m${index}`, ++this.incarnations));
     const replayStore = { markReplayed: async (topic: string, partition: number, offset: string) => this.countReplay(`${topic}:${partition}:${offset}`) } as unknown as DltReplayStore;
     this.replayer = new DltReplayer({
@@ -330,6 +348,7 @@ export class RecordPathSystem implements WorldView {
     switch (outcome) {
       case 'succeed': {
         this.observed.effects.push({ eventId: call.eventId, sequence: this.observed.nextSequence() });
+        this.note(`${call.member.memberId} handler effect of ${call.eventId} (attempt ${call.context.attempt})`);
         const processing = call.member.processing.get(call.eventId);
         if (processing) processing.effects++;
         return call.resolve();
@@ -343,6 +362,13 @@ export class RecordPathSystem implements WorldView {
       case 'fail-retry-check-throws':
         return call.reject(new Error(retryCheckMarker));
     }
+  }
+
+  /** What happened, in order, when MODEL_TRACE is set: printed with a counterexample's violations. */
+  readonly trace: string[] | undefined = process.env.MODEL_TRACE ? [] : undefined;
+
+  note(line: string): void {
+    this.trace?.push(`${this.clock.now - 1_800_000_000_000} ms: ${line}`);
   }
 
   // ---- actions ----
@@ -434,8 +460,14 @@ export class RecordPathSystem implements WorldView {
     }
   }
 
+  /** Keys with a record being processed by a member (alive: a dead member's calls never land). */
+  private busyKeys(): Set<string> {
+    return new Set(this.members.filter((member) => member.alive).flatMap((member) => [...member.processing.values()].map((processing) => processing.key)));
+  }
+
   /** `orderly keys release <key> --confirm`, step by step as the CLI does it (no faults: an operator retries). */
   async releaseKey(key: string): Promise<void> {
+    if (!this.config.operatorToolsOnBusyKeys && this.busyKeys().has(key)) return;
     const entries = this.parkingStore.entries().filter((entry) => entry.key === key && entry.topic === sourceTopic);
     await this.withoutFaults(async () => {
       for (const { partition, state } of entries) {
@@ -453,7 +485,12 @@ export class RecordPathSystem implements WorldView {
   async replayDeadLetters(index: number): Promise<void> {
     const records = Array.from({ length: this.partitions }, (_, partition) => this.broker.log(this.deadLetterTopic, partition).map((stored) => ({ partition, stored }))).flat();
     if (records.length === 0) return;
-    const eventIds = [...new Set(records.map(({ stored }) => eventIdOf(stored)))];
+    const processing = new Set(this.members.flatMap((member) => [...member.processing.keys()]));
+    const busy = this.busyKeys();
+    const eventIds = [...new Set(records.filter(({ stored }) => this.config.operatorToolsOnBusyKeys || !busy.has(stored.key?.toString('utf8') ?? '')).map(({ stored }) => eventIdOf(stored)))].filter(
+      (id) => this.config.replayWhileDeadLettering || !processing.has(id ?? ''),
+    );
+    if (eventIds.length === 0) return;
     const eventId = eventIds[index % eventIds.length];
     const chosen = records
       .filter(({ stored }) => eventIdOf(stored) === eventId)

@@ -14,7 +14,8 @@ interface Regression {
   name: string;
   /** Where it was found: `MODEL_SEED=<seed> MODEL_PATH=<path> MODEL_DEFECTS=<defect>`. */
   foundAt: string;
-  defect: keyof KnownDefectActions;
+  /** The actions it needs (each behind the flag of its defect). */
+  defects: (keyof KnownDefectActions)[];
   config: Partial<ScenarioConfig>;
   commands: string;
   /** The violation it shows while its defect is not fixed. */
@@ -27,7 +28,7 @@ const regressions: Regression[] = [
   {
     name: 'a tier record whose id a lost parking write dropped from its queue is committed as a duplicate and lost (item 3)',
     foundAt: 'seed 152026 path 643:1:1:19:0:18:16:13:13:14:13 defects lostParkingWrites',
-    defect: 'lostParkingWrites',
+    defects: ['lostParkingWrites'],
     config: {},
     commands: 'produce(k1),loseParkingWrites(1),produce(k1),fetch(m0, p0, 2),advance(2500),commit(m0)',
     violation: /commit safety: orders\.g\.retry\.1\/0 committed to 1 past offset 0 \(e1\)[\s\S]*lost: e1/,
@@ -35,7 +36,7 @@ const regressions: Regression[] = [
   {
     name: 'a fenced completion of a parked head leaves its key parked for good (item 4)',
     foundAt: 'seed 152026 path 2223:1:1:1:4:0:2:3:10:13:13:12:11:12:12 defects expiredLeases',
-    defect: 'expiredLeases',
+    defects: ['expiredLeases'],
     config: {},
     commands: 'produce(k0),fetch(m0, p0, 1),advance(6000),fetch(m0, p0, 1),expireLeases(),advance(0)',
     violation: /stuck key: k0 \(orders\/0\) still parked after draining, behind head e1/,
@@ -43,7 +44,7 @@ const regressions: Regression[] = [
   {
     name: 'a member that lost a partition parks a key; the new owner, trusting its cache, never unparks it (item 5)',
     foundAt: 'seed 152026 path 1386:0:0:0:2:4:7:7:7:14:16:12:12 defects unfencedParkingWrites',
-    defect: 'unfencedParkingWrites',
+    defects: ['unfencedParkingWrites'],
     config: {},
     commands: 'produce(k2),rebalance(p0->none p1->m0),fetch(m0, p1, 1),settle(#0, hang),crash(m1)',
     violation: /stuck key: k2 \(orders\/1\) still parked after draining, behind head e1/,
@@ -51,7 +52,7 @@ const regressions: Regression[] = [
   {
     name: 'an isRetryable that throws abandons the record: its lane is freed and the partition stalls at it (item 6)',
     foundAt: 'seed 152026 path 30:0:0:0:9:6:6:6:7:9:9:5:5 defects unexpectedErrors',
-    defect: 'unexpectedErrors',
+    defects: ['unexpectedErrors'],
     config: {},
     commands: 'produce(k0),fetch(m0, p0, 1),settle(#0, fail-retry-check-throws)',
     violation: /no stall: orders\/0 committed to 0 of 1[\s\S]*unexpected error: processing rejected with isRetryable failed/,
@@ -59,7 +60,7 @@ const regressions: Regression[] = [
   {
     name: "a handler rejecting with a non-Error: the forward's headers cannot be built, and the record retries forever (items 6 and 2)",
     foundAt: 'written from the reject-non-error action (defects unexpectedErrors)',
-    defect: 'unexpectedErrors',
+    defects: ['unexpectedErrors'],
     config: {},
     commands: 'produce(k0),produce(k0),fetch(m0, p0, 2),settle(#0, reject-non-error)',
     violation: /no stall: orders\/0 committed to 0 of 2/,
@@ -67,7 +68,7 @@ const regressions: Regression[] = [
   {
     name: 'under hold, a redelivered copy of the dead-lettered head is dead-lettered again as predecessor-dead-lettered',
     foundAt: 'seed 152026 path 536:1:1:4:5:10:15:15:19:19:21:9:9:9 defects heldKeyRedeliveries',
-    defect: 'heldKeyRedeliveries',
+    defects: ['heldKeyRedeliveries'],
     config: { onDeadLetter: 'hold' },
     commands: 'produce(k0),fetch(m0, p0, 1),settle(#0, fail-non-retryable),crash(m0)',
     violation: /once: e1 \(key k0\) has 0 effect\(s\) and 2 DLT copy\(ies\)/,
@@ -75,20 +76,45 @@ const regressions: Regression[] = [
   {
     name: 'under hold, a hung head times out twice (stale attempt, then its redelivered copy): one DLT copy, not two',
     foundAt: 'seed 152026 path 628:0:0:4:6:7:7:6:9:9:10 (first version of the model)',
-    defect: 'heldKeyRedeliveries',
+    defects: ['heldKeyRedeliveries'],
     config: { onDeadLetter: 'hold' },
     commands: 'produce(k2),fetch(m1, p1, 1),settle(#0, hang),rebalance(p0->m0 p1->m1)',
     violation: /once: e1 \(key k2\) has 0 effect\(s\) and 2 DLT copy\(ies\)/,
+  },
+  {
+    name: 'dlt replay while the dead-lettering is still in flight (DLT record written, marker not yet): the replayed copy is skipped as a duplicate',
+    foundAt: 'seed 99 path (from --runs 20000 --commands 80) ////////6:/H',
+    defects: ['replayWhileDeadLettering', 'operatorToolsOnBusyKeys'],
+    config: {},
+    commands: 'produce(k0),fetch(m0, p0, 1),redisOutage(500),settle(#0, fail-non-retryable),dltReplay(#0)',
+    violation: /lost: e1 \(key k0\) was neither handled nor left in the DLT \(1 DLT copies, 1 replays\)/,
+  },
+  {
+    name: 'a fenced dead-letter completion is ignored: the event counts as dead-lettered, and a redelivered copy is handled too (items 4 and 7)',
+    foundAt: 'seed 123 (--runs 20000 --commands 80), shortened by hand',
+    defects: ['expiredLeases'],
+    config: {},
+    commands: 'produce(k0),fetch(m0, p0, 1),redisOutage(20000),settle(#0, fail-non-retryable),advance(15000),advance(15000),crash(m0)',
+    violation: /once: e1 \(key k0\) has 1 effect\(s\) and 1 DLT copy\(ies\)/,
+  },
+  {
+    name: "dlt replay into a held key races the member dead-lettering its successor: the member's stale write drops the replayed head (item 5)",
+    foundAt: 'seed 99 (--runs 20000 --commands 80) path GAMADADB//////////f:V9/B',
+    defects: ['operatorToolsOnBusyKeys'],
+    config: { onDeadLetter: 'hold' },
+    commands: 'produce(k1),fetch(m0, p0, 1),settle(#0, fail-non-retryable),produce(k1),failForwards(1),fetch(m0, p0, 1),dltReplay(#0),advance(2500),produce(k1),keysRelease(k1),fetch(m0, p0, 1),settle(#0, hang),produce(k0)',
+    violation: /lost: e1 \(key k1\) was neither handled nor left in the DLT \(1 DLT copies, 1 replays\)/,
   },
 ];
 
 describe('record path model: regressions', () => {
   for (const regression of regressions) {
     it(regression.name, async () => {
-      const defects = { ...noKnownDefects, [regression.defect]: true };
+      const defects = { ...noKnownDefects, ...Object.fromEntries(regression.defects.map((name) => [name, true])) };
       const violations = await runScenario({ ...baseConfig, ...regression.config }, parseCommands(regression.commands), defects);
-      if (landedFixes[regression.defect]) expect(violations).toEqual([]);
-      else expect(violations.join('\n'), `${regression.defect} is not marked fixed; if this no longer fails, its fix landed: flip landedFixes.${regression.defect}`).toMatch(regression.violation);
+      const unfixed = regression.defects.filter((name) => !landedFixes[name]);
+      if (unfixed.length === 0) expect(violations).toEqual([]);
+      else expect(violations.join('\n'), `${unfixed.join(', ')} not marked fixed; if this no longer fails, the fix landed: flip landedFixes`).toMatch(regression.violation);
     });
   }
 });
