@@ -13,5 +13,7 @@ export * from './dead-letter/dead-letter-headers.ts';
 export * from './retries/topic-layout.ts';
 export * from './retries/parking-store.ts';
 export * from './retries/redis-parking-store.ts';
+export * from './retries/memory-parking-store.ts';
+export * from './retries/change-parked-key.ts';
 export * from './ordering/copartitioned-assigner.ts';
 export * from './idempotency/postgres-inbox.ts';

@@ -124,7 +124,11 @@ export interface OrderedConsumerOptions<T = unknown> {
   startFrom?: 'earliest' | 'latest';
   /** Dedupes redelivered events; without one, a redelivered event is handled again. */
   idempotencyStore?: IdempotencyStore;
-  /** The claim lease, in ms; must outlive an attempt. @defaultValue 2 × handlerTimeoutMs + 10000 */
+  /**
+   * The claim lease, in ms: must outlive the longest time a claim goes unrenewed, 2 × handlerTimeoutMs (an attempt,
+   * then a wait for it to settle) + the longest backoff between in-place retries.
+   * @defaultValue that worst case + 10000
+   */
   leaseMs?: number;
   /** @defaultValue 30000 ms */
   sessionTimeoutMs?: number;
@@ -200,14 +204,26 @@ const optionsSchema = z
         message: `(${options.heartbeatIntervalMs}) must be at most a third of sessionTimeoutMs (${options.sessionTimeoutMs}); set it to about sessionTimeoutMs / 3`,
       });
     }
-    if (options.leaseMs !== undefined && options.leaseMs <= options.handlerTimeoutMs) {
+    const worstCase = claimWorstCaseMs(options);
+    if (options.leaseMs !== undefined && options.leaseMs <= worstCase) {
       context.addIssue({
         code: 'custom',
         path: ['leaseMs'],
-        message: `(${options.leaseMs}) must be longer than handlerTimeoutMs (${options.handlerTimeoutMs}), or a slow attempt loses its claim`,
+        message: `(${options.leaseMs}) must be longer than the longest time a claim goes unrenewed, ${worstCase} ms (an attempt of handlerTimeoutMs, the longest backoff before an in-place retry, and a wait of up to handlerTimeoutMs for a timed-out attempt to settle), or a slow event loses its claim`,
       });
     }
   });
+
+/**
+ * The longest a claim goes unrenewed: it is taken (or renewed before an in-place retry), then an attempt may
+ * run `handlerTimeoutMs`, the backoff before the next attempt may wait its longest delay (see
+ * handler-attempts.ts: `retryBackoffMs` × 5^(n-1), at most `retryBackoffMaxMs`), and that attempt may first wait
+ * up to `handlerTimeoutMs` for the timed-out one to settle. The default lease adds 10 s for store round trips.
+ */
+export function claimWorstCaseMs(options: { handlerTimeoutMs: number; inPlaceRetries: number; retryBackoffMs: number; retryBackoffMaxMs: number }): number {
+  const longestBackoffMs = options.inPlaceRetries === 0 ? 0 : Math.min(options.retryBackoffMaxMs, options.retryBackoffMs * 5 ** (Math.min(options.inPlaceRetries, 20) - 1));
+  return 2 * options.handlerTimeoutMs + longestBackoffMs;
+}
 
 /**
  * The default record watermarks, scaled with `concurrency`. A partition that pauses is fetched again no sooner
@@ -260,6 +276,6 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     partitionLowWatermarkBytes: valid.partitionLowWatermarkBytes ?? Math.floor(valid.partitionHighWatermarkBytes / 2),
     memberLowWatermarkRecords: valid.memberLowWatermarkRecords ?? Math.floor(memberHighWatermarkRecords / 2),
     memberLowWatermarkBytes: valid.memberLowWatermarkBytes ?? Math.floor(valid.memberHighWatermarkBytes / 2),
-    leaseMs: valid.leaseMs ?? valid.handlerTimeoutMs * 2 + 10_000,
+    leaseMs: valid.leaseMs ?? claimWorstCaseMs(valid) + 10_000,
   };
 }

@@ -152,7 +152,7 @@ export class OrderedConsumer<T = Buffer | null> {
       priorityBacklogRecords: this.options.priorityBacklogRecords,
       onChange: ({ topic, partition }, paused) => this.events.emit(paused ? 'consumer.partition.paused' : 'consumer.partition.resumed', { topic, partition }),
     });
-    this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore) : undefined;
+    this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore, { currentOwner: () => `${this.memberId}/${this.epoch}` }) : undefined;
     this.processor = new RecordProcessor(this.options, {
       forwarder: new RecordForwarder(this.producer, groupId),
       events: this.events,

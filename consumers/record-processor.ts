@@ -21,7 +21,7 @@ import { createHandledEvent } from './handled-event.ts';
 import { HandlerAttempts, errorSummary, errorTypeOf, type AttemptHooks, type AttemptsResult } from './handler-attempts.ts';
 import type { HandledEvent, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
-import type { KeyParking } from './retries/key-parking.ts';
+import { ParkingFencedError, parkingChanges, type KeyParking, type ParkingChange, type ParkingRef } from './retries/key-parking.ts';
 import type { ParkedKey } from './retries/parking-store.ts';
 import type { RecordForwarder } from './retries/record-forwarder.ts';
 import { readRetryState, type RetryState } from './retries/retry-headers.ts';
@@ -57,6 +57,9 @@ const maxEventIdLength = 200;
 /** Thrown (rejected) when the record stops being this member's, or the consumer stops: not completed. */
 export class RecordAbandoned extends Error {}
 
+/** A retry found its idempotency claim lost (the lease ran out and another holder took it, or completed it). */
+class ClaimLost extends Error {}
+
 /** A source record's retry state: it has not failed yet. */
 const firstVisit: RetryState = Object.freeze({ attempts: 0, level: 0, firstFailureAt: undefined, dueAt: 0, originalOffset: undefined });
 
@@ -73,6 +76,8 @@ interface Work<T> {
   event?: HandledEvent<T>;
   /** The idempotency claim's fencing token, once claimed. */
   token?: string;
+  /** The owner token of the assignment the record was started in: fences its parking writes. */
+  owner: string;
 }
 
 export class RecordProcessor<T> {
@@ -83,6 +88,8 @@ export class RecordProcessor<T> {
   private readonly maxDelayMs: number;
   /** Only the handler runs: see {@link handlePlain}. */
   private readonly plain: boolean;
+  /** Numbers the claims: a claim's token names the member, the assignment and the claim. */
+  private claims = 0;
 
   constructor(options: ValidOrderedConsumerOptions<T>, deps: RecordProcessorDeps) {
     this.options = options;
@@ -95,7 +102,9 @@ export class RecordProcessor<T> {
       beforeRetry: async (work) => {
         const store = this.options.idempotencyStore;
         const { event, token } = work;
-        if (store && token && event) await this.durably(work, () => store.claim({ eventId: event.eventId, payloadHash: event.payloadHash, fencingToken: token, leaseMs: this.options.leaseMs }));
+        if (!store || !token || !event) return;
+        const renewed = await this.durably(work, () => store.claim({ eventId: event.eventId, payloadHash: event.payloadHash, fencingToken: token, leaseMs: this.options.leaseMs }));
+        if (renewed.status !== 'claimed') throw new ClaimLost(renewed.status); // never retry without the claim
       },
     };
   }
@@ -141,6 +150,7 @@ export class RecordProcessor<T> {
       record,
       live,
       startedAt: performance.now(),
+      owner: this.deps.fencingToken(),
       tier: ladder?.tier ?? 0,
       retry,
       firstFailureAt: retry.firstFailureAt ?? now,
@@ -178,15 +188,18 @@ export class RecordProcessor<T> {
     work.event = event;
 
     const parking = this.options.ordering === 'none' ? undefined : this.deps.parking;
-    const key = event.key ?? '';
-    const parked = parking ? await this.durably(work, () => parking.stateOf(work.origin.topic, record.partition, key)) : undefined;
+    let parked = parking ? await this.durably(work, () => parking.stateOf(this.parkingRef(work))) : undefined;
     if (parked) {
       if (parked.held) {
         const outcome = await this.deadLetter(work, 'predecessor-dead-lettered');
-        await this.saveParking(work, { ...parked, queue: parked.queue.filter((id) => id !== event.eventId) });
+        await this.changeParking(work, parkingChanges.advance(event.eventId));
         return outcome;
       }
-      if (parked.queue[0] !== event.eventId) return this.followHead(work, parked);
+      if (parked.queue[0] !== event.eventId) {
+        const followed = await this.followHead(work, parked);
+        if (typeof followed === 'string') return followed;
+        parked = followed.head; // back in the queue as its head (or the key was unparked meanwhile): handle it now
+      }
     }
 
     const store = this.options.idempotencyStore;
@@ -195,7 +208,7 @@ export class RecordProcessor<T> {
       const claim = await this.claim(work);
       if (claim === 'done') {
         this.deps.events.emit('consumer.record.skipped-duplicate', reference(record));
-        if (parked) await this.saveParking(work, { ...parked, queue: parked.queue.slice(1) });
+        if (parked) await this.changeParking(work, parkingChanges.advance(event.eventId));
         return 'duplicate';
       }
       if (claim === 'conflict') return this.deadLetterHead(work, parked, 'id-conflict', undefined);
@@ -209,18 +222,27 @@ export class RecordProcessor<T> {
     } catch (error) {
       // Abandoned mid-retry: give the claim up so the next owner need not wait out the lease.
       if (store && token) await store.release(event.eventId, token).catch(() => undefined);
+      if (error instanceof ClaimLost) {
+        // The lease ran out between attempts: stop retrying, and start over; the store says done or claims again.
+        this.deps.logger.warn({ ...logFields(work), status: 'fenced', claim: error.message }, 'claim lost between attempts; retry stopped');
+        this.deps.events.emit('consumer.record.fenced', reference(record));
+        return this.processOrAbandon(work);
+      }
       throw error;
     }
 
     if (result.ok) {
       this.reportHandled(work, result);
+      let outcome: RecordOutcome = 'handled';
       if (store && token && (await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash))) === 'fenced') {
-        this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion');
+        this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion; completing it again');
         this.deps.events.emit('consumer.record.fenced', reference(record));
-        return 'fenced';
+        await this.completeAfterFence(work);
+        outcome = 'fenced';
       }
-      if (parked) await this.saveParking(work, { ...parked, queue: parked.queue.slice(1) });
-      return 'handled';
+      // Handled, and done in the store: the key's queue moves on (a fenced completion too, or the key waits forever).
+      if (parked) await this.changeParking(work, parkingChanges.advance(event.eventId));
+      return outcome;
     }
 
     return this.afterFailure(work, result, parked, token);
@@ -240,10 +262,7 @@ export class RecordProcessor<T> {
           { tiersMs: this.options.retryTiersMs, maxAttempts: this.options.maxAttempts, jitter: this.options.retryJitter, isRetryable: this.options.isRetryable },
         );
     if (decision.kind === 'tier') {
-      if (parking) {
-        parked ??= { queue: [event.eventId], headTier: decision.tier, held: false, parkedAt: Date.now() };
-        await this.saveParking(work, { ...parked, headTier: decision.tier });
-      }
+      if (parking) await this.changeParking(work, parkingChanges.headOnTier(event.eventId, decision.tier, work.origin.offset, Date.now()));
       await this.forwardDurably(work, retryTopicOf(work.origin.topic, this.options.groupId, decision.tier), {
         attempt: attemptsSoFar,
         firstFailureAt: work.firstFailureAt,
@@ -262,16 +281,23 @@ export class RecordProcessor<T> {
     return outcome;
   }
 
-  /** A successor of a parked key: it waits on the head's tier, behind the head, in order. */
-  private async followHead(work: Work<T>, parked: ParkedKey): Promise<RecordOutcome> {
+  /**
+   * A successor of a parked key: it waits on the head's tier, behind the head, in order. Returns `{ head }` when
+   * the record is to be handled now: it went back into the queue as its head, or the key was unparked meanwhile.
+   */
+  private async followHead(work: Work<T>, parked: ParkedKey): Promise<RecordOutcome | { head: ParkedKey | undefined }> {
     const eventId = work.event!.eventId;
     if (!parked.queue.includes(eventId)) {
       if (work.tier > 0) {
-        // On the ladder but not in the queue: a copy left by a crash, already handled or dead-lettered.
-        this.deps.events.emit('consumer.record.skipped-duplicate', reference(work.record));
-        return 'duplicate';
+        // On the ladder but not in the queue: a copy left by a crash (handled or dead-lettered already), or an id
+        // the queue lost (a Redis write lost, a racing write). Parking state alone never skips it: ask the store.
+        const settled = await this.settledElsewhere(work);
+        if (settled) return settled;
+        this.deps.logger.warn({ ...logFields(work), status: 'requeued' }, "retry-tier event missing from its key's parking queue and not done; put back in offset order");
       }
-      await this.saveParking(work, { ...parked, queue: [...parked.queue, eventId] });
+      const state = await this.changeParking(work, parkingChanges.follow(eventId, work.origin.offset));
+      if (!state || state.queue[0] === eventId) return { head: state };
+      parked = state;
     }
     const delay = this.options.retryTiersMs[parked.headTier - 1] ?? 0;
     await this.forwardDurably(work, retryTopicOf(work.origin.topic, this.options.groupId, parked.headTier), {
@@ -289,12 +315,9 @@ export class RecordProcessor<T> {
   private async deadLetterHead(work: Work<T>, parked: ParkedKey | undefined, reason: DeadLetterReason, error: unknown, attempt = work.retry.attempts): Promise<RecordOutcome> {
     const outcome = await this.deadLetter(work, reason, error, attempt);
     if (this.options.ordering === 'none' || !this.deps.parking) return outcome;
-    const queue = parked ? parked.queue.slice(1) : [];
-    if (this.options.onDeadLetter === 'hold') {
-      await this.saveParking(work, { queue, headTier: parked?.headTier ?? 1, held: true, parkedAt: parked?.parkedAt ?? Date.now() });
-    } else if (parked) {
-      await this.saveParking(work, { ...parked, queue });
-    }
+    const eventId = work.event?.eventId ?? eventIdOf(work);
+    if (this.options.onDeadLetter === 'hold') await this.changeParking(work, parkingChanges.hold(eventId, Date.now()));
+    else if (parked) await this.changeParking(work, parkingChanges.advance(eventId));
     return outcome;
   }
 
@@ -322,17 +345,58 @@ export class RecordProcessor<T> {
     const store = this.options.idempotencyStore!;
     const { eventId, payloadHash } = work.event!;
     for (;;) {
-      const result = await this.durably(work, () => store.claim({ eventId, payloadHash, fencingToken: this.deps.fencingToken(), leaseMs: this.options.leaseMs }));
+      // Fenced per claim: another claim of this member and assignment (a second copy of the event) is another holder.
+      const fencingToken = `${work.owner}/${++this.claims}`;
+      const result = await this.durably(work, () => store.claim({ eventId, payloadHash, fencingToken, leaseMs: this.options.leaseMs }));
       if (result.status === 'claimed') return result.token;
       if (result.status === 'done' || result.status === 'conflict') return result.status;
       await this.pause(Math.min(result.retryAfterMs, 1_000), work.live);
     }
   }
 
-  private saveParking(work: Work<T>, state: ParkedKey): Promise<void> {
-    const parking = this.deps.parking!;
+  /**
+   * A retry-tier copy missing from its key's queue: settled when the idempotency store says the event is done
+   * (`'duplicate'`) or conflicts (dead-lettered); undefined when it is not done (the claim taken to ask is given
+   * back) or there is no store to ask.
+   */
+  private async settledElsewhere(work: Work<T>): Promise<RecordOutcome | undefined> {
+    const store = this.options.idempotencyStore;
+    if (!store) return undefined;
+    const claim = await this.claim(work);
+    if (claim === 'done') {
+      this.deps.events.emit('consumer.record.skipped-duplicate', reference(work.record));
+      return 'duplicate';
+    }
+    if (claim === 'conflict') return this.deadLetter(work, 'id-conflict');
+    await store.release(work.event!.eventId, claim).catch(() => undefined);
+    return undefined;
+  }
+
+  /**
+   * The handler succeeded but the claim was lost before completion (its lease ran out, e.g. during a Redis
+   * outage longer than the lease): claim again (waiting out another holder's lease) and complete, until the
+   * store says the event is done, so the key's queue can move on.
+   */
+  private async completeAfterFence(work: Work<T>): Promise<void> {
+    const store = this.options.idempotencyStore!;
+    const { eventId, payloadHash } = work.event!;
+    for (;;) {
+      const claim = await this.claim(work);
+      if (claim === 'done' || claim === 'conflict') return;
+      if ((await this.durably(work, () => store.complete(eventId, claim, payloadHash))) === 'completed') return;
+    }
+  }
+
+  private parkingRef(work: Work<T>): ParkingRef {
     const key = work.event?.key ?? work.record.key?.toString('utf8') ?? '';
-    return this.durably(work, () => parking.save(work.origin.topic, work.record.partition, key, state));
+    return { topic: work.origin.topic, partition: work.record.partition, key, owner: work.owner };
+  }
+
+  /** Changes the key's parking state (fenced by the record's assignment); a fenced write is retried until the record is abandoned. */
+  private changeParking(work: Work<T>, change: ParkingChange): Promise<ParkedKey | undefined> {
+    const parking = this.deps.parking!;
+    const ref = this.parkingRef(work);
+    return this.durably(work, () => parking.change(ref, change));
   }
 
   private async deadLetter(work: Work<T>, reason: DeadLetterReason, error?: unknown, attempt = work.retry.attempts): Promise<RecordOutcome> {
@@ -362,7 +426,8 @@ export class RecordProcessor<T> {
       try {
         return await operation();
       } catch (error) {
-        this.deps.logger.warn({ ...logFields(work), attempt, err: errorSummary(error) }, 'state store unavailable; retrying');
+        if (error instanceof ParkingFencedError) this.deps.logger.warn({ ...logFields(work), attempt, status: 'fenced' }, 'parking state owned by another assignment; waiting to be revoked');
+        else this.deps.logger.warn({ ...logFields(work), attempt, err: errorSummary(error) }, 'state store unavailable; retrying');
         await this.pause(backoffDelayMs(attempt, { baseMs: 100, maxMs: 5_000 }), work.live);
       }
     }

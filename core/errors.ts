@@ -18,6 +18,7 @@ export const errorCodes = [
   'HANDLER_TIMEOUT',
   'IDEMPOTENCY',
   'ID_CONFLICT',
+  'FENCED',
   'STOPPED',
 ] as const;
 

@@ -4,13 +4,20 @@
  * - a record whose key is not parked goes back to the source topic;
  * - the records of a parked (or held) key go "into the key's lane": their ids are put at the front of the
  *   key's parking queue, the key is un-held with its head on tier 1, and the records are sent to tier 1, due
- *   now, so the consumer handles them as the key's head, before the successors it holds.
+ *   now, so the consumer handles them as the key's head, before the successors it holds. The queue is changed
+ *   atomically (compare-and-set: a consumer or `keys release` writing meanwhile is never overwritten), with an
+ *   intent (`replaying`) and a lock on the key: intent, produce, then confirm. A replay that crashed between the
+ *   intent and the produce is finished by running it again (the ids are already in the queue, the records are
+ *   produced); a second replay of the key while one runs is refused.
  * Before a record is sent, its dead-letter marker is forgotten in the idempotency store (the consumer handles
  * it again); an event that was handled stays done, so replaying it again is a no-op. Each replay is counted
  * (`orderly-replay-count` on the record, and per DLT offset in the {@link DltReplayStore}); a record replayed
  * `maxReplays` times is refused.
  */
+import { randomUUID } from 'node:crypto';
+import { OrderlyError } from '../core/errors.ts';
 import type { IHeaders, Producer } from '../core/kafka-client.ts';
+import { changeParkedKey } from '../consumers/retries/change-parked-key.ts';
 import type { IdempotencyStore } from '../consumers/idempotency/idempotency-store.ts';
 import { retryHeaders } from '../consumers/retries/retry-headers.ts';
 import type { ParkedKey, ParkingStore } from '../consumers/retries/parking-store.ts';
@@ -112,6 +119,8 @@ export interface DltReplayerOptions {
   groupId: string;
   limiter: DltRateLimiter;
   now?: () => number;
+  /** How long a lane replay holds its key against a second replay (a crashed one's rerun waits this long). @defaultValue 60000 ms */
+  laneLockMs?: number;
 }
 
 export interface ReplayResult {
@@ -122,6 +131,8 @@ export interface ReplayResult {
 export class DltReplayer {
   private readonly options: DltReplayerOptions;
   private readonly now: () => number;
+  /** Names this replay in the keys it locks. */
+  private readonly replayId = randomUUID();
 
   constructor(options: DltReplayerOptions) {
     this.options = options;
@@ -159,27 +170,50 @@ export class DltReplayer {
     return result;
   }
 
-  /** Returns false when the key was unparked meanwhile: then its records went to the source topic instead. */
+  /**
+   * Returns false when the key was unparked meanwhile: then its records went to the source topic instead.
+   * Intent, produce, confirm: a crash leaves the ids at the front of the queue with the intent, and a rerun
+   * finds them there and produces the records.
+   */
   private async replayIntoLane(lane: ReplayItem[]): Promise<boolean> {
     const { record } = lane[0]!;
     const { parkingStore, sourceTopic, groupId } = this.options;
     const key = record.key ?? '';
-    const fresh = await parkingStore.get(sourceTopic, record.partition, key);
-    if (!fresh) {
+    const ids = lane.map((item) => item.eventId);
+    const lockMs = this.options.laneLockMs ?? 60_000;
+    let refused: { holder: string; expiresAt: number } | undefined;
+    const { state } = await changeParkedKey(parkingStore, sourceTopic, record.partition, key, (current) => {
+      refused = undefined;
+      if (!current) return undefined;
+      const lock = current.replayLock;
+      if (lock && lock.holder !== this.replayId && lock.expiresAt > this.now()) {
+        refused = lock;
+        return current;
+      }
+      const rest = current.queue.filter((id) => !ids.includes(id));
+      return { ...current, queue: [...ids, ...rest], headTier: 1, held: false, replaying: ids, replayLock: { holder: this.replayId, expiresAt: this.now() + lockMs } };
+    });
+    if (refused) {
+      throw new OrderlyError(
+        'FENCED',
+        `key "${key}" (${sourceTopic} p${record.partition}) is being replayed by another \`orderly dlt replay\` (its lock runs until ${new Date(refused.expiresAt).toISOString()}); nothing of this key was replayed now: run the replay again after that (a crashed replay is finished by running it again)`,
+        { context: { topic: sourceTopic, partition: record.partition, key } },
+      );
+    }
+    if (!state) {
       // A parking entry the consumer does not know would hold the key forever; the source keeps the order too.
       await this.send(sourceTopic, lane.map((item) => ({ ...item, action: 'source' as const })));
       return false;
     }
     await this.options.limiter.take(lane.length);
     await this.forget(lane);
-    const ids = lane.map((item) => item.eventId);
-    await parkingStore.put(sourceTopic, record.partition, key, {
-      queue: [...ids, ...fresh.queue.filter((id) => !ids.includes(id))],
-      headTier: 1,
-      held: false,
-      parkedAt: fresh.parkedAt,
-    });
     await this.produce(retryTopicOf(sourceTopic, groupId, 1), lane);
+    // Confirm: the records are on tier 1; the intent and the lock go (events the consumer settled meanwhile are gone already).
+    await changeParkedKey(parkingStore, sourceTopic, record.partition, key, (current) => {
+      if (!current || current.replayLock?.holder !== this.replayId) return current;
+      const { replayLock: _lock, replaying: _intent, ...rest } = current;
+      return rest;
+    });
     return true;
   }
 

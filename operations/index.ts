@@ -7,3 +7,4 @@ export * from './dlt-reader.ts';
 export * from './dlt-record.ts';
 export * from './dlt-replay-store.ts';
 export * from './dlt-replayer.ts';
+export * from './parked-key-release.ts';

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { OrderlyError } from '../../core/errors.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
+import { releaseParkedKey } from '../../operations/parked-key-release.ts';
 import { groupId, topicName } from '../support/option-parsers.ts';
 import { withRedis } from '../support/settings.ts';
 import { formatTable } from '../support/table.ts';
@@ -22,7 +23,7 @@ export function registerKeysCommand(program: Command): void {
     .action(async (options: { group: string; topic?: string; json: boolean; redis?: string }) => {
       const entries = await withRedis(options.redis, (redis) => new RedisParkingStore({ redis, groupId: options.group }).list(options.topic));
       if (options.json) {
-        console.log(JSON.stringify(entries.map(({ topic, partition, key, state }) => ({ key, topic, partition, queueLength: state.queue.length, headTier: state.headTier, held: state.held, parkedAt: new Date(state.parkedAt).toISOString() })), null, 2));
+        console.log(JSON.stringify(entries.map(({ topic, partition, key, state }) => ({ key, topic, partition, queueLength: state.queue.length, headTier: state.headTier, held: state.held, parkedAt: new Date(state.parkedAt).toISOString(), replayPending: (state.replaying?.length ?? 0) > 0 })), null, 2));
         return;
       }
       if (entries.length === 0) {
@@ -31,6 +32,8 @@ export function registerKeysCommand(program: Command): void {
       }
       const rows = entries.map(({ topic, partition, key, state }) => [key, topic, String(partition), String(state.queue.length), String(state.headTier), state.held ? 'yes' : 'no', new Date(state.parkedAt).toISOString()]);
       console.log(formatTable(['KEY', 'TOPIC', 'PARTITION', 'QUEUE', 'HEAD TIER', 'HELD', 'PARKED SINCE'], rows));
+      const pending = entries.filter((entry) => (entry.state.replaying?.length ?? 0) > 0).length;
+      if (pending > 0) console.log(`${pending} key(s) have a lane replay not confirmed yet (running, or crashed before producing: run the same \`orderly dlt replay\` again to finish it)`);
       const held = entries.filter((entry) => entry.state.held).length;
       console.log(`${entries.length} parked key(s), ${held} held (release one with \`orderly keys release <key> --topic <topic> --group ${options.group} --confirm\`)`);
     });
@@ -61,12 +64,10 @@ export function registerKeysCommand(program: Command): void {
             console.log(`would ${change}: ${where}; run again with --confirm`);
             continue;
           }
-          // Read again just before writing: the consumer may have changed the state since the listing.
-          const fresh = await store.get(options.topic, partition, key);
-          if (!fresh) continue;
-          if (fresh.queue.length === 0) await store.remove(options.topic, partition, key);
-          else await store.put(options.topic, partition, key, { ...fresh, held: false });
-          console.log(`released ${where}: ${fresh.queue.length === 0 ? 'unparked' : `${fresh.queue.length} queued event(s) go on in order`}`);
+          // One atomic change of the state as it is now: a consumer writing the key meanwhile is never overwritten.
+          const released = await releaseParkedKey(store, options.topic, partition, key);
+          if (released.status === 'released') console.log(`released ${where}: ${released.queued === 0 ? 'unparked' : `${released.queued} queued event(s) go on in order`}`);
+          else console.log(`${where} ${released.status === 'not-parked' ? 'is no longer parked' : 'is no longer held'}: nothing to release`);
         }
       });
     });

@@ -1,37 +1,80 @@
 /**
- * The parked keys of the partitions this member holds: loaded from the {@link ParkingStore} when a partition
- * is first seen after a (re)join, written through on every change. A key found parked is read again from the
- * store, so an operator's `orderly keys release` takes effect at its next event.
+ * The parked keys of the partitions this member holds. When a partition is first seen after a (re)join, the
+ * member takes it in the {@link ParkingStore} ({@link ParkingStore.own}) and loads its parked keys; from then on:
+ * - a key known parked is read again from the store at each of its events (an operator's `orderly keys release`
+ *   or `dlt replay`, or a write made elsewhere, takes effect at once); a key not known parked can only be parked
+ *   by this member while it owns the partition (every other member's writes are fenced, operator tools only
+ *   change keys already parked), so it is not read;
+ * - every change is a compare-and-set on the state just read ({@link KeyParking.change}), fenced by the owner
+ *   token of the record's assignment: a member that lost the partition gets {@link ParkingFencedError} and
+ *   writes nothing, and a change made meanwhile by someone else is read again and the change re-applied to it.
+ * The changes themselves are pure functions of the current state ({@link parkingChanges}).
  */
+import { OrderlyError } from '../../core/errors.ts';
+import { changeParkedKey, type ParkingChange } from './change-parked-key.ts';
 import type { ParkedKey, ParkingStore } from './parking-store.ts';
+
+export type { ParkingChange } from './change-parked-key.ts';
+
+/** A key's parking state, as one record's assignment sees it: `owner` fences its writes. */
+export interface ParkingRef {
+  topic: string;
+  partition: number;
+  key: string;
+  /** The owner token of the assignment the record was fetched in (`memberId/epoch`). */
+  owner: string;
+}
+
+/** The partition's parking state belongs to another owner now: nothing was written. */
+export class ParkingFencedError extends OrderlyError {
+  constructor(ref: ParkingRef) {
+    super('FENCED', `the parking state of ${ref.topic} partition ${ref.partition} belongs to another assignment than ${ref.owner}; nothing written`, {
+      retriable: true,
+      context: { topic: ref.topic, partition: ref.partition },
+    });
+  }
+}
+
+export interface KeyParkingOptions {
+  /**
+   * The owner token of the member's current assignment, used to take a partition when it is first seen. Without
+   * it, the token of the record that first touches the partition is used.
+   */
+  currentOwner?: () => string;
+}
 
 export class KeyParking {
   private readonly store: ParkingStore;
+  private readonly currentOwner: (() => string) | undefined;
   private partitions = new Map<string, Promise<Map<string, ParkedKey>>>();
 
-  constructor(store: ParkingStore) {
+  constructor(store: ParkingStore, { currentOwner }: KeyParkingOptions = {}) {
     this.store = store;
+    this.currentOwner = currentOwner;
   }
 
-  async stateOf(topic: string, partition: number, key: string): Promise<ParkedKey | undefined> {
-    const parked = await this.partition(topic, partition);
-    if (!parked.has(key)) return undefined;
-    const fresh = await this.store.get(topic, partition, key);
-    if (fresh) parked.set(key, fresh);
-    else parked.delete(key);
+  /** The key's state, read again from the store when the key may be parked. */
+  async stateOf(ref: ParkingRef): Promise<ParkedKey | undefined> {
+    const parked = await this.partition(ref);
+    if (!parked.has(ref.key)) return undefined;
+    const fresh = await this.store.get(ref.topic, ref.partition, ref.key);
+    if (fresh) parked.set(ref.key, fresh);
+    else parked.delete(ref.key);
     return fresh;
   }
 
-  /** Persists the key's state (or unparks it with `undefined`) before anything depends on it. */
-  async save(topic: string, partition: number, key: string, state: ParkedKey | undefined): Promise<void> {
-    const parked = await this.partition(topic, partition);
-    if (state && (state.queue.length > 0 || state.held)) {
-      await this.store.put(topic, partition, key, state);
-      parked.set(key, state);
-    } else {
-      await this.store.remove(topic, partition, key);
-      parked.delete(key);
-    }
+  /**
+   * Applies `change` to the key's current state and writes the result atomically (a key with nothing queued
+   * and not held is unparked); a state changed meanwhile is read again and the change applied to it. Returns
+   * the state written. Throws {@link ParkingFencedError} when the partition is no longer `ref.owner`'s.
+   */
+  async change(ref: ParkingRef, change: ParkingChange): Promise<ParkedKey | undefined> {
+    const parked = await this.partition(ref);
+    const { result, state } = await changeParkedKey(this.store, ref.topic, ref.partition, ref.key, change, ref.owner);
+    if (result === 'fenced') throw new ParkingFencedError(ref);
+    if (state) parked.set(ref.key, state);
+    else parked.delete(ref.key);
+    return state;
   }
 
   /** Parked keys among the partitions loaded so far. */
@@ -41,19 +84,84 @@ export class KeyParking {
     return total;
   }
 
-  /** Forgets the cache (after a rebalance another member may have changed the state). */
+  /** Forgets the cache (after a rebalance another member may have changed the state): partitions are taken again. */
   reset(): void {
     this.partitions = new Map();
   }
 
-  private partition(topic: string, partition: number): Promise<Map<string, ParkedKey>> {
+  private partition(ref: ParkingRef): Promise<Map<string, ParkedKey>> {
+    const { topic, partition } = ref;
     const id = `${topic}\u0000${partition}`;
     let loading = this.partitions.get(id);
     if (!loading) {
-      loading = this.store.load(topic, partition);
+      const owner = this.currentOwner?.() ?? ref.owner;
+      loading = this.store.own(topic, partition, owner).then(() => this.store.load(topic, partition));
       this.partitions.set(id, loading);
-      loading.catch(() => this.partitions.delete(id)); // a failed load is tried again next time
+      loading.catch(() => {
+        if (this.partitions.get(id) === loading) this.partitions.delete(id); // a failed load is tried again next time
+      });
     }
     return loading;
   }
+}
+
+/** The changes the consumer makes to a key's parking state, as pure functions of the current state. */
+export const parkingChanges = {
+  /** The event is settled (handled, a duplicate, dead-lettered): it leaves the queue, wherever it is. */
+  advance(eventId: string): ParkingChange {
+    return (current) => current && withoutEvent(current, eventId);
+  },
+
+  /** The head failed and goes up the ladder to `tier`: parks the key with it as head when not parked yet. */
+  headOnTier(eventId: string, tier: number, offset: string, now: number): ParkingChange {
+    return (current) => {
+      if (!current) return { queue: [eventId], headTier: tier, held: false, parkedAt: now, offsets: offsetsWith(undefined, eventId, offset) };
+      if (!current.queue.includes(eventId)) return { ...current, queue: [eventId, ...current.queue], headTier: tier, offsets: offsetsWith(current.offsets, eventId, offset) };
+      return current.queue[0] === eventId ? { ...current, headTier: tier } : current;
+    };
+  },
+
+  /**
+   * A later event of a parked key (or one the queue lost): it joins the queue in source-offset order (ids of
+   * unknown offset stay ahead of it). Not parked any more: nothing changes, the event is handled.
+   */
+  follow(eventId: string, offset: string): ParkingChange {
+    return (current) => {
+      if (!current || current.queue.includes(eventId)) return current;
+      const mine = offsetOf(offset);
+      const known = current.offsets ?? {};
+      const after = (id: string) => mine !== undefined && Object.hasOwn(known, id) && (offsetOf(known[id]!) ?? -1n) > mine;
+      let index = current.queue.findIndex(after);
+      if (index < 0) index = current.queue.length;
+      return { ...current, queue: [...current.queue.slice(0, index), eventId, ...current.queue.slice(index)], offsets: offsetsWith(current.offsets, eventId, offset) };
+    };
+  },
+
+  /** The head was dead-lettered under `onDeadLetter: 'hold'`: the key is held until an operator releases it. */
+  hold(eventId: string, now: number): ParkingChange {
+    return (current) => (current ? { ...withoutEvent(current, eventId), held: true } : { queue: [], headTier: 1, held: true, parkedAt: now });
+  },
+};
+
+function withoutEvent(state: ParkedKey, eventId: string): ParkedKey {
+  if (!state.queue.includes(eventId) && !state.replaying?.includes(eventId)) return state;
+  const next: ParkedKey = { ...state, queue: state.queue.filter((id) => id !== eventId) };
+  if (state.offsets && Object.hasOwn(state.offsets, eventId)) {
+    const offsets = offsetsWith(state.offsets, undefined, undefined);
+    delete offsets[eventId];
+    next.offsets = offsets;
+  }
+  if (state.replaying) next.replaying = state.replaying.filter((id) => id !== eventId);
+  return next;
+}
+
+/** A copy of `offsets` (no prototype: an id is never a prototype key), with `eventId` at `offset` when given. */
+function offsetsWith(offsets: Record<string, string> | undefined, eventId: string | undefined, offset: string | undefined): Record<string, string> {
+  const copy = Object.assign(Object.create(null) as Record<string, string>, offsets);
+  if (eventId !== undefined && offset !== undefined) copy[eventId] = offset;
+  return copy;
+}
+
+function offsetOf(offset: string): bigint | undefined {
+  return /^\d{1,20}$/.test(offset) ? BigInt(offset) : undefined;
 }

@@ -17,7 +17,7 @@ export async function memberSigstopScenario(settings: StackSettings, parameters:
   // Slow handlers (200 ms) so a stopped member always holds records in flight when it is frozen. Claim leases
   // (4 s) shorter than the freeze: the member that takes the partition over claims the frozen member's
   // in-flight events and handles them, so the frozen member's late work meets a lost claim and a new generation.
-  const memberEnv = { SESSION_TIMEOUT_MS: String(parameters.sessionTimeoutMs), HANDLER_DELAY_MS: '200', HANDLER_TIMEOUT_MS: '3000', LEASE_MS: '4000' };
+  const memberEnv = { SESSION_TIMEOUT_MS: String(parameters.sessionTimeoutMs), HANDLER_DELAY_MS: '200', HANDLER_TIMEOUT_MS: '1500', LEASE_MS: '4000' };
   const run = new ChaosRun({ settings, partitions: parameters.partitions, memberEnv });
   try {
     await run.setUp();

@@ -4,7 +4,7 @@
  * failed calls, and parking writes that are acknowledged but lost (Redis `everysec` after a restart).
  */
 import type { ClaimRequest, ClaimResult, IdempotencyStore } from '../../consumers/idempotency/idempotency-store.ts';
-import type { ParkedKey, ParkedKeyEntry, ParkingStore } from '../../consumers/retries/parking-store.ts';
+import type { ParkedKey, ParkedKeyEntry, ParkingStore, ParkingWriteResult } from '../../consumers/retries/parking-store.ts';
 
 /** Faults shared by the stores: Redis is one server. */
 export class StoreFaults {
@@ -103,9 +103,16 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 }
 
+/**
+ * The parking store with the Redis one's semantics (compare-and-set on a per-key version, writes fenced by the
+ * partition's owner token), plus faults: an outage or a failed call throws, and a lost write is acknowledged
+ * and not applied.
+ */
 export class MemoryParkingStore implements ParkingStore {
   /** `topic \0 partition` -> key -> state (stored as JSON, as Redis does: no shared objects). */
-  readonly hashes = new Map<string, Map<string, string>>();
+  private readonly hashes = new Map<string, Map<string, string>>();
+  private readonly owners = new Map<string, string>();
+  private version = 0;
   private readonly faults: StoreFaults;
   lostWrites = 0;
   /** Keys that lost a parking write. */
@@ -134,6 +141,11 @@ export class MemoryParkingStore implements ParkingStore {
     return true;
   }
 
+  private write(topic: string, partition: number, key: string, state: ParkedKey | undefined): void {
+    if (state === undefined) this.hash(topic, partition).delete(key);
+    else this.hash(topic, partition).set(key, JSON.stringify({ ...state, version: ++this.version }));
+  }
+
   async load(topic: string, partition: number): Promise<Map<string, ParkedKey>> {
     this.faults.check();
     return new Map([...this.hash(topic, partition)].map(([key, json]) => [key, JSON.parse(json) as ParkedKey]));
@@ -145,12 +157,27 @@ export class MemoryParkingStore implements ParkingStore {
     return json === undefined ? undefined : (JSON.parse(json) as ParkedKey);
   }
 
+  async own(topic: string, partition: number, owner: string): Promise<void> {
+    this.faults.check();
+    this.owners.set(`${topic}\u0000${partition}`, owner);
+  }
+
+  async update(topic: string, partition: number, key: string, expected: ParkedKey | undefined, next: ParkedKey | undefined, owner?: string): Promise<ParkingWriteResult> {
+    if (!this.applies(key)) return 'ok';
+    if (owner !== undefined && owner !== '' && this.owners.get(`${topic}\u0000${partition}`) !== owner) return 'fenced';
+    const json = this.hash(topic, partition).get(key);
+    const current = json === undefined ? undefined : (JSON.parse(json) as ParkedKey);
+    if ((current === undefined) !== (expected === undefined) || (current && current.version !== expected?.version)) return 'conflict';
+    this.write(topic, partition, key, next);
+    return 'ok';
+  }
+
   async put(topic: string, partition: number, key: string, state: ParkedKey): Promise<void> {
-    if (this.applies(key)) this.hash(topic, partition).set(key, JSON.stringify(state));
+    if (this.applies(key)) this.write(topic, partition, key, state);
   }
 
   async remove(topic: string, partition: number, key: string): Promise<void> {
-    if (this.applies(key)) this.hash(topic, partition).delete(key);
+    if (this.applies(key)) this.write(topic, partition, key, undefined);
   }
 
   async list(topic?: string): Promise<ParkedKeyEntry[]> {

@@ -27,8 +27,8 @@ export interface KnownDefectActions {
   /** A handler rejecting with a non-Error, an `isRetryable` that throws (item 6: the lane is freed out of order). */
   unexpectedErrors: boolean;
   /**
-   * A member that lost a partition still writes its parking state, and other members' caches hide it (item 5):
-   * off, the adapter rejects such writes as the fenced store will.
+   * A member that lost a partition still writes its parking state, and other members' caches hide it (item 5).
+   * Since the store fences parking writes by owner (parking branch), nothing restricts this any more.
    */
   unfencedParkingWrites: boolean;
   /**
@@ -55,7 +55,16 @@ export interface KnownDefectActions {
  * Which known defects are fixed on this branch: an action whose defect is fixed runs in the default suite.
  * Flip one to true when its fix is merged (its regression test in test/unit/model/ then insists it holds).
  */
-export const landedFixes: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false, replayWhileDeadLettering: false, operatorToolsOnBusyKeys: false };
+export const landedFixes: KnownDefectActions = {
+  // Fixed on the parking branch (63a6d17, f09a752): ids put back from the store, owner-fenced compare-and-set, atomic tools.
+  lostParkingWrites: true,
+  unfencedParkingWrites: true,
+  operatorToolsOnBusyKeys: true,
+  expiredLeases: false,
+  unexpectedErrors: false,
+  heldKeyRedeliveries: false,
+  replayWhileDeadLettering: false,
+};
 /** The default run: the actions of every fixed defect, no others. */
 export const defaultDefectActions: KnownDefectActions = { ...landedFixes };
 export const noKnownDefects: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false, replayWhileDeadLettering: false, operatorToolsOnBusyKeys: false };
@@ -168,7 +177,7 @@ export function commandArbitraries(defects: KnownDefectActions): fc.Arbitrary<Co
   return [fc.oneof(...arbitraries)];
 }
 
-export type ScenarioConfig = Omit<SystemConfig, 'emulateParkingFencing' | 'replayWhileDeadLettering' | 'leasesExpireUnderLiveHolders' | 'operatorToolsOnBusyKeys'> & { randomSeed: number };
+export type ScenarioConfig = Omit<SystemConfig, 'replayWhileDeadLettering' | 'leasesExpireUnderLiveHolders' | 'operatorToolsOnBusyKeys'> & { randomSeed: number };
 
 const configArbitrary: fc.Arbitrary<ScenarioConfig> = fc.record({
   onDeadLetter: fc.constantFrom('release' as const, 'hold' as const),
@@ -187,7 +196,7 @@ export async function runScenario(config: ScenarioConfig, commands: Iterable<Com
   const clock = new SimClock({ seed: config.randomSeed });
   clock.install();
   try {
-    const system = new RecordPathSystem({ ...config, emulateParkingFencing: !defects.unfencedParkingWrites, replayWhileDeadLettering: defects.replayWhileDeadLettering, operatorToolsOnBusyKeys: defects.operatorToolsOnBusyKeys, leasesExpireUnderLiveHolders: defects.expiredLeases }, clock);
+    const system = new RecordPathSystem({ ...config, replayWhileDeadLettering: defects.replayWhileDeadLettering, operatorToolsOnBusyKeys: defects.operatorToolsOnBusyKeys, leasesExpireUnderLiveHolders: defects.expiredLeases }, clock);
     system.checkCommit = (topic, partition, from, to) => checkCommit(system, system.observed, topic, partition, from, to);
     await system.rebalance(Array.from({ length: config.partitions }, (_, partition) => partition % config.members));
     await fc.asyncModelRun(() => ({ model: { defects, onDeadLetter: config.onDeadLetter }, real: system }), commands);

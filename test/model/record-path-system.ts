@@ -11,18 +11,19 @@ import { NonRetryableError } from '../../core/errors.ts';
 import { createLogger } from '../../core/logger.ts';
 import { consumedRecordOf, partitionIdOf, readHeader, type ConsumedRecord } from '../../consumers/consumed-record.ts';
 import { ConsumerEventEmitter } from '../../consumers/events.ts';
+import type { IdempotencyStore } from '../../consumers/idempotency/idempotency-store.ts';
 import { OffsetTracker } from '../../consumers/offsets/offset-tracker.ts';
 import { KeyScheduler } from '../../consumers/ordering/key-scheduler.ts';
 import { validateOrderedConsumerOptions, type HandledEvent, type HandlerContext } from '../../consumers/options.ts';
 import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome } from '../../consumers/record-processor.ts';
 import { KeyParking } from '../../consumers/retries/key-parking.ts';
-import type { ParkingStore } from '../../consumers/retries/parking-store.ts';
 import { RecordForwarder } from '../../consumers/retries/record-forwarder.ts';
 import { deadLetterTopicOf, parseRetryTopic, retryTopicOf } from '../../consumers/retries/topic-layout.ts';
 import { DltRateLimiter } from '../../operations/dlt-rate-limiter.ts';
 import { toDltRecord } from '../../operations/dlt-record.ts';
 import type { DltReplayStore } from '../../operations/dlt-replay-store.ts';
 import { DltReplayer, planDltReplay } from '../../operations/dlt-replayer.ts';
+import { releaseParkedKey } from '../../operations/parked-key-release.ts';
 import { FakeBroker, type StoredRecord } from './fake-broker.ts';
 import { MemoryIdempotencyStore, MemoryParkingStore, StoreFaults } from './in-memory-stores.ts';
 import { eventIdHeader, eventIdOf, Observations, type WorldView } from './reference-model.ts';
@@ -36,11 +37,6 @@ export interface SystemConfig {
   members: number;
   partitions: number;
   concurrency: number;
-  /**
-   * Until parking writes are fenced by the partition's owner (issue 15 item 5), reject here a parking write by
-   * a member that no longer holds the partition, as the fenced store will; false lets such writes land (today).
-   */
-  emulateParkingFencing: boolean;
   /**
    * `dlt replay` may pick an event whose dead-lettering is still in flight (DLT record written, done marker not
    * yet): the replay forgets no marker, the consumer then writes it, and the replayed copy is skipped. False:
@@ -72,8 +68,8 @@ interface PendingCall {
 interface Processing {
   eventId: string;
   key: string;
-  /** The fencing token its claims carry: member and epoch. */
-  token: string;
+  /** The fencing tokens of the claims it made. */
+  claimTokens: Set<string>;
   effects: number;
   deadLetterForwards: number;
 }
@@ -111,8 +107,8 @@ class Member {
     this.name = name;
     this.memberId = `${name}-${incarnation}`;
     const usable = () => this.alive;
-    const parkingStore = severable(system.config.emulateParkingFencing ? this.ownerFenced(system.parkingStore) : system.parkingStore, usable);
-    const idempotencyStore = severable(system.idempotencyStore, usable);
+    const parkingStore = severable(system.parkingStore, usable);
+    const idempotencyStore = severable(this.recordingClaims(system.idempotencyStore), usable);
     const options = validateOrderedConsumerOptions<Buffer | null>({
       kafka: { brokers: ['127.0.0.1:1'] } as never,
       groupId,
@@ -135,7 +131,7 @@ class Member {
       },
     });
     this.scheduler = new KeyScheduler({ ordering: 'key', concurrency: system.config.concurrency });
-    this.parking = new KeyParking(parkingStore);
+    this.parking = new KeyParking(parkingStore, { currentOwner: () => `${this.memberId}/${this.epoch}` });
     const producer = system.broker.producer((topic, record) => this.observeForward(topic, record), usable);
     this.processor = new RecordProcessor(options, {
       forwarder: new RecordForwarder(producer, groupId),
@@ -147,23 +143,16 @@ class Member {
     });
   }
 
-  /** The parking store as a fenced one behaves: writes by a member that lost the partition fail. */
-  private ownerFenced(store: ParkingStore): ParkingStore {
-    const check = (partition: number) => {
-      if (!this.assignment.has(partition)) throw new Error(`parking write fenced: ${this.memberId} no longer holds partition ${partition}`);
-    };
+  /** The store, noting which processing made each claim (a lease outlives a finished holder only). */
+  private recordingClaims(store: IdempotencyStore): IdempotencyStore {
     return {
-      load: (topic, partition) => store.load(topic, partition),
-      get: (topic, partition, key) => store.get(topic, partition, key),
-      list: (topic) => store.list(topic),
-      put: async (topic, partition, key, state) => {
-        check(partition);
-        return store.put(topic, partition, key, state);
+      claim: (request) => {
+        this.processing.get(request.eventId)?.claimTokens.add(request.fencingToken);
+        return store.claim(request);
       },
-      remove: async (topic, partition, key) => {
-        check(partition);
-        return store.remove(topic, partition, key);
-      },
+      complete: (...args) => store.complete(...args),
+      forgetDeadLettered: (eventId) => store.forgetDeadLettered(eventId),
+      release: (eventId, token) => store.release(eventId, token),
     };
   }
 
@@ -217,7 +206,7 @@ class Member {
 
   private run(record: ConsumedRecord): void {
     const epoch = this.epoch;
-    const processing: Processing = { eventId: readHeader(record.headers, eventIdHeader) ?? '', key: record.key?.toString('utf8') ?? '', token: `${this.memberId}/${epoch}`, effects: 0, deadLetterForwards: 0 };
+    const processing: Processing = { eventId: readHeader(record.headers, eventIdHeader) ?? '', key: record.key?.toString('utf8') ?? '', claimTokens: new Set(), effects: 0, deadLetterForwards: 0 };
     this.processing.set(processing.eventId, processing);
     let running: Promise<RecordOutcome>;
     try {
@@ -299,7 +288,10 @@ export class RecordPathSystem implements WorldView {
     this.config = config;
     this.clock = clock;
     if (!config.leasesExpireUnderLiveHolders) {
-      this.idempotencyStore.holderBusy = (token, eventId) => this.members.some((member) => member.alive && member.processing.get(eventId)?.token === token);
+      this.idempotencyStore.holderBusy = (token, eventId) => this.members.some((member) => {
+        const processing = member.processing.get(eventId);
+        return member.alive && processing !== undefined && processing.claimTokens.has(token);
+      });
     }
     for (let index = 0; index < config.members; index++) this.members.push(new Member(this, `m${index}`, ++this.incarnations));
     const replayStore = { markReplayed: async (topic: string, partition: number, offset: string) => this.countReplay(`${topic}:${partition}:${offset}`) } as unknown as DltReplayStore;
@@ -465,18 +457,12 @@ export class RecordPathSystem implements WorldView {
     return new Set(this.members.filter((member) => member.alive).flatMap((member) => [...member.processing.values()].map((processing) => processing.key)));
   }
 
-  /** `orderly keys release <key> --confirm`, step by step as the CLI does it (no faults: an operator retries). */
+  /** `orderly keys release <key> --confirm`, as the CLI does it (no faults: an operator retries). */
   async releaseKey(key: string): Promise<void> {
     if (!this.config.operatorToolsOnBusyKeys && this.busyKeys().has(key)) return;
     const entries = this.parkingStore.entries().filter((entry) => entry.key === key && entry.topic === sourceTopic);
     await this.withoutFaults(async () => {
-      for (const { partition, state } of entries) {
-        if (!state.held) continue;
-        const fresh = await this.parkingStore.get(sourceTopic, partition, key);
-        if (!fresh) continue;
-        if (fresh.queue.length === 0) await this.parkingStore.remove(sourceTopic, partition, key);
-        else await this.parkingStore.put(sourceTopic, partition, key, { ...fresh, held: false });
-      }
+      for (const { partition, state } of entries) if (state.held) await releaseParkedKey(this.parkingStore, sourceTopic, partition, key);
     });
     await this.clock.flush();
   }

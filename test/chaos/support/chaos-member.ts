@@ -10,6 +10,9 @@ import { OrderedConsumer } from '../../../consumers/ordered-consumer.ts';
 import { PostgresInbox } from '../../../consumers/idempotency/postgres-inbox.ts';
 import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
 import { RedisParkingStore } from '../../../consumers/retries/redis-parking-store.ts';
+import { RetryableError } from '../../../core/errors.ts';
+import { createLogger } from '../../../core/logger.ts';
+import pino from 'pino';
 import { jsonDecoder } from '../../../schemas/json-decoder.ts';
 import { AvroCodec } from '../../../schemas/avro-codec.ts';
 import { SchemaRegistryClient } from '../../../schemas/schema-registry-client.ts';
@@ -31,6 +34,28 @@ const redis = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRe
 redis.on('error', () => undefined);
 const inbox = new PostgresInbox({ pool, groupId: GROUP });
 const handlerDelayMs = numberSetting('HANDLER_DELAY_MS', 1);
+// RETRY_TIERS_MS=500,1000 turns the ladder (and key parking) on; FAIL_FIRST_ATTEMPT_EVERY=n fails the first attempt
+// of every n-th event of a key, so its key parks behind it on the ladder.
+const retryTiersMs = (process.env.RETRY_TIERS_MS ?? '').split(',').filter(Boolean).map(Number);
+const failFirstAttemptEvery = numberSetting('FAIL_FIRST_ATTEMPT_EVERY', 0);
+// KILL_AFTER_PARKING_WRITES=n: the member SIGKILLs itself right after its n-th parking write that a forward
+// follows (the write acknowledged, the forward not sent): a crash between the two steps.
+const killAfterParkingWrites = numberSetting('KILL_AFTER_PARKING_WRITES', 0);
+const parkingStore = new RedisParkingStore({ redis, groupId: GROUP });
+if (killAfterParkingWrites > 0) {
+  let writes = 0;
+  const update = parkingStore.update.bind(parkingStore);
+  parkingStore.update = async (topic, partition, key, expected, next, owner) => {
+    const result = await update(topic, partition, key, expected, next, owner);
+    // A write that leaves more queued than before is followed by a forward (to a tier, behind the head).
+    if (result === 'ok' && owner && next && next.queue.length > (expected?.queue.length ?? 0) && ++writes >= killAfterParkingWrites) {
+      count('selfKilledAfterParkingWrite');
+      report();
+      process.kill(process.pid, 'SIGKILL');
+    }
+    return result;
+  };
+}
 // DECODER=avro: values are Avro (the registry at SCHEMA_REGISTRY_URL, ids expected under EXPECTED_SUBJECT, comma-separated).
 const decoder =
   process.env.DECODER === 'avro'
@@ -57,11 +82,14 @@ const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   partitionLowWatermarkRecords: numberSetting('PARTITION_LOW_WATERMARK', 500),
   maxEventLoopDelayMs: 0,
   idempotencyStore: new RedisIdempotencyStore({ redis, groupId: GROUP }),
-  parkingStore: new RedisParkingStore({ redis, groupId: GROUP }),
-  retryTiersMs: [],
+  parkingStore,
+  retryTiersMs,
+  // MEMBER_LOG_DIR=<dir>: each member logs (info and up) to <dir>/<member>.log, to see why a run failed.
+  logger: process.env.MEMBER_LOG_DIR ? createLogger({ level: 'info' }, pino.destination(`${process.env.MEMBER_LOG_DIR}/${MEMBER}.log`)) : undefined,
   inPlaceRetries: numberSetting('IN_PLACE_RETRIES', 2),
-  handler: inbox.handler(async (event, transaction) => {
+  handler: inbox.handler(async (event, transaction, { attempt }) => {
     if (handlerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerDelayMs));
+    if (failFirstAttemptEvery > 0 && attempt === 1 && event.value.sequence % failFirstAttemptEvery === 0) throw new RetryableError('first attempt fails (FAIL_FIRST_ATTEMPT_EVERY)');
     await transaction.query(
       `insert into ${EFFECTS_TABLE} (event_id, key, sequence, source_partition, source_offset, member) values ($1, $2, $3, $4, $5, $6)`,
       [event.eventId, event.value.key, event.value.sequence, event.partition, event.offset, MEMBER],

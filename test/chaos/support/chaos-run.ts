@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createKafkaClient, type Admin, type Kafka, type Message } from '../../../core/kafka-client.ts';
-import { deadLetterTopicOf, ensureTopicLayout } from '../../../consumers/retries/topic-layout.ts';
+import { deadLetterTopicOf, ensureTopicLayout, retryTopicOf } from '../../../consumers/retries/topic-layout.ts';
 import { DltReader } from '../../../operations/dlt-reader.ts';
 import type { StackSettings } from '../../../infra/stack/stack-settings.ts';
 import { CommitAuditor } from './commit-auditor.ts';
@@ -38,6 +38,8 @@ export interface ChaosRunOptions {
   /** Environment for every member (watermarks, session timeout, ...). */
   memberEnv?: Record<string, string>;
   log?: (line: string) => void;
+  /** Retry tiers to create (members with RETRY_TIERS_MS need them). @defaultValue 0 */
+  tierCount?: number;
   /** The value of event `sequence` of `key`. @defaultValue JSON `{ key, sequence }` */
   encodeValue?: (key: string, sequence: number) => Buffer | string;
 }
@@ -73,7 +75,7 @@ export class ChaosRun {
   async setUp(): Promise<void> {
     this.admin = this.kafka.admin();
     await this.admin.connect();
-    await ensureTopicLayout(this.admin, { topic: this.topic, groupId: this.groupId, tierCount: 0, partitions: this.options.partitions });
+    await ensureTopicLayout(this.admin, { topic: this.topic, groupId: this.groupId, tierCount: this.options.tierCount ?? 0, partitions: this.options.partitions });
     await this.sink.create();
     this.auditor = new CommitAuditor(this.admin, this.groupId, this.topic);
     this.auditor.start();
@@ -135,6 +137,17 @@ export class ChaosRun {
     return events;
   }
 
+  /** The first forward of each source record to a retry tier (its source position and when): none without tiers. */
+  async forwardedUpTheLadder(): Promise<DeadLetteredEvent[]> {
+    const forwards: DeadLetteredEvent[] = [];
+    for (let tier = 1; tier <= (this.options.tierCount ?? 0); tier++) {
+      await new DltReader({ kafka: this.kafka, admin: this.admin }).read(retryTopicOf(this.topic, this.groupId, tier), (record) => {
+        forwards.push({ eventId: record.eventId, reason: 'forwarded', partition: record.originalPartition, offset: record.originalOffset === undefined ? undefined : Number(record.originalOffset), at: record.timestamp });
+      });
+    }
+    return forwards;
+  }
+
   /**
    * After the last fault: waits for the lag to reach 0 (stuck partitions otherwise), stops the members, and
    * counts. `expectDeadLetters` says whether dead letters are part of the scenario (else each one is reported).
@@ -148,7 +161,8 @@ export class ChaosRun {
     await this.auditor.stop();
     const [rows, deadLettered] = await Promise.all([this.sink.rows(), this.deadLettered()]);
     const sink = countSink(this.expected, rows, deadLettered);
-    const audit = this.auditor.check(rows, deadLettered);
+    // A source record forwarded up the retry ladder is completed (and may be committed) when forwarded.
+    const audit = this.auditor.check(rows, [...deadLettered, ...(await this.forwardedUpTheLadder())]);
     const counters: ChaosCounters = {
       eventsLost: sink.lost,
       duplicateEffects: sink.duplicateEffects,
@@ -186,7 +200,8 @@ export class ChaosRun {
 
   async tearDown(): Promise<void> {
     this.members.killAll();
-    await this.admin?.deleteTopics({ topics: [this.topic, deadLetterTopicOf(this.topic, this.groupId)] }).catch(() => undefined);
+    const tiers = Array.from({ length: this.options.tierCount ?? 0 }, (_, index) => retryTopicOf(this.topic, this.groupId, index + 1));
+    await this.admin?.deleteTopics({ topics: [this.topic, deadLetterTopicOf(this.topic, this.groupId), ...tiers] }).catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
     await this.sink.drop();
   }
