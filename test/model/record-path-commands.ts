@@ -56,10 +56,11 @@ export interface KnownDefectActions {
  * Flip one to true when its fix is merged (its regression test in test/unit/model/ then insists it holds).
  */
 export const landedFixes: KnownDefectActions = {
-  // Fixed on the parking branch (63a6d17, f09a752): ids put back from the store, owner-fenced compare-and-set, atomic tools.
-  lostParkingWrites: true,
+  // Fixed on the parking branch (63a6d17, f09a752): owner-fenced compare-and-set, atomic operator tools.
   unfencedParkingWrites: true,
   operatorToolsOnBusyKeys: true,
+  // Lost successor ids are fixed there too (the store is asked), but a lost queue advance still strands a settled head.
+  lostParkingWrites: false,
   expiredLeases: false,
   unexpectedErrors: false,
   heldKeyRedeliveries: false,
