@@ -62,6 +62,6 @@ export class FakeBroker {
       }
       return [];
     };
-    return { send } as unknown as Producer;
+    return { send, connect: async () => undefined, disconnect: async () => undefined } as unknown as Producer;
   }
 }
