@@ -44,6 +44,13 @@ export interface KnownDefectActions {
    */
   replayWhileDeadLettering: boolean;
   /**
+   * A rebalance moving a partition away from a member with a record of it in flight. On the parking branch the
+   * stale record's first parking touch after its member rejoined takes the partition (`own`) with the member's
+   * current token, so the new owner is fenced for good (found by this model). Off, such a partition stays with
+   * its owner (the rebalance still happens: new epoch, redelivery).
+   */
+  movesWhileInFlight: boolean;
+  /**
    * `keys release` and `dlt replay` on a key whose record a member is processing: their read-modify-write of
    * the parking state races the member's (item 5: make them atomic). Off, they run only on quiet keys, as the
    * README asks today.
@@ -61,6 +68,7 @@ export const landedFixes: KnownDefectActions = {
   operatorToolsOnBusyKeys: true,
   // Lost successor ids are fixed there too (the store is asked), but a lost queue advance still strands a settled head.
   lostParkingWrites: false,
+  movesWhileInFlight: false,
   expiredLeases: false,
   unexpectedErrors: false,
   heldKeyRedeliveries: false,
@@ -68,8 +76,8 @@ export const landedFixes: KnownDefectActions = {
 };
 /** The default run: the actions of every fixed defect, no others. */
 export const defaultDefectActions: KnownDefectActions = { ...landedFixes };
-export const noKnownDefects: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false, replayWhileDeadLettering: false, operatorToolsOnBusyKeys: false };
-export const allKnownDefects: KnownDefectActions = { lostParkingWrites: true, expiredLeases: true, unexpectedErrors: true, unfencedParkingWrites: true, heldKeyRedeliveries: true, replayWhileDeadLettering: true, operatorToolsOnBusyKeys: true };
+export const noKnownDefects: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false, replayWhileDeadLettering: false, operatorToolsOnBusyKeys: false, movesWhileInFlight: false };
+export const allKnownDefects: KnownDefectActions = { lostParkingWrites: true, expiredLeases: true, unexpectedErrors: true, unfencedParkingWrites: true, heldKeyRedeliveries: true, replayWhileDeadLettering: true, operatorToolsOnBusyKeys: true, movesWhileInFlight: true };
 
 export const keys = ['k0', 'k1', 'k2'] as const;
 const partitionOfKey = (index: number) => (index === 2 ? 1 : 0);
@@ -178,7 +186,7 @@ export function commandArbitraries(defects: KnownDefectActions): fc.Arbitrary<Co
   return [fc.oneof(...arbitraries)];
 }
 
-export type ScenarioConfig = Omit<SystemConfig, 'replayWhileDeadLettering' | 'leasesExpireUnderLiveHolders' | 'operatorToolsOnBusyKeys'> & { randomSeed: number };
+export type ScenarioConfig = Omit<SystemConfig, 'replayWhileDeadLettering' | 'leasesExpireUnderLiveHolders' | 'operatorToolsOnBusyKeys' | 'movesWhileInFlight'> & { randomSeed: number };
 
 const configArbitrary: fc.Arbitrary<ScenarioConfig> = fc.record({
   onDeadLetter: fc.constantFrom('release' as const, 'hold' as const),
@@ -197,7 +205,7 @@ export async function runScenario(config: ScenarioConfig, commands: Iterable<Com
   const clock = new SimClock({ seed: config.randomSeed });
   clock.install();
   try {
-    const system = new RecordPathSystem({ ...config, replayWhileDeadLettering: defects.replayWhileDeadLettering, operatorToolsOnBusyKeys: defects.operatorToolsOnBusyKeys, leasesExpireUnderLiveHolders: defects.expiredLeases }, clock);
+    const system = new RecordPathSystem({ ...config, replayWhileDeadLettering: defects.replayWhileDeadLettering, operatorToolsOnBusyKeys: defects.operatorToolsOnBusyKeys, movesWhileInFlight: defects.movesWhileInFlight, leasesExpireUnderLiveHolders: defects.expiredLeases }, clock);
     system.checkCommit = (topic, partition, from, to) => checkCommit(system, system.observed, topic, partition, from, to);
     await system.rebalance(Array.from({ length: config.partitions }, (_, partition) => partition % config.members));
     await fc.asyncModelRun(() => ({ model: { defects, onDeadLetter: config.onDeadLetter }, real: system }), commands);

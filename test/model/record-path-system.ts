@@ -45,6 +45,8 @@ export interface SystemConfig {
   replayWhileDeadLettering: boolean;
   /** A claim's lease may run out while its holder still processes the event (else only once it stopped or died). */
   leasesExpireUnderLiveHolders: boolean;
+  /** A rebalance may move a partition away from a live member while it processes a record of it. */
+  movesWhileInFlight: boolean;
   /** `keys release` and `dlt replay` may touch a key while a member processes one of its records. */
   operatorToolsOnBusyKeys: boolean;
 }
@@ -68,6 +70,7 @@ interface PendingCall {
 interface Processing {
   eventId: string;
   key: string;
+  partition: number;
   /** The fencing tokens of the claims it made. */
   claimTokens: Set<string>;
   effects: number;
@@ -136,7 +139,7 @@ class Member {
     this.processor = new RecordProcessor(options, {
       forwarder: new RecordForwarder(producer, groupId),
       events: new ConsumerEventEmitter(),
-      logger: createLogger(),
+      logger: createLogger({ level: process.env.MODEL_LOG_LEVEL ?? 'silent' }).child({ member: this.memberId }),
       fencingToken: () => `${this.memberId}/${this.epoch}`,
       parking: this.parking,
       tierOf: (topic) => parseRetryTopic(topic, groupId, [sourceTopic]),
@@ -206,7 +209,7 @@ class Member {
 
   private run(record: ConsumedRecord): void {
     const epoch = this.epoch;
-    const processing: Processing = { eventId: readHeader(record.headers, eventIdHeader) ?? '', key: record.key?.toString('utf8') ?? '', claimTokens: new Set(), effects: 0, deadLetterForwards: 0 };
+    const processing: Processing = { eventId: readHeader(record.headers, eventIdHeader) ?? '', key: record.key?.toString('utf8') ?? '', partition: record.partition, claimTokens: new Set(), effects: 0, deadLetterForwards: 0 };
     this.processing.set(processing.eventId, processing);
     let running: Promise<RecordOutcome>;
     try {
@@ -253,6 +256,11 @@ class Member {
     this.alive = false;
     for (const processing of this.processing.values()) this.system.observed.addUnconfirmed(processing.eventId, processing.effects + processing.deadLetterForwards);
     this.processing.clear();
+  }
+
+  /** A record of the partition (source or tier) is being processed. */
+  hasInFlight(partition: number): boolean {
+    return [...this.processing.values()].some((processing) => processing.partition === partition);
   }
 
   get busy(): boolean {
@@ -395,7 +403,13 @@ export class RecordPathSystem implements WorldView {
   }
 
   /** Every member commits (old generation), then joins with its new partitions; a dead member is replaced. */
-  async rebalance(owners: readonly number[]): Promise<void> {
+  async rebalance(requested: readonly number[]): Promise<void> {
+    // Restricted: a partition whose live owner has a record of it in flight stays with that owner.
+    const owners = requested.map((owner, partition) => {
+      if (this.config.movesWhileInFlight) return owner;
+      const current = this.members.findIndex((member) => member.alive && member.assignment.has(partition) && member.hasInFlight(partition));
+      return current >= 0 ? current : owner;
+    });
     for (let index = 0; index < this.members.length; index++) {
       const member = this.members[index]!;
       member.commit((topic, partition, from, to) => this.violations.push(...this.checkCommit(topic, partition, from, to)));

@@ -118,6 +118,14 @@ const regressions: Regression[] = [
     commands: 'produce(k1),fetch(m0, p0, 1),settle(#0, fail-non-retryable),produce(k1),failForwards(1),fetch(m0, p0, 1),dltReplay(#0),advance(2500),produce(k1),keysRelease(k1),fetch(m0, p0, 1),settle(#0, hang),produce(k0)',
     violation: /lost: e1 \(key k1\) was neither handled nor left in the DLT \(1 DLT copies, 1 replays\)/,
   },
+  {
+    name: "a record revoked in flight re-owns its partition's parking state with its member's new token: the new owner is fenced for good (on parking)",
+    foundAt: 'seed 123 path 6:B (--runs 20000 --commands 80 on model + parking)',
+    defects: ['movesWhileInFlight'],
+    config: {},
+    commands: 'produce(k0),fetch(m0, p0, 1),advance(6000),fetch(m0, p0, 1),rebalance(p0->m1 p1->m0),commit(m0)',
+    violation: /no stall: orders\.g\.retry\.1\/0 committed to 0 of 1[\s\S]*stuck key: k0/,
+  },
 ];
 
 describe('record path model: regressions', () => {
