@@ -24,7 +24,7 @@ console.log(`record-path model: ${values.runs} runs, seed ${values.seed}${values
 const started = Date.now();
 const result = spawnSync('node_modules/.bin/vitest', ['run', '--project', 'unit', 'test/unit/model/record-path.model.test.ts'], {
   stdio: 'inherit',
-  env: { ...process.env, MODEL_RUNS: values.runs, MODEL_SEED: values.seed, MODEL_PATH: values.path ?? '', MODEL_DEFECTS: values.defects ?? '', MODEL_COMMANDS: values.commands },
+  env: { ...process.env, MODEL_RUNS: values.runs, MODEL_SEED: values.seed, MODEL_PATH: values.path ?? '', MODEL_DEFECTS: values.defects ?? '', MODEL_COMMANDS: values.commands, MODEL_COVERAGE: '1' },
 });
 console.log(`record-path model: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 process.exit(result.status ?? 1);

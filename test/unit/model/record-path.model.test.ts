@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, it, vi } from 'vitest';
-import { allKnownDefects, defaultDefectActions, noKnownDefects, recordPathProperty, type KnownDefectActions } from '../../model/record-path-commands.ts';
+import { allKnownDefects, coverage, defaultDefectActions, noKnownDefects, recordPathProperty, type KnownDefectActions } from '../../model/record-path-commands.ts';
 
 vi.mock('node:timers/promises', () => import('../../model/fake-sleep.ts'));
 
@@ -29,5 +29,7 @@ const maxCommands = Number(process.env.MODEL_COMMANDS || 40);
 describe('record path model', () => {
   it(`keeps commit safety, once, per-key order and no stuck key over ${runs} random scenarios (seed ${seed})`, async () => {
     await fc.assert(recordPathProperty(defects, maxCommands), { numRuns: path ? 1 : runs, seed, path, endOnFailure: false });
+    // What the runs exercised (outcomes of processings, faults): printed by `npm run test:model`.
+    if (process.env.MODEL_COVERAGE) console.log(`exercised: ${[...coverage].map(([name, count]) => `${name} ${count}`).join(', ')}`);
   }, Math.max(120_000, runs * 200));
 });
