@@ -1,4 +1,30 @@
+/**
+ * Intake: a fetched message becomes a {@link ConsumedRecord} that owns its bytes and carries everything parsed
+ * from its headers once (its tier and retry state, its byte size), so nothing downstream parses them again.
+ */
+import { headerNames, rawHeadersOf, readHeaders, textOf, type RecordHeader } from '../core/headers.ts';
 import type { IHeaders, KafkaMessage } from '../core/kafka-client.ts';
+
+export { readHeader, readHeaders } from '../core/headers.ts';
+
+/** Where a record stands on the retry ladder, read from its headers at intake (a source record: {@link firstVisit}). */
+export interface RetryState {
+  /** Handler attempts made so far, over every visit. */
+  attempts: number;
+  /** Tiers climbed for the event's own failures (0 in the source topic). */
+  level: number;
+  /** When the first attempt failed, epoch ms. */
+  firstFailureAt: number | undefined;
+  /** When this tier record may be handled, epoch ms; capped to `now + maxDelayMs`. */
+  dueAt: number;
+  /** Where the record was first consumed. */
+  originalOffset: string | undefined;
+  /** The source record's timestamp, as first consumed. */
+  originalTimestamp: string | undefined;
+}
+
+/** A source record's retry state: it has not failed yet. */
+export const firstVisit: RetryState = Object.freeze({ attempts: 0, level: 0, firstFailureAt: undefined, dueAt: 0, originalOffset: undefined, originalTimestamp: undefined });
 
 /** A fetched record, copied out of the fetch response so holding it does not pin the whole response. */
 export interface ConsumedRecord {
@@ -11,8 +37,17 @@ export interface ConsumedRecord {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
+  /** The headers to read (null prototype; a value that is valid UTF-8 as a string, any other a Buffer). */
   headers: IHeaders;
+  /** The headers as on the wire, in order, byte for byte: what a forward sends. */
+  rawHeaders: RecordHeader[];
   timestamp: string;
+  /** The retry tier the record was consumed from (0: the source topic). */
+  tier: number;
+  /** Its retry state, parsed once here. */
+  retry: RetryState;
+  /** Bytes it holds (key, value, headers and a fixed overhead): what the memory bound counts. */
+  size: number;
 }
 
 /** The key of per-partition state (offsets, backpressure, pauses). */
@@ -20,83 +55,76 @@ export function partitionIdOf(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
+/** What a record object costs beyond its bytes (object, strings, header entries). */
+const recordOverheadBytes = 256;
+const headerOverheadBytes = 64;
+
 /**
- * A fetched message as a record that owns its bytes: the key and value are copied, and every header value that
- * is valid UTF-8 becomes a string (what {@link readHeader} returns for it, and the same bytes when forwarded),
- * any other one a copied Buffer. kafkajs hands out slices of the fetch response, so a record kept past its
- * batch would otherwise pin the whole response in memory.
+ * A fetched message as a record that owns its bytes: the key, value and headers are copied (the headers into
+ * one buffer), its tier and retry state read. kafkajs hands out slices of the fetch response, so a record kept
+ * past its batch would otherwise pin the whole response in memory.
  */
-export function consumedRecordOf(message: KafkaMessage, topic: string, sourceTopic: string, partition: number, partitionId: string): ConsumedRecord {
-  return {
-    topic,
-    sourceTopic,
-    partition,
-    partitionId,
-    offset: message.offset,
-    key: message.key === null || message.key === undefined ? null : Buffer.from(message.key),
-    value: message.value === null ? null : Buffer.from(message.value),
-    headers: message.headers === undefined ? {} : copyHeaders(message.headers),
-    timestamp: message.timestamp,
+export function consumedRecordOf(message: KafkaMessage, topic: string, sourceTopic: string, partition: number, partitionId: string, tier = 0, retry: RetryState = firstVisit): ConsumedRecord {
+  const key = message.key === null || message.key === undefined ? null : Buffer.from(message.key);
+  const value = message.value === null ? null : Buffer.from(message.value);
+  const rawHeaders = copyHeaders(rawHeadersOf(message.headers));
+  let size = recordOverheadBytes + (key?.length ?? 0) + (value?.length ?? 0);
+  for (const header of rawHeaders) size += headerOverheadBytes + 2 * (header.name.length + (header.value?.length ?? 0));
+  return { topic, sourceTopic, partition, partitionId, offset: message.offset, key, value, headers: readableHeaders(rawHeaders), rawHeaders, timestamp: message.timestamp, tier, retry, size };
+}
+
+/** The list copied into one buffer: one allocation however many headers. */
+function copyHeaders(list: readonly RecordHeader[]): RecordHeader[] {
+  if (list.length === 0) return [];
+  let total = 0;
+  for (const { name, value } of list) total += name.length + (value?.length ?? 0);
+  const bytes = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  const copy = (source: Buffer): Buffer => {
+    source.copy(bytes, at);
+    at += source.length;
+    return bytes.subarray(at - source.length, at);
   };
+  return list.map(({ name, value }) => ({ name: copy(name), value: value === null ? null : copy(value) }));
 }
 
-function copyHeaders(headers: IHeaders): IHeaders {
-  const copy: IHeaders = {};
-  for (const name of Object.keys(headers)) {
-    const raw = headers[name];
-    const value = (Array.isArray(raw) ? raw.map(copyHeaderValue) : copyHeaderValue(raw)) as IHeaders[string];
-    // An own `__proto__` header stays an own property (an assignment would set the copy's prototype).
-    if (name === '__proto__') Object.defineProperty(copy, name, { value, enumerable: true, writable: true, configurable: true });
-    else copy[name] = value;
+/** The object form to read: own keys only, on a null prototype, so no name is ever an inherited value. */
+function readableHeaders(list: readonly RecordHeader[]): IHeaders {
+  const headers = Object.create(null) as IHeaders;
+  for (const { name, value } of list) {
+    const key = name.toString('utf8');
+    const item = value === null ? undefined : (textOf(value) ?? value);
+    const given = headers[key];
+    if (!Object.hasOwn(headers, key)) headers[key] = item;
+    else headers[key] = (Array.isArray(given) ? [...given, item] : [given, item]) as IHeaders[string];
   }
-  return copy;
+  return headers;
 }
 
-function copyHeaderValue<V extends Buffer | string | null | undefined>(value: V): V | Buffer | string {
-  if (!Buffer.isBuffer(value)) return value;
-  // A leading BOM stays bytes: the decoder would drop it, and a forward must carry the header's own bytes.
-  if (!(value.length >= 3 && value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf)) {
-    try {
-      return strictUtf8.decode(value);
-    } catch {
-      // not UTF-8: kept as bytes
-    }
-  }
-  return Buffer.from(value);
+function integer(text: string | undefined): number | undefined {
+  if (text === undefined || !/^-?\d{1,16}$/.test(text.trim())) return undefined;
+  return Number(text);
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+export const maxRecordedAttempts = 10_000;
 
 /**
- * Reads headers defensively: own keys only (a `__proto__` header changes nothing), the last value wins for a
- * repeated header, and a value that is not valid UTF-8 is left out.
+ * The retry state of a record on the ladder, read defensively: the last value wins, numbers are clamped, a
+ * due time far in the future is capped, and anything unreadable falls back to a safe default.
  */
-export function readHeaders(headers: IHeaders): Record<string, string> {
-  const result: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const name of Object.keys(headers)) {
-    if (name === '__proto__') continue;
-    const raw = headers[name];
-    const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-    if (last === undefined) continue;
-    try {
-      result[name] = typeof last === 'string' ? last : strictUtf8.decode(last);
-    } catch {
-      // invalid UTF-8: the header is ignored
-    }
-  }
-  return result;
-}
-
-/** One header, read as {@link readHeaders} would: own key, the last value if repeated, undefined if not UTF-8. */
-export function readHeader(headers: IHeaders, name: string): string | undefined {
-  if (name === '__proto__' || !Object.hasOwn(headers, name)) return undefined;
-  const raw = headers[name];
-  const last = Array.isArray(raw) ? raw[raw.length - 1] : raw;
-  if (last === undefined) return undefined;
-  if (typeof last === 'string') return last;
-  try {
-    return strictUtf8.decode(last);
-  } catch {
-    return undefined;
-  }
+export function readRetryState(headers: IHeaders, { now, maxDelayMs }: { now: number; maxDelayMs: number }): RetryState {
+  const read = readHeaders(headers);
+  const attempts = Math.min(Math.max(integer(read[headerNames.attempt]) ?? 0, 0), maxRecordedAttempts);
+  const due = integer(read[headerNames.dueAt]);
+  const firstFailure = integer(read[headerNames.firstFailureAt]) ?? Date.parse(read[headerNames.firstFailureAt] ?? '');
+  const originalOffset = read[headerNames.originalOffset];
+  const originalTimestamp = read[headerNames.originalTimestamp];
+  return {
+    attempts,
+    level: Math.min(Math.max(integer(read[headerNames.level]) ?? 0, 0), 100),
+    dueAt: due === undefined ? now : Math.min(Math.max(due, 0), now + maxDelayMs),
+    firstFailureAt: Number.isFinite(firstFailure) ? firstFailure : undefined,
+    originalOffset: originalOffset !== undefined && /^\d{1,20}$/.test(originalOffset) ? originalOffset : undefined,
+    originalTimestamp: originalTimestamp !== undefined && /^\d{1,20}$/.test(originalTimestamp) ? originalTimestamp : undefined,
+  };
 }

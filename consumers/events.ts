@@ -23,6 +23,10 @@ export interface ConsumerEvents {
   'consumer.record.abandoned': [RecordRef & { reason: 'rebalanced' | 'stopping' | 'error' }];
   'consumer.handler.timed-out': [RecordRef & { attempt: number; timeoutMs: number }];
   'consumer.forward.failed': [RecordRef & { errorType: string }];
+  /** Even the DLT stub of a record was rejected: its partition stops at it (not ready) until a forward succeeds. */
+  'consumer.forward.stuck': [RecordRef & { errorType: string }];
+  /** A stuck forward went through after all: the partition moves again. */
+  'consumer.forward.recovered': [RecordRef];
   'consumer.offsets.committed': [{ offsets: RecordRef[] }];
   'consumer.commit.failed': [{ errorType: string }];
   'consumer.partition.paused': [{ topic: string; partition: number }];
@@ -42,6 +46,8 @@ export const consumerEventNames = [
   'consumer.record.abandoned',
   'consumer.handler.timed-out',
   'consumer.forward.failed',
+  'consumer.forward.stuck',
+  'consumer.forward.recovered',
   'consumer.offsets.committed',
   'consumer.commit.failed',
   'consumer.partition.paused',
@@ -50,4 +56,31 @@ export const consumerEventNames = [
   'consumer.group.joined',
 ] as const satisfies readonly (keyof ConsumerEvents)[];
 
-export class ConsumerEventEmitter extends EventEmitter<ConsumerEvents> {}
+/**
+ * The consumer's events. A listener that throws never reaches the code that emitted (a record in process, a
+ * key's lane): every listener still runs, and the error goes to {@link ConsumerEventEmitter.onListenerError}.
+ */
+export class ConsumerEventEmitter extends EventEmitter<ConsumerEvents> {
+  /** Called with a listener's error (the consumer logs it); listener errors never propagate. */
+  onListenerError: (event: string, error: unknown) => void = () => undefined;
+  /** Listener errors so far. */
+  listenerErrors = 0;
+
+  override emit<K extends keyof ConsumerEvents>(event: K, ...args: ConsumerEvents[K]): boolean {
+    const listeners = this.rawListeners(event) as ((...values: unknown[]) => unknown)[];
+    if (listeners.length === 0) return false;
+    for (const listener of listeners) {
+      try {
+        listener.apply(this, args);
+      } catch (error) {
+        this.listenerErrors++;
+        try {
+          this.onListenerError(event, error);
+        } catch {
+          // the reporter itself failed: counted above, nothing more to do
+        }
+      }
+    }
+    return true;
+  }
+}

@@ -13,7 +13,7 @@ import { OrderlyError } from '../core/errors.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import type { HandledEvent, HandlerContext, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
-import { isRetryableError } from './retries/retry-policy.ts';
+import { describe, isRetryableError } from './retries/failure-router.ts';
 
 export type AttemptsResult =
   | { ok: true; attempts: number; durationMs: number }
@@ -250,11 +250,12 @@ function reference(record: RecordRef): RecordRef {
 
 export function errorTypeOf(error: unknown): string {
   if (error instanceof OrderlyError) return error.code;
-  return error instanceof Error ? error.name : typeof error;
+  if (error === null) return 'null';
+  return error instanceof Error ? String(error.name) : typeof error;
 }
 
-/** Type and message only: no payload, no stack in a log line. */
+/** Type and message only: no payload, no stack in a log line. Never throws, whatever was thrown. */
 export function errorSummary(error: unknown): { type: string; message: string } | undefined {
   if (error === undefined) return undefined;
-  return { type: errorTypeOf(error), message: error instanceof Error ? error.message : String(error) };
+  return { type: errorTypeOf(error), message: describe(error) };
 }

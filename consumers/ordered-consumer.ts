@@ -18,14 +18,15 @@
  * committed offset), while records in flight keep their key lanes busy until they finish, so a redelivered
  * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip.
  */
-import type { Admin, Consumer, EachBatchPayload, Producer } from '../core/kafka-client.ts';
+import type { Admin, Consumer, EachBatchPayload } from '../core/kafka-client.ts';
+import { errorSummary } from './handler-attempts.ts';
 import { createKafkaClient } from '../core/kafka-client.ts';
 import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { BackpressureController } from './backpressure/backpressure-controller.ts';
 import { EventLoopMonitor } from './backpressure/event-loop-monitor.ts';
 import { PauseController, type AssignedPartition } from './backpressure/pause-controller.ts';
-import { consumedRecordOf, partitionIdOf as partitionId, type ConsumedRecord } from './consumed-record.ts';
+import { consumedRecordOf, firstVisit, partitionIdOf as partitionId, readRetryState, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
 import { OffsetTracker } from './offsets/offset-tracker.ts';
 import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
@@ -36,8 +37,7 @@ import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutco
 import { DueTimeGate } from './retries/due-time-gate.ts';
 import { HeldTierRecords } from './retries/held-tier-records.ts';
 import { KeyParking } from './retries/key-parking.ts';
-import { RecordForwarder } from './retries/record-forwarder.ts';
-import { readRetryState } from './retries/retry-headers.ts';
+import { ProducerForwarder } from './dead-letter/dead-letter-publisher.ts';
 import { checkTopicLayout, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
@@ -70,7 +70,8 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly options: ValidOrderedConsumerOptions<T>;
   private readonly logger: Logger;
   private readonly consumer: Consumer;
-  private readonly producer: Producer;
+  /** Forwards to retry tiers and the DLT through a producer it owns (and replaces after an ambiguous failure). */
+  private readonly forwarder: ProducerForwarder;
   private readonly admin: Admin;
   private readonly scheduler: KeyScheduler<ConsumedRecord>;
   private readonly tracker = new OffsetTracker();
@@ -110,7 +111,8 @@ export class OrderedConsumer<T = Buffer | null> {
       // When every assigned partition is paused, kafkajs sleeps this long before it fetches again.
       maxWaitTimeInMs: fetchMaxWaitMs,
     });
-    this.producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+    this.forwarder = new ProducerForwarder({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false }), groupId, logger: this.logger });
+    this.events.onListenerError = (event, error) => this.logger.warn({ event, err: errorSummary(error) }, 'a consumer.events listener threw; ignored');
     this.admin = kafka.admin();
     const lanes = this.options.lanes;
     this.scheduler = new KeyScheduler({
@@ -154,7 +156,7 @@ export class OrderedConsumer<T = Buffer | null> {
     });
     this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore, { currentOwner: () => `${this.memberId}/${this.epoch}` }) : undefined;
     this.processor = new RecordProcessor(this.options, {
-      forwarder: new RecordForwarder(this.producer, groupId),
+      forwarder: this.forwarder,
       events: this.events,
       logger: this.logger,
       fencingToken: () => `${this.memberId}/${this.epoch}`,
@@ -173,7 +175,7 @@ export class OrderedConsumer<T = Buffer | null> {
       // A failed start leaves nothing connected and the consumer stopped (stop() is then a no-op).
       this.state = 'stopped';
       this.eventLoop?.stop();
-      await Promise.allSettled([this.consumer.disconnect(), this.producer.disconnect(), this.admin.disconnect()]);
+      await Promise.allSettled([this.consumer.disconnect(), this.forwarder.disconnect(), this.admin.disconnect()]);
       throw error;
     }
     this.commitTimer = setInterval(() => void this.commit(), this.options.commitIntervalMs);
@@ -184,7 +186,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.consumer.on(REBALANCING, () => this.onRebalancing());
     this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberId, payload.memberAssignment));
     await this.checkTopics();
-    await this.producer.connect();
+    await this.forwarder.connect();
     await this.consumer.connect();
     const tiers = this.options.topics.flatMap((topic) => this.options.retryTiersMs.map((_, index) => retryTopicOf(topic, this.options.groupId, index + 1)));
     await this.consumer.subscribe({ topics: [...this.options.topics, ...tiers], fromBeginning: this.options.startFrom === 'earliest' });
@@ -273,7 +275,7 @@ export class OrderedConsumer<T = Buffer | null> {
     }
     await this.commit();
     await this.consumer.disconnect();
-    await this.producer.disconnect();
+    await this.forwarder.disconnect();
     this.state = 'stopped';
   }
 
@@ -295,10 +297,12 @@ export class OrderedConsumer<T = Buffer | null> {
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) break;
       let dueAt = 0;
+      let retry = firstVisit;
       if (tier) {
         // Never early: a record due within the prefetch window is held in memory until it is due; at one due
         // later the partition waits, unresolved, and is fetched again when that record enters the window.
-        dueAt = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs }).dueAt;
+        retry = readRetryState(message.headers ?? {}, { now: Date.now(), maxDelayMs });
+        dueAt = retry.dueAt;
         if (dueAt > Date.now() + tierPrefetchMs) {
           this.gate.holdUntil(id, dueAt - tierPrefetchMs);
           nextDueFloor = undefined;
@@ -306,7 +310,7 @@ export class OrderedConsumer<T = Buffer | null> {
         }
       }
       // Copied (key, value and headers): a held record must not pin the whole fetch response in memory.
-      const record = consumedRecordOf(message, topic, sourceTopic, partition, id);
+      const record = consumedRecordOf(message, topic, sourceTopic, partition, id, tier?.tier ?? 0, retry);
       this.tracker.track(topic, partition, message.offset, id);
       if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
       const held = tier !== undefined && this.held.hold(id, record, dueAt);
@@ -450,7 +454,7 @@ export class OrderedConsumer<T = Buffer | null> {
   }
 }
 
-/** What a held record costs: its key and value bytes plus a fixed overhead for the object and headers. */
+/** What a held record costs: its key, value and header bytes plus a fixed overhead (counted at intake). */
 function sizeOf(record: ConsumedRecord): number {
-  return (record.key?.length ?? 0) + (record.value?.length ?? 0) + 256;
+  return record.size;
 }

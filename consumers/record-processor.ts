@@ -1,31 +1,34 @@
 /**
- * Takes one record, from the source or a retry tier, to completed: key check, decode, key parking, idempotency
- * claim, handler attempts, then done, skipped as a duplicate, forwarded up the ladder or to the DLT.
+ * Takes one record, from the source or a retry tier, to completed, in five steps, each a call into the folder
+ * that owns it: decode (`schemas/`) -> parking gate (`retries/key-parking`) -> claim (`idempotency/`) ->
+ * attempts (`handler-attempts`) -> route (`retries/failure-router` decides, `dead-letter/dead-letter-publisher`
+ * sends). Every route out of a parked key's queue advances the queue, whichever step it leaves from.
  *
  * Crash safety, step by step: parking state is written (and acknowledged by the store) before the forward that
  * depends on it, and a forward is acknowledged (acks=all) before the record counts as completed. A crash
  * between any two steps leaves the record uncommitted, so it comes again; the parking queue then says whether
  * it is the head (handle it), a successor (forward it behind the head) or a stale copy from the ladder (skip).
  * A store or forward that fails is retried with backoff until it succeeds or the record stops being this
- * member's (then it is abandoned, not completed, and so not committed).
+ * member's (then it is abandoned, not completed, and so not committed). An unexpected error anywhere is logged
+ * and the record is processed again from the start: its key's lane is never freed before the record settles.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { headerNames } from '../core/headers.ts';
 import { OrderlyError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { DecodeError } from '../schemas/decode-error.ts';
-import { readHeader, type ConsumedRecord } from './consumed-record.ts';
+import { readHeader, type ConsumedRecord, type RetryState } from './consumed-record.ts';
 import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-headers.ts';
+import { DeadLetterPublisher, type RecordForwarder } from './dead-letter/dead-letter-publisher.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import { createHandledEvent } from './handled-event.ts';
-import { HandlerAttempts, errorSummary, errorTypeOf, type AttemptHooks, type AttemptsResult } from './handler-attempts.ts';
+import { HandlerAttempts, errorSummary, type AttemptHooks, type AttemptsResult } from './handler-attempts.ts';
 import type { HandledEvent, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
+import { decideRetry, parkingAfterDeadLetter, parkingAfterHead } from './retries/failure-router.ts';
 import { ParkingFencedError, parkingChanges, type KeyParking, type ParkingChange, type ParkingRef } from './retries/key-parking.ts';
 import type { ParkedKey } from './retries/parking-store.ts';
-import type { RecordForwarder } from './retries/record-forwarder.ts';
-import { readRetryState, type RetryState } from './retries/retry-headers.ts';
-import { decideRetry } from './retries/retry-policy.ts';
 import { deadLetterTopicOf, retryTopicOf } from './retries/topic-layout.ts';
 
 type AttemptsFailed = Extract<AttemptsResult, { ok: false }>;
@@ -41,6 +44,7 @@ export interface RecordLiveness {
 }
 
 export interface RecordProcessorDeps {
+  /** Sends one forward (see dead-letter-publisher.ts); the processor retries it until acknowledged. */
   forwarder: RecordForwarder;
   events: ConsumerEventEmitter;
   logger: Logger;
@@ -50,8 +54,6 @@ export interface RecordProcessorDeps {
   tierOf: (topic: string) => { sourceTopic: string; tier: number } | undefined;
 }
 
-const eventIdHeader = 'orderly-event-id';
-const eventTypeHeader = 'orderly-event-type';
 const maxEventIdLength = 200;
 
 /** Thrown (rejected) when the record stops being this member's, or the consumer stops: not completed. */
@@ -59,9 +61,6 @@ export class RecordAbandoned extends Error {}
 
 /** A retry found its idempotency claim lost (the lease ran out and another holder took it, or completed it). */
 class ClaimLost extends Error {}
-
-/** A source record's retry state: it has not failed yet. */
-const firstVisit: RetryState = Object.freeze({ attempts: 0, level: 0, firstFailureAt: undefined, dueAt: 0, originalOffset: undefined });
 
 /** One record in process: what every step needs. */
 interface Work<T> {
@@ -71,6 +70,8 @@ interface Work<T> {
   tier: number;
   retry: RetryState;
   firstFailureAt: number;
+  /** From `orderly-event-id` (bounded), else the origin's coordinates. */
+  eventId: string;
   /** performance.now() when processing began: `durationMs` in log lines. */
   startedAt: number;
   event?: HandledEvent<T>;
@@ -80,12 +81,15 @@ interface Work<T> {
   owner: string;
 }
 
+/** Why a record cannot be handled at all: it goes to the DLT before any attempt. */
+type Rejection = { reason: DeadLetterReason; error?: unknown };
+
 export class RecordProcessor<T> {
   private readonly options: ValidOrderedConsumerOptions<T>;
   private readonly deps: RecordProcessorDeps;
   private readonly attempts: HandlerAttempts<T>;
+  private readonly publisher: DeadLetterPublisher;
   private readonly hooks: AttemptHooks<Work<T>>;
-  private readonly maxDelayMs: number;
   /** Only the handler runs: see {@link handlePlain}. */
   private readonly plain: boolean;
   /** Numbers the claims: a claim's token names the member, the assignment and the claim. */
@@ -95,7 +99,7 @@ export class RecordProcessor<T> {
     this.options = options;
     this.deps = deps;
     this.attempts = new HandlerAttempts(options, deps.events);
-    this.maxDelayMs = Math.max(0, ...options.retryTiersMs) * (1 + options.retryJitter);
+    this.publisher = new DeadLetterPublisher({ forwarder: deps.forwarder, events: deps.events, logger: deps.logger, deadLetterTopicOf: (topic) => deadLetterTopicOf(topic, options.groupId) });
     this.plain = !options.decoder && !options.idempotencyStore && (options.ordering === 'none' || !deps.parking) && options.maxEventAgeMs === undefined;
     this.hooks = {
       pause: (work, ms) => this.pause(ms, work.live),
@@ -112,8 +116,27 @@ export class RecordProcessor<T> {
   /** Rejects with {@link RecordAbandoned} when the record is abandoned (not completed: it comes again). */
   process(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
     const work = this.workOf(record, live);
-    if (this.plain && work.tier === 0 && (this.options.ordering === 'none' || (record.key !== null && record.key.length > 0))) return this.handlePlain(work);
-    return this.processOrAbandon(work);
+    const processing = this.plain && work.tier === 0 && (this.options.ordering === 'none' || hasKey(record)) ? this.handlePlain(work) : this.processOrAbandon(work);
+    return processing.catch((error: unknown) => this.again(work, error));
+  }
+
+  /**
+   * An unexpected error (a bug, never the handler's: its errors are failures with a route): logged, and the
+   * record processed again from the start after a backoff, so its key's next event still waits for it.
+   */
+  private async again(work: Work<T>, error: unknown): Promise<RecordOutcome> {
+    for (let attempt = 1; ; attempt++) {
+      if (error instanceof RecordAbandoned) throw error;
+      this.deps.logger.error({ ...logFields(work), attempt, err: errorSummary(error) }, 'record processing failed unexpectedly; processing it again (its key waits)');
+      await this.pause(backoffDelayMs(attempt, { baseMs: 200, maxMs: 30_000 }), work.live);
+      work.event = undefined;
+      work.token = undefined;
+      try {
+        return await this.processOrAbandon(work);
+      } catch (next) {
+        error = next;
+      }
+    }
   }
 
   /**
@@ -123,162 +146,114 @@ export class RecordProcessor<T> {
    */
   private handlePlain(work: Work<T>): Promise<RecordOutcome> {
     const { record } = work;
-    const event = createHandledEvent<T>(work.origin, record, record.value as T, eventIdOf(work), readHeader(record.headers, eventTypeHeader));
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, readHeader(record.headers, headerNames.eventType));
     work.event = event;
     return this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record).then((result) => {
-      if (!result.ok) return this.afterFailure(work, result, undefined, undefined);
+      if (!result.ok) return this.route(work, result, undefined, undefined);
       this.reportHandled(work, result);
       return 'handled';
     });
   }
 
-  private reportHandled(work: Work<T>, result: { attempts: number; durationMs: number }): void {
-    const { record } = work;
-    const attempt = work.retry.attempts + result.attempts;
-    if (this.deps.events.listenerCount('consumer.record.handled') > 0) {
-      const occurredAt = Date.parse(readHeader(record.headers, 'orderly-occurred-at') ?? '');
-      this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
-    }
-    if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
-  }
-
   private workOf(record: ConsumedRecord, live: RecordLiveness): Work<T> {
-    const ladder = record.sourceTopic === record.topic ? undefined : this.deps.tierOf(record.topic);
+    const retry = record.retry;
     const now = Date.now();
-    const retry: RetryState = ladder ? readRetryState(record.headers, { now, maxDelayMs: this.maxDelayMs }) : firstVisit;
-    return {
-      record,
-      live,
-      startedAt: performance.now(),
-      owner: this.deps.fencingToken(),
-      tier: ladder?.tier ?? 0,
-      retry,
-      firstFailureAt: retry.firstFailureAt ?? now,
-      // A source record is its own origin (same topic, partition, offset and timestamp): no object per record.
-      origin: ladder
-        ? {
-            topic: ladder.sourceTopic,
-            partition: record.partition,
-            offset: retry.originalOffset ?? record.offset,
-            timestamp: readHeader(record.headers, 'orderly-original-timestamp') || record.timestamp,
-          }
-        : record,
-    };
+    // A source record is its own origin (same topic, partition, offset and timestamp): no object per record.
+    const origin: RecordOrigin =
+      record.tier > 0 ? { topic: record.sourceTopic, partition: record.partition, offset: retry.originalOffset ?? record.offset, timestamp: retry.originalTimestamp ?? record.timestamp } : record;
+    const given = readHeader(record.headers, headerNames.eventId);
+    const eventId = given && given.length <= maxEventIdLength ? given : `${origin.topic}:${origin.partition}:${origin.offset}`;
+    return { record, live, startedAt: performance.now(), tier: record.tier, retry, firstFailureAt: retry.firstFailureAt ?? now, origin, eventId, owner: this.deps.fencingToken() };
   }
 
   private async processOrAbandon(work: Work<T>): Promise<RecordOutcome> {
     const { record } = work;
-    if (this.options.ordering !== 'none' && (record.key === null || record.key.length === 0)) {
-      return this.deadLetter(work, 'missing-key');
-    }
-    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(readHeader(record.headers, 'orderly-replay-count') ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
-      // Load shedding: too old to be worth handling now. Kept in the DLT, replayable.
-      return this.deadLetter(work, 'expired');
-    }
-    let value: T;
-    if (this.options.decoder) {
-      const decoded = await this.decode(work);
-      if ('reason' in decoded) return this.deadLetter(work, decoded.reason, decoded.error);
-      value = decoded.value;
-    } else {
-      value = record.value as T;
-    }
-    // Headers (all decoded) and the payload hash are computed on first read: most handlers read neither.
-    const event = createHandledEvent<T>(work.origin, record, value, eventIdOf(work), readHeader(record.headers, eventTypeHeader));
-    work.event = event;
-
-    const parking = this.options.ordering === 'none' ? undefined : this.deps.parking;
+    // 1. decode (and the checks that need no handler: a key, an age)
+    const decoded = await this.decode(work);
+    // 2. parking gate
+    const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
     let parked = parking ? await this.durably(work, () => parking.stateOf(this.parkingRef(work))) : undefined;
-    if (parked) {
-      if (parked.held) {
-        const outcome = await this.deadLetter(work, 'predecessor-dead-lettered');
-        await this.changeParking(work, parkingChanges.advance(event.eventId));
-        return outcome;
-      }
-      if (parked.queue[0] !== event.eventId) {
-        const followed = await this.followHead(work, parked);
-        if (typeof followed === 'string') return followed;
-        parked = followed.head; // back in the queue as its head (or the key was unparked meanwhile): handle it now
-      }
+    if ('reason' in decoded) return this.deadLetter(work, parked, decoded.reason, decoded.error);
+    const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readHeader(record.headers, headerNames.eventType));
+    work.event = event;
+    if (parked?.held) return this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
+    if (parked && parked.queue[0] !== event.eventId) {
+      const followed = await this.followHead(work, parked);
+      if (typeof followed === 'string') return followed;
+      parked = followed.head; // back in the queue as its head (or the key was unparked meanwhile): handle it now
     }
 
+    // 3. claim
     const store = this.options.idempotencyStore;
-    let token: string | undefined;
     if (store) {
       const claim = await this.claim(work);
       if (claim === 'done') {
         this.deps.events.emit('consumer.record.skipped-duplicate', reference(record));
-        if (parked) await this.changeParking(work, parkingChanges.advance(event.eventId));
+        if (parked) await this.changeParking(work, (current) => current && parkingAfterHead(current, event.eventId));
         return 'duplicate';
       }
-      if (claim === 'conflict') return this.deadLetterHead(work, parked, 'id-conflict', undefined);
-      token = claim;
-      work.token = token;
+      if (claim === 'conflict') return this.deadLetter(work, parked, 'id-conflict', undefined);
+      work.token = claim;
     }
 
-    let result: Awaited<ReturnType<HandlerAttempts<T>['run']>>;
+    // 4. attempts
+    let result: AttemptsResult;
     try {
       result = await this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record);
     } catch (error) {
       // Abandoned mid-retry: give the claim up so the next owner need not wait out the lease.
-      if (store && token) await store.release(event.eventId, token).catch(() => undefined);
+      if (store && work.token) await store.release(event.eventId, work.token).catch(() => undefined);
       if (error instanceof ClaimLost) {
         // The lease ran out between attempts: stop retrying, and start over; the store says done or claims again.
         this.deps.logger.warn({ ...logFields(work), status: 'fenced', claim: error.message }, 'claim lost between attempts; retry stopped');
         this.deps.events.emit('consumer.record.fenced', reference(record));
+        work.token = undefined;
         return this.processOrAbandon(work);
       }
       throw error;
     }
-
     if (result.ok) {
       this.reportHandled(work, result);
+      const token = work.token;
       let outcome: RecordOutcome = 'handled';
-      if (store && token && (await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash))) === 'fenced') {
+      if (store && token && (await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash))) === 'fenced') {
         this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion; completing it again');
         this.deps.events.emit('consumer.record.fenced', reference(record));
         await this.completeAfterFence(work);
         outcome = 'fenced';
       }
       // Handled, and done in the store: the key's queue moves on (a fenced completion too, or the key waits forever).
-      if (parked) await this.changeParking(work, parkingChanges.advance(event.eventId));
+      if (parked) await this.changeParking(work, (current) => current && parkingAfterHead(current, event.eventId));
       return outcome;
     }
 
-    return this.afterFailure(work, result, parked, token);
+    // 5. route
+    return this.route(work, result, parked, work.token);
   }
 
-  /** The handler failed (every attempt here): up the retry ladder, or to the DLT. */
-  private async afterFailure(work: Work<T>, result: AttemptsFailed, parked: ParkedKey | undefined, token: string | undefined): Promise<RecordOutcome> {
+  /** The handler failed (every attempt here): up the retry ladder, or to the DLT, as the failure router decides. */
+  private async route(work: Work<T>, result: AttemptsFailed, parked: ParkedKey | undefined, token: string | undefined): Promise<RecordOutcome> {
     const { record } = work;
     const event = work.event!;
     const store = this.options.idempotencyStore;
-    const parking = this.options.ordering === 'none' ? undefined : this.deps.parking;
+    const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
     const attemptsSoFar = work.retry.attempts + result.attempts;
-    const decision = result.hung
-      ? ({ kind: 'dead-letter', reason: 'handler-timeout' } as const)
-      : decideRetry(
-          { error: result.error, attemptsSoFar, currentTier: work.retry.level, failedAt: Date.now(), timedOut: result.timedOut },
-          { tiersMs: this.options.retryTiersMs, maxAttempts: this.options.maxAttempts, jitter: this.options.retryJitter, isRetryable: this.options.isRetryable },
-        );
+    const decision = decideRetry(
+      { error: result.error, attemptsSoFar, currentTier: work.retry.level, failedAt: Date.now(), timedOut: result.timedOut, hung: result.hung },
+      { tiersMs: this.options.retryTiersMs, maxAttempts: this.options.maxAttempts, jitter: this.options.retryJitter, isRetryable: this.options.isRetryable },
+    );
     if (decision.kind === 'tier') {
-      if (parking) await this.changeParking(work, parkingChanges.headOnTier(event.eventId, decision.tier, work.origin.offset, Date.now()));
-      await this.forwardDurably(work, retryTopicOf(work.origin.topic, this.options.groupId, decision.tier), {
-        attempt: attemptsSoFar,
-        firstFailureAt: work.firstFailureAt,
-        error: result.error,
-        dueAt: decision.dueAt,
-        tier: decision.tier,
-        level: decision.tier,
-      });
+      let parkedNow = parked;
+      if (parking) parkedNow = await this.changeParking(work, parkingChanges.headOnTier(event.eventId, decision.tier, work.origin.offset, Date.now()));
+      const failure: ForwardFailure = { attempt: attemptsSoFar, firstFailureAt: work.firstFailureAt, error: result.error, dueAt: decision.dueAt, tier: decision.tier, level: decision.tier };
+      const sent = await this.publisher.publish(retryTopicOf(work.origin.topic, this.options.groupId, decision.tier), record, failure, work.origin, this.publishContext(work));
+      if (sent.kind === 'reduced') return this.afterDeadLetter(work, parkedNow, 'forward-rejected', result.error, attemptsSoFar, token);
       if (store && token) await store.release(event.eventId, token).catch(() => undefined);
       this.deps.events.emit('consumer.record.retried', { ...reference(record), tier: decision.tier });
       this.deps.logger.warn({ ...logFields(work), attempt: attemptsSoFar, status: `retry-tier-${decision.tier}`, err: errorSummary(result.error) }, 'handler failed; sent up the retry ladder');
       return 'forwarded';
     }
-    const outcome = await this.deadLetterHead(work, parked, decision.reason, result.error, attemptsSoFar);
-    if (store && token) await this.durably(work, () => store.complete(event.eventId, token!, event.payloadHash, { deadLettered: true }));
-    return outcome;
+    return this.deadLetter(work, parked, decision.reason, decision.error ?? result.error, attemptsSoFar, token);
   }
 
   /**
@@ -286,12 +261,12 @@ export class RecordProcessor<T> {
    * the record is to be handled now: it went back into the queue as its head, or the key was unparked meanwhile.
    */
   private async followHead(work: Work<T>, parked: ParkedKey): Promise<RecordOutcome | { head: ParkedKey | undefined }> {
-    const eventId = work.event!.eventId;
+    const { eventId } = work;
     if (!parked.queue.includes(eventId)) {
       if (work.tier > 0) {
         // On the ladder but not in the queue: a copy left by a crash (handled or dead-lettered already), or an id
         // the queue lost (a Redis write lost, a racing write). Parking state alone never skips it: ask the store.
-        const settled = await this.settledElsewhere(work);
+        const settled = await this.settledElsewhere(work, parked);
         if (settled) return settled;
         this.deps.logger.warn({ ...logFields(work), status: 'requeued' }, "retry-tier event missing from its key's parking queue and not done; put back in offset order");
       }
@@ -299,31 +274,57 @@ export class RecordProcessor<T> {
       if (!state || state.queue[0] === eventId) return { head: state };
       parked = state;
     }
+    // A head that is settled already never comes back (the write that advanced past it was lost): move past it.
+    for (let head = parked.queue[0]; head !== undefined && head !== eventId && (await this.isSettled(work, head)); head = parked.queue[0]) {
+      this.deps.logger.warn({ ...logFields(work), head, status: 'head-settled' }, "parked key's head is settled already (a lost parking write); the queue moves past it");
+      const state = await this.changeParking(work, (current) => (current && current.queue[0] === head ? parkingAfterHead(current, head) : current));
+      if (!state || state.queue[0] === eventId) return { head: state };
+      parked = state;
+    }
     const delay = this.options.retryTiersMs[parked.headTier - 1] ?? 0;
-    await this.forwardDurably(work, retryTopicOf(work.origin.topic, this.options.groupId, parked.headTier), {
-      attempt: work.retry.attempts,
-      firstFailureAt: work.firstFailureAt,
-      dueAt: Date.now() + delay,
-      tier: parked.headTier,
-      level: work.retry.level,
-    });
+    const failure: ForwardFailure = { attempt: work.retry.attempts, firstFailureAt: work.firstFailureAt, dueAt: Date.now() + delay, tier: parked.headTier, level: work.retry.level };
+    const sent = await this.publisher.publish(retryTopicOf(work.origin.topic, this.options.groupId, parked.headTier), work.record, failure, work.origin, this.publishContext(work));
+    if (sent.kind === 'reduced') return this.afterDeadLetter(work, parked, 'forward-rejected', undefined, work.retry.attempts, undefined);
     this.deps.events.emit('consumer.record.retried', { ...reference(work.record), tier: parked.headTier });
     return 'forwarded';
   }
 
-  /** Dead-letters an event and applies `onDeadLetter` to its key when the key is (or must now be) parked. */
-  private async deadLetterHead(work: Work<T>, parked: ParkedKey | undefined, reason: DeadLetterReason, error: unknown, attempt = work.retry.attempts): Promise<RecordOutcome> {
-    const outcome = await this.deadLetter(work, reason, error, attempt);
-    if (this.options.ordering === 'none' || !this.deps.parking) return outcome;
-    const eventId = work.event?.eventId ?? eventIdOf(work);
-    if (this.options.onDeadLetter === 'hold') await this.changeParking(work, parkingChanges.hold(eventId, Date.now()));
-    else if (parked) await this.changeParking(work, parkingChanges.advance(eventId));
-    return outcome;
+  /** Dead-letters the event, then its key's parking queue advances past it (see {@link afterDeadLetter}). */
+  private async deadLetter(work: Work<T>, parked: ParkedKey | undefined, reason: DeadLetterReason, error: unknown, attempt = work.retry.attempts, token?: string): Promise<RecordOutcome> {
+    const failure: ForwardFailure = { reason, attempt, firstFailureAt: work.firstFailureAt, error };
+    const sent = await this.publisher.publish(deadLetterTopicOf(work.origin.topic, this.options.groupId), work.record, failure, work.origin, this.publishContext(work));
+    return this.afterDeadLetter(work, parked, sent.kind === 'reduced' ? 'forward-rejected' : reason, error, attempt, token);
   }
 
-  private async decode(work: Work<T>): Promise<{ value: T } | { reason: DeadLetterReason; error: unknown }> {
-    const decoder = this.options.decoder;
+  /**
+   * The event is in the DLT: its key's queue advances past it, and under `onDeadLetter: 'hold'` the key is held
+   * when the event was its head (or the key was not parked and the event failed on its own).
+   */
+  private async afterDeadLetter(work: Work<T>, parked: ParkedKey | undefined, reason: DeadLetterReason, error: unknown, attempt: number, token: string | undefined): Promise<RecordOutcome> {
+    this.deps.events.emit('consumer.record.dead-lettered', { ...reference(work.record), reason });
+    this.deps.logger.error({ ...logFields(work), attempt, status: 'dead-lettered', reason, err: errorSummary(error) }, 'event dead-lettered');
+    const parking = this.options.ordering === 'none' || !hasKey(work.record) ? undefined : this.deps.parking;
+    if (parking) {
+      const isHead = parked ? parked.queue[0] === work.eventId && !parked.held : ownFailures.has(reason);
+      const hold = this.options.onDeadLetter === 'hold' && isHead;
+      // Applied to the state as it is now (compare-and-set): a change made meanwhile is kept.
+      if (parked || hold) await this.changeParking(work, (current) => parkingAfterDeadLetter(current, work.eventId, { hold, now: Date.now() }) ?? current);
+    }
+    const store = this.options.idempotencyStore;
+    const event = work.event;
+    if (store && token && event) await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash, { deadLettered: true }));
+    return 'dead-lettered';
+  }
+
+  /** The value, or why the record goes to the DLT unhandled: no key, too old, or it does not decode. */
+  private async decode(work: Work<T>): Promise<{ value: T } | Rejection> {
     const { record } = work;
+    if (this.options.ordering !== 'none' && !hasKey(record)) return { reason: 'missing-key' };
+    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(readHeader(record.headers, headerNames.replayCount) ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
+      // Load shedding: too old to be worth handling now. Kept in the DLT, replayable.
+      return { reason: 'expired' };
+    }
+    const decoder = this.options.decoder;
     if (!decoder) return { value: record.value as T };
     for (let attempt = 1; ; attempt++) {
       try {
@@ -354,12 +355,26 @@ export class RecordProcessor<T> {
     }
   }
 
+  private reportHandled(work: Work<T>, result: { attempts: number; durationMs: number }): void {
+    const { record } = work;
+    const attempt = work.retry.attempts + result.attempts;
+    if (this.deps.events.listenerCount('consumer.record.handled') > 0) {
+      const occurredAt = Date.parse(readHeader(record.headers, headerNames.occurredAt) ?? '');
+      this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
+    }
+    if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
+  }
+
+  private keyOf(work: Work<T>): string {
+    return work.event?.key ?? work.record.key?.toString('utf8') ?? '';
+  }
+
   /**
    * A retry-tier copy missing from its key's queue: settled when the idempotency store says the event is done
    * (`'duplicate'`) or conflicts (dead-lettered); undefined when it is not done (the claim taken to ask is given
    * back) or there is no store to ask.
    */
-  private async settledElsewhere(work: Work<T>): Promise<RecordOutcome | undefined> {
+  private async settledElsewhere(work: Work<T>, parked: ParkedKey): Promise<RecordOutcome | undefined> {
     const store = this.options.idempotencyStore;
     if (!store) return undefined;
     const claim = await this.claim(work);
@@ -367,8 +382,8 @@ export class RecordProcessor<T> {
       this.deps.events.emit('consumer.record.skipped-duplicate', reference(work.record));
       return 'duplicate';
     }
-    if (claim === 'conflict') return this.deadLetter(work, 'id-conflict');
-    await store.release(work.event!.eventId, claim).catch(() => undefined);
+    if (claim === 'conflict') return this.deadLetter(work, parked, 'id-conflict', undefined);
+    await store.release(work.eventId, claim).catch(() => undefined);
     return undefined;
   }
 
@@ -387,9 +402,15 @@ export class RecordProcessor<T> {
     }
   }
 
+  /** Whether the idempotency store knows `eventId` as done (false without a store that can say). */
+  private isSettled(work: Work<T>, eventId: string): Promise<boolean> {
+    const store = this.options.idempotencyStore;
+    if (!store?.isSettled) return Promise.resolve(false);
+    return this.durably(work, () => store.isSettled!(eventId));
+  }
+
   private parkingRef(work: Work<T>): ParkingRef {
-    const key = work.event?.key ?? work.record.key?.toString('utf8') ?? '';
-    return { topic: work.origin.topic, partition: work.record.partition, key, owner: work.owner };
+    return { topic: work.origin.topic, partition: work.record.partition, key: this.keyOf(work), owner: work.owner };
   }
 
   /** Changes the key's parking state (fenced by the record's assignment); a fenced write is retried until the record is abandoned. */
@@ -399,25 +420,8 @@ export class RecordProcessor<T> {
     return this.durably(work, () => parking.change(ref, change));
   }
 
-  private async deadLetter(work: Work<T>, reason: DeadLetterReason, error?: unknown, attempt = work.retry.attempts): Promise<RecordOutcome> {
-    await this.forwardDurably(work, deadLetterTopicOf(work.origin.topic, this.options.groupId), { reason, attempt, firstFailureAt: work.firstFailureAt, error });
-    this.deps.events.emit('consumer.record.dead-lettered', { ...reference(work.record), reason });
-    this.deps.logger.error({ ...logFields(work), attempt, status: 'dead-lettered', reason, err: errorSummary(error) }, 'event dead-lettered');
-    return 'dead-lettered';
-  }
-
-  /** Forwards, retrying a failed forward with backoff; never skips. */
-  private async forwardDurably(work: Work<T>, topic: string, failure: ForwardFailure): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deps.forwarder.forward(topic, work.record, failure, work.origin);
-        return;
-      } catch (error) {
-        this.deps.events.emit('consumer.forward.failed', { ...reference(work.record), errorType: errorTypeOf(error) });
-        this.deps.logger.error({ ...logFields(work), attempt, err: errorSummary(error) }, `forward to ${topic} failed; the partition waits at this record`);
-        await this.pause(backoffDelayMs(attempt, { baseMs: 500, maxMs: 30_000 }), work.live);
-      }
-    }
+  private publishContext(work: Work<T>) {
+    return { pause: (ms: number) => this.pause(ms, work.live), logFields: logFields(work) };
   }
 
   /** Runs a store operation until it succeeds (Redis may restart), or the record is abandoned. */
@@ -441,14 +445,16 @@ export class RecordProcessor<T> {
   }
 }
 
-function eventIdOf(work: Work<unknown>): string {
-  const given = readHeader(work.record.headers, eventIdHeader);
-  return given && given.length <= maxEventIdLength ? given : `${work.origin.topic}:${work.origin.partition}:${work.origin.offset}`;
+/** Dead-letter reasons that are the event's own failure (an unparked key is held for them under 'hold'). */
+const ownFailures: ReadonlySet<DeadLetterReason> = new Set(['retries-exhausted', 'non-retryable', 'handler-timeout', 'id-conflict', 'forward-rejected']);
+
+function hasKey(record: ConsumedRecord): boolean {
+  return record.key !== null && record.key.length > 0;
 }
 
 /** Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it. */
 function ageOf(record: ConsumedRecord): number {
-  const occurredAt = Date.parse(readHeader(record.headers, 'orderly-occurred-at') ?? '');
+  const occurredAt = Date.parse(readHeader(record.headers, headerNames.occurredAt) ?? '');
   return Date.now() - (Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp));
 }
 
@@ -456,11 +462,11 @@ function reference(record: ConsumedRecord) {
   return { topic: record.topic, partition: record.partition, offset: record.offset };
 }
 
-/** The fixed fields of DESIGN.md for a record's log lines: never its payload. */
+/** The fixed fields of a record's log lines: never its payload. */
 function logFields(work: Work<unknown>) {
   return {
-    eventId: work.event?.eventId ?? eventIdOf(work),
-    eventType: work.event?.eventType ?? readHeader(work.record.headers, eventTypeHeader),
+    eventId: work.eventId,
+    eventType: work.event?.eventType ?? readHeader(work.record.headers, headerNames.eventType),
     key: work.record.key?.toString('utf8') ?? null,
     topic: work.record.topic,
     partition: work.record.partition,

@@ -7,6 +7,7 @@ import type { KafkaConfig, SASLOptions, LogEntry } from 'kafkajs';
 import { z } from 'zod';
 import { ConfigurationError, OrderlyError } from './errors.ts';
 import { createLogger, componentLogger, type Logger } from './logger.ts';
+import { installRecordHeaderCodec } from './kafka-record-codec.ts';
 
 export type {
   Admin,
@@ -28,6 +29,8 @@ export type {
 } from 'kafkajs';
 
 const { Kafka, logLevel, CompressionTypes, Partitioners, AssignerProtocol } = kafkajs;
+// Headers travel byte for byte, whatever their names (see kafka-record-codec.ts).
+installRecordHeaderCodec();
 export { AssignerProtocol };
 /** `Partitioners.DefaultPartitioner` is murmur2, the same partition as Java's default partitioner for a key. */
 export { CompressionTypes, Partitioners };

@@ -53,6 +53,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
   let joinedOnce = false;
 
   const labels = (topic: string) => ({ group, ...topicTierOf(topic, groupId) });
+  const stuckForwards = new Set<string>();
   const listeners: { [E in keyof ConsumerEvents]?: (...payload: ConsumerEvents[E]) => void } = {
     'consumer.record.handled': ({ topic, durationMs, ...rest }) => {
       metrics.handled.inc(labels(topic));
@@ -69,6 +70,9 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     'consumer.record.abandoned': ({ topic, reason }) => metrics.abandoned.inc({ ...labels(topic), reason }),
     'consumer.handler.timed-out': ({ topic }) => metrics.handlerTimeouts.inc(labels(topic)),
     'consumer.forward.failed': ({ topic }) => metrics.forwardFailures.inc(labels(topic)),
+    // A partition stopped at a record no forward can take (not even its DLT stub): not ready until it moves.
+    'consumer.forward.stuck': ({ topic, partition }) => void stuckForwards.add(`${topic}[${partition}]`),
+    'consumer.forward.recovered': ({ topic, partition }) => void stuckForwards.delete(`${topic}[${partition}]`),
     'consumer.offsets.committed': () => metrics.offsetCommits.inc({ group }),
     'consumer.commit.failed': () => metrics.commitFailures.inc({ group }),
     'consumer.group.rebalancing': () => {
@@ -77,6 +81,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     },
     'consumer.group.joined': () => {
       joinedOnce = true;
+      stuckForwards.clear(); // a partition still stuck reports again when its record is processed again
       if (state !== 'detached') state = 'joined';
     },
   };
@@ -97,6 +102,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     readiness: () => {
       if (state === 'detached') return { ready: false, reasons: [`group ${groupId}: the consumer is stopped`] };
       if (!joinedOnce) return { ready: false, reasons: [`group ${groupId}: not joined yet`] };
+      if (stuckForwards.size > 0) return { ready: false, reasons: [`group ${groupId}: stopped at a record the broker rejects even as a DLT stub: ${[...stuckForwards].join(', ')}`] };
       return { ready: true, reasons: [] };
     },
     detach: () => {

@@ -19,7 +19,7 @@ import { OrderlyError } from '../core/errors.ts';
 import type { IHeaders, Producer } from '../core/kafka-client.ts';
 import { changeParkedKey } from '../consumers/retries/change-parked-key.ts';
 import type { IdempotencyStore } from '../consumers/idempotency/idempotency-store.ts';
-import { retryHeaders } from '../consumers/retries/retry-headers.ts';
+import { retryHeaders } from '../consumers/dead-letter/dead-letter-headers.ts';
 import type { ParkedKey, ParkingStore } from '../consumers/retries/parking-store.ts';
 import { retryTopicOf } from '../consumers/retries/topic-layout.ts';
 import { forwardHeaders } from '../consumers/dead-letter/dead-letter-headers.ts';

@@ -3,30 +3,34 @@
  * header it sets, and error text is truncated, so a record forwarded again never grows.
  */
 import { createHash } from 'node:crypto';
+import { headerNames, headersOf, rawHeadersOf, replaceHeaders, type RecordHeader } from '../../core/headers.ts';
 import type { IHeaders } from '../../core/kafka-client.ts';
 import type { DeadLetterReason } from './reason-codes.ts';
 
+/** The names a forward writes (and `dlt replay` reads), from the one list in core/headers.ts. */
 export const forwardHeaders = {
-  reason: 'orderly-dlt-reason',
-  attempt: 'orderly-attempt',
-  firstFailureAt: 'orderly-first-failure-at',
-  originalTopic: 'orderly-original-topic',
-  originalPartition: 'orderly-original-partition',
-  originalOffset: 'orderly-original-offset',
-  originalTimestamp: 'orderly-original-timestamp',
-  consumerGroup: 'orderly-consumer-group',
-  errorType: 'orderly-error-type',
-  errorMessage: 'orderly-error-message',
-  errorStack: 'orderly-error-stack',
-  errorFingerprint: 'orderly-error-fingerprint',
-  replayCount: 'orderly-replay-count',
+  reason: headerNames.reason,
+  attempt: headerNames.attempt,
+  firstFailureAt: headerNames.firstFailureAt,
+  originalTopic: headerNames.originalTopic,
+  originalPartition: headerNames.originalPartition,
+  originalOffset: headerNames.originalOffset,
+  originalTimestamp: headerNames.originalTimestamp,
+  consumerGroup: headerNames.consumerGroup,
+  errorType: headerNames.errorType,
+  errorMessage: headerNames.errorMessage,
+  errorStack: headerNames.errorStack,
+  errorFingerprint: headerNames.errorFingerprint,
+  replayCount: headerNames.replayCount,
 } as const;
 
-const setByForward = new Set<string>([
+/** The names a forward to a retry tier adds. */
+export const retryHeaders = { dueAt: headerNames.dueAt, tier: headerNames.tier, level: headerNames.level } as const;
+
+const setByForward: ReadonlySet<string> = new Set<string>([
   ...Object.values(forwardHeaders).filter((name) => name !== forwardHeaders.replayCount),
-  'orderly-due-at',
-  'orderly-tier',
-  'orderly-retry-level',
+  ...Object.values(retryHeaders),
+  headerNames.reducedForm,
 ]);
 
 export const errorMessageLimit = 512;
@@ -41,7 +45,7 @@ export interface ForwardFailure {
   /** On the way to a retry tier: when it may be handled (epoch ms), and which tier. */
   dueAt?: number;
   tier?: number;
-  /** On the way to a retry tier: the event's own retry level (see retry-headers.ts). */
+  /** On the way to a retry tier: the event's own retry level (`orderly-retry-level`). */
   level?: number;
 }
 
@@ -51,6 +55,8 @@ export interface ForwardedRecordSource {
   offset: string;
   timestamp: string;
   headers: IHeaders;
+  /** The headers byte for byte, in order; read from `headers` when absent. */
+  rawHeaders?: readonly RecordHeader[];
 }
 
 /** Where a record was first consumed: kept through every forward. */
@@ -86,20 +92,17 @@ export function errorFingerprint(type: string, message: string): string {
   return fingerprint;
 }
 
-/** The headers of a forwarded record: the record's own, less every header a forward sets, plus the new ones. */
-export function deadLetterHeaders(record: ForwardedRecordSource, groupId: string, failure: ForwardFailure, origin: RecordOrigin = record): IHeaders {
-  const headers: IHeaders = {};
-  for (const [name, value] of Object.entries(record.headers)) {
-    if (!setByForward.has(name) && value !== undefined) headers[name] = value;
-  }
+/** The headers a forward adds, in order (after the record's own, less every one a forward sets). */
+export function forwardHeaderValues(groupId: string, failure: ForwardFailure, origin: RecordOrigin): Record<string, string> {
   const error = failure.error instanceof Error ? failure.error : undefined;
-  const type = error ? (('code' in error && typeof error.code === 'string' && error.code) || error.name) : 'none';
-  const message = error ? error.message : failure.error === undefined ? '' : String(failure.error);
-  if (failure.reason !== undefined) headers[forwardHeaders.reason] = failure.reason;
-  if (failure.dueAt !== undefined) headers['orderly-due-at'] = String(failure.dueAt);
-  if (failure.tier !== undefined) headers['orderly-tier'] = String(failure.tier);
-  if (failure.level !== undefined) headers['orderly-retry-level'] = String(failure.level);
-  Object.assign(headers, {
+  const type = errorTypeName(failure.error);
+  const message = error ? String(error.message) : failure.error === undefined ? '' : safeString(failure.error);
+  const added: Record<string, string> = {};
+  if (failure.reason !== undefined) added[forwardHeaders.reason] = failure.reason;
+  if (failure.dueAt !== undefined) added[retryHeaders.dueAt] = String(failure.dueAt);
+  if (failure.tier !== undefined) added[retryHeaders.tier] = String(failure.tier);
+  if (failure.level !== undefined) added[retryHeaders.level] = String(failure.level);
+  Object.assign(added, {
     [forwardHeaders.attempt]: String(failure.attempt),
     [forwardHeaders.firstFailureAt]: String(failure.firstFailureAt),
     [forwardHeaders.originalTopic]: origin.topic,
@@ -109,8 +112,34 @@ export function deadLetterHeaders(record: ForwardedRecordSource, groupId: string
     [forwardHeaders.consumerGroup]: groupId,
     [forwardHeaders.errorType]: truncate(type, 128),
     [forwardHeaders.errorMessage]: truncate(message, errorMessageLimit),
-    [forwardHeaders.errorStack]: truncate(error?.stack ?? '', errorStackLimit),
+    [forwardHeaders.errorStack]: truncate(typeof error?.stack === 'string' ? error.stack : '', errorStackLimit),
     [forwardHeaders.errorFingerprint]: errorFingerprint(type, message),
   });
-  return headers;
+  return added;
+}
+
+/** The error's type for a header: its `code` or `name`, or the JavaScript type of a thrown non-Error. */
+function errorTypeName(error: unknown): string {
+  if (!(error instanceof Error)) return error === undefined ? 'none' : error === null ? 'null' : typeof error;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && code ? code : String(error.name);
+}
+
+/** `String(value)` that never throws (an `Object.create(null)` has no `toString`). */
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** The headers of a forwarded record, in order: the record's own, less every header a forward sets, then the new ones. */
+export function forwardedHeaderList(record: ForwardedRecordSource, groupId: string, failure: ForwardFailure, origin: RecordOrigin = record): RecordHeader[] {
+  return replaceHeaders(record.rawHeaders ?? rawHeadersOf(record.headers), setByForward, forwardHeaderValues(groupId, failure, origin));
+}
+
+/** {@link forwardedHeaderList} as the headers object `producer.send` writes byte for byte. */
+export function deadLetterHeaders(record: ForwardedRecordSource, groupId: string, failure: ForwardFailure, origin: RecordOrigin = record): IHeaders {
+  return headersOf(forwardedHeaderList(record, groupId, failure, origin));
 }

@@ -1,4 +1,4 @@
-/** Why a record went to the dead-letter topic: the fixed list of DESIGN.md, carried in `orderly-dlt-reason`. */
+/** Why a record went to the dead-letter topic: a fixed list, carried in `orderly-dlt-reason`. */
 export const deadLetterReasons = [
   'retries-exhausted',
   'non-retryable',
@@ -9,6 +9,8 @@ export const deadLetterReasons = [
   'predecessor-dead-lettered',
   'id-conflict',
   'expired',
+  /** The broker rejected every forward of the record (too large, invalid): its reduced form is in the DLT. */
+  'forward-rejected',
 ] as const;
 
 export type DeadLetterReason = (typeof deadLetterReasons)[number];

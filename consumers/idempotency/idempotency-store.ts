@@ -33,4 +33,10 @@ export interface IdempotencyStore {
   forgetDeadLettered(eventId: string): Promise<boolean>;
   /** Gives the claim up after a failed attempt, so a retry (here or elsewhere) may claim it. */
   release(eventId: string, token: string): Promise<void>;
+  /**
+   * Whether the event is settled: done, handled or dead-lettered (a done marker exists). The consumer asks it
+   * of a parked key's head that never comes back (its queue advance was lost), to move the queue past it. A
+   * store without it leaves such a key parked until `orderly keys release` or a replay.
+   */
+  isSettled?(eventId: string): Promise<boolean>;
 }

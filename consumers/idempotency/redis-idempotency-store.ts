@@ -173,6 +173,7 @@ const maxBatch = 256;
 
 export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly redis: ScriptedRedis;
+  private readonly client: Redis;
   private readonly prefix: string;
   private readonly doneTtlMs: number;
   private readonly claims: TurnBatch<ClaimRequest, ClaimResult> | undefined;
@@ -180,6 +181,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   constructor({ redis, groupId, keyPrefix = 'orderly', doneTtlMs = 7 * 24 * 3600 * 1000 }: RedisIdempotencyStoreOptions) {
     this.redis = scripted(redis);
+    this.client = redis;
     // A hash tag keeps an event's two keys in one Redis Cluster slot.
     this.prefix = `${keyPrefix}:${groupId}`;
     this.doneTtlMs = doneTtlMs;
@@ -228,6 +230,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async forgetDeadLettered(eventId: string): Promise<boolean> {
     return (await this.redis.orderlyForget(this.keys(eventId)[1])) === 1;
+  }
+
+  async isSettled(eventId: string): Promise<boolean> {
+    return (await this.client.exists(this.keys(eventId)[1])) === 1;
   }
 
   async release(eventId: string, token: string): Promise<void> {

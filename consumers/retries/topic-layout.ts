@@ -41,9 +41,27 @@ export function topicLayoutOf(topic: string, groupId: string, tierCount: number)
   };
 }
 
+/** kafkajs's ConfigResourceTypes.TOPIC. */
+const topicResource = 2;
+/** Room for the headers a forward adds (error text, origin): a record the source took fits its tier and DLT. */
+export const forwardHeadroomBytes = 16 * 1024;
+
+/** Each topic's `max.message.bytes` (the broker's default when not overridden). */
+async function maxMessageBytesOf(admin: Admin, topics: readonly string[]): Promise<Map<string, number>> {
+  const described = await admin.describeConfigs({ resources: topics.map((name) => ({ type: topicResource, name, configNames: ['max.message.bytes'] })), includeSynonyms: false });
+  const sizes = new Map<string, number>();
+  for (const resource of described.resources) {
+    const entry = resource.configEntries.find((config) => config.configName === 'max.message.bytes');
+    if (entry && Number.isFinite(Number(entry.configValue))) sizes.set(resource.resourceName, Number(entry.configValue));
+  }
+  return sizes;
+}
+
 /**
  * Creates the retry tiers and the DLT of `topic` for `groupId` with the source's partition count (the source
- * must exist, or `partitions` must be given to create it too). Returns the topics it created.
+ * must exist, or `partitions` must be given to create it too), and a `max.message.bytes` of the source's plus
+ * room for the forward's headers, so any record the source took can be forwarded whole. Returns the topics it
+ * created.
  */
 export async function ensureTopicLayout(admin: Admin, options: { topic: string; groupId: string; tierCount: number; partitions?: number }): Promise<string[]> {
   const layout = topicLayoutOf(options.topic, options.groupId, options.tierCount);
@@ -57,12 +75,20 @@ export async function ensureTopicLayout(admin: Admin, options: { topic: string; 
   }
   const wanted = [layout.source, ...layout.retries, layout.deadLetter].filter((topic) => !existing.has(topic));
   if (wanted.length > 0) {
-    await admin.createTopics({ topics: wanted.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true });
+    const sourceMax = existing.has(layout.source) ? (await maxMessageBytesOf(admin, [layout.source])).get(layout.source) : undefined;
+    const forwardConfig = sourceMax === undefined ? undefined : [{ name: 'max.message.bytes', value: String(sourceMax + forwardHeadroomBytes) }];
+    await admin.createTopics({
+      topics: wanted.map((topic) => ({ topic, numPartitions: partitions, ...(forwardConfig && topic !== layout.source ? { configEntries: forwardConfig } : {}) })),
+      waitForLeaders: true,
+    });
   }
   return wanted;
 }
 
-/** Problems with the layout of each source topic: missing topics, or partition counts that differ. */
+/**
+ * Problems with the layout of each source topic: missing topics, partition counts that differ, or a tier or
+ * DLT that takes smaller records than its source (a forward of a large record would then always be rejected).
+ */
 export async function checkTopicLayout(admin: Admin, sourceTopics: readonly string[], groupId: string, tierCount: number): Promise<string[]> {
   const layouts = sourceTopics.map((topic) => topicLayoutOf(topic, groupId, tierCount));
   const existing = new Set(await admin.listTopics());
@@ -84,6 +110,17 @@ export async function checkTopicLayout(admin: Admin, sourceTopics: readonly stri
     for (const topic of all) {
       if (counts.get(topic) !== sourceCount) {
         problems.push(`${topic} has ${counts.get(topic)} partitions but ${layout.source} has ${sourceCount}: a key would change partition on the ladder`);
+      }
+    }
+    const sizes = await maxMessageBytesOf(admin, all);
+    const sourceMax = sizes.get(layout.source);
+    for (const topic of all.slice(1)) {
+      const size = sizes.get(topic);
+      if (sourceMax !== undefined && size !== undefined && size < sourceMax) {
+        problems.push(
+          `${topic} has max.message.bytes ${size} but ${layout.source} has ${sourceMax}: a large record could never be forwarded whole; ` +
+            `raise it with \`kafka-configs --alter --entity-type topics --entity-name ${topic} --add-config max.message.bytes=${sourceMax + forwardHeadroomBytes}\``,
+        );
       }
     }
   }

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
 import type { StackSettings } from '../../infra/stack/stack-settings.ts';
-import { ChaosRun, sleep, type ScenarioResult } from './support/chaos-run.ts';
+import { ChaosRun, sleep, waitUntilNoKeyParked, type ScenarioResult } from './support/chaos-run.ts';
 import { runAsMain } from './support/scenario-main.ts';
 
 export interface ParkedRebalanceParameters {
@@ -57,6 +57,9 @@ export async function parkedRebalanceScenario(settings: StackSettings, parameter
     }
     while (run.members.running.length < parameters.members) startMember(false);
     await producing;
+    // The source lag says nothing of the ladder: first wait for every parked key to drain (at most 120 s).
+    const drained = await waitUntilNoKeyParked(new RedisParkingStore({ redis, groupId: run.groupId }), run.topic, 120_000);
+    run.log(`parked keys ${drained.parked === 0 ? `drained ${drained.afterMs} ms after the last fault` : `still ${drained.parked} after 120 s`}`);
     const selfKills = run.members.crashes;
     const result = await run.finish(
       'parked-rebalance',

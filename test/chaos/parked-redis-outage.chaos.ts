@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
 import type { StackSettings } from '../../infra/stack/stack-settings.ts';
-import { ChaosRun, sleep, type ScenarioResult } from './support/chaos-run.ts';
+import { ChaosRun, sleep, waitUntilNoKeyParked, type ScenarioResult } from './support/chaos-run.ts';
 import { PrivateStack } from './support/private-stack.ts';
 import { runAsMain } from './support/scenario-main.ts';
 
@@ -64,6 +64,9 @@ export async function parkedRedisOutageScenario(shared: StackSettings, parameter
       log(`outage ${outage}/${parameters.outages}: redis frozen ${parameters.outageMs} ms (lease ${parameters.leaseMs} ms) with ${parkedDuring.at(-1)} parked keys; applied ${await chaos.sink.appliedCount()} of ${chaos.published}`);
     }
     await producing;
+    // The source lag says nothing of the ladder: first wait for every parked key to drain (at most 120 s).
+    const drained = await waitUntilNoKeyParked(parkingStore, chaos.topic, 120_000);
+    log(`parked keys ${drained.parked === 0 ? `drained ${drained.afterMs} ms after the last fault` : `still ${drained.parked} after 120 s`}`);
     const result = await chaos.finish(
       'parked-redis-outage',
       'keys parked on the ladder, Redis frozen longer than the claim lease: exactly once, in order, no key left parked',

@@ -97,6 +97,12 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return true;
   }
 
+  /** Done (handled or dead-lettered): the done marker exists. */
+  async isSettled(eventId: string): Promise<boolean> {
+    this.faults.check();
+    return this.done.has(eventId);
+  }
+
   async release(eventId: string, token: string): Promise<void> {
     this.faults.check();
     if (this.live(eventId)?.token === token) this.claims.delete(eventId);

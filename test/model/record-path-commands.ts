@@ -66,11 +66,12 @@ export const landedFixes: KnownDefectActions = {
   // Fixed on the parking branch (63a6d17, f09a752): owner-fenced compare-and-set, atomic operator tools.
   unfencedParkingWrites: true,
   operatorToolsOnBusyKeys: true,
-  // Lost successor ids are fixed there too (the store is asked), but a lost queue advance still strands a settled head.
-  lostParkingWrites: false,
+  // Lost successor ids and a lost queue advance (the next event asks the store whether the head is settled).
+  lostParkingWrites: true,
   movesWhileInFlight: false,
   expiredLeases: false,
-  unexpectedErrors: false,
+  // Fixed on recordpath (an unexpected error processes the record again; a non-Error rejection is a failure).
+  unexpectedErrors: true,
   heldKeyRedeliveries: false,
   replayWhileDeadLettering: false,
 };

@@ -3,6 +3,7 @@
  * what must become of it: the DLT with a reason code, or handled safely (applied once, as a normal event).
  * Every record carries `chaos-kind` so its fate can be found in the DLT.
  */
+import { headersOf, type RecordHeader } from '../../../core/headers.ts';
 import type { Message } from '../../../core/kafka-client.ts';
 
 export type Outcome = { deadLetter: string } | 'applied';
@@ -67,7 +68,34 @@ function broken(kind: string, index: number, value: Buffer | null, key: string |
 
 const decodeError = { deadLetter: 'decode-error' };
 
-export function badKinds(oversizedStringBytes: number): BadKind[] {
+/**
+ * Header names that broke the object form of headers: every own property name of Object.prototype, an empty
+ * name, names that are not UTF-8, and repeats. Sent byte for byte (an ordered list, see core/headers.ts).
+ */
+export const hostileHeaderNames: readonly Buffer[] = [
+  ...Object.getOwnPropertyNames(Object.prototype).map((name) => Buffer.from(name)),
+  Buffer.alloc(0),
+  Buffer.from([0xff, 0xfe]),
+  Buffer.from([0xc3]),
+  Buffer.from('constructor'),
+  Buffer.from('__proto__'),
+  Buffer.from('toString'),
+];
+
+const hostileHeaders = (index: number): RecordHeader[] => hostileHeaderNames.map((name, n) => ({ name, value: n % 3 === 0 ? null : Buffer.from(`v${index}-${n}`) }));
+const thousandHeaders = (index: number): RecordHeader[] => Array.from({ length: 1_000 }, (_, n) => ({ name: Buffer.from(`t${n % 10}`), value: Buffer.from(`${index}:${n}`) }));
+
+/** The message with `extra` headers after its own, as an ordered byte-exact list. */
+function withHeaderList(message: Message, extra: RecordHeader[]): Message {
+  const own = Object.entries(message.headers ?? {}).map(([name, value]) => ({ name: Buffer.from(name), value: Buffer.isBuffer(value) ? value : Buffer.from(String(value)) }));
+  return { ...message, headers: headersOf([...own, ...extra]) };
+}
+
+/**
+ * `oversizedStringBytes`: a string the decoder refuses; `nearLimitBytes`: a value the source topic just takes
+ * but that no forward can carry with its headers (it reaches the DLT as a `forward-rejected` stub).
+ */
+export function badKinds(oversizedStringBytes: number, nearLimitBytes?: number): BadKind[] {
   const kinds: BadKind[] = [
     { name: 'keyless', outcome: { deadLetter: 'missing-key' }, build: (i, ids) => ({ ...validRecord('keyless', i, ids), key: null }) },
     { name: 'empty-key', outcome: { deadLetter: 'missing-key' }, build: (i, ids) => ({ ...validRecord('empty-key', i, ids), key: '' }) },
@@ -102,6 +130,20 @@ export function badKinds(oversizedStringBytes: number): BadKind[] {
     { name: 'forged-origin-headers', outcome: 'applied', build: (i, ids) => validRecord('forged-origin-headers', i, ids, { 'orderly-original-offset': '0', 'orderly-original-partition': '99', 'orderly-original-topic': 'elsewhere' }) },
     { name: 'many-big-headers', outcome: 'applied', build: (i, ids) => validRecord('many-big-headers', i, ids, Object.fromEntries(Array.from({ length: 200 }, (_, n) => [`x-noise-${n}`, 'h'.repeat(500)]))) },
     { name: 'invalid-utf8-key', outcome: 'applied', build: (i, ids) => validRecord('invalid-utf8-key', i, ids, {}, Buffer.concat([Buffer.from(keyOf('invalid-utf8-key', i)), Buffer.from([0xff])])) },
+    { name: 'object-prototype-header-names', outcome: 'applied', build: (i, ids) => withHeaderList(validRecord('object-prototype-header-names', i, ids), hostileHeaders(i)) },
+    { name: 'thousand-headers', outcome: 'applied', build: (i, ids) => withHeaderList(validRecord('thousand-headers', i, ids), thousandHeaders(i)) },
+    { name: 'malformed-hostile-header-names', outcome: decodeError, build: (i) => withHeaderList(broken('malformed-hostile-header-names', i, Buffer.from('{not avro')), hostileHeaders(i)) },
+    { name: 'malformed-thousand-headers', outcome: decodeError, build: (i) => withHeaderList(broken('malformed-thousand-headers', i, Buffer.from([0, 0, 0])), thousandHeaders(i)) },
   ];
+  if (nearLimitBytes !== undefined) {
+    kinds.push(
+      { name: 'near-limit-malformed', outcome: { deadLetter: 'forward-rejected' }, build: (i) => broken('near-limit-malformed', i, Buffer.alloc(nearLimitBytes, 0x61 + (i % 20))) },
+      {
+        name: 'near-limit-malformed-hostile-headers',
+        outcome: { deadLetter: 'forward-rejected' },
+        build: (i) => withHeaderList(broken('near-limit-malformed-hostile-headers', i, Buffer.alloc(nearLimitBytes - 400, 0x62)), hostileHeaders(i)),
+      },
+    );
+  }
   return kinds;
 }

@@ -42,6 +42,14 @@ const failFirstAttemptEvery = numberSetting('FAIL_FIRST_ATTEMPT_EVERY', 0);
 // follows (the write acknowledged, the forward not sent): a crash between the two steps.
 const killAfterParkingWrites = numberSetting('KILL_AFTER_PARKING_WRITES', 0);
 const parkingStore = new RedisParkingStore({ redis, groupId: GROUP });
+if (process.env.PARKING_TRACE) {
+  const update = parkingStore.update.bind(parkingStore);
+  parkingStore.update = async (topic, partition, key, expected, next, owner) => {
+    const result = await update(topic, partition, key, expected, next, owner);
+    process.stderr.write(`TRACE ${Date.now()} ${MEMBER} ${key} ${owner} ${expected?.version} [${expected?.queue.join(',') ?? '-'}] -> [${next?.queue.join(',') ?? '-'}] ${result}\n`);
+    return result;
+  };
+}
 if (killAfterParkingWrites > 0) {
   let writes = 0;
   const update = parkingStore.update.bind(parkingStore);
@@ -89,6 +97,7 @@ const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   inPlaceRetries: numberSetting('IN_PLACE_RETRIES', 2),
   handler: inbox.handler(async (event, transaction, { attempt }) => {
     if (handlerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerDelayMs));
+    if (process.env.PARKING_TRACE) process.stderr.write(`TRACE ${Date.now()} ${MEMBER} handle ${event.eventId} attempt ${attempt} ${event.topic}\n`);
     if (failFirstAttemptEvery > 0 && attempt === 1 && event.value.sequence % failFirstAttemptEvery === 0) throw new RetryableError('first attempt fails (FAIL_FIRST_ATTEMPT_EVERY)');
     await transaction.query(
       `insert into ${EFFECTS_TABLE} (event_id, key, sequence, source_partition, source_offset, member) values ($1, $2, $3, $4, $5, $6)`,

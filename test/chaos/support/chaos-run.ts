@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createKafkaClient, type Admin, type Kafka, type Message } from '../../../core/kafka-client.ts';
 import { deadLetterTopicOf, ensureTopicLayout, retryTopicOf } from '../../../consumers/retries/topic-layout.ts';
 import { DltReader } from '../../../operations/dlt-reader.ts';
+import type { ParkingStore } from '../../../consumers/retries/parking-store.ts';
 import type { StackSettings } from '../../../infra/stack/stack-settings.ts';
 import { CommitAuditor } from './commit-auditor.ts';
 import { EffectsSink, countSink, type DeadLetteredEvent } from './effects-sink.ts';
@@ -49,6 +50,16 @@ export function chaosName(prefix: string): string {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Waits until no key of `topic` is parked (the retry ladder drained), or `timeoutMs` passed. */
+export async function waitUntilNoKeyParked(store: ParkingStore, topic: string, timeoutMs: number): Promise<{ parked: number; afterMs: number }> {
+  const startedAt = Date.now();
+  for (;;) {
+    const parked = (await store.list(topic).catch(() => [{}])).length;
+    if (parked === 0 || Date.now() - startedAt > timeoutMs) return { parked, afterMs: Date.now() - startedAt };
+    await sleep(500);
+  }
+}
 
 export class ChaosRun {
   readonly topic = chaosName('chaos');

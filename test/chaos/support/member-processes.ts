@@ -67,7 +67,8 @@ export class MemberGroup {
     // A member's stderr is kept short: the first lines of a crash are what matter.
     let stderrLines = 0;
     createInterface({ input: child.stderr! }).on('line', (line) => {
-      if (!/TimeoutNegativeWarning|Timeout duration was set|--trace-warnings/.test(line) && stderrLines++ < 20) process.stderr.write(`[${name}] ${line}\n`);
+      if (line.startsWith('TRACE ')) process.stderr.write(`${line}\n`);
+      else if (!/TimeoutNegativeWarning|Timeout duration was set|--trace-warnings/.test(line) && stderrLines++ < 20) process.stderr.write(`[${name}] ${line}\n`);
     });
     const member: Member = { name, child, exited: Promise.resolve(), expectedExit: false };
     member.exited = new Promise<void>((resolve) =>

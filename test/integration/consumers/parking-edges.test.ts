@@ -72,6 +72,22 @@ describe('key parking edges (real Redis)', () => {
     expect(handled).toEqual(['a', 'b', 'c']);
   });
 
+  it('a head whose queue advance was lost (settled, never coming back) does not strand its key: the next event moves the queue past it', async () => {
+    const { topic, groupId, parkingStore, idempotencyStore, handled, failing, handler } = setUp();
+    const member = processorMember({ memberId: 'm1', sourceTopic: topic, groupId, parkingStore, idempotencyStore, handler });
+    failing.add('a');
+    await member.processor.process(sourceRecord(topic, { key: 'k', eventId: 'a', offset: 1 }), member.live);
+    await member.processor.process(sourceRecord(topic, { key: 'k', eventId: 'b', offset: 2 }), member.live);
+    const before = (await parkingStore.get(topic, 0, 'k'))!;
+    failing.delete('a');
+    expect(await member.processor.process(fetched(topic, lastSent(member, 'a'), 10), member.live)).toBe('handled');
+    // The fault: the write that advanced past a is lost (Redis everysec): a is back at the head, done, gone for good.
+    await parkingStore.put(topic, 0, 'k', before);
+    expect(await member.processor.process(fetched(topic, lastSent(member, 'b'), 11), member.live)).toBe('handled');
+    expect(handled).toEqual(['a', 'b']);
+    expect(await parkingStore.get(topic, 0, 'k')).toBeUndefined();
+  });
+
   it('a claim lost before completion (its lease ran out) still completes and advances the key queue', async () => {
     const { redis, topic, groupId, parkingStore, idempotencyStore, handled, failing, claimKey, doneKey } = setUp();
     const loseClaimOf = 'a'; // once it no longer fails

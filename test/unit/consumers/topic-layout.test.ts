@@ -15,3 +15,20 @@ describe('checkTopicLayout', () => {
     expect(problems.filter((problem) => !/^missing [^:]*\.dlt:/.test(problem))).toHaveLength(1);
   });
 });
+
+describe('checkTopicLayout: record size limits', () => {
+  it('reports a tier or DLT that takes smaller records than its source', async () => {
+    const topics = ['orders', 'orders.billing.retry.1', 'orders.billing.dlt'];
+    const sizes: Record<string, string> = { orders: '2000000', 'orders.billing.retry.1': '2016384', 'orders.billing.dlt': '1048588' };
+    const admin = {
+      listTopics: async () => topics,
+      fetchTopicMetadata: async () => ({ topics: topics.map((name) => ({ name, partitions: [{}, {}] })) }),
+      describeConfigs: async ({ resources }: { resources: { name: string }[] }) => ({
+        resources: resources.map(({ name }) => ({ resourceName: name, configEntries: [{ configName: 'max.message.bytes', configValue: sizes[name] }] })),
+      }),
+    } as unknown as Admin;
+    const problems = await checkTopicLayout(admin, ['orders'], 'billing', 1);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^orders\.billing\.dlt has max\.message\.bytes 1048588 but orders has 2000000/);
+  });
+});

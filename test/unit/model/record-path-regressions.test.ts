@@ -31,7 +31,6 @@ const regressions: Regression[] = [
     name: 'a tier record whose id a lost parking write dropped from its queue is committed as a duplicate and lost (item 3)',
     foundAt: 'seed 152026 path 643:1:1:19:0:18:16:13:13:14:13 defects lostParkingWrites',
     defects: ['lostParkingWrites'],
-    fixed: true, // parking branch: a tier record missing from its queue asks the idempotency store
     config: {},
     commands: 'produce(k1),loseParkingWrites(1),produce(k1),fetch(m0, p0, 2),advance(2500),commit(m0)',
     violation: /commit safety: orders\.g\.retry\.1\/0 committed to 1 past offset 0 \(e1\)[\s\S]*lost: e1/,

@@ -62,6 +62,19 @@ describe('instrumentConsumer', () => {
     expect(await valueOf(metrics, 'orderly_records_failed_total', { group, topic: 'orders', tier: '1' })).toBe(1);
   });
 
+  it('is not ready while a partition is stopped at a record the broker rejects even as a DLT stub', async () => {
+    const metrics = new OrderlyMetrics({ processMetrics: false });
+    const consumer = fakeConsumer();
+    const instrumentation = instrumentConsumer(consumer, { groupId: group, metrics });
+    consumer.events.emit('consumer.group.joined', { groupId: group, epoch: 1, assignment: {} });
+    consumer.events.emit('consumer.forward.failed', { topic: 'orders', partition: 2, offset: '7', errorType: 'MESSAGE_TOO_LARGE' });
+    consumer.events.emit('consumer.forward.stuck', { topic: 'orders', partition: 2, offset: '7', errorType: 'MESSAGE_TOO_LARGE' });
+    expect(instrumentation.readiness()).toMatchObject({ ready: false, reasons: [expect.stringContaining('orders[2]')] });
+    expect(await valueOf(metrics, 'orderly_forward_failures_total', { group, topic: 'orders' })).toBe(1);
+    consumer.events.emit('consumer.forward.recovered', { topic: 'orders', partition: 2, offset: '7' });
+    expect(instrumentation.readiness().ready).toBe(true);
+  });
+
   it('reads the gauges from the consumer at scrape time, and readiness follows the group membership', async () => {
     const metrics = new OrderlyMetrics({ processMetrics: false });
     const consumer = fakeConsumer();
