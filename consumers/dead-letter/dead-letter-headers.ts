@@ -1,5 +1,5 @@
 /**
- * The headers a forwarded record carries (DESIGN.md, "Headers"). Bounded: a forward first removes every
+ * The headers a forwarded record carries (names in core/headers.ts). Bounded: a forward first removes every
  * header it sets, and error text is truncated, so a record forwarded again never grows.
  */
 import { createHash } from 'node:crypto';
