@@ -44,6 +44,13 @@ export interface KnownDefectActions {
    */
   replayWhileDeadLettering: boolean;
   /**
+   * Lost parking writes under `onDeadLetter: 'hold'`: an event dead-lettered as `predecessor-dead-lettered`
+   * gets no done marker, so when its removal from the queue is lost, the key's next event cannot learn it is
+   * settled and cycles through tier 1 behind it for good (found by this model on parking + recordpath). Off,
+   * lost parking writes happen in `release` scenarios only.
+   */
+  lostParkingWritesUnderHold: boolean;
+  /**
    * A rebalance moving a partition away from a member with a record of it in flight. On the parking branch the
    * stale record's first parking touch after its member rejoined takes the partition (`own`) with the member's
    * current token, so the new owner is fenced for good (found by this model). Off, such a partition stays with
@@ -68,6 +75,7 @@ export const landedFixes: KnownDefectActions = {
   operatorToolsOnBusyKeys: true,
   // Lost successor ids and a lost queue advance (the next event asks the store whether the head is settled).
   lostParkingWrites: true,
+  lostParkingWritesUnderHold: false,
   movesWhileInFlight: false,
   expiredLeases: false,
   // Fixed on recordpath (an unexpected error processes the record again; a non-Error rejection is a failure).
@@ -77,8 +85,8 @@ export const landedFixes: KnownDefectActions = {
 };
 /** The default run: the actions of every fixed defect, no others. */
 export const defaultDefectActions: KnownDefectActions = { ...landedFixes };
-export const noKnownDefects: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false, replayWhileDeadLettering: false, operatorToolsOnBusyKeys: false, movesWhileInFlight: false };
-export const allKnownDefects: KnownDefectActions = { lostParkingWrites: true, expiredLeases: true, unexpectedErrors: true, unfencedParkingWrites: true, heldKeyRedeliveries: true, replayWhileDeadLettering: true, operatorToolsOnBusyKeys: true, movesWhileInFlight: true };
+export const noKnownDefects: KnownDefectActions = { lostParkingWrites: false, expiredLeases: false, unexpectedErrors: false, unfencedParkingWrites: false, heldKeyRedeliveries: false, replayWhileDeadLettering: false, operatorToolsOnBusyKeys: false, movesWhileInFlight: false, lostParkingWritesUnderHold: false };
+export const allKnownDefects: KnownDefectActions = { lostParkingWrites: true, expiredLeases: true, unexpectedErrors: true, unfencedParkingWrites: true, heldKeyRedeliveries: true, replayWhileDeadLettering: true, operatorToolsOnBusyKeys: true, movesWhileInFlight: true, lostParkingWritesUnderHold: true };
 
 export const keys = ['k0', 'k1', 'k2'] as const;
 const partitionOfKey = (index: number) => (index === 2 ? 1 : 0);
@@ -124,7 +132,7 @@ export const actions = {
   keysRelease: (key: string) => command(`keysRelease(${key})`, (system) => system.releaseKey(key)),
   dltReplay: (index: number) => command(`dltReplay(#${index})`, (system) => system.replayDeadLetters(index)),
   expireLeases: () => command('expireLeases()', (system) => system.expireLeases()),
-  loseParkingWrites: (count: number) => command(`loseParkingWrites(${count})`, (system) => system.loseParkingWrites(count)),
+  loseParkingWrites: (count: number) => command(`loseParkingWrites(${count})`, (system) => system.loseParkingWrites(count), (model) => model.onDeadLetter === 'release' || model.defects.lostParkingWritesUnderHold),
 };
 
 /**

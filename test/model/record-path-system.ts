@@ -515,7 +515,8 @@ export class RecordPathSystem implements WorldView {
 
   /**
    * Drains: the faults end, every handler (pending and new) succeeds except hung ones, the live members share
-   * the partitions (when one has no live owner), a key left parked gets one more event, and time passes with fetches and commits until every topic is committed to its end.
+   * the partitions (when one has no live owner), a key left parked (or held with events queued: released first)
+   * gets one more event, and time passes with fetches and commits until every topic is committed to its end.
    */
   async drain(): Promise<void> {
     this.faults.clear();
@@ -529,9 +530,11 @@ export class RecordPathSystem implements WorldView {
     // A key left parked (not held) with nothing moving it gets one more event, read by a member that has no
     // cache of it: it must go through (a queue may be repaired lazily, at the key's next event); the invariants
     // then require the key unparked.
-    const parked = this.parkingStore.entries().filter((entry) => !entry.state.held);
+    // A held key with events still queued is released first, as an operator would: then it must move on too.
+    const parked = this.parkingStore.entries().filter((entry) => !entry.state.held || entry.state.queue.length > 0);
     // Only once everything settled: a rebalance must not hide a stall.
     if (parked.length > 0 && this.settled()) {
+      for (const { key, state } of parked) if (state.held) await this.releaseKey(key);
       // After a rebalance (caches reset, nothing uncommitted to redeliver), so the probe reads the store's state.
       await this.rebalance(Array.from({ length: this.partitions }, (_, partition) => this.members.findIndex((member) => member.assignment.has(partition))));
       for (const { key, partition } of parked) this.note(`probe: one more event of parked key ${key} (${this.produce(key, partition)})`);

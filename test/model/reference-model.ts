@@ -11,7 +11,9 @@
  * - per-key order: the first effects of a key's events that were never dead-lettered come in production order
  *   (except for a key whose parking write was lost: order rests on that write being durable, and Redis may lose
  *   an acknowledged write; what must hold even then is that no event is lost or handled twice);
- * - no stuck key: once the system is drained, no key is parked behind a head (a held key has nothing queued);
+ * - no stuck key: once the system is drained, and a key still parked has had one more event (a held one with
+ *   events queued released first, as an operator would), no key is parked behind a head (a held key has
+ *   nothing queued);
  * - no stall: draining ends with every partition of every topic committed to its end.
  */
 import type { ParkedKeyEntry } from '../../consumers/retries/parking-store.ts';

@@ -125,6 +125,14 @@ const regressions: Regression[] = [
     commands: 'produce(k0),fetch(m0, p0, 1),advance(6000),fetch(m0, p0, 1),rebalance(p0->m1 p1->m0),commit(m0)',
     violation: /no stall: orders\.g\.retry\.1\/0 committed to 0 of 1[\s\S]*stuck key: k0/,
   },
+  {
+    name: 'under hold, a lost queue removal of a predecessor-dead-lettered event (no done marker) leaves the next event cycling through tier 1 for good (on parking + recordpath)',
+    foundAt: 'seed 7 path vAJAJAAA////////////S:V9/H (--runs 20000 --commands 80 on 16494d4)',
+    defects: ['lostParkingWritesUnderHold'],
+    config: { onDeadLetter: 'hold' },
+    commands: 'produce(k0),fetch(m0, p0, 1),produce(k0),advance(15000),fetch(m0, p0, 1),advance(1100),loseParkingWrites(1),fetch(m0, p0, 1)',
+    violation: /no stall: orders\.g\.retry\.1\/0[\s\S]*lost: e3[\s\S]*stuck key: k0/,
+  },
 ];
 
 describe('record path model: regressions', () => {
