@@ -176,7 +176,11 @@ export class RecordProcessor<T> {
     if ('reason' in decoded) return this.deadLetter(work, parked, decoded.reason, decoded.error);
     const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readHeader(record.headers, headerNames.eventType));
     work.event = event;
-    if (parked?.held) return this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
+    if (parked?.held) {
+      // A retry-tier copy of an event the queue no longer holds may be the held head itself, dead-lettered already.
+      const settled = work.tier > 0 && !parked.queue.includes(event.eventId) ? await this.settledElsewhere(work, parked) : undefined;
+      return settled ?? this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
+    }
     if (parked && parked.queue[0] !== event.eventId) {
       const followed = await this.followHead(work, parked);
       if (typeof followed === 'string') return followed;
@@ -312,7 +316,12 @@ export class RecordProcessor<T> {
     }
     const store = this.options.idempotencyStore;
     const event = work.event;
-    if (store && token && event) await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash, { deadLettered: true }));
+    if (store && token && event && (await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash, { deadLettered: true }))) === 'fenced') {
+      // The claim ran out before the dead letter was marked: mark it again, or a redelivered copy is handled too.
+      this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before the dead letter was marked; marking it again');
+      this.deps.events.emit('consumer.record.fenced', reference(work.record));
+      await this.completeAfterFence(work, { deadLettered: true });
+    }
     return 'dead-lettered';
   }
 
@@ -392,13 +401,13 @@ export class RecordProcessor<T> {
    * outage longer than the lease): claim again (waiting out another holder's lease) and complete, until the
    * store says the event is done, so the key's queue can move on.
    */
-  private async completeAfterFence(work: Work<T>): Promise<void> {
+  private async completeAfterFence(work: Work<T>, outcome = { deadLettered: false }): Promise<void> {
     const store = this.options.idempotencyStore!;
     const { eventId, payloadHash } = work.event!;
     for (;;) {
       const claim = await this.claim(work);
       if (claim === 'done' || claim === 'conflict') return;
-      if ((await this.durably(work, () => store.complete(eventId, claim, payloadHash))) === 'completed') return;
+      if ((await this.durably(work, () => store.complete(eventId, claim, payloadHash, outcome))) === 'completed') return;
     }
   }
 

@@ -56,6 +56,7 @@ export class KeyParking {
   /** The key's state, read again from the store when the key may be parked. */
   async stateOf(ref: ParkingRef): Promise<ParkedKey | undefined> {
     const parked = await this.partition(ref);
+    if (!parked) return this.store.get(ref.topic, ref.partition, ref.key);
     if (!parked.has(ref.key)) return undefined;
     const fresh = await this.store.get(ref.topic, ref.partition, ref.key);
     if (fresh) parked.set(ref.key, fresh);
@@ -72,8 +73,8 @@ export class KeyParking {
     const parked = await this.partition(ref);
     const { result, state } = await changeParkedKey(this.store, ref.topic, ref.partition, ref.key, change, ref.owner);
     if (result === 'fenced') throw new ParkingFencedError(ref);
-    if (state) parked.set(ref.key, state);
-    else parked.delete(ref.key);
+    if (state) parked?.set(ref.key, state);
+    else parked?.delete(ref.key);
     return state;
   }
 
@@ -89,12 +90,18 @@ export class KeyParking {
     this.partitions = new Map();
   }
 
-  private partition(ref: ParkingRef): Promise<Map<string, ParkedKey>> {
+  /**
+   * The partition's parked keys, taken for the current assignment on first use; undefined for a record of an
+   * earlier assignment (revoked in flight): it never takes the partition (that would fence its new owner), and
+   * its writes, fenced with its old token, are refused.
+   */
+  private partition(ref: ParkingRef): Promise<Map<string, ParkedKey> | undefined> {
     const { topic, partition } = ref;
+    const owner = this.currentOwner?.() ?? ref.owner;
+    if (ref.owner !== owner) return Promise.resolve(undefined);
     const id = `${topic}\u0000${partition}`;
     let loading = this.partitions.get(id);
     if (!loading) {
-      const owner = this.currentOwner?.() ?? ref.owner;
       loading = this.store.own(topic, partition, owner).then(() => this.store.load(topic, partition));
       this.partitions.set(id, loading);
       loading.catch(() => {

@@ -76,8 +76,10 @@ export const landedFixes: KnownDefectActions = {
   // Lost successor ids and a lost queue advance (the next event asks the store whether the head is settled).
   lostParkingWrites: true,
   lostParkingWritesUnderHold: false,
-  movesWhileInFlight: false,
-  expiredLeases: false,
+  // Fixed on parking (21e6bad): only a record of the current assignment takes a partition; a fenced dead-letter
+  // completion is marked again (and 63a6d17: a fenced completion completes again).
+  movesWhileInFlight: true,
+  expiredLeases: true,
   // Fixed on recordpath (an unexpected error processes the record again; a non-Error rejection is a failure).
   unexpectedErrors: true,
   heldKeyRedeliveries: false,

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
 import { RedisParkingStore } from '../../../consumers/retries/redis-parking-store.ts';
-import { RetryableError } from '../../../core/errors.ts';
+import { NonRetryableError, RetryableError } from '../../../core/errors.ts';
 import { testRedis } from '../../support/consumer-harness.ts';
 import { fetched, lastSent, processorMember, sourceRecord } from '../../support/processor-harness.ts';
 import { uniqueName } from '../../support/test-stack.ts';
@@ -88,6 +88,32 @@ describe('key parking edges (real Redis)', () => {
     expect(await parkingStore.get(topic, 0, 'k')).toBeUndefined();
   });
 
+  it('under hold, a redelivered retry-tier copy of the dead-lettered head is a duplicate, not a second dead letter', async () => {
+    const { topic, groupId, parkingStore, idempotencyStore } = setUp();
+    let runs = 0;
+    const member = processorMember({
+      memberId: 'm1',
+      sourceTopic: topic,
+      groupId,
+      parkingStore,
+      idempotencyStore,
+      options: { onDeadLetter: 'hold' },
+      handler: async () => {
+        runs++;
+        if (runs === 1) throw new RetryableError('first attempt fails');
+        throw new NonRetryableError('then fails for good');
+      },
+    });
+    await member.processor.process(sourceRecord(topic, { key: 'k', eventId: 'a', offset: 1 }), member.live);
+    const copy = fetched(topic, lastSent(member, 'a'), 10);
+    expect(await member.processor.process(copy, member.live)).toBe('dead-lettered');
+    expect(await parkingStore.get(topic, 0, 'k')).toMatchObject({ held: true, queue: [] });
+    // The same tier copy again (its commit was lost): the held key's head itself, settled, not a successor.
+    const deadLetters = member.sent.filter((record) => record.topic.endsWith('.dlt')).length;
+    expect(await member.processor.process(copy, member.live)).toBe('duplicate');
+    expect(member.sent.filter((record) => record.topic.endsWith('.dlt')).length).toBe(deadLetters);
+  });
+
   it('a claim lost before completion (its lease ran out) still completes and advances the key queue', async () => {
     const { redis, topic, groupId, parkingStore, idempotencyStore, handled, failing, claimKey, doneKey } = setUp();
     const loseClaimOf = 'a'; // once it no longer fails
@@ -118,6 +144,28 @@ describe('key parking edges (real Redis)', () => {
     expect(await member.processor.process(fetched(topic, lastSent(member, 'b'), 11), member.live)).toBe('handled');
     expect(handled).toEqual(['a', 'b']);
     expect(await parkingStore.get(topic, 0, 'k')).toBeUndefined();
+  });
+
+  it('a claim lost before the dead letter is marked: marked again, so a redelivered copy is not handled too', async () => {
+    const { redis, topic, groupId, parkingStore, idempotencyStore, handled, claimKey, doneKey } = setUp();
+    const member = processorMember({
+      memberId: 'm1',
+      sourceTopic: topic,
+      groupId,
+      parkingStore,
+      idempotencyStore,
+      options: { retryTiersMs: [] },
+      handler: async (event: { eventId: string }) => {
+        // The fault: the lease lapses while the handler runs; then it fails for good.
+        await redis.del(claimKey(event.eventId));
+        throw new NonRetryableError('fails for good');
+      },
+    });
+    expect(await member.processor.process(sourceRecord(topic, { key: 'k', eventId: 'd', offset: 1 }), member.live)).toBe('dead-lettered');
+    expect(await redis.get(doneKey('d'))).toMatch(/^dlt:/);
+    // The source record comes again (its commit was lost): done in the store, a duplicate, not handled.
+    expect(await member.processor.process(sourceRecord(topic, { key: 'k', eventId: 'd', offset: 1 }), member.live)).toBe('duplicate');
+    expect(handled).toEqual([]);
   });
 
   it('a member that lost the partition cannot write its parking state nor forward', async () => {

@@ -55,6 +55,21 @@ describe('KeyParking', () => {
     expect(await parking.change(ref('m1/2'), parkingChanges.advance('a'))).toBeUndefined();
   });
 
+  it('a record revoked in flight never takes the partition back from its new owner', async () => {
+    const store = new MemoryParkingStore();
+    let epoch = 1;
+    const old = new KeyParking(store, { currentOwner: () => `m0/${epoch}` });
+    await old.change(ref('m0/1'), parkingChanges.headOnTier('a', 1, '1', 0));
+    // Rebalance: the partition moves to m1; m0 joins again (epoch 2) without it, its record of epoch 1 still in flight.
+    epoch = 2;
+    old.reset();
+    const next = new KeyParking(store, { currentOwner: () => 'm1/1' });
+    expect(await next.stateOf(ref('m1/1'))).toMatchObject({ queue: ['a'] });
+    await expect(old.change(ref('m0/1'), parkingChanges.follow('b', '2'))).rejects.toBeInstanceOf(ParkingFencedError);
+    // The new owner is still the owner: its writes go through.
+    expect(await next.change(ref('m1/1'), parkingChanges.advance('a'))).toBeUndefined();
+  });
+
   it('reads a parked key again at each event: a release made by an operator is seen at once', async () => {
     const store = new MemoryParkingStore();
     const parking = new KeyParking(store);
