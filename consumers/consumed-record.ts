@@ -70,7 +70,47 @@ export function consumedRecordOf(message: KafkaMessage, topic: string, sourceTop
   const rawHeaders = copyHeaders(rawHeadersOf(message.headers));
   let size = recordOverheadBytes + (key?.length ?? 0) + (value?.length ?? 0);
   for (const header of rawHeaders) size += headerOverheadBytes + 2 * (header.name.length + (header.value?.length ?? 0));
-  return { topic, sourceTopic, partition, partitionId, offset: message.offset, key, value, headers: readableHeaders(rawHeaders), rawHeaders, timestamp: message.timestamp, tier, retry, size };
+  return new FetchedRecord(topic, sourceTopic, partition, partitionId, message.offset, key, value, rawHeaders, message.timestamp, tier, retry, size);
+}
+
+/** A {@link ConsumedRecord} whose readable `headers` are built on first read: the processor reads `rawHeaders`. */
+class FetchedRecord implements ConsumedRecord {
+  readonly topic: string;
+  readonly sourceTopic: string;
+  readonly partition: number;
+  readonly partitionId: string;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  readonly rawHeaders: RecordHeader[];
+  readonly timestamp: string;
+  readonly tier: number;
+  readonly retry: RetryState;
+  readonly size: number;
+  private readable: IHeaders | undefined;
+
+  constructor(topic: string, sourceTopic: string, partition: number, partitionId: string, offset: string, key: Buffer | null, value: Buffer | null, rawHeaders: RecordHeader[], timestamp: string, tier: number, retry: RetryState, size: number) {
+    this.topic = topic;
+    this.sourceTopic = sourceTopic;
+    this.partition = partition;
+    this.partitionId = partitionId;
+    this.offset = offset;
+    this.key = key;
+    this.value = value;
+    this.rawHeaders = rawHeaders;
+    this.timestamp = timestamp;
+    this.tier = tier;
+    this.retry = retry;
+    this.size = size;
+  }
+
+  get headers(): IHeaders {
+    return (this.readable ??= readableHeaders(this.rawHeaders));
+  }
+
+  set headers(headers: IHeaders) {
+    this.readable = headers;
+  }
 }
 
 /** The list copied into one buffer: one allocation however many headers. */
@@ -78,7 +118,7 @@ function copyHeaders(list: readonly RecordHeader[]): RecordHeader[] {
   if (list.length === 0) return [];
   let total = 0;
   for (const { name, value } of list) total += name.length + (value?.length ?? 0);
-  const bytes = Buffer.allocUnsafeSlow(total);
+  const bytes = Buffer.allocUnsafe(total);
   let at = 0;
   const copy = (source: Buffer): Buffer => {
     source.copy(bytes, at);
@@ -92,7 +132,7 @@ function copyHeaders(list: readonly RecordHeader[]): RecordHeader[] {
 function readableHeaders(list: readonly RecordHeader[]): IHeaders {
   const headers = Object.create(null) as IHeaders;
   for (const { name, value } of list) {
-    const key = name.toString('utf8');
+    const key = textOf(name) ?? name.toString('utf8');
     const item = value === null ? undefined : (textOf(value) ?? value);
     const given = headers[key];
     if (!Object.hasOwn(headers, key)) headers[key] = item;

@@ -13,11 +13,11 @@
  * and the record is processed again from the start: its key's lane is never freed before the record settles.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { headerNames } from '../core/headers.ts';
+import { headerNames, readRawHeader } from '../core/headers.ts';
 import { OrderlyError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { DecodeError } from '../schemas/decode-error.ts';
-import { readHeader, type ConsumedRecord, type RetryState } from './consumed-record.ts';
+import type { ConsumedRecord, RetryState } from './consumed-record.ts';
 import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-headers.ts';
 import { DeadLetterPublisher, type RecordForwarder } from './dead-letter/dead-letter-publisher.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
@@ -146,7 +146,7 @@ export class RecordProcessor<T> {
    */
   private handlePlain(work: Work<T>): Promise<RecordOutcome> {
     const { record } = work;
-    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, readHeader(record.headers, headerNames.eventType));
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
     work.event = event;
     return this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record).then((result) => {
       if (!result.ok) return this.route(work, result, undefined, undefined);
@@ -161,7 +161,7 @@ export class RecordProcessor<T> {
     // A source record is its own origin (same topic, partition, offset and timestamp): no object per record.
     const origin: RecordOrigin =
       record.tier > 0 ? { topic: record.sourceTopic, partition: record.partition, offset: retry.originalOffset ?? record.offset, timestamp: retry.originalTimestamp ?? record.timestamp } : record;
-    const given = readHeader(record.headers, headerNames.eventId);
+    const given = readRawHeader(record.rawHeaders, headerNames.eventId);
     const eventId = given && given.length <= maxEventIdLength ? given : `${origin.topic}:${origin.partition}:${origin.offset}`;
     return { record, live, startedAt: performance.now(), tier: record.tier, retry, firstFailureAt: retry.firstFailureAt ?? now, origin, eventId, owner: this.deps.fencingToken() };
   }
@@ -174,7 +174,7 @@ export class RecordProcessor<T> {
     const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
     let parked = parking ? await this.durably(work, () => parking.stateOf(this.parkingRef(work))) : undefined;
     if ('reason' in decoded) return this.deadLetter(work, parked, decoded.reason, decoded.error);
-    const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readHeader(record.headers, headerNames.eventType));
+    const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
     work.event = event;
     if (parked?.held) {
       // A retry-tier copy of an event the queue no longer holds may be the held head itself, dead-lettered already.
@@ -329,7 +329,7 @@ export class RecordProcessor<T> {
   private async decode(work: Work<T>): Promise<{ value: T } | Rejection> {
     const { record } = work;
     if (this.options.ordering !== 'none' && !hasKey(record)) return { reason: 'missing-key' };
-    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(readHeader(record.headers, headerNames.replayCount) ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
+    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(readRawHeader(record.rawHeaders, headerNames.replayCount) ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
       // Load shedding: too old to be worth handling now. Kept in the DLT, replayable.
       return { reason: 'expired' };
     }
@@ -368,7 +368,7 @@ export class RecordProcessor<T> {
     const { record } = work;
     const attempt = work.retry.attempts + result.attempts;
     if (this.deps.events.listenerCount('consumer.record.handled') > 0) {
-      const occurredAt = Date.parse(readHeader(record.headers, headerNames.occurredAt) ?? '');
+      const occurredAt = Date.parse(readRawHeader(record.rawHeaders, headerNames.occurredAt) ?? '');
       this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
     }
     if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
@@ -463,7 +463,7 @@ function hasKey(record: ConsumedRecord): boolean {
 
 /** Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it. */
 function ageOf(record: ConsumedRecord): number {
-  const occurredAt = Date.parse(readHeader(record.headers, headerNames.occurredAt) ?? '');
+  const occurredAt = Date.parse(readRawHeader(record.rawHeaders, headerNames.occurredAt) ?? '');
   return Date.now() - (Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp));
 }
 
@@ -475,7 +475,7 @@ function reference(record: ConsumedRecord) {
 function logFields(work: Work<unknown>) {
   return {
     eventId: work.eventId,
-    eventType: work.event?.eventType ?? readHeader(work.record.headers, headerNames.eventType),
+    eventType: work.event?.eventType ?? readRawHeader(work.record.rawHeaders, headerNames.eventType),
     key: work.record.key?.toString('utf8') ?? null,
     topic: work.record.topic,
     partition: work.record.partition,

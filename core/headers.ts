@@ -95,12 +95,20 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 export function textOf(value: Buffer | string | null | undefined): string | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'string') return value;
+  if (isAscii(value)) return value.toString('latin1'); // the usual header, without a decoder call
   if (value.length >= 3 && value[0] === 0xef && value[1] === 0xbb && value[2] === 0xbf) return undefined;
   try {
     return strictUtf8.decode(value);
   } catch {
     return undefined;
   }
+}
+
+/** True for short all-ASCII bytes (valid UTF-8, the same text in latin1). */
+function isAscii(bytes: Buffer): boolean {
+  if (bytes.length > 256) return false;
+  for (let index = 0; index < bytes.length; index++) if (bytes[index]! >= 0x80) return false;
+  return true;
 }
 
 /**

@@ -11,7 +11,7 @@ import { validateOrderedConsumerOptions, type OrderedConsumerOptions } from '../
 import { RecordAbandoned, RecordProcessor, type RecordLiveness } from '../../../consumers/record-processor.ts';
 import { KeyParking } from '../../../consumers/retries/key-parking.ts';
 import { MemoryParkingStore } from '../../../consumers/retries/memory-parking-store.ts';
-import type { ParkingStore } from '../../../consumers/retries/parking-store.ts';
+import type { ParkedKey, ParkingStore } from '../../../consumers/retries/parking-store.ts';
 import { headersOf, rawHeadersOf } from '../../../core/headers.ts';
 import type { KafkaMessage, Producer } from '../../../core/kafka-client.ts';
 import { createLogger } from '../../../core/logger.ts';
@@ -98,6 +98,23 @@ describe('RecordProcessor: unexpected errors are handler failures (issue 15, def
     await expect(processor.process(record(0, 'k'), live)).resolves.toBe('dead-lettered');
     expect(forwarder.sent).toHaveLength(1);
     expect(reported).toBe(2);
+  });
+});
+
+describe('RecordProcessor: an error nobody expected (issue 15, defect 6)', () => {
+  it('processes the record again instead of rejecting, so its key lane is never freed early', async () => {
+    const store = new MemoryParkingStore();
+    await store.put('orders', 0, 'k', { queue: ['e-1'], headTier: 1, held: false, parkedAt: 0 });
+    let reads = 0;
+    const get = store.get.bind(store);
+    // The first read returns a state no code expects (a bug elsewhere): processing throws a TypeError.
+    store.get = async (...args) => (reads++ === 0 ? ({ queue: null, headTier: 1, held: false, parkedAt: 0 } as unknown as ParkedKey) : get(...args));
+    const handled: string[] = [];
+    const { processor } = setup({ handler: async (event) => void handled.push(event.eventId) }, store);
+    await expect(processor.process(record(0, 'k', '{}', { 'orderly-event-id': 'e-1' }), live)).resolves.toBe('handled');
+    expect(reads).toBe(2);
+    expect(handled).toEqual(['e-1']);
+    expect(await store.get('orders', 0, 'k')).toBeUndefined();
   });
 });
 
