@@ -76,10 +76,11 @@ export const landedFixes: KnownDefectActions = {
   // Lost successor ids and a lost queue advance (the next event asks the store whether the head is settled).
   lostParkingWrites: true,
   lostParkingWritesUnderHold: false,
-  // Fixed on parking (21e6bad): only a record of the current assignment takes a partition; a fenced dead-letter
-  // completion is marked again (and 63a6d17: a fenced completion completes again).
+  // Fixed on parking (21e6bad): only a record of the current assignment takes a partition.
   movesWhileInFlight: true,
-  expiredLeases: true,
+  // Its fenced completions are fixed (63a6d17, 21e6bad), but a revoked member whose lease ran out still
+  // dead-letters an event the new owner handled (regression "a revoked member whose claim expired...").
+  expiredLeases: false,
   // Fixed on recordpath (an unexpected error processes the record again; a non-Error rejection is a failure).
   unexpectedErrors: true,
   heldKeyRedeliveries: false,
