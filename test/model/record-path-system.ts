@@ -552,7 +552,7 @@ export class RecordPathSystem implements WorldView {
   }
 
   private settled(): boolean {
-    if (this.members.some((member) => member.busy)) return false;
+    if (this.members.some((member) => member.alive && member.busy)) return false;
     for (const topic of this.topics) {
       for (let partition = 0; partition < this.partitions; partition++) if (this.broker.committed(topic, partition) < this.broker.log(topic, partition).length) return false;
     }
