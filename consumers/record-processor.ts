@@ -241,6 +241,14 @@ export class RecordProcessor<T> {
     const event = work.event!;
     const store = this.options.idempotencyStore;
     const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
+    if (store && token && !(await this.stillClaimed(work, token))) {
+      // The lease ran out and another holder took the event (or completed it): a forward or dead letter now would
+      // copy an event that is someone else's. Start over: the store says done, or claims it again.
+      this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before the failure was routed; not forwarded');
+      this.deps.events.emit('consumer.record.fenced', reference(record));
+      work.token = undefined;
+      return this.processOrAbandon(work);
+    }
     const attemptsSoFar = work.retry.attempts + result.attempts;
     const decision = decideRetry(
       { error: result.error, attemptsSoFar, currentTier: work.retry.level, failedAt: Date.now(), timedOut: result.timedOut, hung: result.hung },
@@ -409,6 +417,14 @@ export class RecordProcessor<T> {
       if (claim === 'done' || claim === 'conflict') return;
       if ((await this.durably(work, () => store.complete(eventId, claim, payloadHash, outcome))) === 'completed') return;
     }
+  }
+
+  /** Renews the claim held with `token`: false when it is lost (another holder took the event, or completed it). */
+  private async stillClaimed(work: Work<T>, token: string): Promise<boolean> {
+    const store = this.options.idempotencyStore!;
+    const { eventId, payloadHash } = work.event!;
+    const renewed = await this.durably(work, () => store.claim({ eventId, payloadHash, fencingToken: token, leaseMs: this.options.leaseMs }));
+    return renewed.status === 'claimed';
   }
 
   /** Whether the idempotency store knows `eventId` as done (false without a store that can say). */

@@ -78,9 +78,9 @@ export const landedFixes: KnownDefectActions = {
   lostParkingWritesUnderHold: false,
   // Fixed on parking (21e6bad): only a record of the current assignment takes a partition.
   movesWhileInFlight: true,
-  // Its fenced completions are fixed (63a6d17, 21e6bad), but a revoked member whose lease ran out still
-  // dead-letters an event the new owner handled (regression "a revoked member whose claim expired...").
-  expiredLeases: false,
+  // Its fenced completions are fixed (63a6d17, 21e6bad); a forward or dead letter renews the claim first and
+  // starts over when it is lost (modelfix), so a revoked member whose lease ran out no longer dead-letters it.
+  expiredLeases: true,
   // Fixed on recordpath (an unexpected error processes the record again; a non-Error rejection is a failure).
   unexpectedErrors: true,
   heldKeyRedeliveries: false,
