@@ -176,11 +176,7 @@ export class RecordProcessor<T> {
     if ('reason' in decoded) return this.deadLetter(work, parked, decoded.reason, decoded.error);
     const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
     work.event = event;
-    if (parked?.held) {
-      // A retry-tier copy of an event the queue no longer holds may be the held head itself, dead-lettered already.
-      const settled = work.tier > 0 && !parked.queue.includes(event.eventId) ? await this.settledElsewhere(work, parked) : undefined;
-      return settled ?? this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
-    }
+    if (parked?.held) return this.behindHeldKey(work, parked);
     if (parked && parked.queue[0] !== event.eventId) {
       const followed = await this.followHead(work, parked);
       if (typeof followed === 'string') return followed;
@@ -266,6 +262,25 @@ export class RecordProcessor<T> {
       return 'forwarded';
     }
     return this.deadLetter(work, parked, decision.reason, decision.error ?? result.error, attemptsSoFar, token);
+  }
+
+  /**
+   * An event of a held key goes to the DLT as `predecessor-dead-lettered`, claimed first: a copy of an event done
+   * already (the held head itself, or a successor, redelivered after a rebalance or a crash) is skipped, and the
+   * dead letter gets its done marker, so a lost write of the queue's advance cannot make the key wait on it.
+   */
+  private async behindHeldKey(work: Work<T>, parked: ParkedKey): Promise<RecordOutcome> {
+    const store = this.options.idempotencyStore;
+    if (!store) return this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
+    const claim = await this.claim(work);
+    if (claim === 'done') {
+      this.deps.events.emit('consumer.record.skipped-duplicate', reference(work.record));
+      if (parked.queue.includes(work.eventId)) await this.changeParking(work, (current) => current && parkingAfterHead(current, work.eventId));
+      return 'duplicate';
+    }
+    if (claim === 'conflict') return this.deadLetter(work, parked, 'id-conflict', undefined);
+    work.token = claim;
+    return this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined, work.retry.attempts, claim);
   }
 
   /**
