@@ -176,11 +176,7 @@ export class RecordProcessor<T> {
     if ('reason' in decoded) return this.deadLetter(work, parked, decoded.reason, decoded.error);
     const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
     work.event = event;
-    if (parked?.held) {
-      // A retry-tier copy of an event the queue no longer holds may be the held head itself, dead-lettered already.
-      const settled = work.tier > 0 && !parked.queue.includes(event.eventId) ? await this.settledElsewhere(work, parked) : undefined;
-      return settled ?? this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
-    }
+    if (parked?.held) return this.behindHeldKey(work, parked);
     if (parked && parked.queue[0] !== event.eventId) {
       const followed = await this.followHead(work, parked);
       if (typeof followed === 'string') return followed;
@@ -241,6 +237,14 @@ export class RecordProcessor<T> {
     const event = work.event!;
     const store = this.options.idempotencyStore;
     const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
+    if (store && token && !(await this.stillClaimed(work, token))) {
+      // The lease ran out and another holder took the event (or completed it): a forward or dead letter now would
+      // copy an event that is someone else's. Start over: the store says done, or claims it again.
+      this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before the failure was routed; not forwarded');
+      this.deps.events.emit('consumer.record.fenced', reference(record));
+      work.token = undefined;
+      return this.processOrAbandon(work);
+    }
     const attemptsSoFar = work.retry.attempts + result.attempts;
     const decision = decideRetry(
       { error: result.error, attemptsSoFar, currentTier: work.retry.level, failedAt: Date.now(), timedOut: result.timedOut, hung: result.hung },
@@ -258,6 +262,25 @@ export class RecordProcessor<T> {
       return 'forwarded';
     }
     return this.deadLetter(work, parked, decision.reason, decision.error ?? result.error, attemptsSoFar, token);
+  }
+
+  /**
+   * An event of a held key goes to the DLT as `predecessor-dead-lettered`, claimed first: a copy of an event done
+   * already (the held head itself, or a successor, redelivered after a rebalance or a crash) is skipped, and the
+   * dead letter gets its done marker, so a lost write of the queue's advance cannot make the key wait on it.
+   */
+  private async behindHeldKey(work: Work<T>, parked: ParkedKey): Promise<RecordOutcome> {
+    const store = this.options.idempotencyStore;
+    if (!store) return this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined);
+    const claim = await this.claim(work);
+    if (claim === 'done') {
+      this.deps.events.emit('consumer.record.skipped-duplicate', reference(work.record));
+      if (parked.queue.includes(work.eventId)) await this.changeParking(work, (current) => current && parkingAfterHead(current, work.eventId));
+      return 'duplicate';
+    }
+    if (claim === 'conflict') return this.deadLetter(work, parked, 'id-conflict', undefined);
+    work.token = claim;
+    return this.deadLetter(work, parked, 'predecessor-dead-lettered', undefined, work.retry.attempts, claim);
   }
 
   /**
@@ -409,6 +432,14 @@ export class RecordProcessor<T> {
       if (claim === 'done' || claim === 'conflict') return;
       if ((await this.durably(work, () => store.complete(eventId, claim, payloadHash, outcome))) === 'completed') return;
     }
+  }
+
+  /** Renews the claim held with `token`: false when it is lost (another holder took the event, or completed it). */
+  private async stillClaimed(work: Work<T>, token: string): Promise<boolean> {
+    const store = this.options.idempotencyStore!;
+    const { eventId, payloadHash } = work.event!;
+    const renewed = await this.durably(work, () => store.claim({ eventId, payloadHash, fencingToken: token, leaseMs: this.options.leaseMs }));
+    return renewed.status === 'claimed';
   }
 
   /** Whether the idempotency store knows `eventId` as done (false without a store that can say). */

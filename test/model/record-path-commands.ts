@@ -75,15 +75,18 @@ export const landedFixes: KnownDefectActions = {
   operatorToolsOnBusyKeys: true,
   // Lost successor ids and a lost queue advance (the next event asks the store whether the head is settled).
   lostParkingWrites: true,
-  lostParkingWritesUnderHold: false,
+  // Under hold too (modelfix): an event of a held key is claimed before its dead letter and marked done with it.
+  lostParkingWritesUnderHold: true,
   // Fixed on parking (21e6bad): only a record of the current assignment takes a partition.
   movesWhileInFlight: true,
-  // Its fenced completions are fixed (63a6d17, 21e6bad), but a revoked member whose lease ran out still
-  // dead-letters an event the new owner handled (regression "a revoked member whose claim expired...").
-  expiredLeases: false,
+  // Its fenced completions are fixed (63a6d17, 21e6bad); a forward or dead letter renews the claim first and
+  // starts over when it is lost (modelfix), so a revoked member whose lease ran out no longer dead-letters it.
+  expiredLeases: true,
   // Fixed on recordpath (an unexpected error processes the record again; a non-Error rejection is a failure).
   unexpectedErrors: true,
-  heldKeyRedeliveries: false,
+  // Fixed on parking (a2408a7: a hung head times out once) and modelfix (a redelivered copy of an event done
+  // already, the held head included, is skipped as a duplicate: the store is asked before the dead letter).
+  heldKeyRedeliveries: true,
   replayWhileDeadLettering: false,
 };
 /** The default run: the actions of every fixed defect, no others. */

@@ -95,10 +95,13 @@ const regressions: Regression[] = [
   },
   {
     name: 'dlt replay while the dead-lettering is still in flight (DLT record written, marker not yet): the replayed copy is skipped as a duplicate',
-    foundAt: 'seed 99 path (from --runs 20000 --commands 80) ////////6:/H',
+    // Found as 'produce(k0),fetch(m0, p0, 1),redisOutage(500),settle(#0, fail-non-retryable),dltReplay(#0)' (seed 99
+    // path ////////6:/H); since the claim is renewed before a dead letter (expiredLeases fix) that DLT write waits out
+    // the outage, so a failed first forward holds the DLT write until the outage, which then delays the marker.
+    foundAt: 'seed 99 path (from --runs 20000 --commands 80) ////////6:/H, reshaped by hand',
     defects: ['replayWhileDeadLettering', 'operatorToolsOnBusyKeys'],
     config: {},
-    commands: 'produce(k0),fetch(m0, p0, 1),redisOutage(500),settle(#0, fail-non-retryable),dltReplay(#0)',
+    commands: 'produce(k0),fetch(m0, p0, 1),failForwards(1),settle(#0, fail-non-retryable),redisOutage(3000),advance(600),dltReplay(#0)',
     violation: /lost: e1 \(key k0\) was neither handled nor left in the DLT \(1 DLT copies, 1 replays\)/,
   },
   {
@@ -139,6 +142,7 @@ const regressions: Regression[] = [
     foundAt: 'seed 7 path /////j:/ (--runs 20000 --commands 80 on 7746535)',
     defects: ['expiredLeases', 'movesWhileInFlight'],
     config: {},
+    // Fixed: the claim is renewed before a failure is routed (forward or dead letter); a lost claim starts over.
     commands: 'rebalance(p0->m1 p1->none),produce(k0),fetch(m1, p0, 1),advance(6000),fetch(m1, p0, 1),expireLeases(),settle(#0, hang),produce(k0)',
     violation: /once: e1 \(key k0\) has 1 effect\(s\) and 1 DLT copy\(ies\)/,
   },
