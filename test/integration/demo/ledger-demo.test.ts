@@ -96,7 +96,7 @@ describe('orderly demo on PostgreSQL, with chaos', () => {
     } finally {
       await pool.end();
     }
-  });
+  }, 240_000); // the run itself is bounded at 240 s (orderly()); about 55 s here, up to 118 s on a loaded 2-core machine
 
   it('verify exits 1 when an applied row is deleted, and again when a balance is changed', async () => {
     expect(run.output, 'the demo run must have passed first').toContain('VERIFIED');
