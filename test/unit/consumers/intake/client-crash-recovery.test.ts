@@ -60,6 +60,8 @@ describe('ClientCrashRecovery', () => {
 
   it('a non-retriable crash: restarted after a backoff that doubles while the restarts keep failing, reset by a join', async () => {
     vi.useFakeTimers();
+    // No jitter here (the backoff is 0.8-1.2x its base): the windows below are exact, 1 s then 2 s.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.5);
     const { recovery, crash, crashes, calls } = setup({ restart: () => Promise.reject(new Error('broker unreachable')) });
     crash(refused, false);
     const first = (crashes[0] as { restartInMs: number }).restartInMs;
@@ -67,7 +69,7 @@ describe('ClientCrashRecovery', () => {
     expect(first).toBeLessThanOrEqual(1_200);
     await vi.advanceTimersByTimeAsync(1_200);
     expect(calls.restarts).toBe(1);
-    await vi.advanceTimersByTimeAsync(1_500); // the second waits 1.6 to 2.4 s
+    await vi.advanceTimersByTimeAsync(1_500); // the second waits 2 s
     expect(calls.restarts).toBe(1);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(calls.restarts).toBe(2);
@@ -78,6 +80,7 @@ describe('ClientCrashRecovery', () => {
     recovery.stop();
     await vi.advanceTimersByTimeAsync(60_000);
     expect(calls.restarts).toBe(2); // stopped: no restart after stop()
+    random.mockRestore();
   });
 
   it('restartOnCrash false: the member gives up with CLIENT_CRASHED', () => {
