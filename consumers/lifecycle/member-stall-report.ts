@@ -9,8 +9,19 @@ import type { ConsumerEventEmitter } from '../events.ts';
 import type { OffsetTracker } from '../offsets/offset-tracker.ts';
 import type { KeyScheduler } from '../ordering/key-scheduler.ts';
 import { explainWait } from './explain-wait.ts';
-import { PartitionStallWatch } from './partition-stall-watch.ts';
+import { PartitionStallWatch, type WatchedPartition } from './partition-stall-watch.ts';
 import { RecordTroubles } from './record-troubles.ts';
+
+/** The partitions a tracker follows, with their watermarks and how many records wait: what the watch reads. */
+export function watchedPartitionsOf(tracker: OffsetTracker): WatchedPartition[] {
+  return tracker.assignedPartitions().map(({ topic, partition }) => ({
+    id: partitionIdOf(topic, partition),
+    topic,
+    partition,
+    watermark: tracker.watermark(topic, partition),
+    waiting: tracker.pendingCount(topic, partition),
+  }));
+}
 
 export interface StallReportedMember {
   stuckPartitionMs: number;
@@ -33,14 +44,7 @@ export class MemberStallReport {
     this.troubles = new RecordTroubles(events);
     this.watch = new PartitionStallWatch({
       stuckPartitionMs: member.stuckPartitionMs,
-      partitions: () =>
-        tracker.assignedPartitions().map(({ topic, partition }) => ({
-          id: partitionIdOf(topic, partition),
-          topic,
-          partition,
-          watermark: tracker.watermark(topic, partition),
-          waiting: tracker.pendingCount(topic, partition),
-        })),
+      partitions: () => watchedPartitionsOf(tracker),
       explain: (topic, partition, offset) =>
         explainWait(
           {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { firstVisit, partitionIdOf, type ConsumedRecord } from '../../../consumers/consumed-record.ts';
 import { ConsumerEventEmitter } from '../../../consumers/events.ts';
 import { explainWait } from '../../../consumers/lifecycle/explain-wait.ts';
+import { watchedPartitionsOf } from '../../../consumers/lifecycle/member-stall-report.ts';
 import { PartitionStallWatch, type PartitionStall } from '../../../consumers/lifecycle/partition-stall-watch.ts';
 import { RecordTroubles } from '../../../consumers/lifecycle/record-troubles.ts';
 import { OffsetTracker } from '../../../consumers/offsets/offset-tracker.ts';
@@ -25,14 +26,7 @@ function setUp(concurrency = 2) {
   const moving: string[] = [];
   const watch = new PartitionStallWatch({
     stuckPartitionMs: 1_000,
-    partitions: () =>
-      tracker.assignedPartitions().map(({ topic, partition }) => ({
-        id: partitionIdOf(topic, partition),
-        topic,
-        partition,
-        watermark: tracker.watermark(topic, partition),
-        waiting: tracker.pendingCount(topic, partition),
-      })),
+    partitions: () => watchedPartitionsOf(tracker),
     explain: (topic, partition, offset) =>
       explainWait({ scheduler, concurrency, rebalancing: false, heldRetries: () => 0, paused: () => false, trouble: (id, at) => troubles.of(id, at) }, topic, partition, offset),
     onStalled: (stall) => stalls.push(stall),
