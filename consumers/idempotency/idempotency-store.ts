@@ -29,7 +29,11 @@ export interface IdempotencyStore {
    * longer this token's (lease lost to another holder).
    */
   complete(eventId: string, token: string, payloadHash: string, outcome?: { deadLettered: boolean }): Promise<'completed' | 'fenced'>;
-  /** Forgets a dead-lettered event so a replay handles it again; a handled event stays done. */
+  /**
+   * Forgets a dead-lettered event so a replay handles it again; a handled event stays done (`false`). An event
+   * with no done marker yet (its dead-lettering may still be in flight) gets a replay request: the `dlt:`
+   * marker written after it does not make the replayed copy a duplicate.
+   */
   forgetDeadLettered(eventId: string): Promise<boolean>;
   /** Gives the claim up after a failed attempt, so a retry (here or elsewhere) may claim it. */
   release(eventId: string, token: string): Promise<void>;

@@ -4,16 +4,20 @@
  * Claims and completions asked for in one turn of the event loop (the records of one batch) go to Redis in
  * one script call for all of them, each event still atomic on its own; on a Redis Cluster, where one call
  * may not span slots, every event is its own call.
- * Keys: `<prefix>:<group>:claim:<eventId>` (the lease, value = fencing token) and
+ * Keys: `<prefix>:<group>:claim:<eventId>` (the lease, value = fencing token),
  * `<prefix>:<group>:done:<eventId>` (the payload hash, prefixed `dlt:` for a dead-lettered event, kept
- * `doneTtlMs`).
+ * `doneTtlMs`) and `<prefix>:<group>:replay:<eventId>` (a replay asked for while the event had no done marker
+ * yet: its dead-lettering was still in flight. The `dlt:` marker written after it does not make the replayed
+ * copy a duplicate: the first claim that finds both deletes both and handles the event).
  */
 import type { Redis } from 'ioredis';
 import type { ClaimRequest, ClaimResult, IdempotencyStore } from './idempotency-store.ts';
 
 const claimScript = `
 local done = redis.call('GET', KEYS[2])
-if done then
+if done == 'dlt:' .. ARGV[2] and redis.call('DEL', KEYS[3]) == 1 then
+  redis.call('DEL', KEYS[2])
+elseif done then
   if done == ARGV[2] or done == 'dlt:' .. ARGV[2] then return {'done'} else return {'conflict'} end
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX') then return {'claimed'} end
@@ -27,18 +31,23 @@ return {'busy', redis.call('PTTL', KEYS[1])}
 const completeScript = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if string.sub(ARGV[2], 1, 4) ~= 'dlt:' then redis.call('DEL', KEYS[3]) end
 redis.call('DEL', KEYS[1])
 return 1
 `;
 
-/** {@link claimScript} for several events: KEYS in pairs, ARGV in triples; replies in pairs (status, ttl). */
+/** {@link claimScript} for several events: KEYS in triples, ARGV in triples; replies in pairs (status, ttl). */
 const claimManyScript = `
 local replies = {}
-for i = 1, #KEYS / 2 do
-  local claimKey, doneKey = KEYS[2 * i - 1], KEYS[2 * i]
+for i = 1, #KEYS / 3 do
+  local claimKey, doneKey, replayKey = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local token, hash, lease = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
   local status, ttl = 'busy', 0
   local done = redis.call('GET', doneKey)
+  if done == 'dlt:' .. hash and redis.call('DEL', replayKey) == 1 then
+    redis.call('DEL', doneKey)
+    done = false
+  end
   if done then
     if done == hash or done == 'dlt:' .. hash then status = 'done' else status = 'conflict' end
   elseif redis.call('SET', claimKey, token, 'PX', lease, 'NX') then
@@ -55,16 +64,17 @@ end
 return replies
 `;
 
-/** {@link completeScript} for several events: KEYS in pairs, ARGV in pairs (token, marker), then the TTL. */
+/** {@link completeScript} for several events: KEYS in triples, ARGV in pairs (token, marker), then the TTL. */
 const completeManyScript = `
 local replies = {}
 local ttl = ARGV[#ARGV]
-for i = 1, #KEYS / 2 do
-  local claimKey, doneKey = KEYS[2 * i - 1], KEYS[2 * i]
+for i = 1, #KEYS / 3 do
+  local claimKey, doneKey, replayKey = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   if redis.call('GET', claimKey) ~= ARGV[2 * i - 1] then
     replies[i] = 0
   else
     redis.call('SET', doneKey, ARGV[2 * i], 'PX', ttl)
+    if string.sub(ARGV[2 * i], 1, 4) ~= 'dlt:' then redis.call('DEL', replayKey) end
     redis.call('DEL', claimKey)
     replies[i] = 1
   end
@@ -72,9 +82,14 @@ end
 return replies
 `;
 
+/** KEYS: done, replay; ARGV: the replay request's TTL. */
 const forgetScript = `
 local done = redis.call('GET', KEYS[1])
-if done and string.sub(done, 1, 4) == 'dlt:' then return redis.call('DEL', KEYS[1]) end
+if not done then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
+  return 1
+end
+if string.sub(done, 1, 4) == 'dlt:' then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
@@ -94,20 +109,20 @@ export interface RedisIdempotencyStoreOptions {
 
 /** The scripts, defined once per client so calls send EVALSHA (ioredis reloads a script Redis forgot). */
 interface ScriptedRedis {
-  orderlyClaim(claimKey: string, doneKey: string, token: string, hash: string, leaseMs: number): Promise<[string, number?]>;
-  orderlyComplete(claimKey: string, doneKey: string, token: string, hash: string, ttlMs: number): Promise<number>;
+  orderlyClaim(claimKey: string, doneKey: string, replayKey: string, token: string, hash: string, leaseMs: number): Promise<[string, number?]>;
+  orderlyComplete(claimKey: string, doneKey: string, replayKey: string, token: string, hash: string, ttlMs: number): Promise<number>;
   orderlyRelease(claimKey: string, token: string): Promise<number>;
-  orderlyForget(doneKey: string): Promise<number>;
+  orderlyForget(doneKey: string, replayKey: string, ttlMs: number): Promise<number>;
   orderlyClaimMany(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<(string | number)[]>;
   orderlyCompleteMany(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<number[]>;
 }
 
 function scripted(redis: Redis): ScriptedRedis {
   if (!('orderlyClaim' in redis)) {
-    redis.defineCommand('orderlyClaim', { numberOfKeys: 2, lua: claimScript });
-    redis.defineCommand('orderlyComplete', { numberOfKeys: 2, lua: completeScript });
+    redis.defineCommand('orderlyClaim', { numberOfKeys: 3, lua: claimScript });
+    redis.defineCommand('orderlyComplete', { numberOfKeys: 3, lua: completeScript });
     redis.defineCommand('orderlyRelease', { numberOfKeys: 1, lua: releaseScript });
-    redis.defineCommand('orderlyForget', { numberOfKeys: 1, lua: forgetScript });
+    redis.defineCommand('orderlyForget', { numberOfKeys: 2, lua: forgetScript });
   }
   if (!('orderlyClaimMany' in redis)) {
     // The key count is given per call.
@@ -191,8 +206,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     }
   }
 
-  private keys(eventId: string): [string, string] {
-    return [`${this.prefix}:claim:{${eventId}}`, `${this.prefix}:done:{${eventId}}`];
+  /** Claim, done marker and replay request: one hash tag keeps an event's keys in one Redis Cluster slot. */
+  private keys(eventId: string): [string, string, string] {
+    return [`${this.prefix}:claim:{${eventId}}`, `${this.prefix}:done:{${eventId}}`, `${this.prefix}:replay:{${eventId}}`];
   }
 
   claim(request: ClaimRequest): Promise<ClaimResult> {
@@ -228,8 +244,14 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return replies.map((result) => (result === 1 ? 'completed' : 'fenced'));
   }
 
+  /**
+   * Deletes a `dlt:` marker; with no marker yet (the dead-lettering may still be in flight), leaves a replay
+   * request so the marker written later does not make the replayed copy a duplicate. `false` when the event
+   * was handled (a handled event stays done).
+   */
   async forgetDeadLettered(eventId: string): Promise<boolean> {
-    return (await this.redis.orderlyForget(this.keys(eventId)[1])) === 1;
+    const [, doneKey, replayKey] = this.keys(eventId);
+    return (await this.redis.orderlyForget(doneKey, replayKey, this.doneTtlMs)) === 1;
   }
 
   async isSettled(eventId: string): Promise<boolean> {

@@ -40,6 +40,11 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly claims = new Map<string, Claim>();
   /** Done markers: the payload hash, prefixed `dlt:` for a dead-lettered event. */
   readonly done = new Map<string, string>();
+  /**
+   * Replays asked for while no `dlt:` marker existed yet (the dead-lettering still in flight): the marker
+   * written later does not make the replayed copy a duplicate.
+   */
+  readonly replayRequests = new Set<string>();
   /** Events whose claim passed to another token after its lease expired (the old holder may still run). */
   readonly takenOver = new Set<string>();
   private readonly faults: StoreFaults;
@@ -71,7 +76,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async claim({ eventId, payloadHash, fencingToken, leaseMs }: ClaimRequest): Promise<ClaimResult> {
     this.faults.check();
     const done = this.done.get(eventId);
-    if (done !== undefined) return done === payloadHash || done === `dlt:${payloadHash}` ? { status: 'done' } : { status: 'conflict' };
+    if (done === `dlt:${payloadHash}` && this.replayRequests.delete(eventId)) this.done.delete(eventId);
+    else if (done !== undefined) return done === payloadHash || done === `dlt:${payloadHash}` ? { status: 'done' } : { status: 'conflict' };
     const expired = this.claims.get(eventId);
     const claim = this.live(eventId);
     if (!claim || claim.token === fencingToken) {
@@ -86,13 +92,19 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.faults.check();
     if (this.live(eventId)?.token !== token) return 'fenced';
     this.done.set(eventId, outcome.deadLettered ? `dlt:${payloadHash}` : payloadHash);
+    if (!outcome.deadLettered) this.replayRequests.delete(eventId);
     this.claims.delete(eventId);
     return 'completed';
   }
 
   async forgetDeadLettered(eventId: string): Promise<boolean> {
     this.faults.check();
-    if (!this.done.get(eventId)?.startsWith('dlt:')) return false;
+    const done = this.done.get(eventId);
+    if (done === undefined) {
+      this.replayRequests.add(eventId);
+      return true;
+    }
+    if (!done.startsWith('dlt:')) return false;
     this.done.delete(eventId);
     return true;
   }

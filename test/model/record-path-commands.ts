@@ -87,7 +87,9 @@ export const landedFixes: KnownDefectActions = {
   // Fixed on parking (a2408a7: a hung head times out once) and modelfix (a redelivered copy of an event done
   // already, the held head included, is skipped as a duplicate: the store is asked before the dead letter).
   heldKeyRedeliveries: true,
-  replayWhileDeadLettering: false,
+  // Fixed: a replay asked for before the dead letter's marker exists leaves a replay request, and the marker
+  // written later does not make the replayed copy a duplicate.
+  replayWhileDeadLettering: true,
 };
 /** The default run: the actions of every fixed defect, no others. */
 export const defaultDefectActions: KnownDefectActions = { ...landedFixes };

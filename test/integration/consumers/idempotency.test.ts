@@ -27,6 +27,41 @@ describe('RedisIdempotencyStore on the real Redis', () => {
     expect(await store.claim({ ...request, payloadHash: 'other', fencingToken: 'member-c/3' })).toEqual({ status: 'conflict' });
   });
 
+  it('keeps a replay asked for while the dead-lettering is in flight: the late dlt marker does not make the replayed copy a duplicate', async () => {
+    const store = new RedisIdempotencyStore({ redis: testRedis(), groupId: uniqueName('idem') });
+    const eventId = uniqueName('event');
+    const request = { eventId, payloadHash: 'hash-1', leaseMs: 60_000 };
+    expect((await store.claim({ ...request, fencingToken: 'member-a/1' })).status).toBe('claimed');
+    // The DLT record is written; `dlt replay` runs before the member's completion reaches Redis.
+    expect(await store.forgetDeadLettered(eventId)).toBe(true);
+    expect(await store.complete(eventId, 'member-a/1', 'hash-1', { deadLettered: true })).toBe('completed');
+    // The replayed copy is handled, not skipped; afterwards the event is done for good.
+    expect(await store.claim({ ...request, fencingToken: 'member-a/1' })).toEqual({ status: 'claimed', token: 'member-a/1' });
+    expect(await store.complete(eventId, 'member-a/1', 'hash-1')).toBe('completed');
+    expect(await store.claim({ ...request, fencingToken: 'member-b/2' })).toEqual({ status: 'done' });
+    // A handled event is not forgotten, and leaves no request behind that a later dead letter would consume.
+    expect(await store.forgetDeadLettered(eventId)).toBe(false);
+    expect(await store.claim({ ...request, fencingToken: 'member-b/2' })).toEqual({ status: 'done' });
+  });
+
+  it('forgets a dead-lettered event for a replay, once; the same request through the batched claim path', async () => {
+    const store = new RedisIdempotencyStore({ redis: testRedis(), groupId: uniqueName('idem') });
+    const ids = [uniqueName('event'), uniqueName('event')];
+    const claims = await Promise.all(ids.map((eventId) => store.claim({ eventId, payloadHash: 'h', fencingToken: 'a/1', leaseMs: 60_000 })));
+    expect(claims.map((claim) => claim.status)).toEqual(['claimed', 'claimed']);
+    // First id: marker written before the replay (forgotten at once); second: replay first, marker after.
+    expect(await store.complete(ids[0]!, 'a/1', 'h', { deadLettered: true })).toBe('completed');
+    expect(await store.forgetDeadLettered(ids[0]!)).toBe(true);
+    expect(await store.forgetDeadLettered(ids[1]!)).toBe(true);
+    expect(await store.complete(ids[1]!, 'a/1', 'h', { deadLettered: true })).toBe('completed');
+    const replayed = await Promise.all(ids.map((eventId) => store.claim({ eventId, payloadHash: 'h', fencingToken: 'b/2', leaseMs: 60_000 })));
+    expect(replayed.map((claim) => claim.status)).toEqual(['claimed', 'claimed']);
+    // Dead-lettered again: now the markers stay (the requests were used up by the replayed copies' claims).
+    await Promise.all(ids.map((eventId) => store.complete(eventId, 'b/2', 'h', { deadLettered: true })));
+    const again = await Promise.all(ids.map((eventId) => store.claim({ eventId, payloadHash: 'h', fencingToken: 'c/3', leaseMs: 60_000 })));
+    expect(again.map((claim) => claim.status)).toEqual(['done', 'done']);
+  });
+
   it('frees a released claim at once', async () => {
     const store = new RedisIdempotencyStore({ redis: testRedis(), groupId: uniqueName('idem') });
     const request = { eventId: uniqueName('event'), payloadHash: 'h', leaseMs: 60_000 };
