@@ -47,13 +47,30 @@ export class EffectsSink {
       source_partition integer not null, source_offset bigint not null, member text not null, inserted_at timestamptz not null default clock_timestamp())`);
   }
 
+  /**
+   * A query that waits (up to 60 s) while PostgreSQL refuses new connections: the server is shared with the
+   * members and other test runs, and its connection limit (SQLSTATE 53300) is no verdict on the scenario.
+   */
+  private async query<Row extends pg.QueryResultRow>(text: string): Promise<pg.QueryResult<Row>> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        return await this.pool.query<Row>(text);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (!(code === '53300' || code === '57P03' || code === 'ECONNREFUSED') || Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
   async appliedCount(): Promise<number> {
-    const { rows } = await this.pool.query<{ count: string }>(`select count(*) from ${this.table}`);
+    const { rows } = await this.query<{ count: string }>(`select count(*) from ${this.table}`);
     return Number(rows[0]!.count);
   }
 
   async rows(): Promise<AppliedRow[]> {
-    const { rows } = await this.pool.query<{ event_id: string; key: string; sequence: number; source_partition: number; source_offset: string; at: string }>(
+    const { rows } = await this.query<{ event_id: string; key: string; sequence: number; source_partition: number; source_offset: string; at: string }>(
       `select event_id, key, sequence, source_partition, source_offset, (extract(epoch from inserted_at) * 1000)::float8 as at from ${this.table} order by applied`,
     );
     return rows.map((row) => ({ eventId: row.event_id, key: row.key, sequence: row.sequence, partition: row.source_partition, offset: Number(row.source_offset), at: Number(row.at) }));
