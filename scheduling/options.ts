@@ -22,7 +22,7 @@ export interface CronSchedulerOptions {
   scheduleTopic?: string;
   /** Slots missed while no leader ran: `'catch-up'` publishes them (at most `maxCatchUp`), `'skip'` only the latest. @defaultValue `'catch-up'` */
   missedSlots?: 'catch-up' | 'skip';
-  /** With `'catch-up'`, the most missed slots published at once (the newest); older ones are skipped and counted. @defaultValue 100 */
+  /** With `'catch-up'`, the most missed slots published at once (the newest); older ones are skipped and counted. At most 1000. @defaultValue 100 */
   maxCatchUp?: number;
   /** This instance's name, in the claim and in `orderly cron list`. @defaultValue `<hostname>:<pid>` */
   instance?: string;
@@ -47,7 +47,7 @@ const optionsSchema = z.object({
   topic: z.string().min(1, 'must name the tick topic'),
   scheduleTopic: z.string().min(1).default('orderly.schedules'),
   missedSlots: z.enum(['catch-up', 'skip']).default('catch-up'),
-  maxCatchUp: z.number().int().positive().max(10_000).default(100),
+  maxCatchUp: z.number().int().positive().max(1_000).default(100),
   instance: z.string().min(1).max(200).optional(),
   sessionTimeoutMs: z.number().int().positive().default(6_000),
   heartbeatIntervalMs: z.number().int().positive().default(500),
