@@ -8,7 +8,7 @@ export interface CronSchedulerOptions {
   kafka: KafkaClientOptions;
   /** The schedule's name: the tick's key, part of its event id and of the leadership group `orderly-cron.<name>`. */
   name: string;
-  /** A cron expression: 5 fields, or 6 with seconds first (`*\/10 * * * * *`: every 10 seconds). */
+  /** A cron expression: 5 fields, or 6 with seconds first (`* * * * * *`: every second; `0 0 2 * * *`: 02:00 every day). */
   schedule: string;
   /** The IANA time zone the expression is read in. @defaultValue `'UTC'` */
   timezone?: string;

@@ -8,10 +8,13 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { createLogger } from '../../core/logger.ts';
 import { kafkaClientOptionsFromEnv } from '../../core/kafka-client.ts';
+import { startObservabilityServer, type ObservabilityServer } from '../../observability/http.ts';
+import { instrumentScheduler } from '../../observability/instrument-scheduler.ts';
+import { OrderlyMetrics } from '../../observability/metrics.ts';
 import { CronScheduler } from '../../scheduling/scheduler.ts';
 import { createScheduleTopic } from '../../scheduling/schedule-topic.ts';
 import { listSchedules } from '../../scheduling/schedule-status.ts';
-import { positiveInteger, topicName } from '../support/option-parsers.ts';
+import { nonNegativeInteger, positiveInteger, topicName } from '../support/option-parsers.ts';
 import { cliKafka, requiredSetting, withAdmin } from '../support/settings.ts';
 import { formatTable } from '../support/table.ts';
 import { terminalSafeJson, terminalSafeLines } from '../support/terminal-text.ts';
@@ -34,6 +37,7 @@ interface RunOptions {
   instance?: string;
   sessionTimeout: number;
   logLevel: string;
+  metricsPort?: number;
   brokers?: string;
 }
 
@@ -66,8 +70,10 @@ export function registerCronCommand(program: Command): void {
     .option('--instance <id>', 'this instance\'s name in claims and `cron list` (default: host:pid)')
     .option('--session-timeout <ms>', 'how long a dead leader keeps the schedule (the broker accepts 6000 and up by default)', positiveInteger('--session-timeout'), 6_000)
     .option('--log-level <level>', 'JSON log lines on stdout at this level: debug shows each tick', 'info')
+    .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on 127.0.0.1:<port> (0 picks a free one; the address is logged); token from ORDERLY_METRICS_TOKEN', nonNegativeInteger('--metrics-port'))
     .option('--brokers <list>', 'bootstrap brokers host:port,... (default: KAFKA_BROKERS or the local stack)')
     .action(async (options: RunOptions) => {
+      const logger = createLogger({ level: options.logLevel });
       const kafka = kafkaClientOptionsFromEnv();
       kafka.brokers = requiredSetting('KAFKA_BROKERS', options.brokers).split(',').map((broker) => broker.trim()).filter(Boolean);
       const scheduler = new CronScheduler({
@@ -81,9 +87,17 @@ export function registerCronCommand(program: Command): void {
         maxCatchUp: options.maxCatchUp,
         sessionTimeoutMs: options.sessionTimeout,
         heartbeatIntervalMs: Math.min(500, Math.floor(options.sessionTimeout / 3)),
-        logger: createLogger({ level: options.logLevel }),
+        logger,
         ...(options.instance ? { instance: options.instance } : {}),
       });
+      const metrics = new OrderlyMetrics();
+      const detach = instrumentScheduler(scheduler, { metrics });
+      let server: ObservabilityServer | undefined;
+      if (options.metricsPort !== undefined) {
+        // The token comes from the environment: a command line is visible to every user of the host.
+        server = await startObservabilityServer({ port: options.metricsPort, metrics, token: process.env.ORDERLY_METRICS_TOKEN || undefined, logger });
+        logger.info({ port: server.port }, 'metrics served on 127.0.0.1');
+      }
       await scheduler.start();
       const signalled = new Promise<void>((resolve) => {
         process.once('SIGTERM', () => resolve());
@@ -91,6 +105,8 @@ export function registerCronCommand(program: Command): void {
       });
       await Promise.race([signalled, scheduler.whenStopped()]);
       await scheduler.stop();
+      detach();
+      await server?.stop();
       await scheduler.whenStopped();
     });
 
