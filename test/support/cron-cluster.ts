@@ -207,6 +207,19 @@ export class CronCluster {
     }));
   }
 
+  /** Ticks of the schedule on its partition whose slot is before the slot of the tick written before it. */
+  async orderViolations(timeoutMs = 30_000): Promise<number> {
+    const records = await readTicks(this.kafka, this.tickTopic, timeoutMs);
+    let violations = 0;
+    const lastByPartition = new Map<number, string>();
+    for (const record of [...records].sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))) {
+      const previous = lastByPartition.get(record.partition);
+      if (previous !== undefined && record.slot < previous) violations++;
+      lastByPartition.set(record.partition, record.slot);
+    }
+    return violations;
+  }
+
   /** Reads every committed tick (read_committed) and checks the slots from the first to the last. */
   async check(timeoutMs = 30_000): Promise<TickCheck> {
     const records = await readTicks(this.kafka, this.tickTopic, timeoutMs);
