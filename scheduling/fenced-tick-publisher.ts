@@ -7,7 +7,8 @@
  * leader frozen (SIGSTOP) in the middle of a publish cannot get its tick onto the topic after its successor
  * started: readers with `read_committed` (the Orderly consumer's default) never see it.
  *
- * Each tick and the schedule's new state record go in one transaction: both are on the log, or neither.
+ * Each tick (or each batch of catch-up ticks) and the schedule's new state record go in one transaction: both
+ * are on the log, or neither.
  */
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Kafka, type Producer } from '../core/kafka-client.ts';
@@ -79,20 +80,25 @@ export class FencedTickPublisher {
     return nonce;
   }
 
-  /** Publishes the tick of `slotMs` and the state saying it is the last slot, in one transaction. */
-  async publish(slotMs: number, now: () => number): Promise<number> {
+  /**
+   * Publishes the ticks of `slots` (oldest first: a catch-up publishes many at once) and the state saying the
+   * last of them is the last slot, in one transaction. Resolves with the commit time.
+   */
+  async publish(slots: readonly number[], now: () => number): Promise<number> {
     const producer = this.#producer;
     if (!producer) throw new Error('publish before claim');
+    const last = slots.at(-1);
+    if (last === undefined) return now();
     const { name, expression, timezone, topic, scheduleTopic, instance } = this.#identity;
     const transaction = await producer.transaction();
     try {
       await transaction.sendBatch({
         topicMessages: [
-          { topic, messages: [tickMessage({ name, expression, timezone }, slotMs)] },
+          { topic, messages: slots.map((slot) => tickMessage({ name, expression, timezone }, slot)) },
           {
             topic: scheduleTopic,
             messages: [
-              stateMessage({ schedule: name, lastSlot: new Date(slotMs).toISOString(), lastEventId: tickEventId(name, slotMs), expression, timezone, topic, publishedAt: new Date(now()).toISOString(), instance }),
+              stateMessage({ schedule: name, lastSlot: new Date(last).toISOString(), lastEventId: tickEventId(name, last), expression, timezone, topic, publishedAt: new Date(now()).toISOString(), instance }),
             ],
           },
         ],

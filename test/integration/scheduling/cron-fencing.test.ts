@@ -75,7 +75,7 @@ describe('cron fencing', () => {
     const zombie = testKafka().producer({ transactionalId: `orderly-cron.${name}-raw`, idempotent: true, maxInFlightRequests: 1 });
     try {
       await old.claim(Date.now());
-      expect(await old.publish(slot, Date.now)).toBeGreaterThan(0);
+      expect(await old.publish([slot], Date.now)).toBeGreaterThan(0);
 
       await zombie.connect();
       const open = await zombie.transaction();
@@ -87,9 +87,9 @@ describe('cron fencing', () => {
       await zombieSuccessor.disconnect();
 
       await successor.claim(Date.now());
-      const refused = await old.publish(slot + 1_000, Date.now).then(() => undefined, (error: unknown) => error);
+      const refused = await old.publish([slot + 1_000], Date.now).then(() => undefined, (error: unknown) => error);
       expect(isFencedError(refused), String(refused)).toBe(true);
-      await successor.publish(slot + 1_000, Date.now);
+      await successor.publish([slot + 1_000], Date.now);
 
       const ticks = await readTicks(testKafka(), tickTopic, 30_000);
       expect(ticks.map((tick) => tick.slot).sort()).toEqual([new Date(slot).toISOString(), new Date(slot + 1_000).toISOString()]);
