@@ -21,6 +21,8 @@ export interface LeadershipListener {
   crashed(error: Error): void;
 }
 
+const claimsKept = 64;
+
 export function leadershipGroupOf(schedule: string): string {
   return `orderly-cron.${schedule}`;
 }
@@ -79,7 +81,9 @@ export class ScheduleLeadership {
             const slot = Date.parse(record.lastSlot);
             if (this.#lastSlotMs === undefined || slot > this.#lastSlotMs) this.#lastSlotMs = slot;
           } else {
+            // The latest claims only (a claim is awaited right after it is written): bounded however long the process runs.
             this.#claimsSeen.add(record.nonce);
+            if (this.#claimsSeen.size > claimsKept) this.#claimsSeen.delete(this.#claimsSeen.values().next().value!);
             this.#claimWaiters.get(record.nonce)?.();
           }
         }
