@@ -7,6 +7,7 @@ import { runAsMain } from './support/scenario-main.ts';
 
 export interface CronLeaderKillParameters {
   durationMs: number;
+  /** 0: no kill (the steady arm of the bench). */
   killEveryMs: number;
   sessionTimeoutMs: number;
   /** Freeze the leader once at the end (SIGSTOP past the session timeout, then SIGCONT). */
@@ -33,6 +34,10 @@ export async function cronLeaderKillScenario(settings: StackSettings, parameters
     let kills = 0;
     let killsWithoutLeader = 0;
     while (Date.now() - killsAt < parameters.durationMs) {
+      if (parameters.killEveryMs <= 0) {
+        await sleep(parameters.durationMs); // the steady arm: no kill
+        break;
+      }
       await sleep(parameters.killEveryMs);
       const leader = cluster.leader;
       if (!leader) {
@@ -66,6 +71,15 @@ export async function cronLeaderKillScenario(settings: StackSettings, parameters
     const catchUp = cluster.ticks.filter((tick) => tick.mode === 'catch-up').map((tick) => tick.latenessMs);
     const all = cluster.ticks.map((tick) => tick.latenessMs);
     const orderViolations = await cluster.orderViolations();
+    // The slowest live ticks, with how long their leader had led (a tick right after a takeover waits for the catch-up commit).
+    const slowestLive = cluster.ticks
+      .filter((tick) => tick.mode === 'live')
+      .sort((a, b) => b.latenessMs - a.latenessMs)
+      .slice(0, 5)
+      .map((tick) => {
+        const since = cluster.leaderChanges.filter((change) => change.instance === tick.instance && change.at <= Date.parse(tick.slot) + tick.latenessMs).at(-1);
+        return { slot: tick.slot, instance: tick.instance, latenessMs: tick.latenessMs, ledForMs: since ? Date.parse(tick.slot) - since.at : null };
+      });
     const counters = {
       eventsLost: check.missedSlots.length,
       duplicateEffects: check.duplicates + check.slotsWithTwoIds,
@@ -87,6 +101,7 @@ export async function cronLeaderKillScenario(settings: StackSettings, parameters
       latenessLive: latency(live),
       latenessCatchUp: latency(catchUp),
       latenessAll: latency(all),
+      slowestLive,
     };
     return {
       scenario: 'cron-leader-kill',
