@@ -8,12 +8,13 @@
  * is a small JSON document (a consumer decodes it with the JSON decoder, or reads the headers only).
  */
 import { v5 as uuidv5 } from 'uuid';
+import { headerNames } from '../core/headers.ts';
 import type { Message } from '../core/kafka-client.ts';
 import { envelopeToHeaders } from '../producers/envelope-headers.ts';
 
 export const tickHeaderNames = {
-  scheduledFor: 'orderly-scheduled-for',
-  schedule: 'orderly-schedule',
+  scheduledFor: headerNames.scheduledFor,
+  schedule: headerNames.schedule,
 } as const;
 
 export const tickEventType = 'orderly.cron.Tick';
