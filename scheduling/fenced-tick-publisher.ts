@@ -38,6 +38,14 @@ export function isFencedError(error: unknown): boolean {
   return false;
 }
 
+/** Ticks written in an open transaction, not visible until committed. */
+export interface PreparedTicks {
+  /** Commits; resolves with the commit time. Rejects (fenced, or failed) and aborts when the broker refuses it. */
+  commit(): Promise<number>;
+  /** Aborts; never rejects. */
+  abort(): Promise<void>;
+}
+
 export class FencedTickPublisher {
   readonly #kafka: Kafka;
   readonly #identity: ScheduleIdentity;
@@ -85,10 +93,19 @@ export class FencedTickPublisher {
    * last of them is the last slot, in one transaction. Resolves with the commit time.
    */
   async publish(slots: readonly number[], now: () => number): Promise<number> {
+    return (await this.prepare(slots, now)).commit();
+  }
+
+  /**
+   * Writes the ticks of `slots` and the new state in a transaction left open: nothing of it is visible to a
+   * read_committed reader until `commit()`. The leader prepares the next slot's tick ahead of its time and commits
+   * at the slot, so that only the commit is left to do after the slot.
+   */
+  async prepare(slots: readonly number[], now: () => number): Promise<PreparedTicks> {
     const producer = this.#producer;
     if (!producer) throw new Error('publish before claim');
     const last = slots.at(-1);
-    if (last === undefined) return now();
+    if (last === undefined) throw new Error('nothing to publish');
     const { name, expression, timezone, topic, scheduleTopic, instance } = this.#identity;
     const transaction = await producer.transaction();
     try {
@@ -97,18 +114,26 @@ export class FencedTickPublisher {
           { topic, messages: slots.map((slot) => tickMessage({ name, expression, timezone }, slot)) },
           {
             topic: scheduleTopic,
-            messages: [
-              stateMessage({ schedule: name, lastSlot: new Date(last).toISOString(), lastEventId: tickEventId(name, last), expression, timezone, topic, publishedAt: new Date(now()).toISOString(), instance }),
-            ],
+            messages: [stateMessage({ schedule: name, lastSlot: new Date(last).toISOString(), lastEventId: tickEventId(name, last), expression, timezone, topic, instance })],
           },
         ],
       });
-      await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(() => undefined);
       throw error;
     }
-    return now();
+    return {
+      commit: async () => {
+        try {
+          await transaction.commit();
+        } catch (error) {
+          await transaction.abort().catch(() => undefined);
+          throw error;
+        }
+        return now();
+      },
+      abort: () => transaction.abort().catch(() => undefined),
+    };
   }
 
   /** Disconnects the producer (an open transaction is aborted by the broker at its timeout or by the next claim). */

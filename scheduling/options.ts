@@ -34,6 +34,13 @@ export interface CronSchedulerOptions {
   claimTimeoutMs?: number;
   /** Kafka transaction timeout of the tick producer: how long a frozen leader's open transaction can hold back read_committed readers when no successor fences it. @defaultValue 10000 */
   transactionTimeoutMs?: number;
+  /**
+   * How long before a slot the leader writes its tick, in a transaction it commits at the slot, so that only the
+   * commit is left to do after the slot. Readers with read_committed see nothing before the commit; they wait up to
+   * this long behind the open transaction for other records of the same partitions. 0: write and commit at the slot.
+   * Below `transactionTimeoutMs`. @defaultValue 200
+   */
+  prepareAheadMs?: number;
   /** The clock, in epoch ms (tests move it). @defaultValue `Date.now` */
   now?: () => number;
   /** A pino logger; silent by default. */
@@ -53,6 +60,7 @@ const optionsSchema = z.object({
   heartbeatIntervalMs: z.number().int().positive().default(500),
   claimTimeoutMs: z.number().int().positive().default(30_000),
   transactionTimeoutMs: z.number().int().positive().default(10_000),
+  prepareAheadMs: z.number().int().min(0).max(5_000).default(200),
 });
 
 export type ValidCronSchedulerOptions = z.output<typeof optionsSchema> & Pick<CronSchedulerOptions, 'kafka' | 'now' | 'logger'>;
@@ -62,6 +70,9 @@ export function validateCronSchedulerOptions(options: CronSchedulerOptions): Val
   if (!parsed.success) throw new ConfigurationError(parsed.error.issues.map((issue) => `cron.${issue.path.join('.') || '(root)'}: ${issue.message}`));
   if (parsed.data.heartbeatIntervalMs * 3 > parsed.data.sessionTimeoutMs) {
     throw new ConfigurationError(['cron.heartbeatIntervalMs: must be at most a third of sessionTimeoutMs']);
+  }
+  if (parsed.data.prepareAheadMs >= parsed.data.transactionTimeoutMs) {
+    throw new ConfigurationError(['cron.prepareAheadMs: must be below transactionTimeoutMs (the broker would abort the open transaction before its slot)']);
   }
   return { ...parsed.data, kafka: options.kafka, now: options.now, logger: options.logger };
 }

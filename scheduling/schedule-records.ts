@@ -18,8 +18,6 @@ export interface ScheduleState {
   expression: string;
   timezone: string;
   topic: string;
-  /** When the tick was committed, ISO-8601 UTC. */
-  publishedAt: string;
   instance: string;
 }
 

@@ -16,7 +16,6 @@ export interface ScheduleSummary {
   topic: string;
   /** ISO-8601 UTC, absent before the first tick. */
   lastSlot?: string;
-  lastPublishedAt?: string;
   /** ISO-8601 UTC, absent when the expression has no further slot (or cannot be read). */
   nextSlot?: string;
   /** The instance of the latest claim. */
@@ -58,7 +57,7 @@ export async function listSchedules(kafka: Kafka, admin: Admin, scheduleTopic: s
       expression,
       timezone,
       topic: state?.topic ?? claim!.topic,
-      ...(state ? { lastSlot: state.lastSlot, lastPublishedAt: state.publishedAt } : {}),
+      ...(state ? { lastSlot: state.lastSlot } : {}),
       ...(nextSlot ? { nextSlot } : {}),
       ...(claim ? { leader: claim.instance, leaderSince: claim.claimedAt } : {}),
       members: group?.members.length ?? 0,

@@ -187,7 +187,26 @@ export class CronScheduler {
             await sleep(60_000, signal);
             continue;
           }
+          const aheadMs = this.#options.prepareAheadMs;
+          if (aheadMs === 0) {
+            await sleep(next - this.#now(), signal);
+            continue;
+          }
+          // Write the next tick ahead of its slot in an open transaction and commit it at the slot: after the slot,
+          // only the commit is left. Nobody reading read_committed sees it before the commit.
+          await sleep(next - aheadMs - this.#now(), signal);
+          if (signal.aborted) break;
+          const prepared = await this.#publisher.prepare([next], this.#now);
           await sleep(next - this.#now(), signal);
+          if (signal.aborted) {
+            await prepared.abort();
+            break;
+          }
+          const publishedAt = await prepared.commit();
+          this.#lastSlotMs = next;
+          planFrom = next;
+          this.events.emit('scheduler.tick.published', { schedule: name, slotMs: next, publishedAtMs: publishedAt, latenessMs: publishedAt - next, mode: 'live' });
+          this.#logger.debug({ slot: new Date(next).toISOString(), latenessMs: publishedAt - next, mode: 'live' }, 'tick published');
         }
       } catch (error) {
         if (isFencedError(error)) {

@@ -42,6 +42,8 @@ export function tickMessage(schedule: { name: string; expression: string; timezo
   const value: TickValue = { schedule: schedule.name, scheduledFor, expression: schedule.expression, timezone: schedule.timezone };
   return {
     key: schedule.name,
+    // The record's timestamp is the slot, whenever it is written (a tick may be written ahead of its slot, committed at it).
+    timestamp: String(slotMs),
     value: JSON.stringify(value),
     headers: envelopeToHeaders(
       { eventId: tickEventId(schedule.name, slotMs), eventType: tickEventType, occurredAt: scheduledFor },

@@ -33,7 +33,7 @@ async function catchUp(expression: string, lastSlot: string, fakeNow: string, co
   await producer.connect();
   await producer.send({
     topic: scheduleTopic,
-    messages: [stateMessage({ schedule: name, lastSlot, lastEventId: 'seed', expression, timezone: 'Europe/Berlin', topic: tickTopic, publishedAt: lastSlot, instance: 'seed' })],
+    messages: [stateMessage({ schedule: name, lastSlot, lastEventId: 'seed', expression, timezone: 'Europe/Berlin', topic: tickTopic, instance: 'seed' })],
   });
   await producer.disconnect();
   const realStart = Date.now();
@@ -66,11 +66,12 @@ async function catchUp(expression: string, lastSlot: string, fakeNow: string, co
 }
 
 describe('cron fencing', () => {
-  it('refuses the deposed leader at the broker: a new transaction and one left open both fail, and nothing of them is read', { timeout: 60_000 }, async () => {
+  it('refuses the deposed leader at the broker: a new transaction, one left open and a tick written ahead of its slot all fail, and nothing of them is read', { timeout: 60_000 }, async () => {
     const { tickTopic, scheduleTopic, name } = await topics();
     const identity = (instance: string) => ({ name, expression: '* * * * * *', timezone: 'UTC', topic: tickTopic, scheduleTopic, instance });
     const old = new FencedTickPublisher(testKafka(), identity('old'), 10_000);
     const successor = new FencedTickPublisher(testKafka(), identity('new'), 10_000);
+    const third = new FencedTickPublisher(testKafka(), identity('third'), 10_000);
     // A transaction of the old leader open when it froze (begun and sent, not committed), through a producer of the same transactional id.
     const zombie = testKafka().producer({ transactionalId: `orderly-cron.${name}-raw`, idempotent: true, maxInFlightRequests: 1 });
     try {
@@ -86,17 +87,25 @@ describe('cron fencing', () => {
       await expect(open.commit()).rejects.toSatisfy(isFencedError);
       await zombieSuccessor.disconnect();
 
+      // A new transaction of a deposed leader: refused.
       await successor.claim(Date.now());
       const refused = await old.publish([slot + 1_000], Date.now).then(() => undefined, (error: unknown) => error);
       expect(isFencedError(refused), String(refused)).toBe(true);
-      await successor.publish([slot + 1_000], Date.now);
 
+      // A tick written ahead of its slot (an open transaction) by a leader deposed before it commits: refused too.
+      const prepared = await successor.prepare([slot + 2_000], Date.now);
+      await third.claim(Date.now());
+      await expect(prepared.commit()).rejects.toSatisfy(isFencedError);
+      await third.publish([slot + 1_000], Date.now);
+
+      // Only the two committed ticks: not the open transaction's, not the refused one's, not the one written ahead.
       const ticks = await readTicks(testKafka(), tickTopic, 30_000);
       expect(ticks.map((tick) => tick.slot).sort()).toEqual([new Date(slot).toISOString(), new Date(slot + 1_000).toISOString()]);
       expect(ticks.map((tick) => tick.eventId).sort()).toEqual([tickEventId(name, slot), tickEventId(name, slot + 1_000)].sort());
     } finally {
       await old.close();
       await successor.close();
+      await third.close();
       await zombie.disconnect().catch(() => undefined);
     }
   });

@@ -58,7 +58,7 @@ describe('tick events', () => {
 
 describe('schedule-topic records', () => {
   it('round-trip a state and a claim under their own keys, and ignore anything else', () => {
-    const state = stateMessage({ schedule: 's', lastSlot: '2026-01-01T00:00:00.000Z', lastEventId: 'x', expression: '* * * * * *', timezone: 'UTC', topic: 't', publishedAt: '2026-01-01T00:00:00.010Z', instance: 'i' });
+    const state = stateMessage({ schedule: 's', lastSlot: '2026-01-01T00:00:00.000Z', lastEventId: 'x', expression: '* * * * * *', timezone: 'UTC', topic: 't', instance: 'i' });
     const claim = claimMessage({ schedule: 's', instance: 'i', nonce: 'n', claimedAt: '2026-01-01T00:00:00.000Z', expression: '* * * * * *', timezone: 'UTC', topic: 't' });
     expect(state.key).toBe('s');
     expect(claim.key).toBe('s#leader');
