@@ -4,6 +4,7 @@
  * latest claim) and the members of its leadership group as the broker sees them now.
  */
 import { randomBytes } from 'node:crypto';
+import { OrderlyError } from '../core/errors.ts';
 import type { Admin, Kafka } from '../core/kafka-client.ts';
 import { CronSchedule } from './cron-schedule.ts';
 import { leadershipGroupOf } from './schedule-leadership.ts';
@@ -27,6 +28,9 @@ export interface ScheduleSummary {
 
 /** Reads the whole schedule topic (read_committed) and summarises each schedule. */
 export async function listSchedules(kafka: Kafka, admin: Admin, scheduleTopic: string, options: { timeoutMs?: number; now?: number } = {}): Promise<ScheduleSummary[]> {
+  if (!(await admin.listTopics()).includes(scheduleTopic)) {
+    throw new OrderlyError('CONFIGURATION', `the schedule topic ${scheduleTopic} does not exist: create it with \`orderly cron init --schedule-topic ${scheduleTopic}\` (or name the right one with --schedule-topic)`, { retriable: false });
+  }
   const states = new Map<string, ScheduleState>();
   const claims = new Map<string, ScheduleClaim>();
   await readTopic(kafka, admin, scheduleTopic, options.timeoutMs ?? 15_000, (value) => {

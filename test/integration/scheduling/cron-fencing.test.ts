@@ -134,6 +134,9 @@ describe('cron fencing', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`the schedule topic ${missing}.schedules does not exist: create it with \`orderly cron init --schedule-topic ${missing}.schedules\``);
     expect(result.stderr).toContain(`the tick topic ${missing}.ticks does not exist`);
+    const list = await orderly('cron', 'list', '--schedule-topic', `${missing}.schedules`);
+    expect(list.code).toBe(1);
+    expect(list.stderr).toContain(`the schedule topic ${missing}.schedules does not exist: create it with \`orderly cron init --schedule-topic ${missing}.schedules\``);
     const admin = await testAdmin();
     expect(await admin.listTopics()).not.toContain(`${missing}.schedules`);
     const init = await orderly('cron', 'init', '--schedule-topic', `${missing}.schedules`);
