@@ -42,6 +42,11 @@ export const headerNames = {
   level: 'orderly-retry-level',
   /** Set on a reduced dead letter (see the dead-letter publisher): why the full record could not be sent. */
   reducedForm: 'orderly-reduced-form',
+  // Written on a cron tick (scheduling/tick-event.ts).
+  /** The slot the tick is for, ISO-8601 UTC. */
+  scheduledFor: 'orderly-scheduled-for',
+  /** The schedule's name. */
+  schedule: 'orderly-schedule',
 } as const;
 
 /** One header exactly as on the wire: the name's bytes and the value's bytes (null for a null value). */

@@ -9,3 +9,4 @@ export * from './lag-monitor.ts';
 export * from './lag-monitor-options.ts';
 export * from './http.ts';
 export * from './topic-tier.ts';
+export * from './instrument-scheduler.ts';

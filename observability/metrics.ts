@@ -46,6 +46,13 @@ export const metricNames = [
   'orderly_lag_poll_failures_total',
   'orderly_undecodable_batches_total',
   'orderly_client_crashes_total',
+  'orderly_cron_ticks_published_total',
+  'orderly_cron_tick_lateness_seconds',
+  'orderly_cron_slots_skipped_total',
+  'orderly_cron_leader_changes_total',
+  'orderly_cron_publish_fenced_total',
+  'orderly_cron_publish_failures_total',
+  'orderly_cron_leader',
 ] as const;
 
 export type MetricName = (typeof metricNames)[number];
@@ -67,12 +74,15 @@ export interface OrderlyMetricsOptions {
   handlerDurationBucketsSeconds?: number[];
   /** Buckets of `orderly_end_to_end_latency_seconds`, in seconds. @defaultValue 10 ms to 1 h */
   endToEndLatencyBucketsSeconds?: number[];
+  /** Buckets of `orderly_cron_tick_lateness_seconds` (commit time - slot time), in seconds. @defaultValue 5 ms to 5 min */
+  tickLatenessBucketsSeconds?: number[];
 }
 
 export const defaultOrderlyMetricsOptions = {
   processMetrics: true,
   handlerDurationBucketsSeconds: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   endToEndLatencyBucketsSeconds: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+  tickLatenessBucketsSeconds: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
 } satisfies Partial<OrderlyMetricsOptions>;
 
 const buckets = z
@@ -85,6 +95,7 @@ const optionsSchema = z.object({
   processMetrics: z.boolean().default(defaultOrderlyMetricsOptions.processMetrics),
   handlerDurationBucketsSeconds: buckets.default(defaultOrderlyMetricsOptions.handlerDurationBucketsSeconds),
   endToEndLatencyBucketsSeconds: buckets.default(defaultOrderlyMetricsOptions.endToEndLatencyBucketsSeconds),
+  tickLatenessBucketsSeconds: buckets.default(defaultOrderlyMetricsOptions.tickLatenessBucketsSeconds),
 });
 
 export function validateOrderlyMetricsOptions(options: OrderlyMetricsOptions): z.output<typeof optionsSchema> {
@@ -125,6 +136,13 @@ export class OrderlyMetrics {
   readonly lagPollFailures: Counter<'group'>;
   readonly undecodableBatches: Counter<'group' | 'topic' | 'partition' | 'action'>;
   readonly clientCrashes: Counter<'group' | 'restart'>;
+  readonly cronTicksPublished: Counter<'schedule' | 'mode'>;
+  readonly cronTickLateness: Histogram<'schedule' | 'mode'>;
+  readonly cronSlotsSkipped: Counter<'schedule'>;
+  readonly cronLeaderChanges: Counter<'schedule'>;
+  readonly cronPublishFenced: Counter<'schedule'>;
+  readonly cronPublishFailures: Counter<'schedule'>;
+  readonly cronLeader: Gauge<'schedule' | 'instance'>;
   private readonly sources = new Set<ConsumerGaugeSource>();
 
   constructor(options: OrderlyMetricsOptions = {}) {
@@ -200,6 +218,21 @@ export class OrderlyMetrics {
 
     this.undecodableBatches = counter('orderly_undecodable_batches_total', 'Record batches that could not be decoded; action: blocked (the partition stops there) or skipped (a stub went to the DLT)', ['group', 'topic', 'partition', 'action']);
     this.clientCrashes = counter('orderly_client_crashes_total', "Crashes of the Kafka client's consumer; restart: kafkajs, member (after a backoff) or none (the member stops)", ['group', 'restart']);
+
+    // Cron schedules (scheduling/): label `schedule` is the schedule's name; `mode` is live or catch-up.
+    this.cronTicksPublished = counter('orderly_cron_ticks_published_total', 'Ticks committed by this instance as leader; mode: live (came due while it led) or catch-up (missed before)', ['schedule', 'mode']);
+    this.cronTickLateness = new Histogram({
+      name: 'orderly_cron_tick_lateness_seconds',
+      help: 'Commit time of a tick minus its slot, in seconds',
+      labelNames: ['schedule', 'mode'],
+      buckets: valid.tickLatenessBucketsSeconds,
+      registers,
+    });
+    this.cronSlotsSkipped = counter('orderly_cron_slots_skipped_total', 'Due slots never published: left out by the missed-slot policy (skip, or past maxCatchUp)', ['schedule']);
+    this.cronLeaderChanges = counter('orderly_cron_leader_changes_total', 'Times this instance took a schedule over (fencing the previous leader)', ['schedule']);
+    this.cronPublishFenced = counter('orderly_cron_publish_fenced_total', 'Publishes refused by the broker because a newer leader fenced this instance', ['schedule']);
+    this.cronPublishFailures = counter('orderly_cron_publish_failures_total', 'Claims or publishes that failed for another reason (the leader re-reads the schedule topic and tries again)', ['schedule']);
+    this.cronLeader = gauge('orderly_cron_leader', '1 while this instance leads the schedule', ['schedule', 'instance']);
 
     if (valid.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -32,6 +32,7 @@ export const optionsSources: OptionsSource[] = [
   { title: 'instrumentConsumer', file: 'observability/instrument-consumer.ts', interfaceName: 'InstrumentConsumerOptions', usage: '`instrumentConsumer(consumer, options)` from `orderly/observability`.' },
   { title: 'Observability server', file: 'observability/http.ts', interfaceName: 'ObservabilityServerOptions', usage: '`startObservabilityServer(options)`: `/metrics`, `/healthz`, `/readyz`.' },
   { title: 'Topic settings (topics.yaml)', file: 'operations/topic-settings.ts', interfaceName: 'TopicSettings', schemaName: 'settingsSchema', usage: 'Each entry of `topics.yaml` (and `orderly topics` flags); `retention` takes `7d`, `12h`, `forever`.' },
+  { title: 'CronScheduler', file: 'scheduling/options.ts', interfaceName: 'CronSchedulerOptions', usage: '`new CronScheduler(options)` from `orderly/scheduling` (and `orderly cron run` flags); see [scheduling.md](scheduling.md).' },
 ];
 
 interface OptionRow {

@@ -32,6 +32,10 @@ export const helpExamples: Record<string, string[]> = {
   'dlt list': ['orderly dlt list --topic orders --group billing --reason handler-error --json'],
   'dlt replay': ['orderly dlt replay --topic orders --group billing --reason handler-error', 'orderly dlt replay --topic orders --group billing --reason handler-error --confirm 12'],
   'dlt purge': ['orderly dlt purge --topic orders --group billing', 'orderly dlt purge --topic orders --group billing --confirm 12'],
+  cron: ['orderly cron init', "orderly cron run --name nightly-report --schedule '0 0 2 * * *' --timezone Europe/Berlin --topic reports", 'orderly cron list'],
+  'cron init': ['orderly cron init --schedule-topic orderly.schedules --replication-factor 3'],
+  'cron run': ["orderly cron run --name nightly-report --schedule '0 0 2 * * *' --timezone Europe/Berlin --topic reports --missed-slots skip"],
+  'cron list': ['orderly cron list', 'orderly cron list --json'],
   lag: ['orderly lag --group billing --topic orders', 'orderly lag --group billing --topic orders --topic refunds --json'],
 };
 

@@ -33,10 +33,12 @@ describe('alert rules', () => {
     }
   });
 
-  it('cover backlog, dead letters, retries, handler time, stalled partitions (from the lag and from the member itself) and missing members', () => {
+  it('cover backlog, dead letters, retries, handler time, stalled partitions (from the lag and from the member itself), missing members, and cron schedules that miss a slot or have no leader', () => {
     expect(rules.map((rule) => rule.alert).sort()).toEqual([
       'OrderlyBacklogGrowing',
       'OrderlyClientCrashing',
+      'OrderlyCronNoLeader',
+      'OrderlyCronSlotMissed',
       'OrderlyDeadLettersGrowing',
       'OrderlyForwardStuck',
       'OrderlyHandlerP99Doubled',
@@ -58,7 +60,7 @@ describe('alert rules', () => {
       return;
     }
     expect(version).toContain('promtool');
-    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain('SUCCESS: 10 rules found');
+    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain('SUCCESS: 12 rules found');
   });
 });
 
