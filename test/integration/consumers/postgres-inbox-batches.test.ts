@@ -1,0 +1,204 @@
+/**
+ * PostgresInbox's batch mode (group commit) on the real PostgreSQL: calls that arrive together share one
+ * transaction; a failing event rolls back alone; duplicates (within a batch and across batches) are applied
+ * once; an id conflict is detected; a commit that fails rejects every event of the batch and records nothing;
+ * an event whose attempt is aborted (handler timeout) aborts its batch without holding the others, and runs
+ * alone afterwards.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresInbox } from '../../../consumers/idempotency/postgres-inbox.ts';
+import type { HandledEvent, HandlerContext } from '../../../consumers/options.ts';
+import { IdConflictError, RetryableError } from '../../../core/errors.ts';
+import { testStack, uniqueName } from '../../support/test-stack.ts';
+
+const inboxTable = uniqueName('inbox_batch').replaceAll('-', '_');
+const effects = `${inboxTable}_effects`;
+const parents = `${inboxTable}_parents`;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  pool = new pg.Pool({ connectionString: testStack().settings.DATABASE_URL, max: 4 });
+  pool.on('error', () => undefined);
+  await new PostgresInbox({ pool, groupId: 'g', table: inboxTable }).createTable();
+  await pool.query(`create table ${parents} (id integer primary key)`);
+  // The parent reference is checked at commit: a handler can make the commit fail.
+  await pool.query(`create table ${effects} (event_id text not null, txid bigint not null, parent integer references ${parents}(id) deferrable initially deferred)`);
+});
+
+afterAll(async () => {
+  await pool.query(`drop table if exists ${effects}`);
+  await pool.query(`drop table if exists ${parents}`);
+  await pool.query(`drop table if exists ${inboxTable}`);
+  await pool.end();
+});
+
+let groupCounter = 0;
+/** An inbox of its own group, so the cases do not see each other's rows. */
+function freshInbox(): { inbox: PostgresInbox; group: string } {
+  const group = `group-${++groupCounter}-${Date.now()}`;
+  return { inbox: new PostgresInbox({ pool, groupId: group, table: inboxTable }), group };
+}
+
+function eventOf(eventId: string, payloadHash = `hash-${eventId}`): HandledEvent<unknown> {
+  return { eventId, payloadHash } as HandledEvent<unknown>;
+}
+
+function contextOf(signal: AbortSignal = new AbortController().signal, attempt = 1): HandlerContext {
+  return { attempt, signal };
+}
+
+/** Records the event and its transaction id in the effects table. */
+async function record(event: HandledEvent<unknown>, transaction: pg.PoolClient, parent: number | null = null): Promise<void> {
+  await transaction.query(`insert into ${effects} (event_id, txid, parent) values ($1, txid_current(), $2)`, [event.eventId, parent]);
+}
+
+/** A handler that only records. */
+const recordOnly = (event: HandledEvent<unknown>, transaction: pg.PoolClient) => record(event, transaction);
+
+async function effectsOf(ids: string[]): Promise<{ event_id: string; txid: string }[]> {
+  const { rows } = await pool.query<{ event_id: string; txid: string }>(`select event_id, txid from ${effects} where event_id = any($1::text[]) order by event_id`, [ids]);
+  return rows;
+}
+
+async function inboxOf(group: string): Promise<string[]> {
+  const { rows } = await pool.query<{ event_id: string }>(`select event_id from ${inboxTable} where group_id = $1 order by event_id`, [group]);
+  return rows.map((row) => row.event_id);
+}
+
+const prefix = uniqueName('e');
+const ids = (name: string, count: number) => Array.from({ length: count }, (_, index) => `${prefix}-${name}-${String(index).padStart(2, '0')}`);
+
+describe('PostgresInbox.batchHandler', () => {
+  it('applies the calls that arrive together in one transaction, committed once', async () => {
+    const { inbox, group } = freshInbox();
+    let calls = 0;
+    const handler = inbox.batchHandler(async (event, transaction) => {
+      calls++;
+      await record(event, transaction);
+    });
+    const events = ids('together', 20);
+    await Promise.all(events.map((id) => handler(eventOf(id), contextOf())));
+    const rows = await effectsOf(events);
+    expect(rows.map((row) => row.event_id)).toEqual(events);
+    expect(new Set(rows.map((row) => row.txid)).size).toBe(1); // one transaction
+    expect(calls).toBe(20);
+    expect(await inboxOf(group)).toEqual(events);
+  });
+
+  it('rolls a failing event back alone: its call rejects with its error, the others commit', async () => {
+    const { inbox, group } = freshInbox();
+    const events = ids('one-fails', 10);
+    const failing = events[4]!;
+    const handler = inbox.batchHandler(async (event, transaction) => {
+      await record(event, transaction); // written, then rolled back to its savepoint
+      if (event.eventId === failing) throw new Error('handler failed');
+    });
+    const results = await Promise.allSettled(events.map((id) => handler(eventOf(id), contextOf())));
+    expect(results.map((result) => result.status)).toEqual(events.map((id) => (id === failing ? 'rejected' : 'fulfilled')));
+    expect((results[4] as PromiseRejectedResult).reason).toMatchObject({ message: 'handler failed' });
+    const others = events.filter((id) => id !== failing);
+    expect((await effectsOf(events)).map((row) => row.event_id)).toEqual(others);
+    expect(await inboxOf(group)).toEqual(others); // no inbox row for the failed event: it is not applied
+    // Its retry applies it.
+    const retry = inbox.batchHandler(recordOnly);
+    await retry(eventOf(failing), contextOf(undefined, 2));
+    expect((await effectsOf([failing])).length).toBe(1);
+    expect(await inboxOf(group)).toEqual(events);
+  });
+
+  it('applies an event once when it comes twice in one batch and again in a later batch', async () => {
+    const { inbox, group } = freshInbox();
+    const [first, second] = ids('duplicates', 2) as [string, string];
+    let calls = 0;
+    const handler = inbox.batchHandler(async (event, transaction) => {
+      calls++;
+      await record(event, transaction);
+    });
+    await Promise.all([handler(eventOf(first), contextOf()), handler(eventOf(first), contextOf()), handler(eventOf(second), contextOf())]);
+    await Promise.all([handler(eventOf(first), contextOf()), handler(eventOf(second), contextOf())]);
+    expect(calls).toBe(2);
+    expect((await effectsOf([first, second])).map((row) => row.event_id)).toEqual([first, second]);
+    expect(await inboxOf(group)).toEqual([first, second]);
+  });
+
+  it('rejects an event id applied before with another payload as an IdConflictError; its batch commits', async () => {
+    const { inbox, group } = freshInbox();
+    const [applied, other] = ids('conflict', 2) as [string, string];
+    const handler = inbox.batchHandler(recordOnly);
+    await handler(eventOf(applied, 'hash-a'), contextOf());
+    const results = await Promise.allSettled([handler(eventOf(applied, 'hash-b'), contextOf()), handler(eventOf(other), contextOf())]);
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: expect.any(IdConflictError) });
+    expect(results[1]).toMatchObject({ status: 'fulfilled' });
+    expect((await effectsOf([applied])).length).toBe(1);
+    expect(await inboxOf(group)).toEqual([applied, other]);
+  });
+
+  it('rejects every event of a batch whose commit fails, and records nothing of it', async () => {
+    const { inbox, group } = freshInbox();
+    const events = ids('commit-fails', 6);
+    const breaking = events[2]!;
+    let calls = 0;
+    const handler = inbox.batchHandler(async (event, transaction) => {
+      calls++;
+      await record(event, transaction, event.eventId === breaking ? 404 : null); // no parent 404: the commit fails
+    });
+    const results = await Promise.allSettled(events.map((id) => handler(eventOf(id), contextOf())));
+    expect(calls).toBe(6); // every handler succeeded ...
+    for (const result of results) {
+      expect(result.status).toBe('rejected'); // ... and every call rejects: none may be marked done
+      expect((result as PromiseRejectedResult).reason).toBeInstanceOf(RetryableError);
+      expect(String(((result as PromiseRejectedResult).reason as Error).cause)).toMatch(/foreign key/);
+    }
+    expect(await effectsOf(events)).toEqual([]);
+    expect(await inboxOf(group)).toEqual([]);
+  });
+
+  it('aborts the batch when an event times out: the slow one rejects with its reason, those run before retry, those after go on; it runs alone next time', async () => {
+    const { inbox, group } = freshInbox();
+    const [before, slow, after] = ids('timeout', 3) as [string, string, string];
+    let slowOnce = true;
+    const handler = inbox.batchHandler(async (event, transaction) => {
+      await record(event, transaction);
+      if (event.eventId === slow && slowOnce) {
+        slowOnce = false;
+        await transaction.query('select pg_sleep(60)'); // a statement the server is busy with: its locks must go too
+      }
+    });
+    const timeout = new AbortController();
+    setTimeout(() => timeout.abort(new Error('handler timeout')), 500);
+    const startedAt = Date.now();
+    const results = await Promise.allSettled([handler(eventOf(before), contextOf()), handler(eventOf(slow), contextOf(timeout.signal)), handler(eventOf(after), contextOf())]);
+    expect(Date.now() - startedAt).toBeLessThan(30_000); // not held by the 60 s statement
+    expect(results[0]).toMatchObject({ status: 'rejected', reason: expect.any(RetryableError) });
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: { message: 'handler timeout' } });
+    expect(results[2]).toMatchObject({ status: 'fulfilled' }); // not run when the batch was aborted: carried on
+    expect(await inboxOf(group)).toEqual([after]);
+
+    // The retries: the slow event runs in a transaction of its own; its inbox row is not locked any more.
+    await Promise.all([handler(eventOf(before), contextOf(undefined, 2)), handler(eventOf(slow), contextOf(undefined, 2))]);
+    const rows = await effectsOf([before, slow]);
+    expect(rows.map((row) => row.event_id)).toEqual([before, slow]);
+    expect(rows[0]!.txid).not.toBe(rows[1]!.txid);
+    expect(await inboxOf(group)).toEqual([after, before, slow].sort());
+  }, 60_000);
+
+  it('rejects at once an event whose attempt is aborted while it waits for a batch', async () => {
+    const { inbox } = freshInbox();
+    const handler = inbox.batchHandler(recordOnly, { maxBatchesInFlight: 1, maxBatchEvents: 1 });
+    const [first, waiting] = ids('queued-abort', 2) as [string, string];
+    const aborted = new AbortController();
+    const running = handler(eventOf(first), contextOf());
+    const queued = handler(eventOf(waiting), contextOf(aborted.signal));
+    aborted.abort(new Error('consumer stopping'));
+    await expect(queued).rejects.toThrow('consumer stopping');
+    await running;
+    expect((await effectsOf([first, waiting])).map((row) => row.event_id)).toEqual([first]);
+  });
+
+  it('refuses bad options with a clear error', () => {
+    const { inbox } = freshInbox();
+    expect(() => inbox.batchHandler(recordOnly, { maxBatchEvents: 0 })).toThrow(/maxBatchEvents \(0\) must be a whole number from 1 to 10000/);
+    expect(() => inbox.batchHandler(recordOnly, { maxWaitMs: -1, maxBatchesInFlight: 0 })).toThrow(/maxWaitMs \(-1\).*maxBatchesInFlight \(0\)/);
+  });
+});
