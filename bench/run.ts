@@ -13,9 +13,10 @@ const workloads = {
   'consumer-memory': 'consumer-memory.ts',
   'consumer-ceiling': 'consumer-ceiling.ts',
   'priority-lanes': 'priority-lanes.ts',
+  'ledger-throughput': 'ledger-throughput.ts',
 } as const;
 type Workload = keyof typeof workloads;
-const aliases: Record<string, Workload> = { overhead: 'consumer-overhead', keys: 'key-concurrency', retry: 'retry-precision', memory: 'consumer-memory', ceiling: 'consumer-ceiling', priority: 'priority-lanes' };
+const aliases: Record<string, Workload> = { overhead: 'consumer-overhead', keys: 'key-concurrency', retry: 'retry-precision', memory: 'consumer-memory', ceiling: 'consumer-ceiling', priority: 'priority-lanes', ledger: 'ledger-throughput' };
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(name in workloads) && !(name in aliases));

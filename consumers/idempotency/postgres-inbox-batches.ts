@@ -196,16 +196,17 @@ export class InboxBatches<T> {
       connecting.then((client) => batch.aborted && client.release(true), () => undefined);
       const client = await guard(connecting);
       batch.client = client;
-      await guard(client.query('begin'));
+      // Sent without waiting: on a pool made with `pipeline: true` it shares a round trip with the insert.
+      const begun = quietly(client.query('begin'));
       const ordered = [...entries].sort((a, b) => (a.event.eventId < b.event.eventId ? -1 : 1)); // one lock order for every batch
-      const { rows } = await guard(
-        client.query<{ event_id: string }>(
+      const insertion = client.query<{ event_id: string }>(
           `insert into ${this.#table} (group_id, event_id, payload_hash)
            select $1, event_id, payload_hash from unnest($2::text[], $3::text[]) as rows(event_id, payload_hash)
            on conflict do nothing returning event_id`,
-          [this.#groupId, ordered.map((entry) => entry.event.eventId), ordered.map((entry) => entry.event.payloadHash)],
-        ),
+        [this.#groupId, ordered.map((entry) => entry.event.eventId), ordered.map((entry) => entry.event.payloadHash)],
       );
+      await guard(begun);
+      const { rows } = await guard(insertion);
       const inserted = new Set(rows.map((row) => row.event_id));
       const seen = entries.filter((entry) => !inserted.has(entry.event.eventId));
       if (seen.length > 0) await this.#resolveSeen(client, seen, guard);
@@ -213,16 +214,20 @@ export class InboxBatches<T> {
       for (const entry of entries) {
         if (!inserted.has(entry.event.eventId) || entry.state === 'settled') continue;
         entry.state = 'running';
-        await guard(client.query(savepoint ? 'release savepoint orderly_event; savepoint orderly_event' : 'savepoint orderly_event'));
+        // Not awaited before the handler runs: with `pipeline: true` it goes out with the handler's first statement.
+        const marked = quietly(client.query(savepoint ? 'release savepoint orderly_event; savepoint orderly_event' : 'savepoint orderly_event'));
         savepoint = true;
         try {
           await guard(this.#handle(entry.event, client, entry.context));
+          await guard(marked);
           entry.state = 'applied';
         } catch (error) {
           if (batch.aborted) throw error;
           // This event alone: its writes and its inbox row go, the batch goes on.
-          await guard(client.query('rollback to savepoint orderly_event'));
-          await guard(client.query(`delete from ${this.#table} where group_id = $1 and event_id = $2`, [this.#groupId, entry.event.eventId]));
+          const rolledBack = quietly(client.query('rollback to savepoint orderly_event'));
+          const deleted = quietly(client.query(`delete from ${this.#table} where group_id = $1 and event_id = $2`, [this.#groupId, entry.event.eventId]));
+          await guard(rolledBack);
+          await guard(deleted);
           entry.reject(error);
         }
       }
@@ -292,6 +297,12 @@ export class InboxBatches<T> {
     this.#suspects.add(eventId);
     if (this.#suspects.size > maxSuspects) this.#suspects.delete(this.#suspects.values().next().value!);
   }
+}
+
+/** The same promise, with its rejection marked handled (it is awaited later, or the batch fails before). */
+function quietly<R>(promise: Promise<R>): Promise<R> {
+  promise.catch(() => undefined);
+  return promise;
 }
 
 function describe(reason: unknown): string {
