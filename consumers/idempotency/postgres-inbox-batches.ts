@@ -24,6 +24,20 @@ import { connectWaitingOutRefusals, terminateBackend } from './postgres-connecti
 /** A handler given the transaction that records its event in the inbox (see {@link PostgresInbox}). */
 export type TransactionalHandler<T> = (event: HandledEvent<T>, transaction: PoolClient, context: HandlerContext) => Promise<void>;
 
+/**
+ * The batch mode's second form, for handlers whose writes can be made for many events at once: `check` runs per
+ * event and writes nothing (it throws to fail that event alone), `apply` makes the writes of every event that
+ * passed, in one go. When `apply` throws, its writes are rolled back and the events are applied again one at a
+ * time (`apply([event])`, each in a savepoint of its own), so only the failing one fails: the same outcome per
+ * event as the handler form, with one statement per batch instead of one (and a savepoint) per event.
+ */
+export interface BatchApplier<T> {
+  /** Per event, before any write: throw to fail the event alone (it takes its own retry or DLT path). */
+  check?: (event: HandledEvent<T>, context: HandlerContext) => void | Promise<void>;
+  /** The writes of the events, in the batch's transaction (not to be committed, rolled back or released here). */
+  apply: (events: readonly HandledEvent<T>[], transaction: PoolClient) => Promise<void>;
+}
+
 export interface InboxBatchOptions {
   /** Events in one transaction at most. @defaultValue 64 */
   maxBatchEvents?: number;
@@ -61,11 +75,14 @@ interface Batch<T> {
 /** Events whose handler was running when its batch was aborted, at most: they run alone next time. */
 const maxSuspects = 1_024;
 
+/** Races a promise against the batch's abort. */
+type Guard = <R>(promise: Promise<R>) => Promise<R>;
+
 export class InboxBatches<T> {
   readonly #pool: Pool;
   readonly #table: string;
   readonly #groupId: string;
-  readonly #handle: TransactionalHandler<T>;
+  readonly #handle: TransactionalHandler<T> | BatchApplier<T>;
   readonly #maxBatchEvents: number;
   readonly #maxWaitMs: number;
   readonly #maxInFlight: number;
@@ -74,7 +91,7 @@ export class InboxBatches<T> {
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   readonly #suspects = new Set<string>();
 
-  constructor(pool: Pool, table: string, groupId: string, handle: TransactionalHandler<T>, options: InboxBatchOptions) {
+  constructor(pool: Pool, table: string, groupId: string, handle: TransactionalHandler<T> | BatchApplier<T>, options: InboxBatchOptions) {
     const { maxBatchEvents = 64, maxWaitMs = 0, maxBatchesInFlight = 2 } = options;
     const problems: string[] = [];
     if (!Number.isInteger(maxBatchEvents) || maxBatchEvents < 1 || maxBatchEvents > 10_000) problems.push(`maxBatchEvents (${maxBatchEvents}) must be a whole number from 1 to 10000`);
@@ -104,7 +121,10 @@ export class InboxBatches<T> {
         batch: undefined,
         onAbort: () => this.#aborted(entry),
       };
-      entry.resolve = () => this.#settle(entry, () => resolve());
+      entry.resolve = () => this.#settle(entry, () => {
+        this.#suspects.delete(event.eventId);
+        resolve();
+      });
       entry.reject = (error) => this.#settle(entry, () => reject(error));
       signal.addEventListener('abort', entry.onAbort, { once: true });
       this.#queue.push(entry);
@@ -189,7 +209,7 @@ export class InboxBatches<T> {
       entry.state = 'batched';
       entry.batch = batch;
     }
-    const guard = <R>(promise: Promise<R>): Promise<R> => Promise.race([promise, batch.abortion]);
+    const guard: Guard = (promise) => Promise.race([promise, batch.abortion]);
     let broken = false;
     try {
       const connecting = connectWaitingOutRefusals(this.#pool, () => batch.controller.signal);
@@ -200,9 +220,9 @@ export class InboxBatches<T> {
       const begun = quietly(client.query('begin'));
       const ordered = [...entries].sort((a, b) => (a.event.eventId < b.event.eventId ? -1 : 1)); // one lock order for every batch
       const insertion = client.query<{ event_id: string }>(
-          `insert into ${this.#table} (group_id, event_id, payload_hash)
-           select $1, event_id, payload_hash from unnest($2::text[], $3::text[]) as rows(event_id, payload_hash)
-           on conflict do nothing returning event_id`,
+        `insert into ${this.#table} (group_id, event_id, payload_hash)
+         select $1, event_id, payload_hash from unnest($2::text[], $3::text[]) as rows(event_id, payload_hash)
+         on conflict do nothing returning event_id`,
         [this.#groupId, ordered.map((entry) => entry.event.eventId), ordered.map((entry) => entry.event.payloadHash)],
       );
       await guard(begun);
@@ -210,27 +230,9 @@ export class InboxBatches<T> {
       const inserted = new Set(rows.map((row) => row.event_id));
       const seen = entries.filter((entry) => !inserted.has(entry.event.eventId));
       if (seen.length > 0) await this.#resolveSeen(client, seen, guard);
-      let savepoint = false;
-      for (const entry of entries) {
-        if (!inserted.has(entry.event.eventId) || entry.state === 'settled') continue;
-        entry.state = 'running';
-        // Not awaited before the handler runs: with `pipeline: true` it goes out with the handler's first statement.
-        const marked = quietly(client.query(savepoint ? 'release savepoint orderly_event; savepoint orderly_event' : 'savepoint orderly_event'));
-        savepoint = true;
-        try {
-          await guard(this.#handle(entry.event, client, entry.context));
-          await guard(marked);
-          entry.state = 'applied';
-        } catch (error) {
-          if (batch.aborted) throw error;
-          // This event alone: its writes and its inbox row go, the batch goes on.
-          const rolledBack = quietly(client.query('rollback to savepoint orderly_event'));
-          const deleted = quietly(client.query(`delete from ${this.#table} where group_id = $1 and event_id = $2`, [this.#groupId, entry.event.eventId]));
-          await guard(rolledBack);
-          await guard(deleted);
-          entry.reject(error);
-        }
-      }
+      const fresh = entries.filter((entry) => inserted.has(entry.event.eventId) && entry.state !== 'settled');
+      if (typeof this.#handle === 'function') await this.#handleEach(client, fresh, this.#handle, batch, guard);
+      else await this.#applyAll(client, fresh, this.#handle, batch, guard);
       await guard(client.query('commit'));
       for (const entry of entries) if (entry.state === 'applied') entry.resolve();
     } catch (error) {
@@ -253,8 +255,78 @@ export class InboxBatches<T> {
     }
   }
 
+  /** The handler form: each event's handler in turn, in a savepoint of its own. */
+  async #handleEach(client: PoolClient, fresh: Entry<T>[], handle: TransactionalHandler<T>, batch: Batch<T>, guard: Guard): Promise<void> {
+    let savepoint = false;
+    for (const entry of fresh) {
+      entry.state = 'running';
+      // Not awaited before the handler runs: with `pipeline: true` it goes out with the handler's first statement.
+      const marked = quietly(client.query(savepoint ? 'release savepoint orderly_event; savepoint orderly_event' : 'savepoint orderly_event'));
+      savepoint = true;
+      try {
+        await guard(handle(entry.event, client, entry.context));
+        await guard(marked);
+        entry.state = 'applied';
+      } catch (error) {
+        if (batch.aborted) throw error;
+        await this.#undoOne(client, entry, 'orderly_event', error, guard);
+      }
+    }
+  }
+
+  /**
+   * The applier form: `check` per event (a failure deletes that event's inbox row and rejects it), then one
+   * `apply` for all that passed; if it fails, rolled back and applied again one event at a time.
+   */
+  async #applyAll(client: PoolClient, fresh: Entry<T>[], applier: BatchApplier<T>, batch: Batch<T>, guard: Guard): Promise<void> {
+    const passed: Entry<T>[] = [];
+    const failed: { entry: Entry<T>; error: unknown }[] = [];
+    for (const entry of fresh) {
+      entry.state = 'running';
+      try {
+        if (applier.check) await guard(Promise.resolve(applier.check(entry.event, entry.context)));
+        entry.state = 'batched';
+        passed.push(entry);
+      } catch (error) {
+        if (batch.aborted) throw error;
+        failed.push({ entry, error });
+      }
+    }
+    if (failed.length > 0) {
+      await guard(client.query(`delete from ${this.#table} where group_id = $1 and event_id = any($2::text[])`, [this.#groupId, failed.map(({ entry }) => entry.event.eventId)]));
+      for (const { entry, error } of failed) entry.reject(error);
+    }
+    if (passed.length === 0) return;
+    // Every event of a multi-event apply counts as running it: should the batch be aborted meanwhile, each
+    // runs alone next time (the slow one cannot be told apart).
+    for (const entry of passed) entry.state = 'running';
+    const marked = quietly(client.query('savepoint orderly_batch'));
+    try {
+      await guard(applier.apply(passed.map((entry) => entry.event), client));
+      await guard(marked);
+      for (const entry of passed) entry.state = 'applied';
+      return;
+    } catch (error) {
+      if (batch.aborted || passed.length === 1) {
+        if (batch.aborted) throw error;
+        return this.#undoOne(client, passed[0]!, 'orderly_batch', error, guard);
+      }
+      await guard(client.query('rollback to savepoint orderly_batch'));
+    }
+    await this.#handleEach(client, passed, (event, transaction) => applier.apply([event], transaction), batch, guard);
+  }
+
+  /** One event failed: its writes and its inbox row go (back to its savepoint), its call rejects; the batch goes on. */
+  async #undoOne(client: PoolClient, entry: Entry<T>, savepoint: string, error: unknown, guard: Guard): Promise<void> {
+    const rolledBack = quietly(client.query(`rollback to savepoint ${savepoint}`));
+    const deleted = quietly(client.query(`delete from ${this.#table} where group_id = $1 and event_id = $2`, [this.#groupId, entry.event.eventId]));
+    await guard(rolledBack);
+    await guard(deleted);
+    entry.reject(error);
+  }
+
   /** Events whose inbox row was there already: applied before (nothing to do), or an id conflict. */
-  async #resolveSeen(client: PoolClient, seen: Entry<T>[], guard: <R>(promise: Promise<R>) => Promise<R>): Promise<void> {
+  async #resolveSeen(client: PoolClient, seen: Entry<T>[], guard: Guard): Promise<void> {
     const { rows } = await guard(
       client.query<{ event_id: string; payload_hash: string }>(`select event_id, payload_hash from ${this.#table} where group_id = $1 and event_id = any($2::text[])`, [
         this.#groupId,
@@ -280,7 +352,8 @@ export class InboxBatches<T> {
         entry.reject(new RetryableError(`inbox batch not committed (${describe(batch.aborted ? batch.abortReason : error)}): event ${entry.event.eventId} not applied`, { cause: error }));
       } else if (entry.state === 'running') {
         if (batch.aborted) this.#suspect(entry.event.eventId);
-        entry.reject(ownSignal.aborted ? ownSignal.reason : error);
+        if (ownSignal.aborted || !batch.aborted) entry.reject(ownSignal.aborted ? ownSignal.reason : error);
+        else entry.reject(new RetryableError(`inbox batch aborted (${describe(batch.abortReason)}) while event ${entry.event.eventId} ran: not applied`, { cause: error }));
       } else if (batch.aborted && !ownSignal.aborted) {
         entry.state = 'queued';
         entry.batch = undefined;

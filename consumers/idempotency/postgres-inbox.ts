@@ -8,10 +8,10 @@
 import type { Pool } from 'pg';
 import { IdConflictError } from '../../core/errors.ts';
 import type { EventHandler } from '../options.ts';
-import { InboxBatches, type InboxBatchOptions, type TransactionalHandler } from './postgres-inbox-batches.ts';
+import { InboxBatches, type BatchApplier, type InboxBatchOptions, type TransactionalHandler } from './postgres-inbox-batches.ts';
 import { connectWaitingOutRefusals } from './postgres-connection.ts';
 
-export type { InboxBatchOptions, TransactionalHandler } from './postgres-inbox-batches.ts';
+export type { BatchApplier, InboxBatchOptions, TransactionalHandler } from './postgres-inbox-batches.ts';
 
 export interface PostgresInboxOptions {
   pool: Pool;
@@ -83,8 +83,10 @@ export class PostgresInbox {
    * committed, so the next event of a key starts after the previous one is committed. With `ordering: 'none'`
    * there is no such order to keep. The handler gets the batch's transaction: it must not commit, roll back
    * or release it, and should run its statements one after another (the batch runs handlers in turn).
+   * Instead of a handler, a {@link BatchApplier} (`check` per event, `apply` for all at once) makes one
+   * statement per batch. A pool made with `pipeline: true` (pg ≥ 8.2x) saves a round trip per event.
    */
-  batchHandler<T>(handle: TransactionalHandler<T>, options: InboxBatchOptions = {}): EventHandler<T> {
+  batchHandler<T>(handle: TransactionalHandler<T> | BatchApplier<T>, options: InboxBatchOptions = {}): EventHandler<T> {
     const batches = new InboxBatches<T>(this.pool, this.table, this.groupId, handle, options);
     return (event, context) => batches.submit(event, context);
   }

@@ -5,7 +5,7 @@
  * batch mode (the default) the events ready together share one transaction, each in its own savepoint.
  */
 import pg from 'pg';
-import { PostgresInbox } from '../../consumers/idempotency/postgres-inbox.ts';
+import { PostgresInbox, type BatchApplier } from '../../consumers/idempotency/postgres-inbox.ts';
 import type { EventHandler, HandledEvent } from '../../consumers/options.ts';
 import type { DemoInboxMode } from './demo-options.ts';
 import { balanceChangeOf, failIfMarked, type AccountPlan, type LedgerEventValue, type PublishedLedgerEvent } from './ledger-events.ts';
@@ -104,7 +104,33 @@ export class PostgresLedgerStore implements LedgerStore {
         [event.eventId, event.value.accountId, event.value.sequence, change, new Date()],
       );
     };
-    return mode === 'batch' ? inbox.batchHandler<LedgerEventValue>(apply, demoInboxBatch) : inbox.handler<LedgerEventValue>(apply);
+    if (mode === 'per-event') return inbox.handler<LedgerEventValue>(apply);
+    // Batches: the fault marks are checked per event, then one statement applies every event that passed.
+    const applier: BatchApplier<LedgerEventValue> = {
+      check: (event, { attempt }) => failIfMarked(event.headers, attempt),
+      apply: async (events, transaction) => {
+        const appliedAt = new Date();
+        await transaction.query(
+          `with batch as (
+             select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) with ordinality as rows(event_id, account_id, sequence, amount_minor, position)),
+           applied as (
+             insert into ledger_applied (event_id, account_id, sequence, amount_minor, applied_at)
+             select event_id, account_id, sequence, amount_minor, $5 from batch order by position
+             returning account_id, amount_minor)
+           insert into accounts (account_id, balance)
+           select account_id, sum(amount_minor) from applied group by account_id order by account_id
+           on conflict (account_id) do update set balance = accounts.balance + excluded.balance`,
+          [
+            events.map((event) => event.eventId),
+            events.map((event) => event.value.accountId),
+            events.map((event) => event.value.sequence),
+            events.map((event) => balanceChangeOf(event.eventType, event.value)),
+            appliedAt,
+          ],
+        );
+      },
+    };
+    return inbox.batchHandler(applier, demoInboxBatch);
   }
 
   async counts(): Promise<{ published: number; applied: number }> {

@@ -3,7 +3,8 @@
  * transaction; a failing event rolls back alone; duplicates (within a batch and across batches) are applied
  * once; an id conflict is detected; a commit that fails rejects every event of the batch and records nothing;
  * an event whose attempt is aborted (handler timeout) aborts its batch without holding the others, and runs
- * alone afterwards.
+ * alone afterwards. The same on a pipelined pool (`pipeline: true`). The applier form (`check` per event, one
+ * `apply` for all) applies a batch in one statement and falls back to one event at a time when it fails.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,10 +17,13 @@ const inboxTable = uniqueName('inbox_batch').replaceAll('-', '_');
 const effects = `${inboxTable}_effects`;
 const parents = `${inboxTable}_parents`;
 let pool: pg.Pool;
+let pipelinedPool: pg.Pool;
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: testStack().settings.DATABASE_URL, max: 4 });
   pool.on('error', () => undefined);
+  pipelinedPool = new pg.Pool({ connectionString: testStack().settings.DATABASE_URL, max: 4, pipeline: true });
+  pipelinedPool.on('error', () => undefined);
   await new PostgresInbox({ pool, groupId: 'g', table: inboxTable }).createTable();
   await pool.query(`create table ${parents} (id integer primary key)`);
   // The parent reference is checked at commit: a handler can make the commit fail.
@@ -31,13 +35,15 @@ afterAll(async () => {
   await pool.query(`drop table if exists ${parents}`);
   await pool.query(`drop table if exists ${inboxTable}`);
   await pool.end();
+  await pipelinedPool.end();
 });
 
 let groupCounter = 0;
+let pipelined = false;
 /** An inbox of its own group, so the cases do not see each other's rows. */
 function freshInbox(): { inbox: PostgresInbox; group: string } {
   const group = `group-${++groupCounter}-${Date.now()}`;
-  return { inbox: new PostgresInbox({ pool, groupId: group, table: inboxTable }), group };
+  return { inbox: new PostgresInbox({ pool: pipelined ? pipelinedPool : pool, groupId: group, table: inboxTable }), group };
 }
 
 function eventOf(eventId: string, payloadHash = `hash-${eventId}`): HandledEvent<unknown> {
@@ -67,9 +73,20 @@ async function inboxOf(group: string): Promise<string[]> {
 }
 
 const prefix = uniqueName('e');
-const ids = (name: string, count: number) => Array.from({ length: count }, (_, index) => `${prefix}-${name}-${String(index).padStart(2, '0')}`);
+let idCounter = 0;
+const ids = (name: string, count: number) => {
+  const run = ++idCounter;
+  return Array.from({ length: count }, (_, index) => `${prefix}-${run}-${name}-${String(index).padStart(2, '0')}`);
+};
 
-describe('PostgresInbox.batchHandler', () => {
+describe.each([
+  ['a plain pool', false],
+  ['a pipelined pool', true],
+])('PostgresInbox.batchHandler on %s', (_, withPipeline) => {
+  beforeAll(() => {
+    pipelined = withPipeline;
+  });
+
   it('applies the calls that arrive together in one transaction, committed once', async () => {
     const { inbox, group } = freshInbox();
     let calls = 0;
@@ -200,5 +217,55 @@ describe('PostgresInbox.batchHandler', () => {
     const { inbox } = freshInbox();
     expect(() => inbox.batchHandler(recordOnly, { maxBatchEvents: 0 })).toThrow(/maxBatchEvents \(0\) must be a whole number from 1 to 10000/);
     expect(() => inbox.batchHandler(recordOnly, { maxWaitMs: -1, maxBatchesInFlight: 0 })).toThrow(/maxWaitMs \(-1\).*maxBatchesInFlight \(0\)/);
+  });
+});
+
+describe('PostgresInbox.batchHandler with a BatchApplier (check per event, one apply for all)', () => {
+  beforeAll(() => {
+    pipelined = true;
+  });
+
+  /** Records every event in one statement; an event named "*-bad-*" references a missing parent (fails the statement). */
+  function applierOf(calls: number[]) {
+    return {
+      check: (event: HandledEvent<unknown>) => {
+        if (event.eventId.includes('-check-fails-')) throw new Error('check failed');
+      },
+      apply: async (events: readonly HandledEvent<unknown>[], transaction: pg.PoolClient) => {
+        calls.push(events.length);
+        await transaction.query(`insert into ${effects} (event_id, txid) select event_id, txid_current() from unnest($1::text[]) as rows(event_id)`, [events.map((event) => event.eventId)]);
+        if (events.some((event) => event.eventId.includes('-bad-'))) await transaction.query('select 1 / 0');
+      },
+    };
+  }
+
+  it('applies a batch in one statement and one transaction', async () => {
+    const { inbox, group } = freshInbox();
+    const calls: number[] = [];
+    const handler = inbox.batchHandler(applierOf(calls));
+    const events = ids('applier', 12);
+    await Promise.all(events.map((id) => handler(eventOf(id), contextOf())));
+    expect(calls).toEqual([12]);
+    const rows = await effectsOf(events);
+    expect(rows.map((row) => row.event_id)).toEqual(events);
+    expect(new Set(rows.map((row) => row.txid)).size).toBe(1);
+    expect(await inboxOf(group)).toEqual(events);
+  });
+
+  it('fails an event whose check throws alone, and one whose writes fail alone (the others applied one at a time)', async () => {
+    const { inbox, group } = freshInbox();
+    const calls: number[] = [];
+    const handler = inbox.batchHandler(applierOf(calls));
+    const good = ids('good', 4);
+    const [checkFails] = ids('check-fails', 1) as [string];
+    const [bad] = ids('bad', 1) as [string];
+    const all = [...good.slice(0, 2), checkFails, bad, ...good.slice(2)];
+    const results = await Promise.allSettled(all.map((id) => handler(eventOf(id), contextOf())));
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({ message: 'check failed' });
+    expect((results[3] as PromiseRejectedResult).reason).toMatchObject({ message: 'division by zero' });
+    expect(calls).toEqual([5, 1, 1, 1, 1, 1]); // all five at once, then each alone after the statement failed
+    expect((await effectsOf(all)).map((row) => row.event_id)).toEqual([...good].sort());
+    expect(await inboxOf(group)).toEqual([...good].sort());
   });
 });
