@@ -39,15 +39,18 @@ export interface BatchApplier<T> {
 }
 
 export interface InboxBatchOptions {
-  /** Events in one transaction at most. @defaultValue 64 */
+  /**
+   * Events in one transaction at most, 1 to 10000. Above 64, the savepoints of one transaction overflow
+   * PostgreSQL's per-transaction subtransaction cache, which slows every session's snapshots. @defaultValue 64
+   */
   maxBatchEvents?: number;
   /**
    * How long the first event of a batch waits for others to join, in ms, when a batch could start at once;
    * 0: the events that arrive in the same turn of the event loop. While every batch slot is busy, events
-   * gather anyway, and a freed slot takes them at once. @defaultValue 0
+   * gather anyway, and a freed slot takes them at once. 0 to 1000. @defaultValue 0
    */
   maxWaitMs?: number;
-  /** Batches (transactions, each on a pooled connection of its own) in flight at once. @defaultValue 2 */
+  /** Batches (transactions, each on a pooled connection of its own) in flight at once, at least 1. @defaultValue 2 */
   maxBatchesInFlight?: number;
 }
 
