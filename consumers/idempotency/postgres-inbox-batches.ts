@@ -14,7 +14,7 @@
  * they are retried), the call of the event running rejects with its own abort reason, and the events not yet
  * run go back to the queue untouched. The event that was running when its batch was aborted is remembered (the
  * last 1,024): its next attempts run in a batch of their own, so a slow event costs its neighbours one attempt
- * at most.
+ * at most. (With a {@link BatchApplier}, an abort during the one `apply` of many events names no event.)
  */
 import type { Pool, PoolClient } from 'pg';
 import { IdConflictError, RetryableError } from '../../core/errors.ts';
@@ -300,14 +300,13 @@ export class InboxBatches<T> {
       for (const { entry, error } of failed) entry.reject(error);
     }
     if (passed.length === 0) return;
-    // Every event of a multi-event apply counts as running it: should the batch be aborted meanwhile, each
-    // runs alone next time (the slow one cannot be told apart).
-    for (const entry of passed) entry.state = 'running';
+    // Should the batch be aborted during a multi-event apply, no event can be told to be the slow one: all of
+    // them reject as retryable (state 'applied'), and none is made to run alone.
+    for (const entry of passed) entry.state = 'applied';
     const marked = quietly(client.query('savepoint orderly_batch'));
     try {
       await guard(applier.apply(passed.map((entry) => entry.event), client));
       await guard(marked);
-      for (const entry of passed) entry.state = 'applied';
       return;
     } catch (error) {
       if (batch.aborted || passed.length === 1) {
@@ -316,7 +315,7 @@ export class InboxBatches<T> {
       }
       await guard(client.query('rollback to savepoint orderly_batch'));
     }
-    await this.#handleEach(client, passed, (event, transaction) => applier.apply([event], transaction), batch, guard);
+    await this.#handleEach(client, passed, (event, transaction) => applier.apply([event], transaction), batch, guard); // 'running' one at a time
   }
 
   /** One event failed: its writes and its inbox row go (back to its savepoint), its call rejects; the batch goes on. */

@@ -268,4 +268,27 @@ describe('PostgresInbox.batchHandler with a BatchApplier (check per event, one a
     expect((await effectsOf(all)).map((row) => row.event_id)).toEqual([...good].sort());
     expect(await inboxOf(group)).toEqual([...good].sort());
   });
+
+  it('gives up a batch whose apply outlives an attempt: every event rejects as retryable, nothing is recorded, the retry applies them', async () => {
+    const { inbox, group } = freshInbox();
+    let slowOnce = true;
+    const handler = inbox.batchHandler({
+      apply: async (events: readonly HandledEvent<unknown>[], transaction: pg.PoolClient) => {
+        await transaction.query(`insert into ${effects} (event_id, txid) select event_id, txid_current() from unnest($1::text[]) as rows(event_id)`, [events.map((event) => event.eventId)]);
+        if (slowOnce) {
+          slowOnce = false;
+          await transaction.query('select pg_sleep(60)');
+        }
+      },
+    });
+    const events = ids('applier-slow', 3);
+    const timeout = new AbortController();
+    setTimeout(() => timeout.abort(new Error('handler timeout')), 500);
+    const results = await Promise.allSettled(events.map((id, index) => handler(eventOf(id), contextOf(index === 0 ? timeout.signal : undefined))));
+    for (const result of results) expect(result).toMatchObject({ status: 'rejected', reason: expect.any(RetryableError) });
+    expect(await effectsOf(events)).toEqual([]);
+    await Promise.all(events.map((id) => handler(eventOf(id), contextOf(undefined, 2)))); // the rows are not locked any more
+    expect((await effectsOf(events)).map((row) => row.event_id)).toEqual(events);
+    expect(await inboxOf(group)).toEqual(events);
+  }, 60_000);
 });
