@@ -11,9 +11,11 @@
  * must verify (exit 0), else the bench fails.
  *
  * Environment: BENCH_EVENTS (100000), BENCH_KEYS (2000), BENCH_REPETITIONS (1), BENCH_ARMS (comma-separated;
- * default batch,per-event,batch-chaos,per-event-chaos,readme) to scale down while iterating.
+ * default batch,per-event,batch-chaos,per-event-chaos,readme) to scale down while iterating; BENCH_LOG_DIR
+ * keeps each run's output (the progress lines) there.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { topicLayoutOf } from '../consumers/retries/topic-layout.ts';
 import { ledgerNamespaceOf } from '../examples/ledger/ledger-store.ts';
@@ -94,6 +96,11 @@ function runDemo(arm: Arm, repetition: number): Promise<number> {
     const timer = setTimeout(() => child.kill('SIGKILL'), 30 * 60_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
+      const logDirectory = process.env.BENCH_LOG_DIR;
+      if (logDirectory) {
+        mkdirSync(logDirectory, { recursive: true });
+        writeFileSync(`${logDirectory}/${arm}-${repetition + 1}.log`, output);
+      }
       const handled = /all handled ([\d.]+) s after the workers started; (\d+) worker\(s\) SIGKILLed/.exec(output);
       if (code !== 0 || !handled) return reject(new Error(`${arm}: orderly demo exited ${code}:\n${output.slice(-4_000)}`));
       const handledSeconds = Number(handled[1]);
