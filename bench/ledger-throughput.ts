@@ -70,14 +70,38 @@ interface RunDetail {
   handledSeconds: number;
   eventsPerSecond: number;
   verifierThroughput: number | undefined;
+  /** Events applied / seconds from the first applied_at to the last: the rate once the workers run (no start-up, no group join). */
+  applyPhaseEventsPerSecond: number | undefined;
   latencyP50Seconds: number | undefined;
   kills: number;
   load: number;
 }
 const details: RunDetail[] = [];
 
+/** Events applied / seconds between the first and the last `applied_at` of a run's schema. */
+async function applyPhaseRate(schema: string): Promise<number | undefined> {
+  const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: 1 });
+  try {
+    const { rows } = await pool.query<{ applied: string; seconds: string | null }>(
+      `select count(*) as applied, extract(epoch from max(applied_at) - min(applied_at)) as seconds from ${schema}.ledger_applied`,
+    );
+    const seconds = Number(rows[0]?.seconds ?? 0);
+    return seconds > 0 ? round(Number(rows[0]!.applied) / seconds) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await pool.end();
+  }
+}
+
 /** Runs `orderly demo` for one arm; resolves to events handled per second of processing. */
-function runDemo(arm: Arm, repetition: number): Promise<number> {
+async function runDemo(arm: Arm, repetition: number): Promise<number> {
+  const eventsPerSecond = await runDemoProcess(arm, repetition);
+  details.at(-1)!.applyPhaseEventsPerSecond = await applyPhaseRate(cleanup.schemas.at(-1)!);
+  return eventsPerSecond;
+}
+
+function runDemoProcess(arm: Arm, repetition: number): Promise<number> {
   const run = settingsOf(arm);
   const topic = uniqueName(`bench-ledger-${arm}`);
   const group = 'bench';
@@ -114,6 +138,7 @@ function runDemo(arm: Arm, repetition: number): Promise<number> {
         eventsPerSecond: round(eventsPerSecond),
         verifierThroughput: throughput ? Number(throughput[1]!.replaceAll(',', '')) : undefined,
         latencyP50Seconds: latency ? Number(latency[1]) : undefined,
+        applyPhaseEventsPerSecond: undefined,
         kills: Number(handled[2]),
         load: loadNow(),
       });
@@ -180,14 +205,14 @@ writeResults(
   [
     '## Ledger demo throughput (`npm run bench:ledger`)',
     '',
-    `${setup.machine}; Node ${setup.node}; kafkajs ${setup.kafkajs}; Kafka ${setup.kafka}; PostgreSQL of the local stack. The demo as a user runs it (\`orderly demo\`: 3 worker processes, 12 partitions), ${events} events over ${keys} accounts per arm (the readme arm: the README's first command, ${readme.events} over ${readme.keys}); ${repetitions} repetition(s), arms interleaved. Figure: events / seconds from the workers' start until all were applied or dead-lettered. Chaos arms: 2% transient failures, 0.1% poison, a worker SIGKILLed every 10 s. Load average at the start ${setup.loadAverageAtStart.join(', ')}, at the end ${setup.loadAverageAtEnd}. Measured ${new Date().toISOString().slice(0, 10)}.${complete ? '' : ' **Scaled down: not the issue\'s workload, goals not judged.**'}`,
+    `${setup.machine}; Node ${setup.node}; kafkajs ${setup.kafkajs}; Kafka ${setup.kafka}; PostgreSQL of the local stack. The demo as a user runs it (\`orderly demo\`: 3 worker processes, 12 partitions), ${events} events over ${keys} accounts per arm (the readme arm: the README's first command, ${readme.events} over ${readme.keys}); ${repetitions} repetition(s), arms interleaved. Figure: events / seconds from the workers' start until all were applied or dead-lettered (worker start-up and group join included); the apply phase is applied events / seconds from the first to the last \`applied_at\`. Chaos arms: 2% transient failures, 0.1% poison, a worker SIGKILLed every 10 s. Load average at the start ${setup.loadAverageAtStart.join(', ')}, at the end ${setup.loadAverageAtEnd}. Measured ${new Date().toISOString().slice(0, 10)}.${complete ? '' : ' **Scaled down: not the issue\'s workload, goals not judged.**'}`,
     '',
-    '| arm | inbox | chaos | median events/s | spread (min–max) | seconds to handle | verifier p50 latency s | kills | load average per run |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| arm | inbox | chaos | median events/s | spread (min–max) | seconds to handle | apply phase events/s | verifier p50 latency s | kills | load average per run |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...arms.map((arm) => {
       const runs = details.filter((detail) => detail.arm === arm);
       const run = settingsOf(arm);
-      return `| ${arm} | ${run.inbox} | ${run.chaos ? 'yes' : 'no'} | ${summaries[arm].median} | ${summaries[arm].min}–${summaries[arm].max} | ${runs.map((detail) => detail.handledSeconds).join(', ')} | ${runs.map((detail) => detail.latencyP50Seconds ?? '?').join(', ')} | ${runs.map((detail) => detail.kills).join(', ')} | ${summaries[arm].loadAverages.join(', ')} |`;
+      return `| ${arm} | ${run.inbox} | ${run.chaos ? 'yes' : 'no'} | ${summaries[arm].median} | ${summaries[arm].min}–${summaries[arm].max} | ${runs.map((detail) => detail.handledSeconds).join(', ')} | ${runs.map((detail) => detail.applyPhaseEventsPerSecond ?? '?').join(', ')} | ${runs.map((detail) => detail.latencyP50Seconds ?? '?').join(', ')} | ${runs.map((detail) => detail.kills).join(', ')} | ${summaries[arm].loadAverages.join(', ')} |`;
     }),
     '',
     '| goal | value | |',
