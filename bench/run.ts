@@ -14,9 +14,10 @@ const workloads = {
   'consumer-ceiling': 'consumer-ceiling.ts',
   'priority-lanes': 'priority-lanes.ts',
   'cron-ticks': 'cron-ticks.ts',
+  'ledger-throughput': 'ledger-throughput.ts',
 } as const;
 type Workload = keyof typeof workloads;
-const aliases: Record<string, Workload> = { overhead: 'consumer-overhead', keys: 'key-concurrency', retry: 'retry-precision', memory: 'consumer-memory', ceiling: 'consumer-ceiling', priority: 'priority-lanes', cron: 'cron-ticks' };
+const aliases: Record<string, Workload> = { overhead: 'consumer-overhead', keys: 'key-concurrency', retry: 'retry-precision', memory: 'consumer-memory', ceiling: 'consumer-ceiling', priority: 'priority-lanes', cron: 'cron-ticks', ledger: 'ledger-throughput' };
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(name in workloads) && !(name in aliases));

@@ -28,6 +28,7 @@ export const optionsSources: OptionsSource[] = [
   { title: 'AvroCodec', file: 'schemas/avro-codec-options.ts', interfaceName: 'AvroCodecOptions', usage: '`new AvroCodec(options)`: the consumer\'s `decoder` for Avro values.' },
   { title: 'RedisIdempotencyStore', file: 'consumers/idempotency/redis-idempotency-store.ts', interfaceName: 'RedisIdempotencyStoreOptions', usage: 'The consumer\'s `idempotencyStore`.' },
   { title: 'PostgresInbox', file: 'consumers/idempotency/postgres-inbox.ts', interfaceName: 'PostgresInboxOptions', usage: '`new PostgresInbox(options)`; wrap the handler with `inbox.handler(...)`.' },
+  { title: 'PostgresInbox batch mode', file: 'consumers/idempotency/postgres-inbox-batches.ts', interfaceName: 'InboxBatchOptions', usage: '`inbox.batchHandler(handler, options)`: group commit (docs/handlers.md).' },
   { title: 'LagMonitor', file: 'observability/lag-monitor-options.ts', interfaceName: 'LagMonitorOptions', usage: '`new LagMonitor(options)` from `orderly/observability`.' },
   { title: 'instrumentConsumer', file: 'observability/instrument-consumer.ts', interfaceName: 'InstrumentConsumerOptions', usage: '`instrumentConsumer(consumer, options)` from `orderly/observability`.' },
   { title: 'Observability server', file: 'observability/http.ts', interfaceName: 'ObservabilityServerOptions', usage: '`startObservabilityServer(options)`: `/metrics`, `/healthz`, `/readyz`.' },

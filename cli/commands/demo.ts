@@ -28,6 +28,7 @@ const logLevels = ['silent', 'error', 'warn', 'info', 'debug'];
 
 interface WorkFlags {
   member: string;
+  inbox: string;
   metricsPort?: number;
   metricsHost: string;
   stuckPartitionMs?: number;
@@ -109,6 +110,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--chaos', 'SIGKILL a random worker every few seconds and start a new one', false)
     .option('--chaos-every-seconds <s>', 'seconds between chaos kills', numberFlag('--chaos-every-seconds'), defaultDemoOptions.chaosEverySeconds)
     .option('--stall-timeout-seconds <s>', 'give up when nothing is handled for this long', numberFlag('--stall-timeout-seconds'), defaultDemoOptions.stallTimeoutSeconds)
+    .option('--inbox <mode>', 'batch (events ready together share a transaction) or per-event (one transaction each)', defaultDemoOptions.inbox)
     .action(async (flags: CommonFlags & DemoOptions) => {
       const options = validateDemoOptions(flags);
       const connections = connectionsOf(flags);
@@ -118,7 +120,7 @@ export function registerDemoCommand(program: Command): void {
       try {
         process.exitCode = await runLedgerDemo(connections, store, options, {
           command: process.execPath,
-          args: (member) => [cli, 'demo', 'work', '--topic', options.topic, '--group', options.group, '--member', member],
+          args: (member) => [cli, 'demo', 'work', '--topic', options.topic, '--group', options.group, '--member', member, '--inbox', options.inbox],
           env: {
             ...process.env,
             KAFKA_BROKERS: connections.kafkaBrokers,
@@ -149,12 +151,13 @@ export function registerDemoCommand(program: Command): void {
   common(demo.command('work'))
     .description('one consumer-group member applying events to balances through the transactional inbox (SIGTERM stops it)')
     .option('--member <name>', 'a name for this member', `worker-${process.pid}`)
+    .option('--inbox <mode>', 'batch (events ready together share a transaction) or per-event (one transaction each)', defaultDemoOptions.inbox)
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (0 picks a free one; the address is printed)', numberFlag('--metrics-port'))
     .option('--metrics-host <address>', 'the address the metrics endpoints bind (0.0.0.0 for every interface)', '127.0.0.1')
     .option('--stuck-partition-ms <ms>', 'report a partition whose watermark has not moved this long while records wait', numberFlag('--stuck-partition-ms'))
     .option('--log-level <level>', 'log lines (JSON) on stderr from this level: error, warn, info, debug', 'warn')
     .action(async (flags: CommonFlags & WorkFlags) => {
-      const options = validateDemoOptions({ topic: flags.topic, group: flags.group });
+      const options = validateDemoOptions({ topic: flags.topic, group: flags.group, inbox: flags.inbox as DemoOptions['inbox'] });
       const connections = connectionsOf(flags);
       if (!logLevels.includes(flags.logLevel)) throw new ConfigurationError([`--log-level ${flags.logLevel}: must be one of ${logLevels.join(', ')}`]);
       const logger = createLogger({ level: flags.logLevel }, pino.destination(2));
@@ -163,6 +166,7 @@ export function registerDemoCommand(program: Command): void {
         topic: options.topic,
         group: options.group,
         member: flags.member,
+        inbox: options.inbox,
         logger,
         ...(flags.stuckPartitionMs === undefined ? {} : { stuckPartitionMs: flags.stuckPartitionMs }),
         beforeStart: (consumer) => {

@@ -3,12 +3,15 @@
  * transaction in which the inbox row (group, event id, payload hash) is inserted first; the handler's writes
  * and that row commit together or not at all. A second delivery finds the row and changes nothing: the
  * effects are exactly-once. Two members handling the same event at once serialise on the row's key.
+ * {@link PostgresInbox.batchHandler} is the same with group commit: events ready together share a transaction.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { IdConflictError } from '../../core/errors.ts';
-import { backoffDelayMs } from '../retries/backoff.ts';
-import type { EventHandler, HandledEvent, HandlerContext } from '../options.ts';
+import type { EventHandler } from '../options.ts';
+import { InboxBatches, type BatchApplier, type InboxBatchOptions, type TransactionalHandler } from './postgres-inbox-batches.ts';
+import { connectWaitingOutRefusals } from './postgres-connection.ts';
+
+export type { BatchApplier, InboxBatchOptions, TransactionalHandler } from './postgres-inbox-batches.ts';
 
 export interface PostgresInboxOptions {
   pool: Pool;
@@ -16,8 +19,6 @@ export interface PostgresInboxOptions {
   /** @defaultValue `'orderly_inbox'` */
   table?: string;
 }
-
-export type TransactionalHandler<T> = (event: HandledEvent<T>, transaction: PoolClient, context: HandlerContext) => Promise<void>;
 
 export class PostgresInbox {
   private readonly pool: Pool;
@@ -45,7 +46,7 @@ export class PostgresInbox {
   /** Wraps a handler: it runs inside the transaction that records the event in the inbox. */
   handler<T>(handle: TransactionalHandler<T>): EventHandler<T> {
     return async (event, context) => {
-      const client = await this.connect(context);
+      const client = await connectWaitingOutRefusals(this.pool, () => context.signal);
       try {
         await client.query('begin');
         const inserted = await client.query(
@@ -75,24 +76,19 @@ export class PostgresInbox {
   }
 
   /**
-   * A connection, waiting (with backoff) while PostgreSQL refuses new ones for a moment: at its connection
-   * limit (SQLSTATE 53300, shared servers reach it), starting up or shutting down (57P03), or unreachable.
-   * Nothing is applied yet, so this is no failure of the event: without the wait, the in-place attempts would
-   * all fail within milliseconds and the event go to the DLT. The wait ends when the attempt is aborted
-   * (handler timeout, consumer stopping); the attempt then fails as any other would.
+   * The batch mode (group commit): the handler calls that arrive together are applied in one transaction on
+   * one pooled connection, each event in a savepoint of its own, committed once; see
+   * {@link InboxBatches} (postgres-inbox-batches.ts) for every case. Per-key order is unchanged: the consumer
+   * never runs two events of one key (one lane) at once, and a call resolves only once its batch has
+   * committed, so the next event of a key starts after the previous one is committed. With `ordering: 'none'`
+   * there is no such order to keep. The handler gets the batch's transaction: it must not commit, roll back
+   * or release it, and should run its statements one after another (the batch runs handlers in turn).
+   * Instead of a handler, a {@link BatchApplier} (`check` per event, `apply` for all at once) makes one
+   * statement per batch. A pool made with `pipeline: true` (pg ≥ 8.2x) saves a round trip per event.
    */
-  private async connect(context: HandlerContext): Promise<PoolClient> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.pool.connect();
-      } catch (error) {
-        // The signal is read only here: a context makes its AbortController on the first read.
-        const { signal } = context;
-        if (!isConnectionRefusal(error) || signal.aborted) throw error;
-        await sleep(backoffDelayMs(attempt, { baseMs: 50, maxMs: 1_000 }), undefined, { signal }).catch(() => undefined);
-        if (signal.aborted) throw error;
-      }
-    }
+  batchHandler<T>(handle: TransactionalHandler<T> | BatchApplier<T>, options: InboxBatchOptions = {}): EventHandler<T> {
+    const batches = new InboxBatches<T>(this.pool, this.table, this.groupId, handle, options);
+    return (event, context) => batches.submit(event, context);
   }
 
   /** Whether the inbox holds the event (it was applied). */
@@ -100,12 +96,4 @@ export class PostgresInbox {
     const { rowCount } = await this.pool.query(`select 1 from ${this.table} where group_id = $1 and event_id = $2`, [this.groupId, eventId]);
     return (rowCount ?? 0) > 0;
   }
-}
-
-const refusalCodes = new Set(['53300', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT']);
-
-/** PostgreSQL (or the network) refusing a new connection for now, as opposed to a broken request. */
-function isConnectionRefusal(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && refusalCodes.has(code);
 }

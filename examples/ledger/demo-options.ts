@@ -38,7 +38,16 @@ export interface DemoOptions {
   chaosEverySeconds?: number;
   /** Give up when nothing was applied or dead-lettered for this long. @defaultValue 180 s */
   stallTimeoutSeconds?: number;
+  /**
+   * How the workers apply events on PostgreSQL: `'batch'` commits the events ready together in one transaction
+   * (`PostgresInbox.batchHandler`), `'per-event'` one transaction per event (`PostgresInbox.handler`). SQLite
+   * applies one event per transaction either way. @defaultValue `'batch'`
+   */
+  inbox?: DemoInboxMode;
 }
+
+export const demoInboxModes = ['batch', 'per-event'] as const;
+export type DemoInboxMode = (typeof demoInboxModes)[number];
 
 export const defaultDemoOptions = {
   topic: 'accounts.ledger',
@@ -52,6 +61,7 @@ export const defaultDemoOptions = {
   chaos: false,
   chaosEverySeconds: 10,
   stallTimeoutSeconds: 180,
+  inbox: 'batch',
 } satisfies Partial<DemoOptions>;
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1 to 200 letters, digits, ".", "_" or "-" (it is part of topic names)');
@@ -70,6 +80,7 @@ const optionsSchema = z
     chaos: z.boolean(),
     chaosEverySeconds: z.number().min(1, 'must be at least 1 second').max(3_600, 'must be at most 3600 seconds'),
     stallTimeoutSeconds: z.number().min(10, 'must be at least 10 seconds'),
+    inbox: z.enum(demoInboxModes, { message: `must be ${demoInboxModes.join(' or ')}` }),
   })
   .superRefine((options, context) => {
     if (options.failRate + options.poisonRate > 1) {

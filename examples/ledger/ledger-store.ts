@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EventHandler } from '../../consumers/options.ts';
+import type { DemoInboxMode } from './demo-options.ts';
 import type { AccountPlan, Fault, LedgerEventType, LedgerEventValue, PublishedLedgerEvent } from './ledger-events.ts';
 
 export interface AppliedLedgerRow {
@@ -51,8 +52,11 @@ export interface LedgerStore {
   /** Per account, the last published sequence and the published balance. */
   accountPlans(): Promise<Map<string, AccountPlan>>;
   recordPublished(events: readonly PublishedLedgerEvent[]): Promise<void>;
-  /** The handler that applies an event to its balance through the transactional inbox of `groupId`. */
-  applier(groupId: string): EventHandler<LedgerEventValue>;
+  /**
+   * The handler that applies an event to its balance through the transactional inbox of `groupId`: in batches
+   * (group commit) or one transaction per event (see {@link DemoInboxMode}; a store may support only one).
+   */
+  applier(groupId: string, inbox?: DemoInboxMode): EventHandler<LedgerEventValue>;
   /** Rows published and applied so far (cheap enough to poll once a second). */
   counts(): Promise<{ published: number; applied: number }>;
   snapshot(): Promise<LedgerSnapshot>;

@@ -11,7 +11,7 @@ import { OrderedConsumer } from '../../consumers/ordered-consumer.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
 import { AvroCodec } from '../../schemas/avro-codec.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
-import { demoRetryTiersMs, type DemoConnections } from './demo-options.ts';
+import { demoRetryTiersMs, type DemoConnections, type DemoInboxMode } from './demo-options.ts';
 import { ledgerEventTypes, ledgerNamespace, readerSchemas, type LedgerEventValue } from './ledger-events.ts';
 import { openLedgerStore } from './open-ledger-store.ts';
 
@@ -29,6 +29,8 @@ export interface LedgerWorkerOptions {
   stuckPartitionMs?: number;
   /** A pino logger for the consumer. @defaultValue silent */
   logger?: Logger;
+  /** How events are applied on PostgreSQL (see the demo option). @defaultValue `'batch'` */
+  inbox?: DemoInboxMode;
   /** Called with the consumer before it starts (to instrument it, say: its first join is then counted). */
   beforeStart?: (consumer: OrderedConsumer<LedgerEventValue>) => void;
 }
@@ -54,8 +56,8 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
       readerSchemas,
       expectedSubjects: ledgerEventTypes.map((type) => `${topic}-${ledgerNamespace}.${type}`),
     }),
-    handler: store.applier(group),
-    concurrency: options.concurrency ?? 32,
+    handler: store.applier(group, options.inbox ?? 'batch'),
+    concurrency: options.concurrency ?? ((options.inbox ?? 'batch') === 'batch' ? 128 : 32),
     inPlaceRetries: 2,
     retryTiersMs: demoRetryTiersMs,
     onDeadLetter: 'release',

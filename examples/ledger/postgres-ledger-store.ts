@@ -1,13 +1,18 @@
 /**
  * The ledger on PostgreSQL: its tables live in their own schema (`ledgerNamespaceOf(topic, group)`), reached
  * through `search_path`, so several demo runs share one database. Events are applied through
- * {@link PostgresInbox}: the inbox row, the `ledger_applied` row and the balance change commit together.
+ * {@link PostgresInbox}: the inbox row, the `ledger_applied` row and the balance change commit together; in
+ * batch mode (the default) the events ready together share one transaction, each in its own savepoint.
  */
 import pg from 'pg';
-import { PostgresInbox } from '../../consumers/idempotency/postgres-inbox.ts';
-import type { EventHandler } from '../../consumers/options.ts';
+import { PostgresInbox, type BatchApplier } from '../../consumers/idempotency/postgres-inbox.ts';
+import type { EventHandler, HandledEvent } from '../../consumers/options.ts';
+import type { DemoInboxMode } from './demo-options.ts';
 import { balanceChangeOf, failIfMarked, type AccountPlan, type LedgerEventValue, type PublishedLedgerEvent } from './ledger-events.ts';
 import type { LedgerSnapshot, LedgerStore } from './ledger-store.ts';
+
+/** The demo's batches: up to 64 events per transaction, up to 4 transactions in flight per worker. */
+const demoInboxBatch = { maxBatchEvents: 64, maxBatchesInFlight: 4 };
 
 /** Serialises the DDL of concurrent processes (an arbitrary constant for pg_advisory_xact_lock). */
 const setupLock = 74_201_903;
@@ -16,11 +21,15 @@ export class PostgresLedgerStore implements LedgerStore {
   readonly description: string;
   readonly #pool: pg.Pool;
   readonly #schema: string;
+  readonly #poolConfig: pg.PoolConfig;
+  /** The batch applier's pool: pipelined, so a savepoint goes out with the statement after it. */
+  #pipelinedPool: pg.Pool | undefined;
 
-  /** @param poolSize connections at most: each handler in flight holds one. */
+  /** @param poolSize connections at most: each handler in flight (or each batch in flight) holds one. */
   constructor(connectionString: string, schema: string, poolSize = 10) {
     this.#schema = schema;
-    this.#pool = new pg.Pool({ connectionString, max: poolSize, options: `-c search_path=${schema}` });
+    this.#poolConfig = { connectionString, max: poolSize, options: `-c search_path=${schema}` };
+    this.#pool = new pg.Pool(this.#poolConfig);
     this.#pool.on('error', () => undefined); // an idle client lost: the pool replaces it
     this.description = `PostgreSQL schema ${schema}`;
   }
@@ -77,9 +86,13 @@ export class PostgresLedgerStore implements LedgerStore {
     );
   }
 
-  applier(groupId: string): EventHandler<LedgerEventValue> {
-    const inbox = new PostgresInbox({ pool: this.#pool, groupId });
-    return inbox.handler<LedgerEventValue>(async (event, transaction, { attempt }) => {
+  applier(groupId: string, mode: DemoInboxMode = 'batch'): EventHandler<LedgerEventValue> {
+    if (mode === 'batch' && !this.#pipelinedPool) {
+      this.#pipelinedPool = new pg.Pool({ ...this.#poolConfig, max: demoInboxBatch.maxBatchesInFlight, pipeline: true });
+      this.#pipelinedPool.on('error', () => undefined);
+    }
+    const inbox = new PostgresInbox({ pool: mode === 'batch' ? this.#pipelinedPool! : this.#pool, groupId });
+    const apply = async (event: HandledEvent<LedgerEventValue>, transaction: pg.PoolClient, { attempt }: { attempt: number }) => {
       failIfMarked(event.headers, attempt);
       const change = balanceChangeOf(event.eventType, event.value);
       await transaction.query(
@@ -90,7 +103,34 @@ export class PostgresLedgerStore implements LedgerStore {
          on conflict (account_id) do update set balance = accounts.balance + excluded.balance`,
         [event.eventId, event.value.accountId, event.value.sequence, change, new Date()],
       );
-    });
+    };
+    if (mode === 'per-event') return inbox.handler<LedgerEventValue>(apply);
+    // Batches: the fault marks are checked per event, then one statement applies every event that passed.
+    const applier: BatchApplier<LedgerEventValue> = {
+      check: (event, { attempt }) => failIfMarked(event.headers, attempt),
+      apply: async (events, transaction) => {
+        const appliedAt = new Date();
+        await transaction.query(
+          `with batch as (
+             select * from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) with ordinality as rows(event_id, account_id, sequence, amount_minor, position)),
+           applied as (
+             insert into ledger_applied (event_id, account_id, sequence, amount_minor, applied_at)
+             select event_id, account_id, sequence, amount_minor, $5 from batch order by position
+             returning account_id, amount_minor)
+           insert into accounts (account_id, balance)
+           select account_id, sum(amount_minor) from applied group by account_id order by account_id
+           on conflict (account_id) do update set balance = accounts.balance + excluded.balance`,
+          [
+            events.map((event) => event.eventId),
+            events.map((event) => event.value.accountId),
+            events.map((event) => event.value.sequence),
+            events.map((event) => balanceChangeOf(event.eventType, event.value)),
+            appliedAt,
+          ],
+        );
+      },
+    };
+    return inbox.batchHandler(applier, demoInboxBatch);
   }
 
   async counts(): Promise<{ published: number; applied: number }> {
@@ -129,7 +169,7 @@ export class PostgresLedgerStore implements LedgerStore {
     };
   }
 
-  close(): Promise<void> {
-    return this.#pool.end();
+  async close(): Promise<void> {
+    await Promise.all([this.#pool.end(), this.#pipelinedPool?.end()]);
   }
 }

@@ -63,6 +63,27 @@ describe('PostgresInbox against a PostgreSQL that refuses connections for a mome
     expect(rows).toEqual([{ event_id: 'e1' }]);
   });
 
+  it('in batch mode too: the batch waits for a connection at the connection limit, and applies its events once', async () => {
+    const { admin, url, table } = await limitedRole();
+    const holder = new pg.Client({ connectionString: url });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    pool.on('error', () => undefined);
+    onTestFinished(() => pool.end());
+    const inbox = new PostgresInbox({ pool, groupId: 'g', table });
+    let applied = 0;
+    const handler = inbox.batchHandler(async () => {
+      applied++;
+    });
+    const handled = Promise.all([handler(eventOf('b1'), contextOf(new AbortController().signal)), handler(eventOf('b2'), contextOf(new AbortController().signal))]);
+    setTimeout(() => void holder.end(), 300);
+    await handled;
+    expect(applied).toBe(2);
+    const { rows } = await admin.query(`select event_id from ${table} order by event_id`);
+    expect(rows).toEqual([{ event_id: 'b1' }, { event_id: 'b2' }]);
+  });
+
   it('gives up with the refusal once the attempt is aborted (timeout or stop): the attempt fails as any other', async () => {
     const { url, table } = await limitedRole();
     const holder = new pg.Client({ connectionString: url });
