@@ -14,6 +14,7 @@ import { registerTopicsCommand } from './commands/topics.ts';
 import { registerKeysCommand } from './commands/keys.ts';
 import { registerDltCommand } from './commands/dlt.ts';
 import { registerLagCommand } from './commands/lag.ts';
+import { registerOutboxCommand } from './commands/outbox.ts';
 import { defaultTimeoutSeconds, probeBrokers, timeoutSeconds } from './support/broker-probe.ts';
 import { finishHelp } from './support/help-examples.ts';
 
@@ -36,6 +37,7 @@ export function createProgram(): Command {
   registerKeysCommand(program);
   registerDltCommand(program);
   registerLagCommand(program);
+  registerOutboxCommand(program);
   finishHelp(program);
 
   // Every command that talks to Kafka (it takes --brokers) first checks that a broker answers within --timeout.
