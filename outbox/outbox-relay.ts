@@ -65,7 +65,7 @@ const sweepBatch = 5_000;
 const maxBackoffMs = 30_000;
 
 /** A promise and the function that resolves it. */
-function signal(): { promise: Promise<void>; resolve: () => void } {
+function wakeSignal(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((done) => (resolve = done));
   return { promise, resolve };
@@ -110,7 +110,7 @@ export class OutboxRelay {
   readonly #logger: Logger;
   readonly #stopping = new AbortController();
   /** Resolved and replaced on every NOTIFY: idle claim loops wait on it. */
-  #wake = signal();
+  #wake = wakeSignal();
   readonly #loops: Promise<void>[] = [];
   /** Connections in a claim now (stop() ends them when its deadline passes). */
   readonly #active = new Set<PoolClient>();
@@ -443,7 +443,7 @@ export class OutboxRelay {
       const listener = new pg.Client({ connectionString: this.#options.listenConnectionString, connectionTimeoutMillis: 10_000 });
       listener.on('notification', () => {
         const wake = this.#wake;
-        this.#wake = signal();
+        this.#wake = wakeSignal();
         wake.resolve();
       });
       listener.on('error', (error) => {
