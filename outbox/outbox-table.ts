@@ -7,7 +7,8 @@
  *   claims shards with `FOR UPDATE SKIP LOCKED`, so a key is published by one relay at a time, in `id` order.
  * - a statement trigger that NOTIFYs `<channel>` at commit, so relays wake up without polling.
  */
-import type { PoolClient } from 'pg';
+import { createHash } from 'node:crypto';
+import type { ClientBase } from 'pg';
 import { ConfigurationError } from '../core/errors.ts';
 
 /** Shards of the key space; a relay claims shards, never single keys. Fixed: changing it needs every relay stopped. */
@@ -16,7 +17,9 @@ export const outboxShardCount = 64;
 /** Row states in `<table>.state`. */
 export const outboxState = { pending: 0, sent: 1, failed: 2 } as const;
 
-const identifier = /^[a-z_][a-z0-9_]{0,40}$/;
+const schemaName = /^[a-z_][a-z0-9_]{0,62}$/;
+/** The bare table name leaves room for the suffixes of its index, trigger and shard table names (63 bytes at most). */
+const tableName = /^[a-z_][a-z0-9_]{0,47}$/;
 
 /** A table name as the outbox uses it: `table` or `schema.table`, lower-case letters, digits and `_`. */
 export interface OutboxTableNames {
@@ -32,12 +35,15 @@ export interface OutboxTableNames {
 
 export function outboxTableNames(table: string): OutboxTableNames {
   const parts = table.split('.');
-  if (parts.length > 2 || !parts.every((part) => identifier.test(part))) {
-    throw new ConfigurationError([`outbox.table: ${JSON.stringify(table)} must be a table name or schema.table of lower-case letters, digits and _ (at most 41 characters each)`]);
-  }
   const bare = parts.at(-1)!;
+  if (parts.length > 2 || !tableName.test(bare) || (parts.length === 2 && !schemaName.test(parts[0]!))) {
+    throw new ConfigurationError([`outbox.table: ${JSON.stringify(table)} must be a table name (at most 48 characters) or schema.table, of lower-case letters, digits and _`]);
+  }
   const prefix = parts.length === 2 ? `${parts[0]}.` : '';
-  return { table, shards: `${table}_shards`, channel: `${parts.join('__')}_notify`, notifyFunction: `${prefix}${bare}_notify`, bare };
+  // A channel name is an identifier: 63 bytes at most (pg_notify refuses longer ones, LISTEN would cut them).
+  const plain = `${parts.join('__')}_notify`;
+  const channel = plain.length <= 63 ? plain : `outbox_${createHash('sha256').update(table).digest('hex').slice(0, 24)}_notify`;
+  return { table, shards: `${table}_shards`, channel, notifyFunction: `${prefix}${bare}_notify`, bare };
 }
 
 /** Serialises concurrent DDL (pg_advisory_xact_lock(int, int): its own lock space, apart from single-bigint locks). */
@@ -78,7 +84,7 @@ export function outboxDdl(names: OutboxTableNames): string[] {
 }
 
 /** Creates the outbox tables if missing, in one transaction, under an advisory lock (several relays may start at once). */
-export async function createOutboxTables(client: PoolClient, table: string): Promise<void> {
+export async function createOutboxTables(client: ClientBase, table: string): Promise<void> {
   const names = outboxTableNames(table);
   await client.query('begin');
   try {

@@ -38,6 +38,8 @@ export interface DemoOptions {
   chaosEverySeconds?: number;
   /** Give up when nothing was applied or dead-lettered for this long. @defaultValue 180 s */
   stallTimeoutSeconds?: number;
+  /** Publish through the transactional outbox (PostgreSQL only): relays publish what the writer committed. @defaultValue false */
+  viaOutbox?: boolean;
 }
 
 export const defaultDemoOptions = {
@@ -52,6 +54,7 @@ export const defaultDemoOptions = {
   chaos: false,
   chaosEverySeconds: 10,
   stallTimeoutSeconds: 180,
+  viaOutbox: false,
 } satisfies Partial<DemoOptions>;
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1 to 200 letters, digits, ".", "_" or "-" (it is part of topic names)');
@@ -70,6 +73,7 @@ const optionsSchema = z
     chaos: z.boolean(),
     chaosEverySeconds: z.number().min(1, 'must be at least 1 second').max(3_600, 'must be at most 3600 seconds'),
     stallTimeoutSeconds: z.number().min(10, 'must be at least 10 seconds'),
+    viaOutbox: z.boolean(),
   })
   .superRefine((options, context) => {
     if (options.failRate + options.poisonRate > 1) {

@@ -18,7 +18,9 @@ describe('outbox options', () => {
   it('accepts table and schema.table of plain identifiers only (they are put into SQL)', () => {
     expect(outboxTableNames('orderly_outbox')).toMatchObject({ table: 'orderly_outbox', shards: 'orderly_outbox_shards', channel: 'orderly_outbox_notify', notifyFunction: 'orderly_outbox_notify' });
     expect(outboxTableNames('app.events_out')).toMatchObject({ table: 'app.events_out', shards: 'app.events_out_shards', channel: 'app__events_out_notify', notifyFunction: 'app.events_out_notify', bare: 'events_out' });
-    for (const bad of ['', 'Outbox', 'a.b.c', 'x; drop table y', 'a-b', `t${'x'.repeat(45)}`]) expect(() => outboxTableNames(bad), bad).toThrowError(/outbox\.table/);
+    const long = outboxTableNames(`${'s'.repeat(60)}.orderly_outbox`);
+    expect(long.channel).toMatch(/^outbox_[0-9a-f]{24}_notify$/);
+    for (const bad of ['', 'Outbox', 'a.b.c', 'x; drop table y', 'a-b', `t${'x'.repeat(48)}`, `${'s'.repeat(64)}.t`]) expect(() => outboxTableNames(bad), bad).toThrowError(/outbox\.table/);
   });
 });
 
