@@ -84,10 +84,11 @@ export async function outboxRelaySigkillScenario(settings: StackSettings, parame
     let writeFailures = 0;
     const transactions = Math.ceil(parameters.events / parameters.perTransaction);
     const pauseMs = (parameters.produceMs * parameters.writers) / transactions;
-    let next = 0;
+    // Until the events committed reach the target (rolled-back transactions do not count).
+    let writing = 0;
     const writeLoop = async () => {
-      while (next < transactions) {
-        next++;
+      while (committed + writing < parameters.events) {
+        writing += parameters.perTransaction;
         const chosen = [...new Set(Array.from({ length: parameters.perTransaction }, () => keys[Math.floor(Math.random() * keys.length)]!))].sort();
         const client = await pool.connect();
         try {
@@ -109,13 +110,14 @@ export async function outboxRelaySigkillScenario(settings: StackSettings, parame
           log(`writer transaction failed (rolled back): ${(error as Error).message}`);
         } finally {
           client.release();
+          writing -= parameters.perTransaction;
         }
         await sleep(pauseMs * (0.5 + Math.random()));
       }
     };
-    const writing = Promise.all(Array.from({ length: parameters.writers }, writeLoop));
+    const writers = Promise.all(Array.from({ length: parameters.writers }, writeLoop));
     let written = false;
-    void writing.then(() => (written = true));
+    void writers.then(() => (written = true));
 
     let kills = 0;
     while (!written || kills < parameters.minKills) {
@@ -131,7 +133,7 @@ export async function outboxRelaySigkillScenario(settings: StackSettings, parame
       const status = await readOutboxStatus(pool, table);
       log(`kill ${kills}: SIGKILL ${victim?.name ?? '(none alive)'}, started ${started.name}; committed ${committed}, outbox pending ${status.pending} (oldest ${status.oldestPendingAgeSeconds.toFixed(1)} s), failed ${status.failed}`);
     }
-    await writing;
+    await writers;
 
     // Drained: nothing pending (bounded wait).
     const drainUntil = Date.now() + 120_000;
@@ -152,7 +154,7 @@ export async function outboxRelaySigkillScenario(settings: StackSettings, parame
       commitsPastIncomplete: 0,
       stuckPartitions: status.pending + status.failed,
     };
-    const passed = Object.values(counters).every((count) => count === 0) && expectedCount === committed && kills >= parameters.minKills;
+    const passed = Object.values(counters).every((count) => count === 0) && expectedCount === committed && committed >= parameters.events && kills >= parameters.minKills;
     return {
       scenario: 'outbox-relay-sigkill',
       invariant: `${parameters.relays} outbox relays, one SIGKILLed every ${parameters.killIntervalMs / 1000} s: every committed event published once or more under one id, per key in commit order; rolled-back events never`,

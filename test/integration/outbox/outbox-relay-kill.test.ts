@@ -16,6 +16,6 @@ it('three relays, one SIGKILLed, 2,000 events: nothing lost, per-key commit orde
   expect(result.counters).toEqual({ eventsLost: 0, duplicateEffects: 0, orderViolations: 0, commitsPastIncomplete: 0, stuckPartitions: 0 });
   expect(result.faults.relaySigkills).toBeGreaterThanOrEqual(1);
   expect(result.events).toBe(result.details.committed);
-  expect(result.events).toBeGreaterThan(1_500); // 5% of the transactions roll back on purpose
+  expect(result.events).toBeGreaterThanOrEqual(2_000); // committed; 5% of the transactions roll back on purpose and do not count
   expect(result.passed).toBe(true);
 }, 180_000);
