@@ -134,17 +134,35 @@ export class OutboxRelay {
   async start(): Promise<void> {
     if (this.#started) throw new OrderlyError('CONFIGURATION', 'the outbox relay was started already');
     this.#started = true;
-    const client = await this.#options.pool.connect();
-    try {
-      await createOutboxTables(client, this.#names.table);
-    } finally {
-      client.release();
-    }
+    await this.#createTables();
     if (this.#options.listenConnectionString) await this.#listen();
     for (let slot = 0; slot < this.#options.concurrency; slot++) this.#loops.push(this.#claimLoop(slot));
     this.#loops.push(this.#statusLoop());
     if (this.#options.retentionMs > 0) this.#loops.push(this.#sweepLoop());
     this.#logger.info({ concurrency: this.#options.concurrency, listening: this.#listening }, 'outbox relay started');
+  }
+
+  /** Creates the tables; a database that refuses connections for a while (restarting, at max_connections) is retried for `claimTimeoutMs`. */
+  async #createTables(): Promise<void> {
+    const until = Date.now() + this.#options.claimTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const client = await withDeadline(this.#options.pool.connect(), this.#options.claimTimeoutMs, 'connecting to the outbox database');
+        try {
+          await createOutboxTables(client, this.#names.table);
+          return;
+        } finally {
+          client.release();
+        }
+      } catch (error) {
+        const message = (error as Error).message;
+        if (Date.now() >= until || (error instanceof OrderlyError && error.code === 'CONFIGURATION')) {
+          throw new OrderlyError('STACK_UNAVAILABLE', `the outbox relay could not set up ${this.#names.table} (${attempt} attempts): ${message}`, { cause: error });
+        }
+        this.#logger.warn({ attempt, err: { message } }, 'outbox database not ready: retrying');
+        await sleep(Math.min(5_000, 250 * 2 ** Math.min(attempt - 1, 5)), this.#stopping.signal);
+      }
+    }
   }
 
   /**
@@ -180,11 +198,6 @@ export class OutboxRelay {
   /** The outbox's depth, oldest pending age and failed rows, measured now. */
   status(): Promise<OutboxStatus> {
     return readOutboxStatus(this.#options.pool, this.#names.table);
-  }
-
-  /** Runs one claim now (tests): what it read, published and marked failed. */
-  claimOnce(): Promise<ClaimResult> {
-    return this.#claim();
   }
 
   async #claimLoop(slot: number): Promise<void> {
@@ -440,19 +453,21 @@ export class OutboxRelay {
   async #listen(): Promise<void> {
     const signal = this.#stopping.signal;
     const connect = async (): Promise<void> => {
-      const listener = new pg.Client({ connectionString: this.#options.listenConnectionString, connectionTimeoutMillis: 10_000 });
+      const listener = new pg.Client({ connectionString: this.#options.listenConnectionString, connectionTimeoutMillis: 10_000, application_name: 'orderly-outbox-listen' });
       listener.on('notification', () => {
         const wake = this.#wake;
         this.#wake = wakeSignal();
         wake.resolve();
       });
-      listener.on('error', (error) => {
-        if (!this.#listening) return;
+      const lost = (reason: string) => {
+        if (!this.#listening || this.#listener !== listener || signal.aborted) return;
         this.#listening = false;
-        this.#logger.warn({ err: { message: error.message } }, 'outbox LISTEN connection lost: polling until it is back');
+        this.#logger.warn({ reason }, 'outbox LISTEN connection lost: polling until it is back');
         void listener.end().catch(() => undefined);
         void reconnect();
-      });
+      };
+      listener.on('error', (error) => lost(error.message));
+      listener.on('end', () => lost('connection ended'));
       await listener.connect();
       await listener.query(`listen ${this.#names.channel}`);
       this.#listener = listener;

@@ -17,12 +17,11 @@ export interface OutboxStatus {
 
 export async function readOutboxStatus(db: Pool | PoolClient, table: string): Promise<OutboxStatus> {
   const { table: name } = outboxTableNames(table);
-  const [pending, failed, failedTotal, sent] = await Promise.all([
-    db.query<{ rows: string; age: number | null }>(`select count(*) as rows, extract(epoch from clock_timestamp() - min(written_at))::float8 as age from ${name} where state = 0`),
-    db.query<{ topic: string; reason: string; rows: string }>(`select topic, coalesce(failed_reason, '') as reason, count(*) as rows from ${name} where state = 2 group by 1, 2 order by 3 desc limit 20`),
-    db.query<{ rows: string }>(`select count(*) as rows from ${name} where state = 2`),
-    db.query<{ rows: string }>(`select count(*) as rows from ${name} where state = 1`),
-  ]);
+  // One after the other: a relay's pool is small, and its claims need the connections more.
+  const pending = await db.query<{ rows: string; age: number | null }>(`select count(*) as rows, extract(epoch from clock_timestamp() - min(written_at))::float8 as age from ${name} where state = 0`);
+  const failed = await db.query<{ topic: string; reason: string; rows: string }>(`select topic, coalesce(failed_reason, '') as reason, count(*) as rows from ${name} where state = 2 group by 1, 2 order by 3 desc limit 20`);
+  const failedTotal = await db.query<{ rows: string }>(`select count(*) as rows from ${name} where state = 2`);
+  const sent = await db.query<{ rows: string }>(`select count(*) as rows from ${name} where state = 1`);
   const failures = failed.rows.map((row) => ({ topic: row.topic, reason: row.reason, rows: Number(row.rows) }));
   return {
     pending: Number(pending.rows[0]?.rows ?? 0),

@@ -39,10 +39,11 @@ async function outboxTable(): Promise<string> {
   return table;
 }
 
-function startRelay(table: string, extra: { onPublished?: (events: readonly RelayedEvent[]) => void; batchSize?: number } = {}): OutboxRelay {
+function startRelay(table: string, extra: { onPublished?: (events: readonly RelayedEvent[]) => void; batchSize?: number; pollIntervalMs?: number; listen?: boolean } = {}): OutboxRelay {
   const kafka = testKafka();
   const producer = new EventProducer({ kafka, registry });
-  const relay = new OutboxRelay({ pool, producer, kafka, table, listenConnectionString: testStack().settings.DATABASE_URL, pollIntervalMs: 300, statusIntervalMs: 500, ...extra });
+  const { listen = true, ...rest } = extra;
+  const relay = new OutboxRelay({ pool, producer, kafka, table, ...(listen ? { listenConnectionString: testStack().settings.DATABASE_URL } : {}), pollIntervalMs: 300, statusIntervalMs: 500, ...rest });
   onTestFinished(async () => {
     await relay.stop();
     await producer.close({ timeoutMs: 5_000 });
@@ -223,5 +224,36 @@ describe('transactional outbox', () => {
     for (const record of records) counts.set(record.eventId, (counts.get(record.eventId) ?? 0) + 1);
     expect([...counts.entries()].filter(([, count]) => count === 2).map(([id]) => id).sort()).toEqual([...killedAfter].sort());
     expect(checkOrder(records, new Map(keys.map((key) => [key, 5])))).toEqual({ lost: 0, duplicatesSameId: 20, duplicatesNewId: 0, orderViolations: 0, unexpected: 0 });
+  });
+
+  it('wakes up on NOTIFY at commit, falls back to polling when LISTEN is off, and keeps publishing after its LISTEN connection is killed', async () => {
+    const table = await outboxTable();
+    const topic = await createTestTopic({ partitions: 1, prefix: 'outbox-wake' });
+    const writer = new OutboxWriter({ registry, table, autoRegister: true });
+    const published: RelayedEvent[] = [];
+    // Polling once a minute: a publish within seconds came from the NOTIFY.
+    const listening = startRelay(table, { onPublished: (events) => published.push(...events), pollIntervalMs: 60_000 });
+    await listening.start();
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // its loops are idle now, waiting
+    await inTransaction((client) => writer.add(client, probe('w', 1, topic)));
+    await waitFor('the NOTIFY woke the relay', () => published.length >= 1, 15_000);
+
+    // Its LISTEN connection dies: the relay polls (every 60 s here) and reconnects; a new row still goes out.
+    const listeners = async () => (await pool.query<{ pid: number }>(`select pid from pg_stat_activity where application_name = 'orderly-outbox-listen' and query like $1`, [`%${table}%`])).rows.map((row) => row.pid);
+    const [first] = await listeners();
+    expect(first).toBeDefined();
+    await pool.query('select pg_terminate_backend($1)', [first]);
+    await waitFor('LISTEN reconnected on a new connection', async () => ((await listeners()).some((pid) => pid !== first) ? true : undefined), 30_000);
+    await inTransaction((client) => writer.add(client, probe('w', 2, topic)));
+    await waitFor('published after the reconnect', () => published.length >= 2, 15_000);
+    await listening.stop();
+
+    // No LISTEN at all: polling alone.
+    const polling = startRelay(table, { onPublished: (events) => published.push(...events), listen: false, pollIntervalMs: 500 });
+    await polling.start();
+    await inTransaction((client) => writer.add(client, probe('w', 3, topic)));
+    await waitFor('the poll found the row', () => published.length >= 3, 15_000);
+    const records = await readTopic(testKafka(), registry, topic, (read) => read.length >= 3, 30_000);
+    expect(records.map((record) => record.value.sequence)).toEqual([1, 2, 3]);
   });
 });
