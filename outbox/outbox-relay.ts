@@ -19,7 +19,7 @@
  * `pollIntervalMs` as the fallback (and the only way when LISTEN is off or its connection is lost).
  */
 import pg from 'pg';
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResult } from 'pg';
 import { OrderlyError } from '../core/errors.ts';
 import type { Admin } from '../core/kafka-client.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
@@ -254,29 +254,23 @@ export class OutboxRelay {
   async #claimIn(client: PoolClient): Promise<ClaimResult> {
     const { table, shards } = this.#names;
     const { shardsPerClaim, batchSize, claimTimeoutMs } = this.#options;
-    await client.query('begin');
-    // The server's own limits: a frozen relay's transaction ends, and its shards are free again.
-    await client.query(`set local statement_timeout = ${claimTimeoutMs}`);
-    await client.query(`set local idle_in_transaction_session_timeout = ${claimTimeoutMs}`);
-    const claimed = await client.query<{ shard: number }>(
-      `select s.shard from ${shards} s
-       where exists (select 1 from ${table} o where o.state = ${outboxState.pending} and o.shard = s.shard)
-       order by random() limit $1 for update of s skip locked`,
-      [shardsPerClaim],
-    );
-    if (claimed.rows.length === 0) {
-      await client.query('commit');
-      return { read: 0, published: 0, failed: 0 };
-    }
-    // Pending rows of the claimed shards in id order, except those behind a failed row of their topic and key.
-    const { rows } = await client.query<OutboxRow>(
-      `select o.id, o.topic, o.key, o.event_id, o.event_type, o.occurred_at, o.traceparent, o.headers, o.payload, o.written_at
+    // One round trip (the simple protocol: every value inlined is a validated integer). The session limits are
+    // the server's own: a frozen relay's transaction ends and its shards are free again. Then the claim: shards
+    // nobody holds that have pending rows, and their pending rows in id order, except those behind a failed row
+    // of their topic and key.
+    const results = (await client.query(
+      `begin; set local statement_timeout = ${claimTimeoutMs}; set local idle_in_transaction_session_timeout = ${claimTimeoutMs};
+       with claimed as materialized (
+         select s.shard from ${shards} s
+         where exists (select 1 from ${table} p where p.state = ${outboxState.pending} and p.shard = s.shard)
+         order by random() limit ${shardsPerClaim} for update of s skip locked)
+       select o.id, o.topic, o.key, o.event_id, o.event_type, o.occurred_at, o.traceparent, o.headers, o.payload, o.written_at
        from ${table} o
-       where o.state = ${outboxState.pending} and o.shard = any($1::smallint[])
+       where o.state = ${outboxState.pending} and o.shard in (select shard from claimed)
          and not exists (select 1 from ${table} f where f.state = ${outboxState.failed} and f.topic = o.topic and f.key = o.key and f.id < o.id)
-       order by o.id limit $2`,
-      [claimed.rows.map((row) => row.shard), batchSize],
-    );
+       order by o.id limit ${batchSize}`,
+    )) as unknown as QueryResult<OutboxRow>[];
+    const rows = results.at(-1)?.rows ?? [];
     if (rows.length === 0) {
       await client.query('commit');
       return { read: 0, published: 0, failed: 0 };
@@ -286,9 +280,8 @@ export class OutboxRelay {
     for (const row of rows) if (missing.has(row.topic)) failed.push({ id: row.id, reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
     const failedIds = new Set(failed.map((row) => row.id));
     const { published, error } = await this.#publish(rows.filter((row) => !failedIds.has(row.id)), failed);
-    await this.#markSent(client, published);
     await this.#markFailed(client, failed, rows);
-    await client.query('commit');
+    await this.#markSentAndCommit(client, published);
     this.#reportPublished(published);
     if (error) throw error;
     return { read: rows.length, published: published.length, failed: failed.length };
@@ -360,11 +353,16 @@ export class OutboxRelay {
     return new Set([...wanted].filter((topic) => !this.#topics!.names.has(topic)));
   }
 
-  async #markSent(client: PoolClient, published: { row: OutboxRow; event: PublishedEvent }[]): Promise<void> {
-    if (published.length === 0) return;
+  async #markSentAndCommit(client: PoolClient, published: { row: OutboxRow; event: PublishedEvent }[]): Promise<void> {
+    if (published.length === 0) {
+      await client.query('commit');
+      return;
+    }
     const ids = published.map(({ row }) => row.id);
     if (this.#options.retentionMs === 0) {
-      await client.query(`delete from ${this.#names.table} where id = any($1::bigint[])`, [ids]);
+      // The delete and the commit in one round trip; ids are the table's own bigints (checked, then inlined).
+      if (!ids.every((id) => /^\d{1,19}$/.test(id))) throw new OrderlyError('CONFIGURATION', `outbox ${this.#names.table}: a row id is not a bigint`);
+      await client.query(`delete from ${this.#names.table} where id = any('{${ids.join(',')}}'::bigint[]); commit`);
       return;
     }
     await client.query(
@@ -372,6 +370,7 @@ export class OutboxRelay {
        from unnest($1::bigint[], $2::integer[], $3::bigint[]) as p(id, partition, "offset") where o.id = p.id`,
       [ids, published.map(({ event }) => event.partition), published.map(({ event }) => event.offset)],
     );
+    await client.query('commit');
   }
 
   async #markFailed(client: PoolClient, failed: FailedRow[], rows: OutboxRow[]): Promise<void> {
