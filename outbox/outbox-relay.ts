@@ -255,21 +255,32 @@ export class OutboxRelay {
     const { table, shards } = this.#names;
     const { shardsPerClaim, batchSize, claimTimeoutMs } = this.#options;
     // One round trip (the simple protocol: every value inlined is a validated integer). The session limits are
-    // the server's own: a frozen relay's transaction ends and its shards are free again. Then the claim: shards
-    // nobody holds that have pending rows, and their pending rows in id order, except those behind a failed row
-    // of their topic and key.
-    const results = (await client.query(
+    // the server's own: a frozen relay's transaction ends and its shards are free again. Then the shards nobody
+    // holds that have pending rows.
+    const claimed = (await client.query(
       `begin; set local statement_timeout = ${claimTimeoutMs}; set local idle_in_transaction_session_timeout = ${claimTimeoutMs};
-       with claimed as materialized (
-         select s.shard from ${shards} s
-         where exists (select 1 from ${table} p where p.state = ${outboxState.pending} and p.shard = s.shard)
-         order by random() limit ${shardsPerClaim} for update of s skip locked)
-       select o.id, o.topic, o.key, o.event_id, o.event_type, o.occurred_at, o.traceparent, o.headers, o.payload, o.written_at
-       from ${table} o
-       where o.state = ${outboxState.pending} and o.shard in (select shard from claimed)
-         and not exists (select 1 from ${table} f where f.state = ${outboxState.failed} and f.topic = o.topic and f.key = o.key and f.id < o.id)
-       order by o.id limit ${batchSize}`,
-    )) as unknown as QueryResult<OutboxRow>[];
+       select s.shard from ${shards} s
+       where exists (select 1 from ${table} p where p.state = ${outboxState.pending} and p.shard = s.shard)
+       order by random() limit ${shardsPerClaim} for update of s skip locked`,
+    )) as unknown as QueryResult<{ shard: number }>[];
+    const shardRows = claimed.at(-1)?.rows ?? [];
+    if (shardRows.length === 0) {
+      await client.query('commit');
+      return { read: 0, published: 0, failed: 0 };
+    }
+    // Their pending rows in id order, except those behind a failed row of their topic and key. A statement of
+    // its own, so its snapshot is taken after the shard locks: it sees the deletes of the claim that held a
+    // shard before (read in the locking statement, they would still look pending and be published twice).
+    const results = [
+      await client.query<OutboxRow>(
+        `select o.id, o.topic, o.key, o.event_id, o.event_type, o.occurred_at, o.traceparent, o.headers, o.payload, o.written_at
+         from ${table} o
+         where o.state = ${outboxState.pending} and o.shard = any($1::smallint[])
+           and not exists (select 1 from ${table} f where f.state = ${outboxState.failed} and f.topic = o.topic and f.key = o.key and f.id < o.id)
+         order by o.id limit $2`,
+        [shardRows.map((row) => row.shard), batchSize],
+      ),
+    ];
     const rows = results.at(-1)?.rows ?? [];
     if (rows.length === 0) {
       await client.query('commit');

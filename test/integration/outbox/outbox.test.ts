@@ -39,7 +39,7 @@ async function outboxTable(): Promise<string> {
   return table;
 }
 
-function startRelay(table: string, extra: { onPublished?: (events: readonly RelayedEvent[]) => void; batchSize?: number; pollIntervalMs?: number; listen?: boolean } = {}): OutboxRelay {
+function startRelay(table: string, extra: { onPublished?: (events: readonly RelayedEvent[]) => void; batchSize?: number; pollIntervalMs?: number; listen?: boolean; retentionMs?: number; concurrency?: number } = {}): OutboxRelay {
   const kafka = testKafka();
   const producer = new EventProducer({ kafka, registry });
   const { listen = true, ...rest } = extra;
@@ -255,5 +255,52 @@ describe('transactional outbox', () => {
     await waitFor('the poll found the row', () => published.length >= 3, 15_000);
     const records = await readTopic(testKafka(), registry, topic, (read) => read.length >= 3, 30_000);
     expect(records.map((record) => record.value.sequence)).toEqual([1, 2, 3]);
+  });
+
+  it('keeps sent rows with their partition and offset for the retention, then sweeps them', async () => {
+    const table = await outboxTable();
+    const topic = await createTestTopic({ partitions: 2, prefix: 'outbox-retention' });
+    const writer = new OutboxWriter({ registry, table, autoRegister: true });
+    const published: RelayedEvent[] = [];
+    const relay = startRelay(table, { onPublished: (events) => published.push(...events), retentionMs: 3_000 });
+    await relay.start();
+    const receipts = await inTransaction((client) => writer.addAll(client, [probe('r', 1, topic), probe('s', 1, topic), probe('r', 2, topic)]));
+    await waitFor('3 published', () => published.length >= 3);
+    const kept = await pool.query<{ event_id: string; published_partition: number; published_offset: string }>(`select event_id, published_partition, published_offset from ${table} where state = 1 order by id`);
+    expect(kept.rows.map((row) => row.event_id)).toEqual(receipts.map((receipt) => receipt.eventId));
+    for (const row of kept.rows) {
+      const event = published.find((candidate) => candidate.eventId === row.event_id)!;
+      expect({ partition: row.published_partition, offset: String(row.published_offset) }).toEqual({ partition: event.partition, offset: event.offset });
+    }
+    expect((await readOutboxStatus(pool, table)).sentKept).toBe(3);
+    await waitFor('the sweep deleted the sent rows', async () => (Number((await pool.query(`select count(*) as n from ${table}`)).rows[0].n) === 0 ? true : undefined), 30_000);
+  });
+
+  it('publishes each row once with several claims at once while writers commit (no kill, so no republish)', async () => {
+    const table = await outboxTable();
+    const topic = await createTestTopic({ partitions: 3, prefix: 'outbox-claims' });
+    const writer = new OutboxWriter({ registry, table, autoRegister: true });
+    const times = new Map<string, number>();
+    let total = 0;
+    // Small batches and few shards per claim: claims hand shards over to each other all the time.
+    const relay = startRelay(table, { concurrency: 4, batchSize: 20, onPublished: (events) => events.forEach((event) => (total++, times.set(event.eventId, (times.get(event.eventId) ?? 0) + 1))) });
+    await relay.start();
+    const sequence = new Map<string, number>();
+    await Promise.all(
+      [0, 1, 2].map(async (writerIndex) => {
+        for (let transaction = 0; transaction < 40; transaction++) {
+          await inTransaction((client) => writer.addAll(client, Array.from({ length: 10 }, (_, index) => {
+            const key = `w${writerIndex}-k${(transaction * 10 + index) % 30}`;
+            sequence.set(key, (sequence.get(key) ?? 0) + 1);
+            return probe(key, sequence.get(key)!, topic);
+          })));
+        }
+      }),
+    );
+    await waitFor('1,200 published', () => times.size >= 1_200);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect({ total, unique: times.size }).toEqual({ total: 1_200, unique: 1_200 });
+    const records = await readTopic(testKafka(), registry, topic, (read) => read.length >= 1_200, 30_000);
+    expect(checkOrder(records, sequence)).toEqual({ lost: 0, duplicatesSameId: 0, duplicatesNewId: 0, orderViolations: 0, unexpected: 0 });
   });
 });
