@@ -116,7 +116,7 @@ export class OutboxRelay {
   readonly #active = new Set<PoolClient>();
   #listener: pg.Client | undefined;
   #listening = false;
-  #admin: Admin | undefined;
+  #admin: Promise<Admin> | undefined;
   #topics: { names: Set<string>; at: number } | undefined;
   #failingSince: number | undefined;
   #lastFailure = '';
@@ -185,7 +185,7 @@ export class OutboxRelay {
     }
     await this.#listener?.end().catch(() => undefined);
     this.#listener = undefined;
-    await this.#admin?.disconnect().catch(() => undefined);
+    await this.#admin?.then((admin) => admin.disconnect()).catch(() => undefined);
     this.#logger.info('outbox relay stopped');
   }
 
@@ -346,6 +346,19 @@ export class OutboxRelay {
     return published;
   }
 
+  #connectAdmin(): Promise<Admin> {
+    const admin = this.#options.kafka.admin();
+    const connected = withDeadline(admin.connect(), 30_000, 'connecting the Kafka admin client').then(
+      () => admin,
+      async (error: unknown) => {
+        this.#admin = undefined;
+        await admin.disconnect().catch(() => undefined);
+        throw error;
+      },
+    );
+    return connected;
+  }
+
   /** The topics among `topics` the cluster does not have (cached for 30 s; asked again on a miss, at most every 2 s). */
   async #missingTopics(topics: string[]): Promise<Set<string>> {
     const wanted = new Set(topics);
@@ -353,12 +366,10 @@ export class OutboxRelay {
     const stale = !this.#topics || now - this.#topics.at > topicCacheMs;
     const missesKnown = this.#topics && [...wanted].some((topic) => !this.#topics!.names.has(topic));
     if (stale || (missesKnown && now - this.#topics!.at > topicRefreshMinMs)) {
-      if (!this.#admin) {
-        const admin = this.#options.kafka.admin();
-        await withDeadline(admin.connect(), 30_000, 'connecting the Kafka admin client');
-        this.#admin = admin;
-      }
-      const names = await withDeadline(this.#admin.listTopics(), 30_000, 'listing topics');
+      // One admin client for every claim of this relay (two claims asking at once must not create two).
+      this.#admin ??= this.#connectAdmin();
+      const admin = await this.#admin;
+      const names = await withDeadline(admin.listTopics(), 30_000, 'listing topics');
       this.#topics = { names: new Set(names), at: Date.now() };
     }
     return new Set([...wanted].filter((topic) => !this.#topics!.names.has(topic)));
