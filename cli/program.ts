@@ -15,6 +15,7 @@ import { registerKeysCommand } from './commands/keys.ts';
 import { registerDltCommand } from './commands/dlt.ts';
 import { registerLagCommand } from './commands/lag.ts';
 import { registerCronCommand } from './commands/cron.ts';
+import { registerOutboxCommand } from './commands/outbox.ts';
 import { defaultTimeoutSeconds, probeBrokers, timeoutSeconds } from './support/broker-probe.ts';
 import { finishHelp } from './support/help-examples.ts';
 
@@ -38,6 +39,7 @@ export function createProgram(): Command {
   registerDltCommand(program);
   registerLagCommand(program);
   registerCronCommand(program);
+  registerOutboxCommand(program);
   finishHelp(program);
 
   // Every command that talks to Kafka (it takes --brokers) first checks that a broker answers within --timeout.

@@ -28,11 +28,13 @@ import { BackpressureError, MissingKeyError, PublishBatchError, RateLimitError }
 import { TokenBucket } from './token-bucket.ts';
 import { activeTraceparent } from './trace-parent.ts';
 
-export type { OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
-import type { OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
+export type { EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
+import type { EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
 
 interface PreparedEvent {
   event: OutgoingEvent;
+  /** The value already in the wire format (an {@link EncodedOutgoingEvent}): sent as it is. */
+  encoded?: Buffer;
   topic: string;
   eventId: string;
   occurredAt: Date;
@@ -162,11 +164,25 @@ export class EventProducer {
    * stops the batch: a {@link PublishBatchError} lists the events written and the ones not written.
    */
   publishBatch<V>(events: readonly OutgoingEvent<V>[]): Promise<PublishedEvent[]> {
+    return this.#start(() => events.map((event) => this.#prepare(event)));
+  }
+
+  /**
+   * Publishes events whose values are already encoded (the transactional outbox's rows: encoded and checked
+   * against the registry when they were written), with the ids, types and times they carry. Order, bounds and
+   * failures as {@link EventProducer.publishBatch}; a {@link PublishBatchError}'s `notWritten` holds these
+   * events as given.
+   */
+  publishEncodedBatch(events: readonly EncodedOutgoingEvent[]): Promise<PublishedEvent[]> {
+    return this.#start(() => events.map((event) => this.#prepareEncoded(event)));
+  }
+
+  #start<V>(prepare: () => PreparedEvent[]): Promise<PublishedEvent[]> {
     if (this.#closed) return Promise.reject(new OrderlyError('STOPPED', 'the producer is closed: create a new one'));
     let work: Promise<PublishedEvent[]>;
     let progress: BatchProgress;
     try {
-      const prepared = events.map((event) => this.#prepare(event));
+      const prepared = prepare();
       progress = { written: [], rest: prepared, sending: 0 };
       work = this.#publishBatch(prepared, progress);
     } catch (error) {
@@ -278,6 +294,15 @@ export class EventProducer {
     return { event, topic, eventId, occurredAt, headers, orderKey: orderKeyOf(topic, event.key) };
   }
 
+  #prepareEncoded(event: EncodedOutgoingEvent): PreparedEvent {
+    const { topic, eventId, occurredAt, traceparent } = event;
+    const key = event.key as unknown;
+    if (key === undefined || key === null || (typeof key !== 'string' && !Buffer.isBuffer(key)) || key.length === 0) throw new MissingKeyError({ topic });
+    if (!Buffer.isBuffer(event.value)) throw new OrderlyError('ENCODE', `an encoded event for topic ${topic} has no encoded value (a Buffer in the wire format)`);
+    const headers = envelopeToHeaders({ eventId, eventType: event.type, occurredAt: occurredAt.toISOString(), ...(traceparent === undefined ? {} : { traceparent }) }, event.headers);
+    return { event: event as unknown as OutgoingEvent, encoded: event.value, topic, eventId, occurredAt, headers, orderKey: orderKeyOf(topic, event.key) };
+  }
+
   /** Sends a chunk that holds its room; registered with the key order gate at once, in the order accepted. */
   async #sendAndRelease(chunk: PreparedEvent[]): Promise<PublishedEvent[]> {
     const ticket = this.#gate.enter(chunk.map((prepared) => prepared.orderKey));
@@ -300,7 +325,8 @@ export class EventProducer {
     // One registry answer (cached after the first) per subject and schema of the chunk, not one await per event.
     const schemaIds = new Map<string, Promise<number>>();
     const typeNumbers = new Map<Type, number>();
-    const targets = chunk.map(({ event, topic }) => {
+    const targets = chunk.map(({ event, topic, encoded }) => {
+      if (encoded) return undefined;
       const type = avroType(event.schema);
       const subject = subjectName(this.#options.subjectNameStrategy, topic, fullNameOf(type));
       if (!typeNumbers.has(type)) typeNumbers.set(type, typeNumbers.size);
@@ -312,9 +338,10 @@ export class EventProducer {
     for (const [idKey, id] of schemaIds) ids.set(idKey, await id);
     const messagesByTopic = new Map<string, Message[]>();
     const messages: Message[] = [];
-    chunk.forEach(({ event, topic, headers }, index) => {
-      const { type, idKey } = targets[index]!;
-      const message: Message = { key: event.key, value: this.#encoder.frame(ids.get(idKey)!, type, event.value), headers };
+    chunk.forEach(({ event, topic, headers, encoded }, index) => {
+      const target = targets[index];
+      const value = encoded ?? this.#encoder.frame(ids.get(target!.idKey)!, target!.type, event.value);
+      const message: Message = { key: event.key, value, headers };
       messages.push(message);
       let list = messagesByTopic.get(topic);
       if (!list) messagesByTopic.set(topic, (list = []));

@@ -26,3 +26,24 @@ export interface PublishedEvent {
   /** Kafka offsets are 64-bit: a string. */
   offset: string;
 }
+
+/**
+ * An event whose value is already encoded in the Confluent wire format (schema id + Avro body), as the
+ * transactional outbox stores it: encoded and checked against the registry when it was written, so the relay
+ * publishes it as it is, with the id, type and time it was given then.
+ */
+export interface EncodedOutgoingEvent {
+  topic: string;
+  /** The entity id: required, never empty. */
+  key: string | Buffer;
+  /** The wire-format value (magic byte, schema id, Avro body). */
+  value: Buffer;
+  /** The `orderly-event-type` header. */
+  type: string;
+  eventId: string;
+  occurredAt: Date;
+  /** W3C trace context of the writer, when it had one. */
+  traceparent?: string;
+  /** Extra headers; they cannot replace an envelope header. */
+  headers?: Record<string, string | Buffer>;
+}

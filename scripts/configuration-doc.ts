@@ -32,6 +32,8 @@ export const optionsSources: OptionsSource[] = [
   { title: 'LagMonitor', file: 'observability/lag-monitor-options.ts', interfaceName: 'LagMonitorOptions', usage: '`new LagMonitor(options)` from `orderly/observability`.' },
   { title: 'instrumentConsumer', file: 'observability/instrument-consumer.ts', interfaceName: 'InstrumentConsumerOptions', usage: '`instrumentConsumer(consumer, options)` from `orderly/observability`.' },
   { title: 'Observability server', file: 'observability/http.ts', interfaceName: 'ObservabilityServerOptions', usage: '`startObservabilityServer(options)`: `/metrics`, `/healthz`, `/readyz`.' },
+  { title: 'OutboxWriter', file: 'outbox/outbox-options.ts', interfaceName: 'OutboxWriterOptions', schemaName: 'writerSchema', usage: '`new OutboxWriter(options)` from `orderly/outbox`; `add(client, entry)` inside the caller\'s transaction.' },
+  { title: 'OutboxRelay', file: 'outbox/outbox-options.ts', interfaceName: 'OutboxRelayOptions', schemaName: 'relaySchema', usage: '`new OutboxRelay(options)` from `orderly/outbox` (or `orderly outbox relay`); see docs/outbox.md.' },
   { title: 'Topic settings (topics.yaml)', file: 'operations/topic-settings.ts', interfaceName: 'TopicSettings', schemaName: 'settingsSchema', usage: 'Each entry of `topics.yaml` (and `orderly topics` flags); `retention` takes `7d`, `12h`, `forever`.' },
   { title: 'CronScheduler', file: 'scheduling/options.ts', interfaceName: 'CronSchedulerOptions', usage: '`new CronScheduler(options)` from `orderly/scheduling` (and `orderly cron run` flags); see [scheduling.md](scheduling.md).' },
 ];

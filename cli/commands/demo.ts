@@ -23,6 +23,7 @@ import { ledgerNamespaceOf } from '../../examples/ledger/ledger-store.ts';
 import { demoShutdownTimeoutMs, startLedgerWorker } from '../../examples/ledger/ledger-worker.ts';
 import { openLedgerStore } from '../../examples/ledger/open-ledger-store.ts';
 import { formatVerification } from '../../examples/ledger/verification-summary.ts';
+import { demoOutboxTable } from '../../examples/ledger/outbox-ledger-producer.ts';
 
 const logLevels = ['silent', 'error', 'warn', 'info', 'debug'];
 
@@ -98,7 +99,8 @@ function eventFlags(command: Command): Command {
     .option('--keys <n>', 'accounts (Kafka keys) to spread them over', numberFlag('--keys'), defaultDemoOptions.keys)
     .option('--fail-rate <share>', 'share of events whose handler fails 1 to 4 times, then succeeds', numberFlag('--fail-rate'), defaultDemoOptions.failRate)
     .option('--poison-rate <share>', 'share of events whose handler always fails (dead-lettered)', numberFlag('--poison-rate'), defaultDemoOptions.poisonRate)
-    .option('--partitions <n>', 'partitions of the topic when the demo creates it', numberFlag('--partitions'), defaultDemoOptions.partitions);
+    .option('--partitions <n>', 'partitions of the topic when the demo creates it', numberFlag('--partitions'), defaultDemoOptions.partitions)
+    .option('--via-outbox', 'publish through the transactional outbox (PostgreSQL): demo_published and the outbox rows commit together, relays publish', false);
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -107,7 +109,7 @@ export function registerDemoCommand(program: Command): void {
   eventFlags(common(demo.command('run', { isDefault: true })))
     .description('produce, work with several worker processes and verify, with a live progress display (the default)')
     .option('--workers <n>', 'worker processes', numberFlag('--workers'), defaultDemoOptions.workers)
-    .option('--chaos', 'SIGKILL a random worker every few seconds and start a new one', false)
+    .option('--chaos', 'SIGKILL a random worker (and outbox relay, with --via-outbox) every few seconds and start a new one', false)
     .option('--chaos-every-seconds <s>', 'seconds between chaos kills', numberFlag('--chaos-every-seconds'), defaultDemoOptions.chaosEverySeconds)
     .option('--stall-timeout-seconds <s>', 'give up when nothing is handled for this long', numberFlag('--stall-timeout-seconds'), defaultDemoOptions.stallTimeoutSeconds)
     .option('--inbox <mode>', 'batch (events ready together share a transaction) or per-event (one transaction each)', defaultDemoOptions.inbox)
@@ -128,6 +130,10 @@ export function registerDemoCommand(program: Command): void {
             REDIS_URL: connections.redisUrl,
             DATABASE_URL: connections.database,
           },
+        }, {
+          command: process.execPath,
+          args: () => [cli, 'outbox', 'relay', '--table', demoOutboxTable(options.topic, options.group)],
+          env: { ...process.env, KAFKA_BROKERS: connections.kafkaBrokers, SCHEMA_REGISTRY_URL: connections.schemaRegistryUrl, DATABASE_URL: connections.database },
         });
       } finally {
         await store.close();
@@ -142,7 +148,7 @@ export function registerDemoCommand(program: Command): void {
       const store = openLedgerStore(connections.database, options.topic, options.group, 2);
       try {
         const result = await produceLedgerEvents(connections, store, options);
-        console.log(`published ${result.published} events to ${options.topic} in ${(result.durationMs / 1000).toFixed(1)} s (run ${result.runId}; ${store.description})`);
+        console.log(`published ${result.published} events to ${options.topic}${options.viaOutbox ? ' through the outbox' : ''} in ${(result.durationMs / 1000).toFixed(1)} s (run ${result.runId}; ${store.description})`);
       } finally {
         await store.close();
       }

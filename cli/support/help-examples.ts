@@ -19,6 +19,10 @@ export const helpExamples: Record<string, string[]> = {
   'demo produce': ['orderly demo produce --events 1000'],
   'demo work': ['orderly demo work --member one'],
   'demo verify': ['orderly demo verify'],
+  outbox: ['orderly outbox relay --database postgres://app@db/app', 'orderly outbox status'],
+  'outbox relay': ['orderly outbox relay --database postgres://app@db/app --table app.orderly_outbox --metrics-port 9465'],
+  'outbox status': ['orderly outbox status --table app.orderly_outbox --json'],
+  'outbox requeue': ['orderly outbox requeue --topic orders'],
   topics: ['orderly topics create orders --group billing --partitions 12', 'orderly topics check --file topics.yaml'],
   'topics create': [
     'orderly topics create orders --group billing --partitions 12 --replication-factor 3 --min-insync-replicas 2',

@@ -44,6 +44,8 @@ export interface DemoOptions {
    * applies one event per transaction either way. @defaultValue `'batch'`
    */
   inbox?: DemoInboxMode;
+  /** Publish through the transactional outbox (PostgreSQL only): relays publish what the writer committed. @defaultValue false */
+  viaOutbox?: boolean;
 }
 
 export const demoInboxModes = ['batch', 'per-event'] as const;
@@ -62,6 +64,7 @@ export const defaultDemoOptions = {
   chaosEverySeconds: 10,
   stallTimeoutSeconds: 180,
   inbox: 'batch',
+  viaOutbox: false,
 } satisfies Partial<DemoOptions>;
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1 to 200 letters, digits, ".", "_" or "-" (it is part of topic names)');
@@ -81,6 +84,7 @@ const optionsSchema = z
     chaosEverySeconds: z.number().min(1, 'must be at least 1 second').max(3_600, 'must be at most 3600 seconds'),
     stallTimeoutSeconds: z.number().min(10, 'must be at least 10 seconds'),
     inbox: z.enum(demoInboxModes, { message: `must be ${demoInboxModes.join(' or ')}` }),
+    viaOutbox: z.boolean(),
   })
   .superRefine((options, context) => {
     if (options.failRate + options.poisonRate > 1) {

@@ -11,6 +11,7 @@ import { demoRetryTiersMs, type DemoConnections, type ValidDemoOptions } from '.
 import { verifyDemo } from './demo-verification.ts';
 import { recordsWritten } from './dead-letter-reader.ts';
 import { ensureDemoTopics, produceLedgerEvents, type ProduceResult } from './ledger-producer.ts';
+import { ensureDemoOutbox } from './outbox-ledger-producer.ts';
 import type { LedgerStore } from './ledger-store.ts';
 import type { VerificationReport } from './ledger-verifier.ts';
 import { ProgressDisplay } from './progress-display.ts';
@@ -26,37 +27,47 @@ const settleTimeoutMs = 60_000;
  */
 const producerCloseTimeoutMs = 15_000;
 
-export async function runLedgerDemo(connections: DemoConnections, store: LedgerStore, options: ValidDemoOptions, workerCommand: WorkerCommand): Promise<number> {
+/** Relay processes of a `--via-outbox` run. */
+const outboxRelays = 2;
+
+/** @param relayCommand the `orderly outbox relay` processes of a `viaOutbox` run. */
+export async function runLedgerDemo(connections: DemoConnections, store: LedgerStore, options: ValidDemoOptions, workerCommand: WorkerCommand, relayCommand?: WorkerCommand): Promise<number> {
   const print = (line: string) => process.stdout.write(`${line}\n`);
   const { topic, group } = options;
   print(
     `ledger demo: ${options.events.toLocaleString('en-US')} events over ${options.keys.toLocaleString('en-US')} accounts, ` +
       `${options.failRate * 100}% failing transiently, ${options.poisonRate * 100}% poison; ${options.workers} workers` +
-      `${options.chaos ? `, chaos: SIGKILL a worker every ${options.chaosEverySeconds} s` : ''}`,
+      `${options.viaOutbox ? `; through the outbox, ${outboxRelays} relays` : ''}` +
+      `${options.chaos ? `, chaos: SIGKILL a worker${options.viaOutbox ? ' and a relay' : ''} every ${options.chaosEverySeconds} s` : ''}`,
   );
   print(`  topic ${topic} (retry tiers ${demoRetryTiersMs.map((ms) => `${ms / 1000} s`).join(', ')}, DLT ${topicLayoutOf(topic, group, 0).deadLetter}), group ${group}, ${store.description}`);
   await ensureDemoTopics(connections, options);
   await store.setup();
+  if (options.viaOutbox && !relayCommand) throw new Error('runLedgerDemo: viaOutbox needs the relay command');
+  if (options.viaOutbox) await ensureDemoOutbox(connections, options);
   const kafka = createKafkaClient({ brokers: connections.kafkaBrokers.split(','), clientId: 'ledger-demo-progress' });
   const layout = topicLayoutOf(topic, group, demoRetryTiersMs.length);
   const before = { ...(await store.counts()), retried: await recordsWritten(kafka, layout.retries), deadLettered: await recordsWritten(kafka, [layout.deadLetter]) };
 
   const display = new ProgressDisplay();
   const pool = new WorkerPool(workerCommand, (line) => display.note(line));
+  const relays = options.viaOutbox ? new WorkerPool(relayCommand!, (line) => display.note(`outbox relays: ${line}`)) : undefined;
   const interrupt = () => {
     display.finish();
     print('interrupted: stopping the workers');
     pool.killAll();
+    relays?.killAll();
     process.exit(130);
   };
   process.once('SIGINT', interrupt);
   const startedAt = Date.now();
   pool.start(options.workers);
+  relays?.start(outboxRelays);
 
   let published = 0;
   let produced: ProduceResult | undefined;
   let produceError: unknown;
-  const producing = produceLedgerEvents(connections, store, options, (count) => (published = count)).then(
+  const producing = produceLedgerEvents(connections, store, options, (count) => (published = count), 'external').then(
     (result) => (produced = result),
     (error: unknown) => (produceError = error),
   );
@@ -90,6 +101,8 @@ export async function runLedgerDemo(connections: DemoConnections, store: LedgerS
     if (options.chaos && now >= nextKillAt) {
       const note = pool.killRandom();
       if (note) display.note(note);
+      const relayNote = relays?.killRandom();
+      if (relayNote) display.note(`outbox relays: ${relayNote}`);
       nextKillAt = now + options.chaosEverySeconds * 1000;
     }
   }
@@ -97,6 +110,7 @@ export async function runLedgerDemo(connections: DemoConnections, store: LedgerS
   display.finish();
   if (produceError !== undefined) {
     pool.killAll();
+    relays?.killAll();
     throw produceError;
   }
   if (stalled) print(`nothing was applied or dead-lettered for ${options.stallTimeoutSeconds} s: giving up and verifying what there is`);
@@ -111,12 +125,14 @@ export async function runLedgerDemo(connections: DemoConnections, store: LedgerS
   if (!closed) print(`the producer had not closed ${producerCloseTimeoutMs / 1000} s after its last event was published: not waiting for it`);
   const wallMs = Date.now() - startedAt;
   await pool.stop();
+  await relays?.stop();
   process.removeListener('SIGINT', interrupt);
   print('');
   for (const line of formatVerification(report, { topic, group, database: store.description })) print(line);
   print(
     `\ndemo: ${options.events.toLocaleString('en-US')} events published in ${((produced?.durationMs ?? 0) / 1000).toFixed(1)} s, all handled ${(wallMs / 1000).toFixed(1)} s after the workers started; ` +
-      `${pool.killed} worker(s) SIGKILLed by chaos, ${pool.crashed} crashed on their own`,
+      `${pool.killed} worker(s) SIGKILLed by chaos, ${pool.crashed} crashed on their own` +
+      `${relays ? `; ${relays.killed} outbox relay(s) SIGKILLed, ${relays.crashed} crashed` : ''}`,
   );
   return report.ok ? 0 : 1;
 }

@@ -1,7 +1,8 @@
 /**
  * `orderly demo produce`: creates the source topic, its retry tiers and its DLT (explicitly: nothing is
  * auto-created), then publishes keyed Avro ledger events. Each chunk is recorded in `demo_published` before it
- * is sent, so the verifier knows of every event that may be in Kafka.
+ * is sent, so the verifier knows of every event that may be in Kafka. With `viaOutbox`, each chunk's
+ * `demo_published` rows and outbox rows commit in one transaction instead (outbox-ledger-producer.ts).
  */
 import { createKafkaClient } from '../../core/kafka-client.ts';
 import { ensureTopicLayout } from '../../consumers/retries/topic-layout.ts';
@@ -10,6 +11,7 @@ import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import { demoRetryTiersMs, type DemoConnections, type ValidDemoOptions } from './demo-options.ts';
 import { LedgerEventGenerator, toOutgoingEvent } from './ledger-events.ts';
 import type { LedgerStore } from './ledger-store.ts';
+import { produceThroughOutbox } from './outbox-ledger-producer.ts';
 
 /** Events recorded and published per round trip. */
 const chunkSize = 2_000;
@@ -40,12 +42,18 @@ export async function produceLedgerEvents(
   store: LedgerStore,
   options: ValidDemoOptions,
   onProgress: (published: number) => void = () => undefined,
+  outboxRelay: 'in-process' | 'external' = 'in-process',
 ): Promise<ProduceResult> {
   const startedAt = Date.now();
   await ensureDemoTopics(connections, options);
   await store.setup();
   const runId = new Date(startedAt).toISOString();
   const generator = new LedgerEventGenerator({ ...options, runId, accounts: await store.accountPlans() });
+  if (options.viaOutbox) {
+    // demo_published and the outbox rows commit together; relays publish (docs/outbox.md).
+    const published = await produceThroughOutbox(connections, options, generator, onProgress, outboxRelay);
+    return { runId, published, durationMs: Date.now() - startedAt };
+  }
   const producer = new EventProducer({
     kafka: createKafkaClient({ brokers: connections.kafkaBrokers.split(','), clientId: 'ledger-demo-producer' }),
     registry: new SchemaRegistryClient({ url: connections.schemaRegistryUrl }),

@@ -68,22 +68,7 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async recordPublished(events: readonly PublishedLedgerEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.#pool.query(
-      `insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id)
-       select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[])`,
-      [
-        events.map((event) => event.eventId),
-        events.map((event) => event.accountId),
-        events.map((event) => event.sequence),
-        events.map((event) => event.type),
-        events.map((event) => event.amountMinor),
-        events.map((event) => event.fault),
-        events.map((event) => event.failures),
-        events.map((event) => new Date(event.occurredAt).toISOString()),
-        events.map((event) => event.runId),
-      ],
-    );
+    await insertPublishedRows(this.#pool, events);
   }
 
   applier(groupId: string, mode: DemoInboxMode = 'batch'): EventHandler<LedgerEventValue> {
@@ -172,4 +157,24 @@ export class PostgresLedgerStore implements LedgerStore {
   async close(): Promise<void> {
     await Promise.all([this.#pool.end(), this.#pipelinedPool?.end()]);
   }
+}
+
+/** Records events in `demo_published` through `db` (the pool, or a client in a transaction: the outbox demo's). */
+export async function insertPublishedRows(db: Pick<pg.PoolClient, 'query'>, events: readonly PublishedLedgerEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.query(
+    `insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id)
+     select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[])`,
+    [
+      events.map((event) => event.eventId),
+      events.map((event) => event.accountId),
+      events.map((event) => event.sequence),
+      events.map((event) => event.type),
+      events.map((event) => event.amountMinor),
+      events.map((event) => event.fault),
+      events.map((event) => event.failures),
+      events.map((event) => new Date(event.occurredAt).toISOString()),
+      events.map((event) => event.runId),
+    ],
+  );
 }

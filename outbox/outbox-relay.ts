@@ -1,0 +1,530 @@
+/**
+ * Publishes the committed rows of an outbox through an {@link EventProducer} and marks them sent (or deletes
+ * them), per key in `id` order, which the writer's key lock makes the commit order (docs/outbox.md).
+ *
+ * A claim is one transaction: lock up to `shardsPerClaim` shards that have pending rows (`FOR UPDATE SKIP
+ * LOCKED`: another relay, or another claim of this one, takes other shards), read up to `batchSize` of their
+ * pending rows in `id` order, publish them, mark them sent, commit. A key lives in one shard, so one claim at a
+ * time publishes it. A relay that dies between the publish and the commit leaves its rows pending (PostgreSQL
+ * rolls its transaction back when the connection drops): the next claim republishes them with the same event
+ * ids, and consumers drop the duplicates by id. Every claim has a time limit (`claimTimeoutMs`, enforced by the
+ * relay and by the session's `idle_in_transaction_session_timeout`), so a frozen relay gives its shards up.
+ *
+ * Bad rows are reported, never spun on: a row whose topic does not exist, or that the broker refuses for good
+ * (too large, say), is marked failed with its reason, counted and logged; it blocks the later rows of its
+ * topic and key (their order would break otherwise) and nothing else. `orderly outbox status` lists them;
+ * `requeueFailedRows` (`orderly outbox requeue`) puts them back once the cause is fixed.
+ *
+ * Wake-up: LISTEN on the table's channel (the insert trigger NOTIFYs at commit), with polling every
+ * `pollIntervalMs` as the fallback (and the only way when LISTEN is off or its connection is lost).
+ */
+import pg from 'pg';
+import type { PoolClient, QueryResult } from 'pg';
+import { OrderlyError } from '../core/errors.ts';
+import type { Admin } from '../core/kafka-client.ts';
+import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
+import { isUnknownTopicError } from '../core/kafka-client.ts';
+import type { EncodedOutgoingEvent, PublishedEvent } from '../producers/outgoing-event.ts';
+import { PublishBatchError } from '../producers/producer-errors.ts';
+import { OutboxMetrics } from './outbox-metrics.ts';
+import { validateOutboxRelayOptions, type OutboxRelayOptions, type RelayedEvent, type ValidOutboxRelayOptions } from './outbox-options.ts';
+import { readOutboxStatus, type OutboxStatus } from './outbox-status.ts';
+import { createOutboxTables, outboxState, outboxTableNames, type OutboxTableNames } from './outbox-table.ts';
+
+interface OutboxRow {
+  id: string;
+  topic: string;
+  key: Buffer;
+  event_id: string;
+  event_type: string;
+  occurred_at: Date;
+  traceparent: string | null;
+  headers: Record<string, string> | null;
+  payload: Buffer;
+  written_at: Date;
+}
+
+/** What one claim did. */
+interface ClaimResult {
+  /** Rows read (a full batch means more may be waiting). */
+  read: number;
+  published: number;
+  failed: number;
+}
+
+/** A row to mark failed, and why. */
+interface FailedRow {
+  id: string;
+  reason: 'topic-missing' | 'rejected';
+  message: string;
+}
+
+const topicCacheMs = 30_000;
+const topicRefreshMinMs = 2_000;
+const sweepBatch = 5_000;
+const maxBackoffMs = 30_000;
+
+/** A promise and the function that resolves it. */
+function wakeSignal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Rejects with a TIMEOUT error when `work` takes longer than `ms` (the work itself goes on, its result unused). */
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new OrderlyError('TIMEOUT', `${what} took longer than ${ms} ms`, { retriable: true })), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Whether a publish failure is the broker refusing these records for good (not an outage). */
+function isPermanentRejection(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 6; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const name = (cause as { name?: unknown }).name;
+    if (typeof name === 'string' && name.startsWith('KafkaJS') && (cause as { retriable?: unknown }).retriable === false) return true;
+    if (cause instanceof OrderlyError && (cause.code === 'ENCODE' || cause.code === 'MISSING_KEY')) return true;
+  }
+  return false;
+}
+
+export class OutboxRelay {
+  readonly metrics: OutboxMetrics;
+  readonly #options: ValidOutboxRelayOptions;
+  readonly #names: OutboxTableNames;
+  readonly #logger: Logger;
+  readonly #stopping = new AbortController();
+  /** Resolved and replaced on every NOTIFY: idle claim loops wait on it. */
+  #wake = wakeSignal();
+  readonly #loops: Promise<void>[] = [];
+  /** Connections in a claim now (stop() ends them when its deadline passes). */
+  readonly #active = new Set<PoolClient>();
+  #listener: pg.Client | undefined;
+  #listening = false;
+  #admin: Promise<Admin> | undefined;
+  #topics: { names: Set<string>; at: number } | undefined;
+  #failingSince: number | undefined;
+  #lastFailure = '';
+  #started = false;
+  #stopped: Promise<void> | undefined;
+
+  constructor(options: OutboxRelayOptions) {
+    this.#options = validateOutboxRelayOptions(options);
+    this.#names = outboxTableNames(this.#options.table);
+    this.#logger = componentLogger(this.#options.logger ?? createLogger(), 'outbox-relay', { table: this.#names.table });
+    this.metrics = new OutboxMetrics(this.#options.metricsRegistry);
+  }
+
+  /** Creates the tables if missing, starts listening and the claim loops. Resolves once they run. */
+  async start(): Promise<void> {
+    if (this.#started) throw new OrderlyError('CONFIGURATION', 'the outbox relay was started already');
+    this.#started = true;
+    await this.#createTables();
+    if (this.#options.listenConnectionString) await this.#listen();
+    for (let slot = 0; slot < this.#options.concurrency; slot++) this.#loops.push(this.#claimLoop(slot));
+    this.#loops.push(this.#statusLoop());
+    if (this.#options.retentionMs > 0) this.#loops.push(this.#sweepLoop());
+    this.#logger.info({ concurrency: this.#options.concurrency, listening: this.#listening }, 'outbox relay started');
+  }
+
+  /** Creates the tables; a database that refuses connections for a while (restarting, at max_connections) is retried for `claimTimeoutMs`. */
+  async #createTables(): Promise<void> {
+    const until = Date.now() + this.#options.claimTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const client = await withDeadline(this.#options.pool.connect(), this.#options.claimTimeoutMs, 'connecting to the outbox database');
+        try {
+          await createOutboxTables(client, this.#names.table);
+          return;
+        } finally {
+          client.release();
+        }
+      } catch (error) {
+        const message = (error as Error).message;
+        if (Date.now() >= until || (error instanceof OrderlyError && error.code === 'CONFIGURATION')) {
+          throw new OrderlyError('STACK_UNAVAILABLE', `the outbox relay could not set up ${this.#names.table} (${attempt} attempts): ${message}`, { cause: error });
+        }
+        this.#logger.warn({ attempt, err: { message } }, 'outbox database not ready: retrying');
+        await sleep(Math.min(5_000, 250 * 2 ** Math.min(attempt - 1, 5)), this.#stopping.signal);
+      }
+    }
+  }
+
+  /**
+   * Stops claiming, waits for the claims in flight for at most `shutdownTimeoutMs`, then ends their connections
+   * (their transactions roll back: the rows are republished by the next relay, with the same ids).
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#stopping.abort();
+    this.#wake.resolve();
+    const all = Promise.allSettled(this.#loops);
+    const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(true), this.#options.shutdownTimeoutMs).unref())]);
+    if (timedOut) {
+      this.#logger.warn({ claims: this.#active.size, timeoutMs: this.#options.shutdownTimeoutMs }, 'outbox relay stop deadline passed: ending the claims in flight (their rows are republished)');
+      for (const client of this.#active) await (client as unknown as pg.Client).end().catch(() => undefined);
+    }
+    await this.#listener?.end().catch(() => undefined);
+    this.#listener = undefined;
+    await this.#admin?.then((admin) => admin.disconnect()).catch(() => undefined);
+    this.#logger.info('outbox relay stopped');
+  }
+
+  /** For `/readyz`: not ready while claims have failed for over 30 s on end. */
+  readiness(): { ready: boolean; reasons: string[] } {
+    if (this.#failingSince === undefined || Date.now() - this.#failingSince < 30_000) return { ready: true, reasons: [] };
+    return { ready: false, reasons: [`outbox relay ${this.#names.table}: claims failing for ${Math.round((Date.now() - this.#failingSince) / 1000)} s (${this.#lastFailure})`] };
+  }
+
+  /** The outbox's depth, oldest pending age and failed rows, measured now. */
+  status(): Promise<OutboxStatus> {
+    return readOutboxStatus(this.#options.pool, this.#names.table);
+  }
+
+  async #claimLoop(slot: number): Promise<void> {
+    const signal = this.#stopping.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      const wake = this.#wake.promise;
+      let result: ClaimResult;
+      try {
+        result = await this.#claim();
+        if (failures > 0) this.#logger.info({ slot, failures }, 'outbox claims succeed again');
+        failures = 0;
+        this.#failingSince = undefined;
+      } catch (error) {
+        if (signal.aborted) break;
+        failures++;
+        this.#failingSince ??= Date.now();
+        this.#lastFailure = (error as Error).message;
+        this.metrics.claimFailures.inc({ table: this.#names.table });
+        const backoff = Math.min(maxBackoffMs, this.#options.retryBackoffMs * 2 ** Math.min(failures - 1, 10));
+        // Loud on the first failure and every tenth after; the metric and /readyz say it in between.
+        if (failures === 1 || failures % 10 === 0) this.#logger.error({ slot, failures, backoffMs: backoff, err: { type: (error as OrderlyError).code, message: (error as Error).message } }, 'outbox claim failed: its rows stay pending and are retried');
+        await sleep(backoff, signal);
+        continue;
+      }
+      if (result.read >= this.#options.batchSize) continue;
+      // Idle: until a NOTIFY, the poll interval, or stop.
+      await Promise.race([wake, sleep(this.#options.pollIntervalMs, signal)]);
+    }
+  }
+
+  async #claim(): Promise<ClaimResult> {
+    const { pool, claimTimeoutMs } = this.#options;
+    const client = await withDeadline(pool.connect(), claimTimeoutMs, 'connecting to the outbox database');
+    this.#active.add(client);
+    let broken: Error | undefined;
+    try {
+      return await withDeadline(this.#claimIn(client), claimTimeoutMs, 'an outbox claim');
+    } catch (error) {
+      broken = error as Error;
+      await withDeadline(client.query('rollback'), 5_000, 'rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      this.#active.delete(client);
+      // A claim that failed may leave its connection mid-transaction: drop it rather than pool it.
+      try {
+        client.release(broken);
+      } catch {
+        // ended by stop() already
+      }
+    }
+  }
+
+  async #claimIn(client: PoolClient): Promise<ClaimResult> {
+    const { table, shards } = this.#names;
+    const { shardsPerClaim, batchSize, claimTimeoutMs } = this.#options;
+    // One round trip (the simple protocol: every value inlined is a validated integer). The session limits are
+    // the server's own: a frozen relay's transaction ends and its shards are free again. Then the shards nobody
+    // holds that have pending rows.
+    const claimed = (await client.query(
+      `begin; set local statement_timeout = ${claimTimeoutMs}; set local idle_in_transaction_session_timeout = ${claimTimeoutMs};
+       select s.shard from ${shards} s
+       where exists (select 1 from ${table} p where p.state = ${outboxState.pending} and p.shard = s.shard)
+       order by random() limit ${shardsPerClaim} for update of s skip locked`,
+    )) as unknown as QueryResult<{ shard: number }>[];
+    const shardRows = claimed.at(-1)?.rows ?? [];
+    if (shardRows.length === 0) {
+      await client.query('commit');
+      return { read: 0, published: 0, failed: 0 };
+    }
+    // Their pending rows in id order, except those behind a failed row of their topic and key. A statement of
+    // its own, so its snapshot is taken after the shard locks: it sees the deletes of the claim that held a
+    // shard before (read in the locking statement, they would still look pending and be published twice).
+    const results = [
+      await client.query<OutboxRow>(
+        `select o.id, o.topic, o.key, o.event_id, o.event_type, o.occurred_at, o.traceparent, o.headers, o.payload, o.written_at
+         from ${table} o
+         where o.state = ${outboxState.pending} and o.shard = any($1::smallint[])
+           and not exists (select 1 from ${table} f where f.state = ${outboxState.failed} and f.topic = o.topic and f.key = o.key and f.id < o.id)
+         order by o.id limit $2`,
+        [shardRows.map((row) => row.shard), batchSize],
+      ),
+    ];
+    const rows = results.at(-1)?.rows ?? [];
+    if (rows.length === 0) {
+      await client.query('commit');
+      return { read: 0, published: 0, failed: 0 };
+    }
+    const failed: FailedRow[] = [];
+    const missing = await this.#missingTopics(rows.map((row) => row.topic));
+    for (const row of rows) if (missing.has(row.topic)) failed.push({ id: row.id, reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
+    const failedIds = new Set(failed.map((row) => row.id));
+    const { published, error } = await this.#publish(rows.filter((row) => !failedIds.has(row.id)), failed);
+    await this.#markFailed(client, failed, rows);
+    await this.#markSentAndCommit(client, published);
+    this.#reportPublished(published);
+    if (error) throw error;
+    return { read: rows.length, published: published.length, failed: failed.length };
+  }
+
+  /**
+   * Publishes rows in order. A refused topic or a permanent rejection adds failed rows (and the rest is tried
+   * row by row, skipping the later rows of a failed key); an outage ends the publish with `error`: the rows
+   * not published stay pending.
+   */
+  async #publish(rows: OutboxRow[], failed: FailedRow[]): Promise<{ published: { row: OutboxRow; event: PublishedEvent }[]; error?: unknown }> {
+    const published: { row: OutboxRow; event: PublishedEvent }[] = [];
+    if (rows.length === 0) return { published };
+    try {
+      const events = await this.#options.producer.publishEncodedBatch(rows.map(toEncodedEvent));
+      events.forEach((event, index) => published.push({ row: rows[index]!, event }));
+      return { published };
+    } catch (error) {
+      const written = error instanceof PublishBatchError ? error.written : [];
+      written.forEach((event, index) => published.push({ row: rows[index]!, event }));
+      const rest = rows.slice(written.length);
+      const cause = error instanceof PublishBatchError ? error.cause : error;
+      if (!isUnknownTopicError(cause) && !isPermanentRejection(cause)) return { published, error: cause };
+      this.#logger.warn({ rows: rest.length, err: { type: (cause as OrderlyError).code, message: (cause as Error).message } }, 'outbox batch refused: publishing its rows one by one to find the bad ones');
+      return { published: [...published, ...(await this.#publishOneByOne(rest, failed))] };
+    }
+  }
+
+  async #publishOneByOne(rows: OutboxRow[], failed: FailedRow[]): Promise<{ row: OutboxRow; event: PublishedEvent }[]> {
+    const published: { row: OutboxRow; event: PublishedEvent }[] = [];
+    const blocked = new Set<string>();
+    this.#topics = undefined; // a topic may have been deleted: ask again
+    for (const row of rows) {
+      const keyOf = `${row.topic}\u0000${row.key.toString('latin1')}`;
+      if (blocked.has(keyOf)) continue; // stays pending, behind its failed row
+      try {
+        const [event] = await this.#options.producer.publishEncodedBatch([toEncodedEvent(row)]);
+        published.push({ row, event: event! });
+      } catch (error) {
+        const cause = error instanceof PublishBatchError ? error.cause : error;
+        if (isUnknownTopicError(cause) || (await this.#missingTopics([row.topic])).has(row.topic)) {
+          failed.push({ id: row.id, reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
+        } else if (isPermanentRejection(cause)) {
+          failed.push({ id: row.id, reason: 'rejected', message: `the broker refused the record: ${(cause as Error).message}`.slice(0, 500) });
+        } else {
+          break; // an outage: what is left stays pending
+        }
+        blocked.add(keyOf);
+      }
+    }
+    return published;
+  }
+
+  #connectAdmin(): Promise<Admin> {
+    const admin = this.#options.kafka.admin();
+    const connected = withDeadline(admin.connect(), 30_000, 'connecting the Kafka admin client').then(
+      () => admin,
+      async (error: unknown) => {
+        this.#admin = undefined;
+        await admin.disconnect().catch(() => undefined);
+        throw error;
+      },
+    );
+    return connected;
+  }
+
+  /** The topics among `topics` the cluster does not have (cached for 30 s; asked again on a miss, at most every 2 s). */
+  async #missingTopics(topics: string[]): Promise<Set<string>> {
+    const wanted = new Set(topics);
+    const now = Date.now();
+    const stale = !this.#topics || now - this.#topics.at > topicCacheMs;
+    const missesKnown = this.#topics && [...wanted].some((topic) => !this.#topics!.names.has(topic));
+    if (stale || (missesKnown && now - this.#topics!.at > topicRefreshMinMs)) {
+      // One admin client for every claim of this relay (two claims asking at once must not create two).
+      this.#admin ??= this.#connectAdmin();
+      const admin = await this.#admin;
+      const names = await withDeadline(admin.listTopics(), 30_000, 'listing topics');
+      this.#topics = { names: new Set(names), at: Date.now() };
+    }
+    return new Set([...wanted].filter((topic) => !this.#topics!.names.has(topic)));
+  }
+
+  async #markSentAndCommit(client: PoolClient, published: { row: OutboxRow; event: PublishedEvent }[]): Promise<void> {
+    if (published.length === 0) {
+      await client.query('commit');
+      return;
+    }
+    const ids = published.map(({ row }) => row.id);
+    if (this.#options.retentionMs === 0) {
+      // The delete and the commit in one round trip; ids are the table's own bigints (checked, then inlined).
+      if (!ids.every((id) => /^\d{1,19}$/.test(id))) throw new OrderlyError('CONFIGURATION', `outbox ${this.#names.table}: a row id is not a bigint`);
+      await client.query(`delete from ${this.#names.table} where id = any('{${ids.join(',')}}'::bigint[]); commit`);
+      return;
+    }
+    await client.query(
+      `update ${this.#names.table} o set state = ${outboxState.sent}, sent_at = clock_timestamp(), published_partition = p.partition, published_offset = p.offset
+       from unnest($1::bigint[], $2::integer[], $3::bigint[]) as p(id, partition, "offset") where o.id = p.id`,
+      [ids, published.map(({ event }) => event.partition), published.map(({ event }) => event.offset)],
+    );
+    await client.query('commit');
+  }
+
+  async #markFailed(client: PoolClient, failed: FailedRow[], rows: OutboxRow[]): Promise<void> {
+    if (failed.length === 0) return;
+    await client.query(
+      `update ${this.#names.table} o set state = ${outboxState.failed}, failed_at = clock_timestamp(), failed_reason = f.reason
+       from unnest($1::bigint[], $2::text[]) as f(id, reason) where o.id = f.id`,
+      [failed.map((row) => row.id), failed.map((row) => `${row.reason}: ${row.message}`)],
+    );
+    const topicOf = new Map(rows.map((row) => [row.id, row.topic]));
+    const byReason = new Map<string, { rows: number; topics: Set<string> }>();
+    for (const row of failed) {
+      const entry = byReason.get(row.reason) ?? { rows: 0, topics: new Set<string>() };
+      entry.rows++;
+      entry.topics.add(topicOf.get(row.id) ?? '?');
+      byReason.set(row.reason, entry);
+    }
+    for (const [reason, { rows: count, topics }] of byReason) {
+      this.metrics.markedFailed.inc({ table: this.#names.table, reason }, count);
+      this.#logger.error({ reason, rows: count, topics: [...topics].slice(0, 10) }, 'outbox rows marked failed: they block the later rows of their keys until requeued (orderly outbox status)');
+    }
+  }
+
+  #reportPublished(published: { row: OutboxRow; event: PublishedEvent }[]): void {
+    if (published.length === 0) return;
+    const table = this.#names.table;
+    this.metrics.published.inc({ table }, published.length);
+    const now = Date.now();
+    for (const { row } of published) this.metrics.writeToPublish.observe({ table }, Math.max(0, now - row.written_at.getTime()) / 1000);
+    const { onPublished } = this.#options;
+    if (!onPublished) return;
+    const events: RelayedEvent[] = published.map(({ row, event }) => ({ ...event, writtenAt: row.written_at }));
+    try {
+      onPublished(events);
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'onPublished threw (ignored)');
+    }
+  }
+
+  async #statusLoop(): Promise<void> {
+    const signal = this.#stopping.signal;
+    const table = this.#names.table;
+    while (!signal.aborted) {
+      try {
+        const status = await withDeadline(this.status(), 30_000, 'reading the outbox status');
+        this.metrics.depth.set({ table }, status.pending);
+        this.metrics.oldestUnsentAge.set({ table }, status.oldestPendingAgeSeconds);
+        this.metrics.failedRows.set({ table }, status.failed);
+      } catch (error) {
+        this.#logger.warn({ err: { message: (error as Error).message } }, 'outbox status not measured');
+      }
+      await sleep(this.#options.statusIntervalMs, signal);
+    }
+  }
+
+  /** Deletes sent rows older than the retention, a bounded batch at a time. */
+  async #sweepLoop(): Promise<void> {
+    const signal = this.#stopping.signal;
+    const { retentionMs } = this.#options;
+    const every = Math.min(60_000, Math.max(1_000, Math.floor(retentionMs / 10)));
+    while (!signal.aborted) {
+      try {
+        const result = await withDeadline(
+          this.#options.pool.query(
+            `delete from ${this.#names.table} where id in (select id from ${this.#names.table} where state = ${outboxState.sent} and sent_at < clock_timestamp() - $1 * interval '1 millisecond' limit ${sweepBatch})`,
+            [retentionMs],
+          ),
+          30_000,
+          'the outbox retention sweep',
+        );
+        if ((result.rowCount ?? 0) >= sweepBatch) continue;
+      } catch (error) {
+        this.#logger.warn({ err: { message: (error as Error).message } }, 'outbox retention sweep failed: retried');
+      }
+      await sleep(every, signal);
+    }
+  }
+
+  async #listen(): Promise<void> {
+    const signal = this.#stopping.signal;
+    const connect = async (): Promise<void> => {
+      const listener = new pg.Client({ connectionString: this.#options.listenConnectionString, connectionTimeoutMillis: 10_000, application_name: 'orderly-outbox-listen' });
+      listener.on('notification', () => {
+        const wake = this.#wake;
+        this.#wake = wakeSignal();
+        wake.resolve();
+      });
+      const lost = (reason: string) => {
+        if (!this.#listening || this.#listener !== listener || signal.aborted) return;
+        this.#listening = false;
+        this.#logger.warn({ reason }, 'outbox LISTEN connection lost: polling until it is back');
+        void listener.end().catch(() => undefined);
+        void reconnect();
+      };
+      listener.on('error', (error) => lost(error.message));
+      listener.on('end', () => lost('connection ended'));
+      await listener.connect();
+      await listener.query(`listen ${this.#names.channel}`);
+      this.#listener = listener;
+      this.#listening = true;
+    };
+    const reconnect = async (): Promise<void> => {
+      for (let attempt = 1; !signal.aborted; attempt++) {
+        await sleep(Math.min(maxBackoffMs, 500 * 2 ** Math.min(attempt - 1, 8)), signal);
+        if (signal.aborted) return;
+        try {
+          await connect();
+          this.#logger.info({ attempt }, 'outbox LISTEN connection back');
+          return;
+        } catch (error) {
+          if (attempt === 1 || attempt % 10 === 0) this.#logger.warn({ attempt, err: { message: (error as Error).message } }, 'outbox LISTEN reconnect failed: polling meanwhile');
+        }
+      }
+    };
+    try {
+      await connect();
+    } catch (error) {
+      this.#logger.warn({ err: { message: (error as Error).message } }, 'outbox LISTEN failed: polling until it connects');
+      void reconnect();
+    }
+  }
+}
+
+function toEncodedEvent(row: OutboxRow): EncodedOutgoingEvent {
+  return {
+    topic: row.topic,
+    key: row.key,
+    value: row.payload,
+    type: row.event_type,
+    eventId: row.event_id,
+    occurredAt: row.occurred_at,
+    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
+    ...(row.headers ? { headers: row.headers } : {}),
+  };
+}
