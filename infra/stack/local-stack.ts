@@ -198,6 +198,7 @@ export class LocalStack {
     previous: StackState['kafkaCluster'],
     brokers: number,
     save: (cluster: NonNullable<StackState['kafkaCluster']>) => void,
+    only?: ReadonlySet<number>,
   ): Promise<NonNullable<StackState['kafkaCluster']>> {
     ensureKafkaJars(this.log);
     const clusterId = previous?.clusterId ?? newClusterId();
@@ -207,6 +208,8 @@ export class LocalStack {
       const known = previous?.nodes.find((node) => node.nodeId === nodeId);
       if (known && ownsProcess(known.pid, this.nodeDir(nodeId))) {
         nodes.push(known);
+      } else if (known && only && !only.has(nodeId)) {
+        nodes.push({ nodeId, port: known.port, controllerPort: known.controllerPort }); // left down
       } else if (known) {
         // The voters list names every controller port: a node must come back on the ports it had.
         for (const port of [known.port, known.controllerPort]) {
@@ -233,6 +236,7 @@ export class LocalStack {
     const startedAt = Date.now();
     const started: KafkaNodeState[] = [];
     for (const node of nodes) {
+      if (only && !only.has(node.nodeId)) continue;
       if (node.pid !== undefined) {
         this.log(`kafka node ${node.nodeId}: already running (pid ${node.pid}) on 127.0.0.1:${node.port}`);
         continue;
@@ -243,9 +247,24 @@ export class LocalStack {
       save({ clusterId, nodes });
       this.log(`kafka node ${node.nodeId}: started pid ${node.pid} on 127.0.0.1:${node.port} (controller ${node.controllerPort})`);
     }
-    await Promise.all(nodes.map((node) => waitForBroker(configOf(node), node.pid!)));
+    await Promise.all(nodes.filter((node) => !only || only.has(node.nodeId)).map((node) => waitForBroker(configOf(node), node.pid!)));
     if (started.length > 0) this.log(`kafka: ${nodes.length} nodes answering after ${Date.now() - startedAt} ms`);
     return { clusterId, nodes };
+  }
+
+  /**
+   * Starts the given nodes of a multi-node stack's Kafka, if they do not run, and waits until they answer; the
+   * other nodes are left as they are (a scenario brings back one of two stopped nodes). Returns how long it took.
+   */
+  async startKafkaNodes(nodeIds: readonly number[]): Promise<number> {
+    const startedAt = Date.now();
+    await withStackLock(this.dir, async () => {
+      const state = this.readState();
+      if (!state.kafkaCluster) throw new OrderlyError('CONFIGURATION', `${this.dir} holds no multi-node Kafka`);
+      state.kafkaCluster = await this.upKafkaCluster(state.kafkaCluster, state.kafkaCluster.nodes.length, (cluster) => this.writeState({ ...state, kafkaCluster: cluster }), new Set(nodeIds));
+      this.writeState(state);
+    });
+    return Date.now() - startedAt;
   }
 
   private async upRegistry(
