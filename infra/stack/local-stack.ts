@@ -248,7 +248,7 @@ export class LocalStack {
       this.log(`kafka node ${node.nodeId}: started pid ${node.pid} on 127.0.0.1:${node.port} (controller ${node.controllerPort})`);
     }
     await Promise.all(nodes.filter((node) => !only || only.has(node.nodeId)).map((node) => waitForBroker(configOf(node), node.pid!)));
-    if (started.length > 0) this.log(`kafka: ${nodes.length} nodes answering after ${Date.now() - startedAt} ms`);
+    if (started.length > 0) this.log(`kafka: node(s) ${started.map(({ nodeId }) => nodeId).join(', ')} answering after ${Date.now() - startedAt} ms`);
     return { clusterId, nodes };
   }
 

@@ -52,6 +52,18 @@ export function chaosName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 }
 
+/** The innermost Kafka error type of a failure (kafkajs wraps the broker's in retries), else its name. */
+export function errorTypeOf(error: unknown): string {
+  let type: string | undefined;
+  let name = 'Error';
+  for (let current = error as { type?: string; name?: string; originalError?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth++) {
+    if (typeof current.type === 'string') type = current.type;
+    name = current.name ?? name;
+    current = (current.originalError ?? current.cause) as typeof current;
+  }
+  return type ?? name;
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Waits until no key of `topic` is parked (the retry ladder drained), or `timeoutMs` passed. */
@@ -129,8 +141,7 @@ export class ChaosRun {
             break;
           } catch (error) {
             // The idempotent producer keeps order and dedupes a resend; a broker restart takes a while.
-            const failure = error as { type?: string; name: string; originalError?: { type?: string }; cause?: { type?: string } };
-            const type = failure.type ?? failure.originalError?.type ?? failure.cause?.type ?? failure.name;
+            const type = errorTypeOf(error);
             this.sendErrors[type] = (this.sendErrors[type] ?? 0) + 1;
             if (attempt >= (this.options.sendAttempts ?? 60)) throw error;
             await sleep(1_000);
