@@ -54,7 +54,7 @@ function demoRound(round: number, env: NodeJS.ProcessEnv): Promise<DemoRound> {
 const stack = new PrivateStack(sharedSettings(), log, undefined, 3);
 let run: ChaosRun | undefined;
 let stopping = false;
-let exitCode = 1;
+let exitCode: number | undefined;
 try {
   const settings = await stack.up();
   log(`private three-node stack up in ${stack.dir}: kafka ${settings.KAFKA_BROKERS}; ${minutes} min, a random fault every ${faultEveryMs / 1000} s`);
@@ -132,4 +132,4 @@ try {
   await run?.tearDown().catch(() => undefined);
   await stack.down();
 }
-process.exit(exitCode);
+process.exit(exitCode ?? 2);
