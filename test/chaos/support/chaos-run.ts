@@ -197,8 +197,16 @@ export class ChaosRun {
     await this.auditor.stop();
     const [rows, deadLettered] = await Promise.all([this.sink.rows(), this.deadLettered()]);
     const sink = countSink(this.expected, rows, deadLettered);
+    // A second copy of an event in the log (a producer resend the broker did not recognise) is completed when its
+    // first copy is applied: the consumer skips it as a duplicate, and may commit past it.
+    const copies = await this.logCopies();
+    const firstApplied = new Map(rows.map((row) => [row.eventId, row]));
+    const copyCompletions = copies.extraCopies.flatMap(({ eventId, partition, offset }) => {
+      const original = firstApplied.get(eventId);
+      return original ? [{ ...original, partition, offset }] : [];
+    });
     // A source record forwarded up the retry ladder is completed (and may be committed) when forwarded.
-    const audit = this.auditor.check(rows, [...deadLettered, ...(await this.forwardedUpTheLadder())]);
+    const audit = this.auditor.check([...rows, ...copyCompletions], [...deadLettered, ...(await this.forwardedUpTheLadder())]);
     const counters: ChaosCounters = {
       eventsLost: sink.lost,
       duplicateEffects: sink.duplicateEffects,
@@ -220,6 +228,8 @@ export class ChaosRun {
         applied: rows.length,
         deadLettered: byReason,
         commitSamples: audit.samples,
+        logCopies: copies.extraCopies.length,
+        ...(copies.extraCopies.length > 0 ? { firstLogCopies: copies.extraCopies.slice(0, 5) } : {}),
         committedOffsetRegressions: audit.regressions,
         ...(audit.firstProblem ? { firstAuditProblem: audit.firstProblem } : {}),
         drainedAfterLastFaultMs: drainedAfterMs,
@@ -232,6 +242,42 @@ export class ChaosRun {
       durationMs: Date.now() - this.startedAt,
       passed: Object.values(counters).every((value) => value === 0) && this.members.crashes === 0 && !this.members.prototypeTouched,
     };
+  }
+
+  /**
+   * Reads the whole source topic once and returns every record whose event id already appeared at an earlier
+   * offset (the producer wrote it twice). Read by the harness, not by the consumer under test.
+   */
+  async logCopies(timeoutMs = 60_000): Promise<{ records: number; extraCopies: { eventId: string; partition: number; offset: number; firstAt: string }[] }> {
+    const ends = new Map((await this.admin.fetchTopicOffsets(this.topic)).map(({ partition, high }) => [partition, Number(high)]));
+    const firstSeen = new Map<string, string>();
+    const extraCopies: { eventId: string; partition: number; offset: number; firstAt: string }[] = [];
+    const done = new Set<number>([...ends].filter(([, high]) => high === 0).map(([partition]) => partition));
+    let records = 0;
+    const consumer = this.kafka.consumer({ groupId: chaosName('chaos-log-reader') });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          records++;
+          const eventId = message.headers?.['orderly-event-id']?.toString();
+          const offset = Number(message.offset);
+          if (eventId) {
+            const first = firstSeen.get(eventId);
+            if (first === undefined) firstSeen.set(eventId, `${partition}:${offset}`);
+            else extraCopies.push({ eventId, partition, offset, firstAt: first });
+          }
+          if (offset + 1 >= (ends.get(partition) ?? 0)) done.add(partition);
+        },
+      });
+      const deadline = Date.now() + timeoutMs;
+      while (done.size < ends.size && Date.now() < deadline) await sleep(250);
+      if (done.size < ends.size) this.log(`log scan: only ${done.size} of ${ends.size} partitions read within ${timeoutMs} ms`);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+    return { records, extraCopies };
   }
 
   async tearDown(): Promise<void> {
