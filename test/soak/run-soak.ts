@@ -74,7 +74,8 @@ try {
     }
   })();
 
-  const endAt = startedAt + minutes * 60_000;
+  // The minutes count from here: the cluster's start (30-60 s) is not part of the soak.
+  const endAt = Date.now() + minutes * 60_000;
   const outcomes: FaultOutcome[] = [];
   const failedFaults: { kind: ClusterFaultKind; error: string }[] = [];
   await sleep(Math.min(15_000, faultEveryMs));
