@@ -29,8 +29,19 @@ const loadAtStart = loadavg();
 interface DemoRound {
   round: number;
   exitCode: number | null;
+  /** Still running after 5 minutes: killed. */
+  hung: boolean;
   durationMs: number;
   tail: string;
+}
+
+let demoGroup: number | undefined;
+function killGroup(pid: number | undefined): void {
+  try {
+    if (pid !== undefined) process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 /** One `orderly demo run --chaos` against the cluster, on its own topic and group. */
@@ -39,14 +50,23 @@ function demoRound(round: number, env: NodeJS.ProcessEnv): Promise<DemoRound> {
   const name = `soak-${startedAt.toString(36)}-${round}`;
   const args = ['cli/bin.ts', 'demo', 'run', '--topic', name, '--group', `${name}-group`, '--events', '3000', '--keys', '300', '--partitions', '6', '--workers', '2', '--chaos', '--chaos-every-seconds', '15', '--stall-timeout-seconds', '240'];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a hung round is killed with its workers.
+    const child = spawn(process.execPath, args, { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    demoGroup = child.pid;
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (text: string) => (output = (output + text).slice(-4_000)));
     child.stderr.setEncoding('utf8').on('data', (text: string) => (output = (output + text).slice(-4_000)));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
+    // 3,000 events take well under a minute, and the demo gives up by itself after 240 s without progress: a round
+    // still running after 5 minutes hangs (killed, with its workers, and counted as failed).
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      killGroup(child.pid);
+    }, 5 * 60_000);
     child.once('exit', (exitCode) => {
       clearTimeout(timer);
-      resolve({ round, exitCode, durationMs: Date.now() - roundStartedAt, tail: output.split('\n').filter(Boolean).slice(-6).join('\n') });
+      demoGroup = undefined;
+      resolve({ round, exitCode, hung, durationMs: Date.now() - roundStartedAt, tail: output.split('\n').filter(Boolean).slice(-6).join('\n') });
     });
   });
 }
@@ -116,7 +136,7 @@ try {
     sendLatency: sendLatencies(run, outcomes),
     sendErrors: run.sendErrors,
     workload: { events: result.events, counters: result.counters, drainedAfterLastFaultMs: result.details.drainedAfterLastFaultMs, memberCrashes: result.details.memberCrashes },
-    demoRounds: rounds.map(({ round, exitCode: code, durationMs }) => ({ round, exitCode: code, durationMs })),
+    demoRounds: rounds.map(({ round, exitCode: code, hung, durationMs }) => ({ round, exitCode: code, hung, durationMs })),
     demoFailures: demoFailures.map(({ round, tail }) => ({ round, tail })),
     setup: { cpus: cpus().length, loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadavg(), wallMs: Date.now() - startedAt, brokers: '3 combined broker+controller KRaft nodes, -Xmx512m each, RF 3, min ISR 2' },
   };
@@ -130,6 +150,7 @@ try {
   exitCode = 2;
 } finally {
   stopping = true;
+  killGroup(demoGroup);
   await run?.tearDown().catch(() => undefined);
   await stack.down();
 }
