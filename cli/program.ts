@@ -45,6 +45,8 @@ export function createProgram(): Command {
   // Every command that talks to Kafka (it takes --brokers) first checks that a broker answers within --timeout.
   program.hook('preAction', async (_program, action) => {
     if (!action.options.some((option) => option.long === '--brokers')) return;
+    // `stack up --brokers <count>` starts the brokers: a node count, not an address to probe.
+    if (action.parent?.name() === 'stack') return;
     const { timeout } = program.opts<{ timeout: number }>();
     await probeBrokers(action.opts<{ brokers?: string }>().brokers, timeout * 1_000);
   });

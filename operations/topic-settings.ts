@@ -192,3 +192,23 @@ export function parseTopicsFile(text: string, path: string): TopicDeclaration[] 
   if (!parsed.success) throw new ConfigurationError(problemsOf(parsed.error.issues, path));
   return declareTopics(parsed.data.topics, `${path}: topics`, parsed.data.defaults);
 }
+
+/**
+ * The replication a declaration that names none gets on a cluster of `brokers` nodes: from three nodes on,
+ * replication factor 3 and `min.insync.replicas` 2 (an acks=all write survives one lost node); below that
+ * the broker's defaults. What a declaration names is kept.
+ */
+export function withReplicationDefaults(declarations: readonly TopicDeclaration[], brokers: number): TopicDeclaration[] {
+  if (brokers < 3) return [...declarations];
+  const fill = (settings: TopicSettings): TopicSettings => {
+    const replicationFactor = settings.replicationFactor ?? 3;
+    const minInsyncReplicas = settings.minInsyncReplicas ?? (replicationFactor >= 3 ? 2 : undefined);
+    return { ...settings, replicationFactor, ...(minInsyncReplicas === undefined ? {} : { minInsyncReplicas }) };
+  };
+  return declarations.map((declaration) => ({
+    ...declaration,
+    settings: fill(declaration.settings),
+    retries: fill(declaration.retries),
+    deadLetter: fill(declaration.deadLetter),
+  }));
+}

@@ -20,6 +20,7 @@ import { AvroEncoder } from '../schemas/avro-encoder.ts';
 import { avroType, fullNameOf, type Type } from '../schemas/avro-type.ts';
 import { subjectName } from '../schemas/subject-name-strategy.ts';
 import { envelopeToHeaders } from './envelope-headers.ts';
+import { sendBatchCompletely } from '../core/complete-send.ts';
 import { newEventId } from './event-id.ts';
 import { InFlightLimiter } from './in-flight-limiter.ts';
 import { KeyOrderGate, type GateTicket } from './key-order-gate.ts';
@@ -355,12 +356,20 @@ export class EventProducer {
     let results: RecordMetadata[];
     progress.sent = true;
     try {
-      results = await this.#producer.sendBatch({
-        topicMessages: [...messagesByTopic].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })),
-        acks: -1,
-        timeout: this.#options.ackTimeoutMs,
-        compression: compressionIdOf[this.#options.compression],
-      });
+      // Never a success for a partition that got no acknowledgement (kafkajs across a leader change: core/complete-send.ts).
+      results = await sendBatchCompletely(
+        this.#producer,
+        {
+          topicMessages: [...messagesByTopic].map(([topic, topicMessages]) => ({ topic, messages: topicMessages })),
+          acks: -1,
+          timeout: this.#options.ackTimeoutMs,
+          compression: compressionIdOf[this.#options.compression],
+        },
+        {
+          partitionOf: this.#partitionOf,
+          onResend: (missing) => this.#logger.warn({ missing, status: 'resending' }, 'the broker acknowledged no write to some partitions (leader change): sending those again'),
+        },
+      );
     } catch (error) {
       this.#logger.warn({ err: error, topic: chunk[0]?.topic, status: 'failed' }, 'publish failed');
       if (isUnknownTopicError(error)) {

@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import { LocalStack } from '../../infra/stack/local-stack.ts';
 import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
 import { formatSettings, settingsFile } from '../../infra/stack/stack-settings.ts';
+import { positiveInteger } from '../support/option-parsers.ts';
 
-function localStack(): LocalStack {
-  return new LocalStack({ dir: defaultStackDir(), log: (line) => console.error(line) });
+function localStack(brokers?: number): LocalStack {
+  return new LocalStack({ dir: defaultStackDir(), log: (line) => console.error(line), brokers });
 }
 
 export function registerStackCommand(program: Command): void {
@@ -16,9 +17,14 @@ export function registerStackCommand(program: Command): void {
   stack
     .command('up')
     .description('start what is not running, wait until all answers, print the settings')
-    .action(async () => {
+    .option(
+      '--brokers <count>',
+      'Kafka nodes: 1, or 3 for a KRaft cluster (replication factor 3, min ISR 2) (default: what the stack folder holds, else 1)',
+      positiveInteger('--brokers'),
+    )
+    .action(async (options: { brokers?: number }) => {
       const startedAt = Date.now();
-      const stackInstance = localStack();
+      const stackInstance = localStack(options.brokers);
       const settings = await stackInstance.up();
       console.error(`stack healthy after ${((Date.now() - startedAt) / 1000).toFixed(1)} s; settings in ${settingsFile(stackInstance.dir)}`);
       process.stdout.write(formatSettings(settings));
@@ -41,7 +47,8 @@ export function registerStackCommand(program: Command): void {
       if (options.json) console.log(JSON.stringify(statuses, null, 2));
       for (const status of options.json ? [] : statuses) {
         const pid = status.managed ? `pid ${status.pid ?? '-'}` : 'external';
-        console.log(`${status.service.padEnd(16)} ${(status.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${pid.padEnd(11)} ${status.address}`);
+        const service = status.node === undefined ? status.service : `${status.service} node ${status.node}`;
+        console.log(`${service.padEnd(16)} ${(status.healthy ? 'healthy' : 'DOWN').padEnd(8)} ${pid.padEnd(11)} ${status.address}`);
       }
       if (statuses.some((status) => !status.healthy)) process.exitCode = 1;
     });

@@ -11,7 +11,8 @@ import type { Command } from 'commander';
 import { ConfigurationError } from '../../core/errors.ts';
 import { topicLayoutOf } from '../../consumers/retries/topic-layout.ts';
 import { checkDeclaredTopics, createDeclaredTopics } from '../../operations/topic-declaration.ts';
-import { declareTopics, parseTopicsFile, type TopicDeclaration, type TopicDeclarationInput } from '../../operations/topic-settings.ts';
+import { declareTopics, parseTopicsFile, withReplicationDefaults, type TopicDeclaration, type TopicDeclarationInput } from '../../operations/topic-settings.ts';
+import type { Admin } from '../../core/kafka-client.ts';
 import { groupId, nonNegativeInteger, positiveInteger, topicName } from '../support/option-parsers.ts';
 import { cliKafka, withAdmin } from '../support/settings.ts';
 import { terminalSafeJson } from '../support/terminal-text.ts';
@@ -40,8 +41,8 @@ function declarationOptions(command: Command): Command {
     .option('--file <path>', `a topics file (default: ./${defaultFile} when no <topic> is given)`)
     .option('--tiers <count>', "how many retry tiers (the consumer's retryTiersMs length) (default: 4)", nonNegativeInteger('--tiers'))
     .option('--partitions <count>', 'partition count of the source (needed to create it)', positiveInteger('--partitions'))
-    .option('--replication-factor <n>', 'copies of each partition', positiveInteger('--replication-factor'))
-    .option('--min-insync-replicas <n>', 'replicas that must acknowledge an acks=all write', positiveInteger('--min-insync-replicas'))
+    .option('--replication-factor <n>', "copies of each partition (default: 3 on a cluster of three or more brokers, else the broker's)", positiveInteger('--replication-factor'))
+    .option('--min-insync-replicas <n>', "replicas that must acknowledge an acks=all write (default: 2 on a cluster of three or more brokers, else the broker's)", positiveInteger('--min-insync-replicas'))
     .option('--retention <duration>', 'retention of the source and tiers: ms, 30s, 15m, 12h, 7d or forever')
     .option('--dlt-retention <duration>', 'retention of the DLT (default: forever)')
     .option('--max-message-bytes <bytes>', 'the largest record batch a topic accepts', positiveInteger('--max-message-bytes'))
@@ -75,6 +76,12 @@ export function declarationsOf(topic: string | undefined, options: TopicsOptions
   return declareTopics([input], 'flags');
 }
 
+/** The declarations with the replication a cluster of the admin's size gets by default ({@link withReplicationDefaults}). */
+async function onThisCluster(admin: Admin, declarations: TopicDeclaration[]): Promise<TopicDeclaration[]> {
+  const { brokers } = await admin.describeCluster();
+  return withReplicationDefaults(declarations, brokers.length);
+}
+
 export function registerTopicsCommand(program: Command): void {
   const topics = program.command('topics').description("create and check a source topic's retry tiers and dead-letter topic for a consumer group, with their settings");
 
@@ -83,8 +90,9 @@ export function registerTopicsCommand(program: Command): void {
       .command('create')
       .description('create what is missing (the source with --partitions, its retry tiers and its DLT, same partition count) with the declared settings, then check; exit 1 on a difference'),
   ).action(async (topic: string | undefined, options: TopicsOptions) => {
-    const declarations = declarationsOf(topic, options);
+    const given = declarationsOf(topic, options);
     await withAdmin(cliKafka(options.brokers), async (admin) => {
+      const declarations = await onThisCluster(admin, given);
       const created = new Set(await createDeclaredTopics(admin, declarations));
       for (const declaration of declarations) {
         const layout = topicLayoutOf(declaration.topic, declaration.group, declaration.tiers);
@@ -105,8 +113,9 @@ export function registerTopicsCommand(program: Command): void {
   )
     .option('--json', 'print one JSON document ({ ok, differences: [{ topic, setting, declared, actual, message }] })')
     .action(async (topic: string | undefined, options: TopicsOptions) => {
-      const declarations = declarationsOf(topic, options);
+      const given = declarationsOf(topic, options);
       await withAdmin(cliKafka(options.brokers), async (admin) => {
+        const declarations = await onThisCluster(admin, given);
         const differences = await checkDeclaredTopics(admin, declarations);
         if (differences.length > 0) process.exitCode = 1;
         if (options.json) {

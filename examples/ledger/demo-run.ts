@@ -77,11 +77,26 @@ export async function runLedgerDemo(connections: DemoConnections, store: LedgerS
   let lastTotal = -1;
   let nextKillAt = startedAt + options.chaosEverySeconds * 1000;
   let stalled = false;
+  let readFailures = 0;
   for (;;) {
     await sleep(1_000);
-    const counts = await store.counts();
-    const retried = (await recordsWritten(kafka, layout.retries)) - before.retried;
-    const deadLetteredTotal = await recordsWritten(kafka, [layout.deadLetter]);
+    let counts: Awaited<ReturnType<typeof store.counts>>;
+    let retried: number;
+    let deadLetteredTotal: number;
+    try {
+      counts = await store.counts();
+      retried = (await recordsWritten(kafka, layout.retries)) - before.retried;
+      deadLetteredTotal = await recordsWritten(kafka, [layout.deadLetter]);
+    } catch (error) {
+      // A broker of a cluster down for a moment (its partitions not yet led elsewhere): the progress waits, the
+      // stall timeout is the way out, and the workers are never left running behind a crash.
+      if (++readFailures === 1 || readFailures % 10 === 0) display.note(`progress not readable (${(error as Error).message}); retrying`);
+      if (Date.now() - lastChange > options.stallTimeoutSeconds * 1000) {
+        pool.killAll();
+        throw error;
+      }
+      continue;
+    }
     const now = Date.now();
     const applied = counts.applied - before.applied;
     samples.push({ at: now, applied });

@@ -23,17 +23,36 @@ export interface KafkaBrokerConfig {
   sasl?: { port: number; users: readonly { username: string; password: string }[] };
   /** Off by the contract; the security smoke turns it on to show that Orderly never relies on it. @defaultValue false */
   autoCreateTopics?: boolean;
+  /**
+   * Membership in a cluster (`orderly stack up --brokers 3`): this node's id and every node's controller
+   * port, node ids 1..n in order. Without it the node is a cluster of one (node id 1).
+   */
+  cluster?: { nodeId: number; controllerPorts: readonly number[] };
+  /** The JVM heap flags. @defaultValue `ORDERLY_KAFKA_HEAP`, else `-Xms256m -Xmx1g` (one node) or `-Xms256m -Xmx512m` (each node of a cluster) */
+  heap?: string;
+}
+
+/**
+ * Replication of a cluster of `brokers` nodes: 3 copies and 2 in sync for an acks=all write from three nodes on
+ * (one node may fail without stopping a write), 1 and 1 below that.
+ */
+export function replicationOf(brokers: number): { replicationFactor: number; minInsyncReplicas: number } {
+  return brokers >= 3 ? { replicationFactor: 3, minInsyncReplicas: 2 } : { replicationFactor: 1, minInsyncReplicas: 1 };
 }
 
 export const scramMechanisms = ['SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 
 /** The broker's configuration. Pure, so a unit test can read it. */
-export function brokerProperties({ dir, port, controllerPort, sasl, autoCreateTopics = false }: KafkaBrokerConfig): string {
+export function brokerProperties({ dir, port, controllerPort, sasl, autoCreateTopics = false, cluster }: KafkaBrokerConfig): string {
   const saslListener = sasl ? `,SASL_PLAINTEXT://127.0.0.1:${sasl.port}` : '';
+  const controllerPorts = cluster?.controllerPorts ?? [controllerPort];
+  const { replicationFactor, minInsyncReplicas } = replicationOf(controllerPorts.length);
   const properties: Record<string, string | number | boolean> = {
+    // Every node is broker and controller (combined mode): three JVMs instead of six on a small machine, and a
+    // quorum of three voters that outlives one lost node. docs/reliability.md, "A three-node cluster".
     'process.roles': 'broker,controller',
-    'node.id': 1,
-    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    'node.id': cluster?.nodeId ?? 1,
+    'controller.quorum.voters': controllerPorts.map((voterPort, index) => `${index + 1}@127.0.0.1:${voterPort}`).join(','),
     listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${saslListener}`,
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${saslListener}`,
     'controller.listener.names': 'CONTROLLER',
@@ -43,16 +62,18 @@ export function brokerProperties({ dir, port, controllerPort, sasl, autoCreateTo
     // The contract: every topic is created explicitly (`orderly topics create`).
     'auto.create.topics.enable': autoCreateTopics,
     'num.partitions': 1,
-    'default.replication.factor': 1,
-    'min.insync.replicas': 1,
-    // A single node cannot replicate its internal topics.
-    'offsets.topic.replication.factor': 1,
+    // A single node cannot replicate; a cluster keeps 3 copies, 2 of them in sync for an acks=all write.
+    'default.replication.factor': replicationFactor,
+    'min.insync.replicas': minInsyncReplicas,
+    // A replica that fell out of sync never becomes leader: that would drop acknowledged records.
+    'unclean.leader.election.enable': false,
+    'offsets.topic.replication.factor': replicationFactor,
     'offsets.topic.num.partitions': 12,
-    'transaction.state.log.replication.factor': 1,
-    'transaction.state.log.min.isr': 1,
+    'transaction.state.log.replication.factor': replicationFactor,
+    'transaction.state.log.min.isr': minInsyncReplicas,
     'transaction.state.log.num.partitions': 12,
-    'share.coordinator.state.topic.replication.factor': 1,
-    'share.coordinator.state.topic.min.isr': 1,
+    'share.coordinator.state.topic.replication.factor': replicationFactor,
+    'share.coordinator.state.topic.min.isr': minInsyncReplicas,
     // Groups form at once: tests and the demo start members one after another.
     'group.initial.rebalance.delay.ms': 0,
     // Topic deletion is part of the admin API the tests exercise.
@@ -89,8 +110,8 @@ export function ensureKafkaJars(log: (line: string) => void): void {
   }
 }
 
-function javaArgs(mainClass: string, args: readonly string[]): string[] {
-  const heap = process.env.ORDERLY_KAFKA_HEAP ?? '-Xms256m -Xmx1g';
+function javaArgs(mainClass: string, args: readonly string[], heapFlags?: string): string[] {
+  const heap = heapFlags ?? process.env.ORDERLY_KAFKA_HEAP ?? '-Xms256m -Xmx1g';
   return [
     ...heap.split(/\s+/).filter(Boolean),
     '-XX:+UseG1GC',
@@ -104,18 +125,28 @@ function javaArgs(mainClass: string, args: readonly string[]): string[] {
   ];
 }
 
-/** Writes the configuration and formats the storage once (a formatted folder is kept across restarts). */
-export function prepareBroker(config: KafkaBrokerConfig): void {
+/** A new cluster id: 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints. */
+export function newClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function heapOf(config: KafkaBrokerConfig): string | undefined {
+  return config.heap ?? process.env.ORDERLY_KAFKA_HEAP ?? (config.cluster ? '-Xms256m -Xmx512m' : undefined);
+}
+
+/**
+ * Writes the configuration and formats the storage once (a formatted folder is kept across restarts). The
+ * nodes of one cluster are formatted with the same `clusterId`.
+ */
+export function prepareBroker(config: KafkaBrokerConfig, clusterId: string = newClusterId()): void {
   mkdirSync(join(config.dir, 'data'), { recursive: true });
   const propertiesFile = join(config.dir, 'server.properties');
   writeFileSync(propertiesFile, brokerProperties(config));
   if (existsSync(join(config.dir, 'data', 'meta.properties'))) return;
-  // A cluster id is 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints.
-  const clusterId = randomBytes(16).toString('base64url');
   const scramUsers = (config.sasl?.users ?? []).flatMap(({ username, password }) =>
     scramMechanisms.flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${username},password=${password}]`]),
   );
-  execFileSync('java', javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', propertiesFile, ...scramUsers]), {
+  execFileSync('java', javaArgs('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', propertiesFile, ...scramUsers], '-Xmx256m'), {
     cwd: config.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -123,7 +154,7 @@ export function prepareBroker(config: KafkaBrokerConfig): void {
 
 /** Starts the JVM in the background and returns its pid (see {@link waitForBroker}). */
 export function startBroker(config: KafkaBrokerConfig): number {
-  return spawnDetached('java', javaArgs('kafka.Kafka', [join(config.dir, 'server.properties')]), {
+  return spawnDetached('java', javaArgs('kafka.Kafka', [join(config.dir, 'server.properties')], heapOf(config)), {
     cwd: config.dir,
     logFile: join(config.dir, 'broker.log'),
   });

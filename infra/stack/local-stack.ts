@@ -5,7 +5,17 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { brokerAnswers, ensureKafkaJars, prepareBroker, startBroker, waitForBroker, type KafkaBrokerConfig } from './kafka-broker.ts';
+import {
+  brokerAnswers,
+  ensureKafkaJars,
+  newClusterId,
+  prepareBroker,
+  replicationOf,
+  startBroker,
+  waitForBroker,
+  type KafkaBrokerConfig,
+} from './kafka-broker.ts';
+import { OrderlyError } from '../../core/errors.ts';
 import { redisAnswers, startRedisServer, waitForRedis } from './redis-server.ts';
 import {
   createRegistryTopics,
@@ -20,9 +30,9 @@ import { ownsProcess, stopProcess } from './process-control.ts';
 import { choosePort, isPortFree } from './free-port.ts';
 import { withStackLock } from './stack-lock.ts';
 import { settingsFile, writeSettings, type StackSettings } from './stack-settings.ts';
-import { readStackState, writeStackState, type StackState } from './stack-state.ts';
+import { readStackState, writeStackState, type KafkaNodeState, type StackState } from './stack-state.ts';
 
-export type { StackState } from './stack-state.ts';
+export type { KafkaNodeState, StackState } from './stack-state.ts';
 
 export interface ServiceStatus {
   service: 'kafka' | 'schema-registry' | 'redis' | 'postgres';
@@ -31,6 +41,8 @@ export interface ServiceStatus {
   pid?: number;
   address: string;
   healthy: boolean;
+  /** The Kafka node id, in a multi-node stack (one line per node). */
+  node?: number;
 }
 
 export interface LocalStackOptions {
@@ -44,7 +56,15 @@ export interface LocalStackOptions {
     autoCreateTopics?: boolean;
     redisPassword?: string;
   };
+  /**
+   * Kafka nodes: 1 (the default) or 3 (a KRaft cluster of three combined broker+controller nodes, replication
+   * factor 3, min ISR 2). @defaultValue what the stack folder already holds, else 1
+   */
+  brokers?: number;
 }
+
+/** The Kafka node counts `stack up --brokers` accepts. */
+export const supportedBrokerCounts = [1, 3] as const;
 
 export const preferredPorts = { kafka: 19092, kafkaController: 19093, kafkaSasl: 19094, redis: 16379, registry: 18081 } as const;
 
@@ -53,12 +73,42 @@ export class LocalStack {
   private readonly env: NodeJS.ProcessEnv;
   private readonly log: (line: string) => void;
   private readonly security: NonNullable<LocalStackOptions['security']>;
+  private readonly brokers: number | undefined;
 
-  constructor({ dir, env = process.env, log = () => undefined, security = {} }: LocalStackOptions) {
+  constructor({ dir, env = process.env, log = () => undefined, security = {}, brokers }: LocalStackOptions) {
+    if (brokers !== undefined && !(supportedBrokerCounts as readonly number[]).includes(brokers)) {
+      throw new OrderlyError('CONFIGURATION', `--brokers must be ${supportedBrokerCounts.join(' or ')}, not ${brokers}`);
+    }
+    if (brokers !== undefined && brokers > 1 && security.kafkaUsers) {
+      throw new OrderlyError('CONFIGURATION', 'a SCRAM listener is only available on a one-node stack');
+    }
     this.dir = dir;
     this.env = env;
     this.log = log;
     this.security = security;
+    this.brokers = brokers;
+  }
+
+  /** The node count of this stack: the one asked for, checked against what the folder already holds. */
+  brokerCount(state: StackState = this.readState()): number {
+    const existing = state.kafkaCluster ? state.kafkaCluster.nodes.length : state.kafka ? 1 : undefined;
+    if (this.brokers !== undefined && existing !== undefined && existing !== this.brokers) {
+      throw new OrderlyError(
+        'CONFIGURATION',
+        `${this.dir} holds a ${existing}-node Kafka, not ${this.brokers}: run \`orderly stack down --purge\` first, or use another ORDERLY_STACK_DIR`,
+      );
+    }
+    return this.brokers ?? existing ?? 1;
+  }
+
+  private nodeDir(nodeId: number): string {
+    return join(this.dir, `kafka-${nodeId}`);
+  }
+
+  /** The bootstrap list: every node's `127.0.0.1:port`, comma-separated. */
+  private kafkaBrokersOf(state: StackState): string {
+    if (state.kafkaCluster) return state.kafkaCluster.nodes.map((node) => `127.0.0.1:${node.port}`).join(',');
+    return `127.0.0.1:${state.kafka!.port}`;
   }
 
   private brokerConfig(port: number, controllerPort: number, saslPort: number | undefined): KafkaBrokerConfig {
@@ -92,16 +142,19 @@ export class LocalStack {
     mkdirSync(this.dir, { recursive: true });
     return withStackLock(this.dir, async () => {
       const state = this.readState();
-      state.kafka = await this.upKafka(state.kafka);
+      const brokers = this.brokerCount(state);
+      if (brokers === 1) state.kafka = await this.upKafka(state.kafka);
+      else state.kafkaCluster = await this.upKafkaCluster(state.kafkaCluster, brokers, (cluster) => this.writeState({ ...state, kafkaCluster: cluster }));
       this.writeState(state);
-      state.registry = await this.upRegistry(state.registry, `127.0.0.1:${state.kafka.port}`);
+      const kafkaBrokers = this.kafkaBrokersOf(state);
+      state.registry = await this.upRegistry(state.registry, kafkaBrokers, brokers);
       this.writeState(state);
       const redisUrl = await this.upRedis(state);
       this.writeState(state);
       const databaseUrl = this.env.DATABASE_URL ?? localDatabaseUrl;
       await requirePostgres(databaseUrl);
       const settings: StackSettings = {
-        KAFKA_BROKERS: `127.0.0.1:${state.kafka.port}`,
+        KAFKA_BROKERS: kafkaBrokers,
         REDIS_URL: redisUrl,
         DATABASE_URL: databaseUrl,
         SCHEMA_REGISTRY_URL: registryUrlOf(state.registry.port),
@@ -136,9 +189,88 @@ export class LocalStack {
     return { pid, port, controllerPort, ...(saslPort === undefined ? {} : { saslPort }) };
   }
 
+  /**
+   * Starts every node of the cluster that does not run (all at once: a node answers only once a quorum of
+   * controllers is up), on the ports and data it had, and waits until each answers. `save` records the pids
+   * as soon as the processes exist, so a failed start leaves nothing `down` cannot stop.
+   */
+  private async upKafkaCluster(
+    previous: StackState['kafkaCluster'],
+    brokers: number,
+    save: (cluster: NonNullable<StackState['kafkaCluster']>) => void,
+    only?: ReadonlySet<number>,
+  ): Promise<NonNullable<StackState['kafkaCluster']>> {
+    ensureKafkaJars(this.log);
+    const clusterId = previous?.clusterId ?? newClusterId();
+    const taken = new Set<number>();
+    const nodes: KafkaNodeState[] = [];
+    for (let nodeId = 1; nodeId <= brokers; nodeId++) {
+      const known = previous?.nodes.find((node) => node.nodeId === nodeId);
+      if (known && ownsProcess(known.pid, this.nodeDir(nodeId))) {
+        nodes.push(known);
+      } else if (known && only && !only.has(nodeId)) {
+        nodes.push({ nodeId, port: known.port, controllerPort: known.controllerPort }); // left down
+      } else if (known) {
+        // The voters list names every controller port: a node must come back on the ports it had.
+        for (const port of [known.port, known.controllerPort]) {
+          if (!(await isPortFree(port))) {
+            throw new OrderlyError('STACK_START_FAILED', `kafka node ${nodeId}: port ${port} is taken by another program; free it, or run \`orderly stack down --purge\` and start again`);
+          }
+        }
+        nodes.push({ nodeId, port: known.port, controllerPort: known.controllerPort });
+      } else {
+        const port = await choosePort(preferredPorts.kafka + 100 * nodeId, taken);
+        taken.add(port);
+        const controllerPort = await choosePort(preferredPorts.kafkaController + 100 * nodeId, taken);
+        nodes.push({ nodeId, port, controllerPort });
+      }
+      taken.add(nodes.at(-1)!.port).add(nodes.at(-1)!.controllerPort);
+    }
+    const controllerPorts = nodes.map((node) => node.controllerPort);
+    const configOf = (node: KafkaNodeState): KafkaBrokerConfig => ({
+      dir: this.nodeDir(node.nodeId),
+      port: node.port,
+      controllerPort: node.controllerPort,
+      cluster: { nodeId: node.nodeId, controllerPorts },
+    });
+    const startedAt = Date.now();
+    const started: KafkaNodeState[] = [];
+    for (const node of nodes) {
+      if (only && !only.has(node.nodeId)) continue;
+      if (node.pid !== undefined) {
+        this.log(`kafka node ${node.nodeId}: already running (pid ${node.pid}) on 127.0.0.1:${node.port}`);
+        continue;
+      }
+      prepareBroker(configOf(node), clusterId);
+      node.pid = startBroker(configOf(node));
+      started.push(node);
+      save({ clusterId, nodes });
+      this.log(`kafka node ${node.nodeId}: started pid ${node.pid} on 127.0.0.1:${node.port} (controller ${node.controllerPort})`);
+    }
+    await Promise.all(nodes.filter((node) => !only || only.has(node.nodeId)).map((node) => waitForBroker(configOf(node), node.pid!)));
+    if (started.length > 0) this.log(`kafka: node(s) ${started.map(({ nodeId }) => nodeId).join(', ')} answering after ${Date.now() - startedAt} ms`);
+    return { clusterId, nodes };
+  }
+
+  /**
+   * Starts the given nodes of a multi-node stack's Kafka, if they do not run, and waits until they answer; the
+   * other nodes are left as they are (a scenario brings back one of two stopped nodes). Returns how long it took.
+   */
+  async startKafkaNodes(nodeIds: readonly number[]): Promise<number> {
+    const startedAt = Date.now();
+    await withStackLock(this.dir, async () => {
+      const state = this.readState();
+      if (!state.kafkaCluster) throw new OrderlyError('CONFIGURATION', `${this.dir} holds no multi-node Kafka`);
+      state.kafkaCluster = await this.upKafkaCluster(state.kafkaCluster, state.kafkaCluster.nodes.length, (cluster) => this.writeState({ ...state, kafkaCluster: cluster }), new Set(nodeIds));
+      this.writeState(state);
+    });
+    return Date.now() - startedAt;
+  }
+
   private async upRegistry(
     previous: StackState['registry'],
     kafkaBrokers: string,
+    brokers: number,
   ): Promise<NonNullable<StackState['registry']>> {
     if (ownsProcess(previous?.pid, this.registryDir)) {
       this.log(`schema-registry: already running (pid ${previous.pid}) at ${registryUrlOf(previous.port)}`);
@@ -146,7 +278,7 @@ export class LocalStack {
       return previous;
     }
     ensureRegistryJars(this.log);
-    await createRegistryTopics(kafkaBrokers);
+    await createRegistryTopics(kafkaBrokers, replicationOf(brokers));
     const port = await reusePort(previous?.port, preferredPorts.registry);
     const startedAt = Date.now();
     const pid = startSchemaRegistry({ dir: this.registryDir, port, kafkaBrokers });
@@ -193,6 +325,13 @@ export class LocalStack {
       if (ownsProcess(state.kafka?.pid, this.kafkaDir)) {
         this.log(`kafka: ${await stopProcess(state.kafka.pid, 30_000)} (pid ${state.kafka.pid})`);
       }
+      // All nodes at once: stopped one by one, the last ones would wait for a quorum that is already gone.
+      await Promise.all(
+        (state.kafkaCluster?.nodes ?? []).map(async (node) => {
+          if (ownsProcess(node.pid, this.nodeDir(node.nodeId))) this.log(`kafka node ${node.nodeId}: ${await stopProcess(node.pid, 30_000)} (pid ${node.pid})`);
+          delete node.pid;
+        }),
+      );
       if (state.redis) delete state.redis.pid;
       if (state.kafka) delete state.kafka.pid;
       if (state.registry) delete state.registry.pid;
@@ -207,17 +346,26 @@ export class LocalStack {
 
   async status(): Promise<ServiceStatus[]> {
     const state = this.readState();
-    const kafkaPid = ownsProcess(state.kafka?.pid, this.kafkaDir) ? state.kafka?.pid : undefined;
-    const kafkaAddress = state.kafka ? `127.0.0.1:${state.kafka.port}` : '(never started)';
-    const statuses: ServiceStatus[] = [
-      {
+    const statuses: ServiceStatus[] = [];
+    if (state.kafkaCluster) {
+      for (const node of state.kafkaCluster.nodes) {
+        const pid = ownsProcess(node.pid, this.nodeDir(node.nodeId)) ? node.pid : undefined;
+        const address = `127.0.0.1:${node.port}`;
+        // Probed alone (a client that bootstraps from this node only): a healthy neighbour does not count.
+        const healthy = pid !== undefined && (await brokerAnswers(address, { withGroupCoordinator: false }));
+        statuses.push({ service: 'kafka', node: node.nodeId, managed: true, pid, address, healthy });
+      }
+    } else {
+      const kafkaPid = ownsProcess(state.kafka?.pid, this.kafkaDir) ? state.kafka?.pid : undefined;
+      const kafkaAddress = state.kafka ? `127.0.0.1:${state.kafka.port}` : '(never started)';
+      statuses.push({
         service: 'kafka',
         managed: true,
         pid: kafkaPid,
         address: kafkaAddress,
         healthy: kafkaPid !== undefined && (await brokerAnswers(kafkaAddress, { withGroupCoordinator: false })),
-      },
-    ];
+      });
+    }
     const registryPid = ownsProcess(state.registry?.pid, this.registryDir) ? state.registry?.pid : undefined;
     const registryUrl = state.registry ? registryUrlOf(state.registry.port) : '(never started)';
     statuses.push({

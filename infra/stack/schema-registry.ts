@@ -71,20 +71,24 @@ export function registryJavaArgs({ port, kafkaBrokers }: SchemaRegistryConfig): 
   ];
 }
 
-/** Creates the journal topics with infinite retention (the broker never auto-creates a topic). */
-export async function createRegistryTopics(kafkaBrokers: string): Promise<void> {
-  const admin = createKafkaClient({ brokers: [kafkaBrokers], clientId: 'orderly-stack' }).admin();
+/**
+ * Creates the journal topics with infinite retention (the broker never auto-creates a topic), with the stack's
+ * replication: on a three-node cluster 3 copies, 2 in sync, so the registry outlives the loss of one node.
+ */
+export async function createRegistryTopics(
+  kafkaBrokers: string,
+  { replicationFactor = 1, minInsyncReplicas = 1 }: { replicationFactor?: number; minInsyncReplicas?: number } = {},
+): Promise<void> {
+  const admin = createKafkaClient({ brokers: kafkaBrokers.split(','), clientId: 'orderly-stack' }).admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
-    const forever = [
-      { name: 'retention.ms', value: '-1' },
-      { name: 'retention.bytes', value: '-1' },
-    ];
+    const inSync = { name: 'min.insync.replicas', value: String(minInsyncReplicas) };
+    const forever = [{ name: 'retention.ms', value: '-1' }, { name: 'retention.bytes', value: '-1' }, inSync];
     const topics = [
-      { topic: registryTopics.journal, numPartitions: 1, configEntries: forever },
-      { topic: registryTopics.snapshots, numPartitions: 1, configEntries: forever },
-      { topic: registryTopics.events, numPartitions: 1 },
+      { topic: registryTopics.journal, numPartitions: 1, replicationFactor, configEntries: forever },
+      { topic: registryTopics.snapshots, numPartitions: 1, replicationFactor, configEntries: forever },
+      { topic: registryTopics.events, numPartitions: 1, replicationFactor, configEntries: [inSync] },
     ].filter(({ topic }) => !existing.has(topic));
     if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
   } finally {

@@ -7,8 +7,19 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, r
 import { join } from 'node:path';
 import { OrderlyError } from '../../core/errors.ts';
 
+/** One node of a multi-node Kafka cluster (`stack up --brokers 3`): node ids 1..n, folder `kafka-<nodeId>`. */
+export interface KafkaNodeState {
+  nodeId: number;
+  pid?: number;
+  port: number;
+  controllerPort: number;
+}
+
 export interface StackState {
+  /** The single Kafka node of a one-node stack (the default). */
   kafka?: { pid?: number; port: number; controllerPort: number; saslPort?: number };
+  /** The nodes of a multi-node stack, all formatted with `clusterId`; never set together with `kafka`. */
+  kafkaCluster?: { clusterId: string; nodes: KafkaNodeState[] };
   redis?: { pid?: number; port: number };
   registry?: { pid?: number; port: number };
 }

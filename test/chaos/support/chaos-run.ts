@@ -8,6 +8,7 @@ import { deadLetterTopicOf, ensureTopicLayout, retryTopicOf } from '../../../con
 import { DltReader } from '../../../operations/dlt-reader.ts';
 import type { ParkingStore } from '../../../consumers/retries/parking-store.ts';
 import type { StackSettings } from '../../../infra/stack/stack-settings.ts';
+import { sendBatchCompletely, trackingPartitioner } from '../../../core/complete-send.ts';
 import { CommitAuditor } from './commit-auditor.ts';
 import { EffectsSink, countSink, type DeadLetteredEvent } from './effects-sink.ts';
 import { MemberGroup } from './member-processes.ts';
@@ -43,10 +44,24 @@ export interface ChaosRunOptions {
   tierCount?: number;
   /** The value of event `sequence` of `key`. @defaultValue JSON `{ key, sequence }` */
   encodeValue?: (key: string, sequence: number) => Buffer | string;
+  /** Attempts per send before `produce` gives up (1 s apart). @defaultValue 60 */
+  sendAttempts?: number;
 }
 
 export function chaosName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The innermost Kafka error type of a failure (kafkajs wraps the broker's in retries), else its name. */
+export function errorTypeOf(error: unknown): string {
+  let type: string | undefined;
+  let name = 'Error';
+  for (let current = error as { type?: string; name?: string; originalError?: unknown; cause?: unknown } | undefined, depth = 0; current && depth < 5; depth++) {
+    if (typeof current.type === 'string') type = current.type;
+    name = current.name ?? name;
+    current = (current.originalError ?? current.cause) as typeof current;
+  }
+  return type ?? name;
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -74,6 +89,10 @@ export class ChaosRun {
   auditor!: CommitAuditor;
   private readonly startedAt = Date.now();
   published = 0;
+  /** Each acknowledged send: when it started and how long until acknowledged (retries included). */
+  readonly sends: { at: number; ms: number }[] = [];
+  /** Failed send attempts by error type (NOT_ENOUGH_REPLICAS, a timeout, ...), each retried. */
+  readonly sendErrors: Record<string, number> = {};
 
   constructor(options: ChaosRunOptions) {
     this.options = options;
@@ -106,23 +125,29 @@ export class ChaosRun {
 
   /** Publishes `count` events (acks=all, idempotent) spread evenly over `overMs`; retries a send that fails. */
   async produce(count: number, keys: number, overMs = 0, batchSize = 500): Promise<void> {
-    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    const { createPartitioner, partitionOf } = trackingPartitioner();
+    const producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner });
     await producer.connect();
     const batches = Math.ceil(count / batchSize);
     const startedAt = Date.now();
     try {
       for (let batch = 0; batch < batches; batch++) {
         const messages = this.nextEvents(Math.min(batchSize, count - batch * batchSize), keys);
+        const sentAt = Date.now();
         for (let attempt = 1; ; attempt++) {
           try {
-            await producer.send({ topic: this.topic, acks: -1, messages });
+            // Never counted as written when kafkajs skipped a partition across a leader change (core/complete-send.ts).
+            await sendBatchCompletely(producer, { topicMessages: [{ topic: this.topic, messages }], acks: -1 }, { partitionOf });
             break;
           } catch (error) {
             // The idempotent producer keeps order and dedupes a resend; a broker restart takes a while.
-            if (attempt >= 60) throw error;
+            const type = errorTypeOf(error);
+            this.sendErrors[type] = (this.sendErrors[type] ?? 0) + 1;
+            if (attempt >= (this.options.sendAttempts ?? 60)) throw error;
             await sleep(1_000);
           }
         }
+        this.sends.push({ at: sentAt, ms: Date.now() - sentAt });
         const due = startedAt + ((batch + 1) * overMs) / batches;
         if (due > Date.now()) await sleep(due - Date.now());
       }
@@ -172,8 +197,16 @@ export class ChaosRun {
     await this.auditor.stop();
     const [rows, deadLettered] = await Promise.all([this.sink.rows(), this.deadLettered()]);
     const sink = countSink(this.expected, rows, deadLettered);
+    // A second copy of an event in the log (a producer resend the broker did not recognise) is completed when its
+    // first copy is applied: the consumer skips it as a duplicate, and may commit past it.
+    const copies = await this.logCopies();
+    const firstApplied = new Map(rows.map((row) => [row.eventId, row]));
+    const copyCompletions = copies.extraCopies.flatMap(({ eventId, partition, offset }) => {
+      const original = firstApplied.get(eventId);
+      return original ? [{ ...original, partition, offset }] : [];
+    });
     // A source record forwarded up the retry ladder is completed (and may be committed) when forwarded.
-    const audit = this.auditor.check(rows, [...deadLettered, ...(await this.forwardedUpTheLadder())]);
+    const audit = this.auditor.check([...rows, ...copyCompletions], [...deadLettered, ...(await this.forwardedUpTheLadder())]);
     const counters: ChaosCounters = {
       eventsLost: sink.lost,
       duplicateEffects: sink.duplicateEffects,
@@ -195,6 +228,8 @@ export class ChaosRun {
         applied: rows.length,
         deadLettered: byReason,
         commitSamples: audit.samples,
+        logCopies: copies.extraCopies.length,
+        ...(copies.extraCopies.length > 0 ? { firstLogCopies: copies.extraCopies.slice(0, 5) } : {}),
         committedOffsetRegressions: audit.regressions,
         ...(audit.firstProblem ? { firstAuditProblem: audit.firstProblem } : {}),
         drainedAfterLastFaultMs: drainedAfterMs,
@@ -207,6 +242,42 @@ export class ChaosRun {
       durationMs: Date.now() - this.startedAt,
       passed: Object.values(counters).every((value) => value === 0) && this.members.crashes === 0 && !this.members.prototypeTouched,
     };
+  }
+
+  /**
+   * Reads the whole source topic once and returns every record whose event id already appeared at an earlier
+   * offset (the producer wrote it twice). Read by the harness, not by the consumer under test.
+   */
+  async logCopies(timeoutMs = 60_000): Promise<{ records: number; extraCopies: { eventId: string; partition: number; offset: number; firstAt: string }[] }> {
+    const ends = new Map((await this.admin.fetchTopicOffsets(this.topic)).map(({ partition, high }) => [partition, Number(high)]));
+    const firstSeen = new Map<string, string>();
+    const extraCopies: { eventId: string; partition: number; offset: number; firstAt: string }[] = [];
+    const done = new Set<number>([...ends].filter(([, high]) => high === 0).map(([partition]) => partition));
+    let records = 0;
+    const consumer = this.kafka.consumer({ groupId: chaosName('chaos-log-reader') });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          records++;
+          const eventId = message.headers?.['orderly-event-id']?.toString();
+          const offset = Number(message.offset);
+          if (eventId) {
+            const first = firstSeen.get(eventId);
+            if (first === undefined) firstSeen.set(eventId, `${partition}:${offset}`);
+            else extraCopies.push({ eventId, partition, offset, firstAt: first });
+          }
+          if (offset + 1 >= (ends.get(partition) ?? 0)) done.add(partition);
+        },
+      });
+      const deadline = Date.now() + timeoutMs;
+      while (done.size < ends.size && Date.now() < deadline) await sleep(250);
+      if (done.size < ends.size) this.log(`log scan: only ${done.size} of ${ends.size} partitions read within ${timeoutMs} ms`);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+    return { records, extraCopies };
   }
 
   async tearDown(): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokerProperties } from '../../../infra/stack/kafka-broker.ts';
+import { brokerProperties, replicationOf } from '../../../infra/stack/kafka-broker.ts';
 
 function parse(text: string): Map<string, string> {
   return new Map(text.trim().split('\n').map((line) => line.split('=', 2) as [string, string]));
@@ -49,5 +49,33 @@ describe('brokerProperties with a SCRAM listener (the security smoke)', () => {
 
   it('turns auto-creation on only when asked', () => {
     expect(properties.get('auto.create.topics.enable')).toBe('true');
+  });
+});
+
+describe('brokerProperties of a node in a three-node cluster', () => {
+  const properties = parse(brokerProperties({ dir: '/data/kafka-2', port: 19292, controllerPort: 19293, cluster: { nodeId: 2, controllerPorts: [19193, 19293, 19393] } }));
+
+  it('is node 2 of three combined broker+controller voters', () => {
+    expect(properties.get('node.id')).toBe('2');
+    expect(properties.get('process.roles')).toBe('broker,controller');
+    expect(properties.get('controller.quorum.voters')).toBe('1@127.0.0.1:19193,2@127.0.0.1:19293,3@127.0.0.1:19393');
+    expect(properties.get('listeners')).toBe('PLAINTEXT://127.0.0.1:19292,CONTROLLER://127.0.0.1:19293');
+  });
+
+  it('keeps three copies, two in sync, and never elects a replica that fell out of sync', () => {
+    expect(properties.get('default.replication.factor')).toBe('3');
+    expect(properties.get('min.insync.replicas')).toBe('2');
+    expect(properties.get('unclean.leader.election.enable')).toBe('false');
+    for (const name of ['offsets.topic.replication.factor', 'transaction.state.log.replication.factor', 'share.coordinator.state.topic.replication.factor']) {
+      expect(properties.get(name)).toBe('3');
+    }
+    expect(properties.get('transaction.state.log.min.isr')).toBe('2');
+  });
+});
+
+describe('replicationOf', () => {
+  it('asks 3 copies and 2 in sync from three nodes on, 1 and 1 below', () => {
+    expect(replicationOf(1)).toEqual({ replicationFactor: 1, minInsyncReplicas: 1 });
+    expect(replicationOf(3)).toEqual({ replicationFactor: 3, minInsyncReplicas: 2 });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../../core/errors.ts';
-import { declareTopics, parseRetention } from '../../../operations/topic-settings.ts';
+import { declareTopics, parseRetention, withReplicationDefaults } from '../../../operations/topic-settings.ts';
 
 function problemsOf(run: () => unknown): string[] {
   try {
@@ -55,5 +55,23 @@ describe('retention parsing', () => {
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(/^topics\[0\]\.retention: .*too large/);
     expect(problems[1]).toMatch(/^topics\[0\]\.deadLetter\.retention: .*too large/);
+  });
+});
+
+describe('withReplicationDefaults', () => {
+  const [declared] = declareTopics([{ topic: 'orders', group: 'billing', partitions: 6 }], 'flags');
+
+  it('gives an undeclared replication 3 copies and min ISR 2 on three brokers, on the source, the tiers and the DLT', () => {
+    const [onCluster] = withReplicationDefaults([declared!], 3);
+    for (const settings of [onCluster!.settings, onCluster!.retries, onCluster!.deadLetter]) {
+      expect(settings).toMatchObject({ replicationFactor: 3, minInsyncReplicas: 2 });
+    }
+    expect(onCluster!.deadLetter.retentionMs).toBe(-1);
+  });
+
+  it('leaves a single broker to its own defaults and keeps what a declaration names', () => {
+    expect(withReplicationDefaults([declared!], 1)[0]!.settings.replicationFactor).toBeUndefined();
+    const [named] = declareTopics([{ topic: 'orders', group: 'billing', replicationFactor: 1 }], 'flags');
+    expect(withReplicationDefaults([named!], 3)[0]!.settings).toEqual({ replicationFactor: 1 });
   });
 });
