@@ -65,11 +65,25 @@ const headerOverheadBytes = 64;
  * past its batch would otherwise pin the whole response in memory.
  */
 export function consumedRecordOf(message: KafkaMessage, topic: string, sourceTopic: string, partition: number, partitionId: string, tier = 0, retry: RetryState = firstVisit): ConsumedRecord {
-  const key = message.key === null || message.key === undefined ? null : Buffer.from(message.key);
-  const value = message.value === null ? null : Buffer.from(message.value);
-  const rawHeaders = copyHeaders(rawHeadersOf(message.headers));
-  let size = recordOverheadBytes + (key?.length ?? 0) + (value?.length ?? 0);
-  for (const header of rawHeaders) size += headerOverheadBytes + 2 * (header.name.length + (header.value?.length ?? 0));
+  const list = rawHeadersOf(message.headers);
+  const keyBytes = message.key === null || message.key === undefined ? null : message.key;
+  const valueBytes = message.value;
+  // Key, value and header bytes copied into one allocation: one buffer object instead of one per part.
+  let total = (keyBytes?.length ?? 0) + (valueBytes?.length ?? 0);
+  let headerBytes = 0;
+  for (const { name, value } of list) headerBytes += name.length + (value?.length ?? 0);
+  total += headerBytes;
+  const bytes = Buffer.allocUnsafe(total);
+  let at = 0;
+  const key = keyBytes === null ? null : bytes.subarray(at, (at += keyBytes.copy(bytes, at)));
+  const value = valueBytes === null ? null : bytes.subarray(at, (at += valueBytes.copy(bytes, at)));
+  const rawHeaders: RecordHeader[] = list.length === 0 ? [] : new Array<RecordHeader>(list.length);
+  for (let index = 0; index < list.length; index++) {
+    const header = list[index]!;
+    const name = bytes.subarray(at, (at += header.name.copy(bytes, at)));
+    rawHeaders[index] = { name, value: header.value === null ? null : bytes.subarray(at, (at += header.value.copy(bytes, at))) };
+  }
+  const size = recordOverheadBytes + total + list.length * headerOverheadBytes + headerBytes;
   return new FetchedRecord(topic, sourceTopic, partition, partitionId, message.offset, key, value, rawHeaders, message.timestamp, tier, retry, size);
 }
 
@@ -87,6 +101,7 @@ class FetchedRecord implements ConsumedRecord {
   readonly tier: number;
   readonly retry: RetryState;
   readonly size: number;
+  schedulerLane: unknown;
   private readable: IHeaders | undefined;
 
   constructor(topic: string, sourceTopic: string, partition: number, partitionId: string, offset: string, key: Buffer | null, value: Buffer | null, rawHeaders: RecordHeader[], timestamp: string, tier: number, retry: RetryState, size: number) {
@@ -102,6 +117,8 @@ class FetchedRecord implements ConsumedRecord {
     this.tier = tier;
     this.retry = retry;
     this.size = size;
+    this.schedulerLane = undefined;
+    this.readable = undefined;
   }
 
   get headers(): IHeaders {
@@ -111,21 +128,6 @@ class FetchedRecord implements ConsumedRecord {
   set headers(headers: IHeaders) {
     this.readable = headers;
   }
-}
-
-/** The list copied into one buffer: one allocation however many headers. */
-function copyHeaders(list: readonly RecordHeader[]): RecordHeader[] {
-  if (list.length === 0) return [];
-  let total = 0;
-  for (const { name, value } of list) total += name.length + (value?.length ?? 0);
-  const bytes = Buffer.allocUnsafe(total);
-  let at = 0;
-  const copy = (source: Buffer): Buffer => {
-    source.copy(bytes, at);
-    at += source.length;
-    return bytes.subarray(at - source.length, at);
-  };
-  return list.map(({ name, value }) => ({ name: copy(name), value: value === null ? null : copy(value) }));
 }
 
 /** The object form to read: own keys only, on a null prototype, so no name is ever an inherited value. */

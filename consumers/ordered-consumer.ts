@@ -37,7 +37,7 @@ import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
 import { shardKeyOf } from './ordering/ordering.ts';
 import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
-import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome } from './record-processor.ts';
+import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome, type RecordSink } from './record-processor.ts';
 import { DueTimeGate } from './retries/due-time-gate.ts';
 import { HeldTierRecords } from './retries/held-tier-records.ts';
 import { KeyParking } from './retries/key-parking.ts';
@@ -116,6 +116,7 @@ export class OrderedConsumer<T = Buffer | null> {
   /** The liveness of the records started in the current epoch: one object per epoch, not per record. */
   private liveness: RecordLiveness | undefined;
   private batchesWhilePaused = 0;
+  private pumpScheduled = false;
 
   constructor(options: OrderedConsumerOptions<T>) {
     this.options = validateOrderedConsumerOptions(options);
@@ -469,30 +470,32 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private pump(): void {
     if (this.state !== 'running' || this.rebalancing) return;
-    for (const record of this.scheduler.takeRunnable()) this.run(record);
+    for (const record of this.scheduler.takeRunnable()) this.processor.start(record, this.livenessOf(this.epoch), this.sink);
   }
+
+  /** One pump for every record finished in a turn of the microtask queue, instead of one per record. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(this.scheduledPump);
+  }
+
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
+
+  /** Where the processor reports each record: one object, no closure per record. */
+  private readonly sink: RecordSink = {
+    settled: (record, live, outcome) => this.finish(record, live.epoch, outcome),
+    failed: (record, live, error) => this.finish(record, live.epoch, this.abandon(record, error)),
+  };
 
   private livenessOf(epoch: number): RecordLiveness {
     if (this.liveness?.epoch !== epoch) {
-      this.liveness = { epoch, isCurrent: () => this.epoch === epoch && this.state === 'running', signal: this.stopController.signal };
+      this.liveness = { epoch, owner: `${this.memberId}/${epoch}`, isCurrent: () => this.epoch === epoch && this.state === 'running', signal: this.stopController.signal };
     }
     return this.liveness;
-  }
-
-  /** A plain promise chain, not an async function: no suspended frame is held per record in flight. */
-  private run(record: ConsumedRecord): void {
-    const epoch = this.epoch;
-    let processing: Promise<RecordOutcome>;
-    try {
-      processing = this.processor.process(record, this.livenessOf(epoch));
-    } catch (error) {
-      // Thrown before the first await: handled as a rejection, so the record still completes its lane.
-      processing = Promise.reject(error);
-    }
-    processing.then(
-      (outcome) => this.finish(record, epoch, outcome),
-      (error: unknown) => this.finish(record, epoch, this.abandon(record, error)),
-    );
   }
 
   private abandon(record: ConsumedRecord, error: unknown): RecordOutcome {
@@ -512,7 +515,7 @@ export class OrderedConsumer<T = Buffer | null> {
     if (this.backpressure.remove(record.partitionId, record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
     else if (this.options.lanes.length > 0) this.pauses.reconcile();
     if (this.scheduler.inFlight === 0) this.notifyIdle();
-    this.pump();
+    this.schedulePump();
   }
 
   private completeOffset(topic: string, partition: number, offset: string, partitionId: string, epoch: number): void {

@@ -39,6 +39,8 @@ export type RecordOutcome = 'handled' | 'duplicate' | 'forwarded' | 'dead-letter
 export interface RecordLiveness {
   /** The consumer's generation the record was started in. */
   epoch: number;
+  /** The owner token of that generation (`memberId/epoch`), made once per generation; else asked per record. */
+  owner?: string;
   isCurrent(): boolean;
   signal: AbortSignal;
 }
@@ -55,6 +57,13 @@ export interface RecordProcessorDeps {
 }
 
 const maxEventIdLength = 200;
+
+/** Where {@link RecordProcessor.start} reports: one object for every record, no closure per record. */
+export interface RecordSink {
+  settled(record: ConsumedRecord, live: RecordLiveness, outcome: RecordOutcome): void;
+  /** Processing failed: a {@link RecordAbandoned}, or an unexpected error (the record is not completed). */
+  failed(record: ConsumedRecord, live: RecordLiveness, error: unknown): void;
+}
 
 /** Thrown (rejected) when the record stops being this member's, or the consumer stops: not completed. */
 export class RecordAbandoned extends Error {}
@@ -113,6 +122,65 @@ export class RecordProcessor<T> {
     };
   }
 
+  /**
+   * Processes the record and reports to `sink` once: `settled` with the outcome, or `failed` with the error
+   * (a {@link RecordAbandoned}: not completed, it comes again). A source record on the plain path whose handler
+   * succeeds at the first attempt costs no promise here beyond the handler's own.
+   */
+  start(record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
+    if (this.plain && record.tier === 0 && (this.options.ordering === 'none' || hasKey(record))) {
+      try {
+        if (this.startPlain(record, live, sink)) return;
+      } catch (error) {
+        return this.report(Promise.reject(error as Error), record, live, sink);
+      }
+    }
+    let processing: Promise<RecordOutcome>;
+    try {
+      processing = this.process(record, live);
+    } catch (error) {
+      // Thrown before the first await: handled as a rejection, so the record still completes its lane.
+      processing = Promise.reject(error as Error);
+    }
+    this.report(processing, record, live, sink);
+  }
+
+  /** {@link start} on the plain path: false when the handler could not start at once (see `startFirst`). */
+  private startPlain(record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): boolean {
+    const work = this.workOf(record, live);
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
+    work.event = event;
+    const started = this.attempts.startFirst(event, work.retry.attempts, live.signal, (outcome, first) => {
+      if (outcome !== 'timeout' && outcome.ok) {
+        try {
+          this.reportHandled(work, { attempts: 1, durationMs: performance.now() - first.startedAt });
+        } catch (error) {
+          return void this.report(this.again(work, error), record, live, sink);
+        }
+        return sink.settled(record, live, 'handled');
+      }
+      const rest = this.attempts.continueAfter(first, outcome, event, work.retry.attempts, live.signal, this.hooks, work, record).then((result) => {
+        if (!result.ok) return this.route(work, result, undefined, undefined);
+        this.reportHandled(work, result);
+        return 'handled' as const;
+      });
+      this.report(
+        rest.catch((error: unknown) => this.again(work, error)),
+        record,
+        live,
+        sink,
+      );
+    });
+    return started;
+  }
+
+  private report(processing: Promise<RecordOutcome>, record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
+    processing.then(
+      (outcome) => sink.settled(record, live, outcome),
+      (error: unknown) => sink.failed(record, live, error),
+    );
+  }
+
   /** Rejects with {@link RecordAbandoned} when the record is abandoned (not completed: it comes again). */
   process(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
     const work = this.workOf(record, live);
@@ -163,7 +231,7 @@ export class RecordProcessor<T> {
       record.tier > 0 ? { topic: record.sourceTopic, partition: record.partition, offset: retry.originalOffset ?? record.offset, timestamp: retry.originalTimestamp ?? record.timestamp } : record;
     const given = readRawHeader(record.rawHeaders, headerNames.eventId);
     const eventId = given && given.length <= maxEventIdLength ? given : `${origin.topic}:${origin.partition}:${origin.offset}`;
-    return { record, live, startedAt: performance.now(), tier: record.tier, retry, firstFailureAt: retry.firstFailureAt ?? now, origin, eventId, owner: this.deps.fencingToken() };
+    return { record, live, startedAt: performance.now(), tier: record.tier, retry, firstFailureAt: retry.firstFailureAt ?? now, origin, eventId, owner: live.owner ?? this.deps.fencingToken() };
   }
 
   private async processOrAbandon(work: Work<T>): Promise<RecordOutcome> {
