@@ -423,16 +423,43 @@ export class OrderedConsumer<T = Buffer | null> {
     }
     const tier = parseRetryTopic(topic, this.options.groupId, this.options.topics);
     const sourceTopic = tier?.sourceTopic ?? topic;
-    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
-    const tierDelayMs = tier ? (this.options.retryTiersMs[tier.tier - 1] ?? 0) : 0;
     // The earliest due time a record after the last one taken can have, when that record was held.
     let nextDueFloor: number | undefined;
-    for (const message of batch.messages) {
+    // The last offset taken, resolved once after the loop (kafkajs's resolve parses and formats the offset
+    // each time): whatever is not taken stays unresolved and is fetched again.
+    let taken: string | undefined;
+    try {
+      nextDueFloor = this.takeMessages(batch.messages, { topic, partition, id, tier, sourceTopic }, isRunning, isStale, (offset) => (taken = offset));
+    } finally {
+      if (taken !== undefined) resolveOffset(taken);
+    }
+    const resumeAt = (nextDueFloor ?? 0) - tierRefetchLeadMs;
+    if (Number.isFinite(resumeAt) && resumeAt > Date.now() + 20) this.gate.holdUntil(id, resumeAt);
+    this.pauses.reconcile();
+    this.pump();
+  }
+
+  /**
+   * Takes a batch's records in order until one must wait (a tier record not due yet, a high-water mark, an
+   * undecodable batch that blocks), telling `take` each offset taken. Returns the earliest due time a record
+   * after the last one taken can have, when that record was held.
+   */
+  private takeMessages(
+    messages: EachBatchPayload['batch']['messages'],
+    { topic, partition, id, tier, sourceTopic }: { topic: string; partition: number; id: string; tier: { sourceTopic: string; tier: number } | undefined; sourceTopic: string },
+    isRunning: () => boolean,
+    isStale: () => boolean,
+    take: (offset: string) => void,
+  ): number | undefined {
+    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
+    const tierDelayMs = tier ? (this.options.retryTiersMs[tier.tier - 1] ?? 0) : 0;
+    let nextDueFloor: number | undefined;
+    for (const message of messages) {
       if (!isRunning() || isStale()) break;
       const undecodable = undecodableRecordOf(message, topic, sourceTopic, partition, id);
       if (undecodable) {
         if (this.undecodable.admit(undecodable, this.epoch) === 'blocked') break;
-        resolveOffset(message.offset);
+        take(message.offset);
         continue;
       }
       let dueAt = 0;
@@ -458,14 +485,11 @@ export class OrderedConsumer<T = Buffer | null> {
       if (!held) this.scheduler.enqueue(record);
       // Later records were forwarded after this one, to the same tier: none is due before this floor.
       nextDueFloor = held ? Number(message.timestamp) + tierDelayMs : undefined;
-      resolveOffset(message.offset);
+      take(message.offset);
       // At a high-water mark the rest of the batch stays unresolved: fetched again after the resume, never held.
       if (this.pauses.shouldPauseId(id)) break;
     }
-    const resumeAt = (nextDueFloor ?? 0) - tierRefetchLeadMs;
-    if (Number.isFinite(resumeAt) && resumeAt > Date.now() + 20) this.gate.holdUntil(id, resumeAt);
-    this.pauses.reconcile();
-    this.pump();
+    return nextDueFloor;
   }
 
   private pump(): void {
