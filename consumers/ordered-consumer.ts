@@ -332,6 +332,8 @@ export class OrderedConsumer<T = Buffer | null> {
       stalledPartitions: this.stalls.stalledCount,
       /** Partitions stopped at a record batch that could not be decoded (see `skipUndecodableBatches`). */
       blockedPartitions: this.undecodable.blockedPartitions,
+      /** Idempotency claims taken for queued records ahead of their start, not used yet (see `ClaimAhead`). */
+      claimsAhead: this.processor.claimsAhead().held,
       /** True from a crash of the Kafka client's consumer until it has joined the group again. */
       clientDown: this.crashes.isDown,
     };
@@ -395,6 +397,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.pauses.reconcile();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
+    this.processor.dropClaimsAhead();
     const idle = await this.waitForIdle(deadline - reserveMs - Date.now());
     if (!idle) {
       this.logger.warn({ inFlight: this.scheduler.inFlight, shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'handlers still running at the shutdown deadline; aborting them');
@@ -482,7 +485,10 @@ export class OrderedConsumer<T = Buffer | null> {
       const held = tier !== undefined && this.held.hold(id, record, dueAt);
       // A retry held until due is no backlog of its source topic yet (priority lanes): counted under its tier.
       this.backpressure.add(id, held ? topic : sourceTopic, sizeOf(record));
-      if (!held) this.scheduler.enqueue(record);
+      if (!held) {
+        this.scheduler.enqueue(record);
+        this.processor.offer(record);
+      }
       // Later records were forwarded after this one, to the same tier: none is due before this floor.
       nextDueFloor = held ? Number(message.timestamp) + tierDelayMs : undefined;
       take(message.offset);
@@ -494,7 +500,11 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private pump(): void {
     if (this.state !== 'running' || this.rebalancing) return;
-    for (const record of this.scheduler.takeRunnable()) this.processor.start(record, this.livenessOf(this.epoch), this.sink);
+    const live = this.livenessOf(this.epoch);
+    // Claims ahead first, so the records started now find theirs sent in the same store call; then topped up.
+    this.processor.claimAhead(live);
+    for (const record of this.scheduler.takeRunnable()) this.processor.start(record, live, this.sink);
+    this.processor.claimAhead(live);
   }
 
   /** One pump for every record finished in a turn of the microtask queue, instead of one per record. */
@@ -577,6 +587,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.stalls.reset();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
+    this.processor.dropClaimsAhead();
     this.parking?.reset();
     // Tier partitions are fetched again from their committed offsets and gated again on their heads.
     this.gate.clear();

@@ -22,9 +22,10 @@ import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-hea
 import { DeadLetterPublisher, type RecordForwarder } from './dead-letter/dead-letter-publisher.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
-import { createHandledEvent } from './handled-event.ts';
+import { createHandledEvent, payloadHashOf } from './handled-event.ts';
 import { HandlerAttempts, errorSummary, type AttemptHooks, type AttemptsResult } from './handler-attempts.ts';
-import type { HandledEvent, ValidOrderedConsumerOptions } from './options.ts';
+import { claimWorstCaseMs, type HandledEvent, type ValidOrderedConsumerOptions } from './options.ts';
+import { ClaimAhead } from './idempotency/claim-ahead.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
 import { decideRetry, parkingAfterDeadLetter, parkingAfterHead } from './retries/failure-router.ts';
 import { ParkingFencedError, parkingChanges, type KeyParking, type ParkingChange, type ParkingRef } from './retries/key-parking.ts';
@@ -103,12 +104,27 @@ export class RecordProcessor<T> {
   private readonly plain: boolean;
   /** Numbers the claims: a claim's token names the member, the assignment and the claim. */
   private claims = 0;
+  /** Claims taken when records are fetched, before they start (with an idempotency store). */
+  private readonly ahead: ClaimAhead<ConsumedRecord> | undefined;
+  /** The longest time a claim goes unrenewed once its record starts: a claim taken ahead must still cover it. */
+  private readonly claimNeedsMs: number;
 
   constructor(options: ValidOrderedConsumerOptions<T>, deps: RecordProcessorDeps) {
     this.options = options;
     this.deps = deps;
     this.attempts = new HandlerAttempts(options, deps.events);
     this.publisher = new DeadLetterPublisher({ forwarder: deps.forwarder, events: deps.events, logger: deps.logger, deadLetterTopicOf: (topic) => deadLetterTopicOf(topic, options.groupId) });
+    this.claimNeedsMs = claimWorstCaseMs(options);
+    const store = options.idempotencyStore;
+    this.ahead = store
+      ? new ClaimAhead<ConsumedRecord>({
+          store,
+          leaseMs: options.leaseMs,
+          window: Math.max(claimAheadWindowMin, claimAheadPerSlot * options.concurrency),
+          eventOf: (record) => ({ eventId: sourceEventIdOf(record), payloadHash: payloadHashOf(record.value) }),
+          nextToken: (owner) => `${owner}/${++this.claims}`,
+        })
+      : undefined;
     this.plain = !options.decoder && !options.idempotencyStore && (options.ordering === 'none' || !deps.parking) && options.maxEventAgeMs === undefined;
     this.hooks = {
       pause: (work, ms) => this.pause(ms, work.live),
@@ -176,9 +192,38 @@ export class RecordProcessor<T> {
 
   private report(processing: Promise<RecordOutcome>, record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
     processing.then(
-      (outcome) => sink.settled(record, live, outcome),
-      (error: unknown) => sink.failed(record, live, error),
+      (outcome) => {
+        this.ahead?.settled(record);
+        sink.settled(record, live, outcome);
+      },
+      (error: unknown) => {
+        this.ahead?.settled(record);
+        sink.failed(record, live, error);
+      },
     );
+  }
+
+  /**
+   * A fetched record queued to start: with an idempotency store, a source record's event is claimed ahead of
+   * its start ({@link ClaimAhead}) at the next {@link claimAhead}.
+   */
+  offer(record: ConsumedRecord): void {
+    if (this.ahead && record.tier === 0 && (this.options.ordering === 'none' || hasKey(record))) this.ahead.offer(record);
+  }
+
+  /** Claims the records offered, in fetch order, up to the window (all in one turn: one store call). */
+  claimAhead(live: RecordLiveness): void {
+    this.ahead?.fill(live.owner ?? this.deps.fencingToken());
+  }
+
+  /** The queued records were dropped (a new assignment, a stop): their claims taken ahead are released. */
+  dropClaimsAhead(): void {
+    this.ahead?.reset();
+  }
+
+  /** Claims taken ahead and not used yet, and claims sent ahead in all: for tests and the bench. */
+  claimsAhead(): { held: number; sent: number } {
+    return { held: this.ahead?.size ?? 0, sent: this.ahead?.claimsSent ?? 0 };
   }
 
   /** Rejects with {@link RecordAbandoned} when the record is abandoned (not completed: it comes again). */
@@ -444,7 +489,20 @@ export class RecordProcessor<T> {
 
   private async claim(work: Work<T>): Promise<string | 'done' | 'conflict'> {
     const store = this.options.idempotencyStore!;
-    const { eventId, payloadHash } = work.event!;
+    const event = work.event!;
+    const ahead = this.ahead?.take(work.record);
+    if (ahead && ahead.eventId === event.eventId) {
+      event.payloadHash = ahead.payloadHash; // hashed when the claim was taken: not again
+      const result = await ahead.result;
+      if (result?.status === 'claimed') {
+        if (this.ahead!.isFresh(ahead, this.claimNeedsMs)) return ahead.token;
+        // Queued for long: claim again with the same token, so the lease counts from now (or the claim is lost).
+        const renewed = await this.durably(work, () => store.claim({ eventId: ahead.eventId, payloadHash: ahead.payloadHash, fencingToken: ahead.token, leaseMs: this.options.leaseMs }));
+        if (renewed.status !== 'busy') return renewed.status === 'claimed' ? renewed.token : renewed.status;
+      }
+      // Anything but a fresh claim is asked again below, as if none had been taken ahead.
+    }
+    const { eventId, payloadHash } = event;
     for (;;) {
       // Fenced per claim: another claim of this member and assignment (a second copy of the event) is another holder.
       const fencingToken = `${work.owner}/${++this.claims}`;
@@ -551,6 +609,16 @@ export class RecordProcessor<T> {
     await sleep(ms, undefined, { signal: live.signal }).catch(() => undefined);
     if (!live.isCurrent() || live.signal.aborted) throw new RecordAbandoned();
   }
+}
+
+/** Claims taken ahead, at most: this many per handler slot, and at least the minimum (one store call's worth). */
+const claimAheadPerSlot = 4;
+const claimAheadWindowMin = 256;
+
+/** A source record's event id, as {@link RecordProcessor} names it: `orderly-event-id` (bounded), else its coordinates. */
+function sourceEventIdOf(record: ConsumedRecord): string {
+  const given = readRawHeader(record.rawHeaders, headerNames.eventId);
+  return given && given.length <= maxEventIdLength ? given : `${record.topic}:${record.partition}:${record.offset}`;
 }
 
 /** Dead-letter reasons that are the event's own failure (an unparked key is held for them under 'hold'). */
