@@ -13,11 +13,11 @@
  * and the record is processed again from the start: its key's lane is never freed before the record settles.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { headerNames, readRawHeader } from '../core/headers.ts';
+import { headerNames } from '../core/headers.ts';
 import { OrderlyError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { DecodeError } from '../schemas/decode-error.ts';
-import type { ConsumedRecord, RetryState } from './consumed-record.ts';
+import { recordHeader, type ConsumedRecord, type RetryState } from './consumed-record.ts';
 import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-headers.ts';
 import { DeadLetterPublisher, type RecordForwarder } from './dead-letter/dead-letter-publisher.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
@@ -164,7 +164,7 @@ export class RecordProcessor<T> {
   /** {@link start} on the plain path: false when the handler could not start at once (see `startFirst`). */
   private startPlain(record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): boolean {
     const work = this.workOf(record, live);
-    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, recordHeader(record, headerNames.eventType));
     work.event = event;
     const started = this.attempts.startFirst(event, work.retry.attempts, live.signal, (outcome, first) => {
       if (outcome !== 'timeout' && outcome.ok) {
@@ -259,7 +259,7 @@ export class RecordProcessor<T> {
    */
   private handlePlain(work: Work<T>): Promise<RecordOutcome> {
     const { record } = work;
-    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, recordHeader(record, headerNames.eventType));
     work.event = event;
     return this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record).then((result) => {
       if (!result.ok) return this.route(work, result, undefined, undefined);
@@ -274,7 +274,7 @@ export class RecordProcessor<T> {
     // A source record is its own origin (same topic, partition, offset and timestamp): no object per record.
     const origin: RecordOrigin =
       record.tier > 0 ? { topic: record.sourceTopic, partition: record.partition, offset: retry.originalOffset ?? record.offset, timestamp: retry.originalTimestamp ?? record.timestamp } : record;
-    const given = readRawHeader(record.rawHeaders, headerNames.eventId);
+    const given = recordHeader(record, headerNames.eventId);
     const eventId = given && given.length <= maxEventIdLength ? given : `${origin.topic}:${origin.partition}:${origin.offset}`;
     return { record, live, startedAt: performance.now(), tier: record.tier, retry, firstFailureAt: retry.firstFailureAt ?? now, origin, eventId, owner: live.owner ?? this.deps.fencingToken() };
   }
@@ -287,7 +287,7 @@ export class RecordProcessor<T> {
     const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
     let parked = parking ? await this.durably(work, () => parking.stateOf(this.parkingRef(work))) : undefined;
     if ('reason' in decoded) return this.deadLetter(work, parked, decoded.reason, decoded.error);
-    const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
+    const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, recordHeader(record, headerNames.eventType));
     work.event = event;
     if (parked?.held) return this.behindHeldKey(work, parked);
     if (parked && parked.queue[0] !== event.eventId) {
@@ -465,7 +465,7 @@ export class RecordProcessor<T> {
   private async decode(work: Work<T>): Promise<{ value: T } | Rejection> {
     const { record } = work;
     if (this.options.ordering !== 'none' && !hasKey(record)) return { reason: 'missing-key' };
-    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(readRawHeader(record.rawHeaders, headerNames.replayCount) ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
+    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(recordHeader(record, headerNames.replayCount) ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
       // Load shedding: too old to be worth handling now. Kept in the DLT, replayable.
       return { reason: 'expired' };
     }
@@ -517,7 +517,7 @@ export class RecordProcessor<T> {
     const { record } = work;
     const attempt = work.retry.attempts + result.attempts;
     if (this.deps.events.listenerCount('consumer.record.handled') > 0) {
-      const occurredAt = Date.parse(readRawHeader(record.rawHeaders, headerNames.occurredAt) ?? '');
+      const occurredAt = Date.parse(recordHeader(record, headerNames.occurredAt) ?? '');
       this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
     }
     if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
@@ -617,7 +617,7 @@ const claimAheadWindowMin = 256;
 
 /** A source record's event id, as {@link RecordProcessor} names it: `orderly-event-id` (bounded), else its coordinates. */
 function sourceEventIdOf(record: ConsumedRecord): string {
-  const given = readRawHeader(record.rawHeaders, headerNames.eventId);
+  const given = recordHeader(record, headerNames.eventId);
   return given && given.length <= maxEventIdLength ? given : `${record.topic}:${record.partition}:${record.offset}`;
 }
 
@@ -630,7 +630,7 @@ function hasKey(record: ConsumedRecord): boolean {
 
 /** Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it. */
 function ageOf(record: ConsumedRecord): number {
-  const occurredAt = Date.parse(readRawHeader(record.rawHeaders, headerNames.occurredAt) ?? '');
+  const occurredAt = Date.parse(recordHeader(record, headerNames.occurredAt) ?? '');
   return Date.now() - (Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp));
 }
 
@@ -642,7 +642,7 @@ function reference(record: ConsumedRecord) {
 function logFields(work: Work<unknown>) {
   return {
     eventId: work.eventId,
-    eventType: work.event?.eventType ?? readRawHeader(work.record.rawHeaders, headerNames.eventType),
+    eventType: work.event?.eventType ?? recordHeader(work.record, headerNames.eventType),
     key: work.record.key?.toString('utf8') ?? null,
     topic: work.record.topic,
     partition: work.record.partition,
