@@ -523,6 +523,11 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly sink: RecordSink = {
     settled: (record, live, outcome) => this.finish(record, live.epoch, outcome),
     failed: (record, live, error) => this.finish(record, live.epoch, this.abandon(record, error)),
+    // Its handler slot goes to the next record while the done marker is written (its key still waits).
+    handlerDone: (record) => {
+      this.scheduler.releaseSlot(record);
+      this.schedulePump();
+    },
   };
 
   private livenessOf(epoch: number): RecordLiveness {

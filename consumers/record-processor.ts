@@ -62,6 +62,8 @@ const maxEventIdLength = 200;
 /** Where {@link RecordProcessor.start} reports: one object for every record, no closure per record. */
 export interface RecordSink {
   settled(record: ConsumedRecord, live: RecordLiveness, outcome: RecordOutcome): void;
+  /** The handler succeeded; only writing the idempotency store's done marker remains before `settled`. */
+  handlerDone?(record: ConsumedRecord): void;
   /** Processing failed: a {@link RecordAbandoned}, or an unexpected error (the record is not completed). */
   failed(record: ConsumedRecord, live: RecordLiveness, error: unknown): void;
 }
@@ -89,6 +91,8 @@ interface Work<T> {
   token?: string;
   /** The owner token of the assignment the record was started in: fences its parking writes. */
   owner: string;
+  /** Told when the handler is done and only the done marker remains (see {@link RecordSink.handlerDone}). */
+  sink?: RecordSink;
 }
 
 /** Why a record cannot be handled at all: it goes to the DLT before any attempt. */
@@ -153,7 +157,7 @@ export class RecordProcessor<T> {
     }
     let processing: Promise<RecordOutcome>;
     try {
-      processing = this.process(record, live);
+      processing = this.process(record, live, sink);
     } catch (error) {
       // Thrown before the first await: handled as a rejection, so the record still completes its lane.
       processing = Promise.reject(error as Error);
@@ -227,8 +231,9 @@ export class RecordProcessor<T> {
   }
 
   /** Rejects with {@link RecordAbandoned} when the record is abandoned (not completed: it comes again). */
-  process(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
+  process(record: ConsumedRecord, live: RecordLiveness, sink?: RecordSink): Promise<RecordOutcome> {
     const work = this.workOf(record, live);
+    work.sink = sink;
     const processing = this.plain && work.tier === 0 && (this.options.ordering === 'none' || hasKey(record)) ? this.handlePlain(work) : this.processOrAbandon(work);
     return processing.catch((error: unknown) => this.again(work, error));
   }
@@ -328,6 +333,7 @@ export class RecordProcessor<T> {
     if (result.ok) {
       this.reportHandled(work, result);
       const token = work.token;
+      if (store && token) work.sink?.handlerDone?.(record);
       let outcome: RecordOutcome = 'handled';
       if (store && token && (await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash))) === 'fenced') {
         this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion; completing it again');

@@ -20,6 +20,8 @@ interface Lane<R> {
   more: FifoQueue<R> | undefined;
   /** The lane's record in flight. */
   running: R | undefined;
+  /** Its handler slot was given back before it completed (see {@link KeyScheduler.releaseSlot}). */
+  slotReleased: boolean;
   ready: boolean;
   group: TopicGroup<R>;
 }
@@ -91,7 +93,10 @@ export class KeyScheduler<R extends LaneRecord> {
   /** Groups by rank, highest priority (lowest rank) first. */
   private ranks: TopicGroup<R>[][] = [];
   private readonly queuedByPartition = new Map<string, PartitionCount>();
+  /** Records in flight (started, not completed). */
   private running = 0;
+  /** Handler slots taken: records in flight that have not given theirs back. At most `concurrency`. */
+  private slots = 0;
   private queuedTotal = 0;
   private readonly ordering: Ordering;
   private readonly concurrency: number;
@@ -133,7 +138,7 @@ export class KeyScheduler<R extends LaneRecord> {
     const id = laneKeyOf(record, this.ordering);
     let lane = home.get(id);
     if (!lane) {
-      lane = { id, home, next: undefined, more: undefined, running: undefined, ready: false, group: this.groupOfRecord(record) };
+      lane = { id, home, next: undefined, more: undefined, running: undefined, slotReleased: false, ready: false, group: this.groupOfRecord(record) };
       home.set(id, lane);
       this.laneCount++;
     } else if (isIdle(lane)) this.idleLanes--;
@@ -172,10 +177,10 @@ export class KeyScheduler<R extends LaneRecord> {
     // Strict priority between ranks; round-robin between the topics of one rank.
     for (const groups of this.ranks) {
       let progressed = true;
-      while (progressed && this.running < this.concurrency) {
+      while (progressed && this.slots < this.concurrency) {
         progressed = false;
         for (const group of groups) {
-          if (this.running >= this.concurrency) break;
+          if (this.slots >= this.concurrency) break;
           const record = this.startNext(group);
           if (record) {
             started.push(record);
@@ -206,6 +211,7 @@ export class KeyScheduler<R extends LaneRecord> {
       lane.group = group;
       group.budget.running++;
       this.running++;
+      this.slots++;
       this.countQueued(record, -1);
       record.schedulerLane = lane;
       return record;
@@ -223,7 +229,7 @@ export class KeyScheduler<R extends LaneRecord> {
       const queued = queuedOf(lane);
       const ahead = queued.findIndex(match);
       if (ahead < 0) continue;
-      const slotsFull = this.running >= this.concurrency || lane.group.budget.running >= lane.group.budget.limit;
+      const slotsFull = this.slots >= this.concurrency || lane.group.budget.running >= lane.group.budget.limit;
       return { state: 'queued', record: queued[ahead]!, ahead, laneRunning: lane.running, slotsFull };
     }
     return undefined;
@@ -235,10 +241,27 @@ export class KeyScheduler<R extends LaneRecord> {
     if (lane?.running !== record) throw new Error(`complete() for a record that is not in flight: ${record.topic}/${record.partition}@${record.offset}`);
     record.schedulerLane = undefined;
     lane.running = undefined;
-    lane.group.budget.running--;
+    if (lane.slotReleased) lane.slotReleased = false;
+    else {
+      lane.group.budget.running--;
+      this.slots--;
+    }
     this.running--;
     if (lane.next !== undefined) this.markReady(lane);
     else this.retire();
+  }
+
+  /**
+   * The record's handler is done and only its completion remains (the idempotency store's done marker): its
+   * handler slot goes to the next record, while its lane stays busy until {@link complete}, so the key's next
+   * record still waits for it. No-op for a record not in flight or released already.
+   */
+  releaseSlot(record: R): void {
+    const lane = record.schedulerLane as Lane<R> | undefined;
+    if (lane?.running !== record || lane.slotReleased) return;
+    lane.slotReleased = true;
+    lane.group.budget.running--;
+    this.slots--;
   }
 
   /** An idle lane stays in the map for its key's next record; idle lanes are swept when there are many. */
