@@ -196,14 +196,8 @@ export class RecordProcessor<T> {
 
   private report(processing: Promise<RecordOutcome>, record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
     processing.then(
-      (outcome) => {
-        this.ahead?.settled(record);
-        sink.settled(record, live, outcome);
-      },
-      (error: unknown) => {
-        this.ahead?.settled(record);
-        sink.failed(record, live, error);
-      },
+      (outcome) => sink.settled(record, live, outcome),
+      (error: unknown) => sink.failed(record, live, error),
     );
   }
 
@@ -235,7 +229,17 @@ export class RecordProcessor<T> {
     const work = this.workOf(record, live);
     work.sink = sink;
     const processing = this.plain && work.tier === 0 && (this.options.ordering === 'none' || hasKey(record)) ? this.handlePlain(work) : this.processOrAbandon(work);
-    return processing.catch((error: unknown) => this.again(work, error));
+    const settled = processing.catch((error: unknown) => this.again(work, error));
+    const ahead = this.ahead;
+    if (!ahead) return settled;
+    // Settled either way: a claim taken ahead for it and never used is released.
+    return settled.then(
+      (outcome) => (ahead.settled(record), outcome),
+      (error: unknown) => {
+        ahead.settled(record);
+        throw error;
+      },
+    );
   }
 
   /**
