@@ -43,7 +43,7 @@ export class ClaimAhead<R extends object> {
   /** Offered, not claimed yet, in fetch order. */
   private waiting = new FifoQueue<R>();
   private readonly taken = new Map<R, ClaimTakenAhead>();
-  /** Records that reached their claim step with no claim taken ahead: never claimed ahead after that. */
+  /** Records that reached their claim step, or settled, with no claim taken ahead: never claimed ahead after that. */
   private readonly started = new WeakSet<R>();
   /** Claims sent: for tests and the bench. */
   claimsSent = 0;
@@ -90,10 +90,17 @@ export class ClaimAhead<R extends object> {
     return claim.claimedAt + this.options.leaseMs - now > neededMs + 1_000;
   }
 
-  /** The record is settled: a claim taken ahead for it and never used is released. */
+  /**
+   * The record is settled: a claim taken ahead for it and never used is released, and a record not claimed
+   * yet never will be (it settled without a claim step: forwarded behind a parked key, say; a claim taken for it
+   * now would hold its event's lease, and its copy on the retry tier would wait that lease out).
+   */
   settled(record: R): void {
     const claim = this.taken.get(record);
-    if (!claim) return;
+    if (!claim) {
+      this.started.add(record);
+      return;
+    }
     this.taken.delete(record);
     this.release(claim);
   }

@@ -97,4 +97,16 @@ describe('ClaimAhead', () => {
     expect(ahead.isFresh(claim, 20_000, claim.claimedAt + 5_000)).toBe(true);
     expect(ahead.isFresh(claim, 20_000, claim.claimedAt + 9_500)).toBe(false);
   });
+
+  it('never claims a record that settled before its turn (forwarded behind a parked key without a claim step)', () => {
+    const { store, claims } = fakeStore();
+    const ahead = claimAhead(store, 1);
+    const [first, second, third] = records(3);
+    for (const record of [first!, second!, third!]) ahead.offer(record);
+    ahead.fill('m/1'); // first
+    ahead.settled(second!); // settled while still waiting its turn
+    expect(ahead.take(first!)).toBeDefined();
+    ahead.fill('m/1');
+    expect(claims.map((claim) => claim.eventId)).toEqual(['e0', 'e2']);
+  });
 });
