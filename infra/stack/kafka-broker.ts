@@ -125,9 +125,16 @@ function javaArgs(mainClass: string, args: readonly string[], heapFlags?: string
   ];
 }
 
-/** A new cluster id: 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints. */
+/**
+ * A new cluster id: 16 random bytes in URL-safe base64, as `kafka-storage random-uuid` prints, never starting
+ * with `-` (Kafka's own `Uuid.randomUuid` draws again too: `kafka-storage format -t -abc` reads the id as an
+ * option and the stack fails to start, one start in 64).
+ */
 export function newClusterId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function heapOf(config: KafkaBrokerConfig): string | undefined {

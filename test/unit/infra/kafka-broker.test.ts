@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokerProperties, replicationOf } from '../../../infra/stack/kafka-broker.ts';
+import { brokerProperties, newClusterId, replicationOf } from '../../../infra/stack/kafka-broker.ts';
 
 function parse(text: string): Map<string, string> {
   return new Map(text.trim().split('\n').map((line) => line.split('=', 2) as [string, string]));
@@ -77,5 +77,13 @@ describe('replicationOf', () => {
   it('asks 3 copies and 2 in sync from three nodes on, 1 and 1 below', () => {
     expect(replicationOf(1)).toEqual({ replicationFactor: 1, minInsyncReplicas: 1 });
     expect(replicationOf(3)).toEqual({ replicationFactor: 3, minInsyncReplicas: 2 });
+  });
+});
+
+describe('newClusterId', () => {
+  it('never starts with "-" (kafka-storage format would read it as an option; one draw in 64 did)', () => {
+    const ids = Array.from({ length: 5_000 }, () => newClusterId());
+    expect(ids.filter((id) => id.startsWith('-'))).toEqual([]);
+    expect(ids.every((id) => /^[A-Za-z0-9_-]{22}$/.test(id))).toBe(true);
   });
 });
