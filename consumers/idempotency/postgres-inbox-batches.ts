@@ -236,7 +236,10 @@ export class InboxBatches<T> {
       const fresh = entries.filter((entry) => inserted.has(entry.event.eventId) && entry.state !== 'settled');
       if (typeof this.#handle === 'function') await this.#handleEach(client, fresh, this.#handle, batch, guard);
       else await this.#applyAll(client, fresh, this.#handle, batch, guard);
-      await guard(client.query('commit'));
+      // A transaction PostgreSQL aborted (a failed statement a handler caught) answers `commit` with ROLLBACK
+      // and no error: nothing was written, so nothing may resolve.
+      const committed = await guard(client.query('commit'));
+      if (committed.command !== 'COMMIT') throw new RetryableError(`the inbox batch was rolled back at commit (${committed.command}): a statement failed inside it`);
       for (const entry of entries) if (entry.state === 'applied') entry.resolve();
     } catch (error) {
       broken = true;
@@ -260,21 +263,35 @@ export class InboxBatches<T> {
 
   /** The handler form: each event's handler in turn, in a savepoint of its own. */
   async #handleEach(client: PoolClient, fresh: Entry<T>[], handle: TransactionalHandler<T>, batch: Batch<T>, guard: Guard): Promise<void> {
-    let savepoint = false;
-    for (const entry of fresh) {
-      entry.state = 'running';
-      // Not awaited before the handler runs: with `pipeline: true` it goes out with the handler's first statement.
-      const marked = quietly(client.query(savepoint ? 'release savepoint orderly_event; savepoint orderly_event' : 'savepoint orderly_event'));
-      savepoint = true;
+    // The event before is applied only once its savepoint is released: a handler that caught a failed
+    // statement returns normally with the transaction aborted, and the release then fails. That event is undone
+    // alone (rolled back to its savepoint, inbox row deleted, rejected) instead of resolving with nothing written.
+    let previous: Entry<T> | undefined;
+    const confirmPrevious = async () => {
+      if (!previous) return;
+      const entry = previous;
+      previous = undefined;
       try {
+        await guard(client.query('release savepoint orderly_event'));
+      } catch (error) {
+        if (batch.aborted) throw error;
+        await this.#undoOne(client, entry, 'orderly_event', new RetryableError(`event ${entry.event.eventId}: a statement failed inside its handler's transaction (the handler returned anyway)`, { cause: error }), guard);
+      }
+    };
+    for (const entry of fresh) {
+      await confirmPrevious();
+      entry.state = 'running';
+      try {
+        await guard(client.query('savepoint orderly_event'));
         await guard(handle(entry.event, client, entry.context));
-        await guard(marked);
         entry.state = 'applied';
+        previous = entry;
       } catch (error) {
         if (batch.aborted) throw error;
         await this.#undoOne(client, entry, 'orderly_event', error, guard);
       }
     }
+    await confirmPrevious();
   }
 
   /**

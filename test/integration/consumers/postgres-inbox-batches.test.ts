@@ -124,6 +124,32 @@ describe.each([
     expect(await inboxOf(group)).toEqual(events);
   });
 
+  it('never resolves an event whose handler caught a failed statement: it is undone alone (middle or last of the batch), the others commit', async () => {
+    for (const position of [1, 2]) {
+      const { inbox, group } = freshInbox();
+      const events = ids(`swallowed-${position}`, 3);
+      const swallowing = events[position]!;
+      const handler = inbox.batchHandler(async (event, transaction) => {
+        await record(event, transaction);
+        if (event.eventId === swallowing) {
+          // "insert; on error ignore": the statement fails and the transaction is aborted, the handler returns.
+          await transaction.query('select 1 / 0').catch(() => undefined);
+        }
+      });
+      const outcomes = await Promise.allSettled(events.map((id) => handler(eventOf(id), contextOf())));
+      const rows = (await effectsOf(events)).map((row) => row.event_id);
+      // Whatever resolved is written; the swallowing event is rejected as retryable and left no inbox row.
+      for (const [index, outcome] of outcomes.entries()) {
+        if (outcome.status === 'fulfilled') expect(rows).toContain(events[index]);
+      }
+      expect(outcomes[position]!.status).toBe('rejected');
+      expect((outcomes[position] as PromiseRejectedResult).reason).toBeInstanceOf(RetryableError);
+      expect(rows).not.toContain(swallowing);
+      expect(await inboxOf(group)).not.toContain(swallowing);
+      expect(outcomes.filter((outcome) => outcome.status === 'fulfilled').length).toBe(2);
+    }
+  });
+
   it('applies an event once when it comes twice in one batch and again in a later batch', async () => {
     const { inbox, group } = freshInbox();
     const [first, second] = ids('duplicates', 2) as [string, string];
