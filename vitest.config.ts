@@ -19,6 +19,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // The three-node cluster test starts three Kafka JVMs of its own (99-113 s): run it with
+          // ORDERLY_CLUSTER_TEST=1 (`npm run test:cluster`); left out of the default run, not skipped in it.
+          exclude: process.env.ORDERLY_CLUSTER_TEST === '1' ? [] : ['test/integration/cluster-stack.test.ts'],
           globalSetup: ['test/support/global-setup.ts'],
           // Heap bounds are measured on live objects, after a forced collection.
           execArgv: ['--expose-gc'],

@@ -38,7 +38,7 @@ const eventSchema = avroType({
 
 // Opt-in (ORDERLY_CLUSTER_TEST=1): it starts three Kafka JVMs, the registry and Redis of its own and took 99-113 s
 // on the shared 2-core machine (load average ~20), over the default suite's ~90 s budget for one test.
-describe.runIf(process.env.ORDERLY_CLUSTER_TEST === '1')('a three-node stack (stack up --brokers 3)', () => {
+describe('a three-node stack (stack up --brokers 3)', () => {
   it('replicates 3 ways, keeps every acknowledged event through a leader SIGKILL, and down stops every node', { timeout: 240_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'orderly-cluster-'));
     const env: NodeJS.ProcessEnv = { ...process.env, ORDERLY_STACK_DIR: dir, DATABASE_URL: testStack().settings.DATABASE_URL };
