@@ -14,13 +14,13 @@
  */
 import { compressionIdOf } from '../core/compression/compression.ts';
 import { OrderlyError } from '../core/errors.ts';
-import { isUnknownTopicError, Partitioners, type IHeaders, type Message, type Producer, type RecordMetadata } from '../core/kafka-client.ts';
+import { isUnknownTopicError, type IHeaders, type Message, type Producer, type RecordMetadata } from '../core/kafka-client.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { AvroEncoder } from '../schemas/avro-encoder.ts';
 import { avroType, fullNameOf, type Type } from '../schemas/avro-type.ts';
 import { subjectName } from '../schemas/subject-name-strategy.ts';
 import { envelopeToHeaders } from './envelope-headers.ts';
-import { sendBatchCompletely } from '../core/complete-send.ts';
+import { sendBatchCompletely, trackingPartitioner } from '../core/complete-send.ts';
 import { newEventId } from './event-id.ts';
 import { InFlightLimiter } from './in-flight-limiter.ts';
 import { KeyOrderGate, type GateTicket } from './key-order-gate.ts';
@@ -83,7 +83,8 @@ export class EventProducer {
   readonly #rate: TokenBucket | undefined;
   readonly #logger: Logger;
   /** The partition kafkajs's DefaultPartitioner chose for each message, to report offsets per event. */
-  readonly #partitionOf = new WeakMap<object, number>();
+  readonly #partitioner = trackingPartitioner();
+  readonly #partitionOf = this.#partitioner.partitionOf;
   readonly #gate = new KeyOrderGate();
   /** Aborted by close(): publishes waiting for tokens or room give up. */
   readonly #closing = new AbortController();
@@ -101,19 +102,11 @@ export class EventProducer {
     this.#limiter = new InFlightLimiter(this.#options.maxInFlight);
     const { rateLimit } = this.#options;
     this.#rate = rateLimit && new TokenBucket({ ratePerSecond: rateLimit.eventsPerSecond, burst: rateLimit.burst });
-    const partitionOf = this.#partitionOf;
     this.#producer = this.#options.kafka.producer({
       idempotent: true,
       maxInFlightRequests: this.#options.maxInFlightRequests,
       allowAutoTopicCreation: false,
-      createPartitioner: () => {
-        const partitioner = Partitioners.DefaultPartitioner();
-        return (args) => {
-          const partition = partitioner(args);
-          partitionOf.set(args.message, partition);
-          return partition;
-        };
-      },
+      createPartitioner: this.#partitioner.createPartitioner,
     });
   }
 
