@@ -154,6 +154,9 @@ if (process.argv[2] === '--probe') {
       ratioMeaning: 'median (RSS in flight − idle RSS) / in flight, over the goal of 2 KB + the 1 KB payload: at most 1 meets it',
       goal: { bytesPerInFlight: goalBytes, formula: '2048 + payload (1024)' },
       goalMet: ratio <= 1,
+      met: ratio <= 1,
+      heapBytesPerInFlight: median(runs.map((run) => run.heapPerInFlightBytes)),
+      arrayBufferBytesPerInFlight: median(runs.map((run) => run.arrayBuffersPerInFlightBytes)),
     },
     [
       '## Memory in flight (`npm run bench -- consumer-memory`)',

@@ -1,7 +1,7 @@
 /**
  * Workload 3, retry precision: a 1 s tier, BENCH_RETRIES events (default 10,000, one per key) that each fail
  * their first attempt and go through the tier once. The handler reads `orderly-due-at` on the second attempt:
- * overshoot = handler start - due time. Goals: none early; overshoot p50 ≤ 25 ms, p99 ≤ 150 ms.
+ * overshoot = handler start - due time. Goals: none early; overshoot p50 ≤ 25 ms, p99 ≤ 50 ms (issue 19; it was 150 ms).
  * Each repetition has its own topic, tier, DLT and group (the layout belongs to a group).
  * Run: `npm run bench:retry` (BENCH_RETRIES, BENCH_REPETITIONS).
  */
@@ -17,7 +17,7 @@ const partitions = 4;
 const tierMs = 1_000;
 const concurrency = 100;
 const pacedBatch = 100;
-const goals = { earlyRetries: 0, overshootP50Ms: 25, overshootP99Ms: 150 };
+const goals = { earlyRetries: 0, overshootP50Ms: 25, overshootP99Ms: 50 };
 
 const settings = benchSettings();
 const kafka = benchKafka(settings, 'bench-retry');
@@ -154,7 +154,7 @@ writeResults(
     overshootMs: { p50: p50, p99: p99, p50Spread: [Math.min(...runs.map((r) => r.p50Ms)), Math.max(...runs.map((r) => r.p50Ms))], p99Spread: [Math.min(...runs.map((r) => r.p99Ms)), Math.max(...runs.map((r) => r.p99Ms))] },
     early,
     ratio,
-    ratioMeaning: 'the worse of (median p50 / 25 ms) and (median p99 / 150 ms): at most 1 meets the goal',
+    ratioMeaning: 'the worse of (median p50 / 25 ms) and (median p99 / 50 ms): at most 1 meets the goal',
     goal: goals,
     goalMet: met.none && met.p50 && met.p99,
     met,

@@ -2,7 +2,7 @@
  * Intake: a fetched message becomes a {@link ConsumedRecord} that owns its bytes and carries everything parsed
  * from its headers once (its tier and retry state, its byte size), so nothing downstream parses them again.
  */
-import { headerNames, rawHeadersOf, readHeaders, textOf, type RecordHeader } from '../core/headers.ts';
+import { headerNames, rawHeadersOf, readHeaders, readRawHeader, textOf, type RecordHeader } from '../core/headers.ts';
 import type { IHeaders, KafkaMessage } from '../core/kafka-client.ts';
 
 export { readHeader, readHeaders } from '../core/headers.ts';
@@ -65,15 +65,41 @@ const headerOverheadBytes = 64;
  * past its batch would otherwise pin the whole response in memory.
  */
 export function consumedRecordOf(message: KafkaMessage, topic: string, sourceTopic: string, partition: number, partitionId: string, tier = 0, retry: RetryState = firstVisit): ConsumedRecord {
-  const key = message.key === null || message.key === undefined ? null : Buffer.from(message.key);
-  const value = message.value === null ? null : Buffer.from(message.value);
-  const rawHeaders = copyHeaders(rawHeadersOf(message.headers));
-  let size = recordOverheadBytes + (key?.length ?? 0) + (value?.length ?? 0);
-  for (const header of rawHeaders) size += headerOverheadBytes + 2 * (header.name.length + (header.value?.length ?? 0));
-  return new FetchedRecord(topic, sourceTopic, partition, partitionId, message.offset, key, value, rawHeaders, message.timestamp, tier, retry, size);
+  const list = rawHeadersOf(message.headers);
+  const keyBytes = message.key === null || message.key === undefined ? null : message.key;
+  const valueBytes = message.value;
+  // Key, value and header bytes copied into one allocation: one buffer object instead of one per part.
+  let headerBytes = 0;
+  for (const { name, value } of list) headerBytes += name.length + (value?.length ?? 0);
+  const total = (keyBytes?.length ?? 0) + (valueBytes?.length ?? 0) + headerBytes;
+  const bytes = Buffer.allocUnsafe(total);
+  let at = 0;
+  const key = keyBytes === null ? null : bytes.subarray(at, (at += keyBytes.copy(bytes, at)));
+  const value = valueBytes === null ? null : bytes.subarray(at, (at += valueBytes.copy(bytes, at)));
+  // Headers stay bytes, with their positions: a header is decoded when it is read ({@link FetchedRecord.headerText}).
+  const positions: number[] = list.length === 0 ? noPositions : new Array<number>(4 * list.length);
+  for (let index = 0; index < list.length; index++) {
+    const header = list[index]!;
+    positions[4 * index] = at;
+    positions[4 * index + 1] = at += header.name.copy(bytes, at);
+    positions[4 * index + 2] = header.value === null ? -1 : at;
+    positions[4 * index + 3] = header.value === null ? -1 : (at += header.value.copy(bytes, at));
+  }
+  const size = recordOverheadBytes + total + list.length * headerOverheadBytes + headerBytes;
+  return new FetchedRecord(topic, sourceTopic, partition, partitionId, message.offset, key, value, bytes, positions, message.timestamp, tier, retry, size);
 }
 
-/** A {@link ConsumedRecord} whose readable `headers` are built on first read: the processor reads `rawHeaders`. */
+const noPositions: number[] = [];
+
+/**
+ * One header of a record, as {@link readRawHeader} reads it (the last of that name, as UTF-8 text), from the
+ * record's header bytes when it keeps them so (no header list is built).
+ */
+export function recordHeader(record: ConsumedRecord, name: string): string | undefined {
+  return record instanceof FetchedRecord ? record.headerText(name) : readRawHeader(record.rawHeaders, name);
+}
+
+/** A {@link ConsumedRecord} whose header list and readable `headers` are built on first read. */
 class FetchedRecord implements ConsumedRecord {
   readonly topic: string;
   readonly sourceTopic: string;
@@ -82,14 +108,19 @@ class FetchedRecord implements ConsumedRecord {
   readonly offset: string;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly rawHeaders: RecordHeader[];
   readonly timestamp: string;
   readonly tier: number;
   readonly retry: RetryState;
   readonly size: number;
+  schedulerLane: unknown;
+  /** The record's bytes: key, value, then each header's name and value. */
+  private readonly bytes: Buffer;
+  /** Per header: name start, name end, value start and value end in `bytes` (-1, -1 for a null value). */
+  private readonly positions: number[];
+  private list: RecordHeader[] | undefined;
   private readable: IHeaders | undefined;
 
-  constructor(topic: string, sourceTopic: string, partition: number, partitionId: string, offset: string, key: Buffer | null, value: Buffer | null, rawHeaders: RecordHeader[], timestamp: string, tier: number, retry: RetryState, size: number) {
+  constructor(topic: string, sourceTopic: string, partition: number, partitionId: string, offset: string, key: Buffer | null, value: Buffer | null, bytes: Buffer, positions: number[], timestamp: string, tier: number, retry: RetryState, size: number) {
     this.topic = topic;
     this.sourceTopic = sourceTopic;
     this.partition = partition;
@@ -97,11 +128,45 @@ class FetchedRecord implements ConsumedRecord {
     this.offset = offset;
     this.key = key;
     this.value = value;
-    this.rawHeaders = rawHeaders;
+    this.bytes = bytes;
+    this.positions = positions;
     this.timestamp = timestamp;
     this.tier = tier;
     this.retry = retry;
     this.size = size;
+    this.schedulerLane = undefined;
+    this.list = undefined;
+    this.readable = undefined;
+  }
+
+  get rawHeaders(): RecordHeader[] {
+    if (this.list) return this.list;
+    const { bytes, positions } = this;
+    const list = new Array<RecordHeader>(positions.length / 4);
+    for (let index = 0; index < list.length; index++) {
+      const valueStart = positions[4 * index + 2]!;
+      list[index] = { name: bytes.subarray(positions[4 * index]!, positions[4 * index + 1]!), value: valueStart < 0 ? null : bytes.subarray(valueStart, positions[4 * index + 3]!) };
+    }
+    return (this.list = list);
+  }
+
+  /** The last header named `name`, as UTF-8 text (undefined if absent, null, or not UTF-8), read from the bytes. */
+  headerText(name: string): string | undefined {
+    const { bytes, positions } = this;
+    for (let index = positions.length - 4; index >= 0; index -= 4) {
+      const start = positions[index]!;
+      if (positions[index + 1]! - start !== name.length) continue;
+      let same = true;
+      for (let at = 0; at < name.length && same; at++) same = bytes[start + at] === name.charCodeAt(at);
+      if (!same) continue;
+      const valueStart = positions[index + 2]!;
+      if (valueStart < 0) return undefined;
+      const valueEnd = positions[index + 3]!;
+      let ascii = valueEnd - valueStart <= 256;
+      for (let at = valueStart; at < valueEnd && ascii; at++) ascii = bytes[at]! < 0x80;
+      return ascii ? bytes.toString('latin1', valueStart, valueEnd) : textOf(bytes.subarray(valueStart, valueEnd));
+    }
+    return undefined;
   }
 
   get headers(): IHeaders {
@@ -111,21 +176,6 @@ class FetchedRecord implements ConsumedRecord {
   set headers(headers: IHeaders) {
     this.readable = headers;
   }
-}
-
-/** The list copied into one buffer: one allocation however many headers. */
-function copyHeaders(list: readonly RecordHeader[]): RecordHeader[] {
-  if (list.length === 0) return [];
-  let total = 0;
-  for (const { name, value } of list) total += name.length + (value?.length ?? 0);
-  const bytes = Buffer.allocUnsafe(total);
-  let at = 0;
-  const copy = (source: Buffer): Buffer => {
-    source.copy(bytes, at);
-    at += source.length;
-    return bytes.subarray(at - source.length, at);
-  };
-  return list.map(({ name, value }) => ({ name: copy(name), value: value === null ? null : copy(value) }));
 }
 
 /** The object form to read: own keys only, on a null prototype, so no name is ever an inherited value. */

@@ -20,11 +20,12 @@ class LazyHandledEvent<T> implements HandledEvent<T> {
   eventType: string | undefined;
   timestamp: string;
   private readonly raw: Buffer | null;
-  private readonly rawHeaders: IHeaders;
+  /** The record, whose readable headers are built on first read (most handlers never read them). */
+  private readonly source: { headers: IHeaders };
   private decodedHeaders: Record<string, string> | undefined;
   private hash: string | undefined;
 
-  constructor(topic: string, partition: number, offset: string, key: string | null, value: T, eventId: string, eventType: string | undefined, timestamp: string, raw: Buffer | null, rawHeaders: IHeaders) {
+  constructor(topic: string, partition: number, offset: string, key: string | null, value: T, eventId: string, eventType: string | undefined, timestamp: string, raw: Buffer | null, source: { headers: IHeaders }) {
     this.topic = topic;
     this.partition = partition;
     this.offset = offset;
@@ -34,11 +35,11 @@ class LazyHandledEvent<T> implements HandledEvent<T> {
     this.eventType = eventType;
     this.timestamp = timestamp;
     this.raw = raw;
-    this.rawHeaders = rawHeaders;
+    this.source = source;
   }
 
   get headers(): Record<string, string> {
-    return (this.decodedHeaders ??= readHeaders(this.rawHeaders));
+    return (this.decodedHeaders ??= readHeaders(this.source.headers));
   }
 
   set headers(headers: Record<string, string>) {
@@ -76,5 +77,5 @@ export function createHandledEvent<T>(
   eventType: string | undefined,
 ): HandledEvent<T> {
   const key = record.key === null ? null : record.key.toString('utf8');
-  return new LazyHandledEvent<T>(origin.topic, record.partition, origin.offset, key, value, eventId, eventType, origin.timestamp, record.value, record.headers);
+  return new LazyHandledEvent<T>(origin.topic, record.partition, origin.offset, key, value, eventId, eventType, origin.timestamp, record.value, record);
 }

@@ -34,7 +34,10 @@ interface RecordRef {
   offset: string;
 }
 
-type Outcome = { ok: true } | { ok: false; error: unknown } | 'timeout';
+export type Outcome = { ok: true } | { ok: false; error: unknown } | 'timeout';
+
+/** A first attempt started by {@link HandlerAttempts.startFirst}. */
+export type FirstAttempt = Omit<Started, 'outcome'>;
 
 /** One attempt started. */
 interface Started {
@@ -162,6 +165,50 @@ export class HandlerAttempts<T> {
       if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: 1, durationMs: performance.now() - first.startedAt };
       return this.attemptFrom({ started: first, outcome }, event, attemptsBefore, stop, hooks, work, record);
     });
+  }
+
+  /**
+   * The first attempt of an event, with no promise of its own: `settled` is called once, with the outcome
+   * (`{ ok: true }` when the handler succeeded), and for any other outcome the caller continues with
+   * {@link continueAfter}. False (and nothing started) when an earlier attempt of the event still runs after
+   * timing out: use {@link run} then.
+   */
+  startFirst(event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, settled: (outcome: Outcome, first: FirstAttempt) => void): boolean {
+    this.watch(stop);
+    if (this.unsettled.size > 0 && this.unsettled.has(event.eventId)) return false;
+    const startedAt = performance.now();
+    const context = new AttemptContext(attemptsBefore + 1);
+    if (stop.aborted) context.abort(stop.reason);
+    let running: Promise<unknown>;
+    try {
+      running = Promise.resolve(this.options.handler(event, context));
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    const first: FirstAttempt = { startedAt, context, running };
+    let done = false;
+    const settle = (outcome: Outcome) => {
+      if (done) return;
+      done = true;
+      settled(outcome, first);
+    };
+    const node = this.deadlines.add(context, settle);
+    running.then(
+      () => {
+        this.deadlines.remove(node);
+        settle(succeeded);
+      },
+      (error: unknown) => {
+        this.deadlines.remove(node);
+        settle({ ok: false, error });
+      },
+    );
+    return true;
+  }
+
+  /** The attempts after a first one from {@link startFirst} that did not succeed. */
+  continueAfter<W>(first: FirstAttempt, outcome: Outcome, event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, hooks: AttemptHooks<W>, work: W, record: RecordRef): Promise<AttemptsResult> {
+    return this.attemptFrom({ started: { ...first, outcome: Promise.resolve(outcome) }, outcome }, event, attemptsBefore, stop, hooks, work, record);
   }
 
   /** Starts one attempt: the handler runs until it settles or its deadline passes (then the outcome is 'timeout'). */

@@ -64,7 +64,11 @@ export interface OrderedConsumerOptions<T = unknown> {
   decoder?: ValueDecoder<T>;
   /** @defaultValue `'key'` */
   ordering?: Ordering;
-  /** Handler calls in flight at once, across keys and partitions. @defaultValue 64 */
+  /**
+   * Handler calls in flight at once, across keys and partitions. A record whose handler succeeded gives its slot
+   * to the next record while its idempotency done marker is written; its key's next record still waits for it.
+   * @defaultValue 64
+   */
   concurrency?: number;
   /** One attempt's limit, in ms; past it the attempt fails as `handler-timeout`. @defaultValue 30000 */
   handlerTimeoutMs?: number;
@@ -126,7 +130,10 @@ export interface OrderedConsumerOptions<T = unknown> {
   idempotencyStore?: IdempotencyStore;
   /**
    * The claim lease, in ms: must outlive the longest time a claim goes unrenewed, 2 × handlerTimeoutMs (an attempt,
-   * then a wait for it to settle) + the longest backoff between in-place retries.
+   * then a wait for it to settle) + the longest backoff between in-place retries. Source records are claimed when
+   * they are queued, ahead of their start (at most 4 × `concurrency`, at least 256, unused at once; one store call
+   * for a fetch); the lease counts from that claim, and a record that starts with less than that worst case (+1 s)
+   * of its lease left claims again with the same token. Claims never used (a rebalance, a stop) are released.
    * @defaultValue that worst case + 10000
    */
   leaseMs?: number;

@@ -37,7 +37,7 @@ import { CopartitionedAssigner } from './ordering/copartitioned-assigner.ts';
 import { KeyScheduler } from './ordering/key-scheduler.ts';
 import { shardKeyOf } from './ordering/ordering.ts';
 import { validateOrderedConsumerOptions, type OrderedConsumerOptions, type ValidOrderedConsumerOptions } from './options.ts';
-import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome } from './record-processor.ts';
+import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome, type RecordSink } from './record-processor.ts';
 import { DueTimeGate } from './retries/due-time-gate.ts';
 import { HeldTierRecords } from './retries/held-tier-records.ts';
 import { KeyParking } from './retries/key-parking.ts';
@@ -116,6 +116,7 @@ export class OrderedConsumer<T = Buffer | null> {
   /** The liveness of the records started in the current epoch: one object per epoch, not per record. */
   private liveness: RecordLiveness | undefined;
   private batchesWhilePaused = 0;
+  private pumpScheduled = false;
 
   constructor(options: OrderedConsumerOptions<T>) {
     this.options = validateOrderedConsumerOptions(options);
@@ -331,6 +332,8 @@ export class OrderedConsumer<T = Buffer | null> {
       stalledPartitions: this.stalls.stalledCount,
       /** Partitions stopped at a record batch that could not be decoded (see `skipUndecodableBatches`). */
       blockedPartitions: this.undecodable.blockedPartitions,
+      /** Idempotency claims taken for queued records ahead of their start, not used yet (see `ClaimAhead`). */
+      claimsAhead: this.processor.claimsAhead().held,
       /** True from a crash of the Kafka client's consumer until it has joined the group again. */
       clientDown: this.crashes.isDown,
     };
@@ -394,6 +397,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.pauses.reconcile();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
+    this.processor.dropClaimsAhead();
     const idle = await this.waitForIdle(deadline - reserveMs - Date.now());
     if (!idle) {
       this.logger.warn({ inFlight: this.scheduler.inFlight, shutdownTimeoutMs: this.options.shutdownTimeoutMs }, 'handlers still running at the shutdown deadline; aborting them');
@@ -422,16 +426,43 @@ export class OrderedConsumer<T = Buffer | null> {
     }
     const tier = parseRetryTopic(topic, this.options.groupId, this.options.topics);
     const sourceTopic = tier?.sourceTopic ?? topic;
-    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
-    const tierDelayMs = tier ? (this.options.retryTiersMs[tier.tier - 1] ?? 0) : 0;
     // The earliest due time a record after the last one taken can have, when that record was held.
     let nextDueFloor: number | undefined;
-    for (const message of batch.messages) {
+    // The last offset taken, resolved once after the loop (kafkajs's resolve parses and formats the offset
+    // each time): whatever is not taken stays unresolved and is fetched again.
+    let taken: string | undefined;
+    try {
+      nextDueFloor = this.takeMessages(batch.messages, { topic, partition, id, tier, sourceTopic }, isRunning, isStale, (offset) => (taken = offset));
+    } finally {
+      if (taken !== undefined) resolveOffset(taken);
+    }
+    const resumeAt = (nextDueFloor ?? 0) - tierRefetchLeadMs;
+    if (Number.isFinite(resumeAt) && resumeAt > Date.now() + 20) this.gate.holdUntil(id, resumeAt);
+    this.pauses.reconcile();
+    this.pump();
+  }
+
+  /**
+   * Takes a batch's records in order until one must wait (a tier record not due yet, a high-water mark, an
+   * undecodable batch that blocks), telling `take` each offset taken. Returns the earliest due time a record
+   * after the last one taken can have, when that record was held.
+   */
+  private takeMessages(
+    messages: EachBatchPayload['batch']['messages'],
+    { topic, partition, id, tier, sourceTopic }: { topic: string; partition: number; id: string; tier: { sourceTopic: string; tier: number } | undefined; sourceTopic: string },
+    isRunning: () => boolean,
+    isStale: () => boolean,
+    take: (offset: string) => void,
+  ): number | undefined {
+    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
+    const tierDelayMs = tier ? (this.options.retryTiersMs[tier.tier - 1] ?? 0) : 0;
+    let nextDueFloor: number | undefined;
+    for (const message of messages) {
       if (!isRunning() || isStale()) break;
       const undecodable = undecodableRecordOf(message, topic, sourceTopic, partition, id);
       if (undecodable) {
         if (this.undecodable.admit(undecodable, this.epoch) === 'blocked') break;
-        resolveOffset(message.offset);
+        take(message.offset);
         continue;
       }
       let dueAt = 0;
@@ -454,45 +485,56 @@ export class OrderedConsumer<T = Buffer | null> {
       const held = tier !== undefined && this.held.hold(id, record, dueAt);
       // A retry held until due is no backlog of its source topic yet (priority lanes): counted under its tier.
       this.backpressure.add(id, held ? topic : sourceTopic, sizeOf(record));
-      if (!held) this.scheduler.enqueue(record);
+      if (!held) {
+        this.scheduler.enqueue(record);
+        this.processor.offer(record);
+      }
       // Later records were forwarded after this one, to the same tier: none is due before this floor.
       nextDueFloor = held ? Number(message.timestamp) + tierDelayMs : undefined;
-      resolveOffset(message.offset);
+      take(message.offset);
       // At a high-water mark the rest of the batch stays unresolved: fetched again after the resume, never held.
       if (this.pauses.shouldPauseId(id)) break;
     }
-    const resumeAt = (nextDueFloor ?? 0) - tierRefetchLeadMs;
-    if (Number.isFinite(resumeAt) && resumeAt > Date.now() + 20) this.gate.holdUntil(id, resumeAt);
-    this.pauses.reconcile();
-    this.pump();
+    return nextDueFloor;
   }
 
   private pump(): void {
     if (this.state !== 'running' || this.rebalancing) return;
-    for (const record of this.scheduler.takeRunnable()) this.run(record);
+    const live = this.livenessOf(this.epoch);
+    // Claims ahead first, so the records started now find theirs sent in the same store call; then topped up.
+    this.processor.claimAhead(live);
+    for (const record of this.scheduler.takeRunnable()) this.processor.start(record, live, this.sink);
+    this.processor.claimAhead(live);
   }
+
+  /** One pump for every record finished in a turn of the microtask queue, instead of one per record. */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    queueMicrotask(this.scheduledPump);
+  }
+
+  private readonly scheduledPump = (): void => {
+    this.pumpScheduled = false;
+    this.pump();
+  };
+
+  /** Where the processor reports each record: one object, no closure per record. */
+  private readonly sink: RecordSink = {
+    settled: (record, live, outcome) => this.finish(record, live.epoch, outcome),
+    failed: (record, live, error) => this.finish(record, live.epoch, this.abandon(record, error)),
+    // Its handler slot goes to the next record while the done marker is written (its key still waits).
+    handlerDone: (record) => {
+      this.scheduler.releaseSlot(record);
+      this.schedulePump();
+    },
+  };
 
   private livenessOf(epoch: number): RecordLiveness {
     if (this.liveness?.epoch !== epoch) {
-      this.liveness = { epoch, isCurrent: () => this.epoch === epoch && this.state === 'running', signal: this.stopController.signal };
+      this.liveness = { epoch, owner: `${this.memberId}/${epoch}`, isCurrent: () => this.epoch === epoch && this.state === 'running', signal: this.stopController.signal };
     }
     return this.liveness;
-  }
-
-  /** A plain promise chain, not an async function: no suspended frame is held per record in flight. */
-  private run(record: ConsumedRecord): void {
-    const epoch = this.epoch;
-    let processing: Promise<RecordOutcome>;
-    try {
-      processing = this.processor.process(record, this.livenessOf(epoch));
-    } catch (error) {
-      // Thrown before the first await: handled as a rejection, so the record still completes its lane.
-      processing = Promise.reject(error);
-    }
-    processing.then(
-      (outcome) => this.finish(record, epoch, outcome),
-      (error: unknown) => this.finish(record, epoch, this.abandon(record, error)),
-    );
   }
 
   private abandon(record: ConsumedRecord, error: unknown): RecordOutcome {
@@ -512,7 +554,7 @@ export class OrderedConsumer<T = Buffer | null> {
     if (this.backpressure.remove(record.partitionId, record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
     else if (this.options.lanes.length > 0) this.pauses.reconcile();
     if (this.scheduler.inFlight === 0) this.notifyIdle();
-    this.pump();
+    this.schedulePump();
   }
 
   private completeOffset(topic: string, partition: number, offset: string, partitionId: string, epoch: number): void {
@@ -550,6 +592,7 @@ export class OrderedConsumer<T = Buffer | null> {
     this.stalls.reset();
     this.release(this.held.drop(), { held: true });
     this.release(this.scheduler.dropQueued());
+    this.processor.dropClaimsAhead();
     this.parking?.reset();
     // Tier partitions are fetched again from their committed offsets and gated again on their heads.
     this.gate.clear();

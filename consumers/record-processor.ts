@@ -13,18 +13,19 @@
  * and the record is processed again from the start: its key's lane is never freed before the record settles.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { headerNames, readRawHeader } from '../core/headers.ts';
+import { headerNames } from '../core/headers.ts';
 import { OrderlyError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { DecodeError } from '../schemas/decode-error.ts';
-import type { ConsumedRecord, RetryState } from './consumed-record.ts';
+import { recordHeader, type ConsumedRecord, type RetryState } from './consumed-record.ts';
 import type { ForwardFailure, RecordOrigin } from './dead-letter/dead-letter-headers.ts';
 import { DeadLetterPublisher, type RecordForwarder } from './dead-letter/dead-letter-publisher.ts';
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
-import { createHandledEvent } from './handled-event.ts';
+import { createHandledEvent, payloadHashOf } from './handled-event.ts';
 import { HandlerAttempts, errorSummary, type AttemptHooks, type AttemptsResult } from './handler-attempts.ts';
-import type { HandledEvent, ValidOrderedConsumerOptions } from './options.ts';
+import { claimWorstCaseMs, type HandledEvent, type ValidOrderedConsumerOptions } from './options.ts';
+import { ClaimAhead } from './idempotency/claim-ahead.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
 import { decideRetry, parkingAfterDeadLetter, parkingAfterHead } from './retries/failure-router.ts';
 import { ParkingFencedError, parkingChanges, type KeyParking, type ParkingChange, type ParkingRef } from './retries/key-parking.ts';
@@ -39,6 +40,8 @@ export type RecordOutcome = 'handled' | 'duplicate' | 'forwarded' | 'dead-letter
 export interface RecordLiveness {
   /** The consumer's generation the record was started in. */
   epoch: number;
+  /** The owner token of that generation (`memberId/epoch`), made once per generation; else asked per record. */
+  owner?: string;
   isCurrent(): boolean;
   signal: AbortSignal;
 }
@@ -55,6 +58,15 @@ export interface RecordProcessorDeps {
 }
 
 const maxEventIdLength = 200;
+
+/** Where {@link RecordProcessor.start} reports: one object for every record, no closure per record. */
+export interface RecordSink {
+  settled(record: ConsumedRecord, live: RecordLiveness, outcome: RecordOutcome): void;
+  /** The handler succeeded; only writing the idempotency store's done marker remains before `settled`. */
+  handlerDone?(record: ConsumedRecord): void;
+  /** Processing failed: a {@link RecordAbandoned}, or an unexpected error (the record is not completed). */
+  failed(record: ConsumedRecord, live: RecordLiveness, error: unknown): void;
+}
 
 /** Thrown (rejected) when the record stops being this member's, or the consumer stops: not completed. */
 export class RecordAbandoned extends Error {}
@@ -79,6 +91,8 @@ interface Work<T> {
   token?: string;
   /** The owner token of the assignment the record was started in: fences its parking writes. */
   owner: string;
+  /** Told when the handler is done and only the done marker remains (see {@link RecordSink.handlerDone}). */
+  sink?: RecordSink;
 }
 
 /** Why a record cannot be handled at all: it goes to the DLT before any attempt. */
@@ -94,12 +108,27 @@ export class RecordProcessor<T> {
   private readonly plain: boolean;
   /** Numbers the claims: a claim's token names the member, the assignment and the claim. */
   private claims = 0;
+  /** Claims taken when records are fetched, before they start (with an idempotency store). */
+  private readonly ahead: ClaimAhead<ConsumedRecord> | undefined;
+  /** The longest time a claim goes unrenewed once its record starts: a claim taken ahead must still cover it. */
+  private readonly claimNeedsMs: number;
 
   constructor(options: ValidOrderedConsumerOptions<T>, deps: RecordProcessorDeps) {
     this.options = options;
     this.deps = deps;
     this.attempts = new HandlerAttempts(options, deps.events);
     this.publisher = new DeadLetterPublisher({ forwarder: deps.forwarder, events: deps.events, logger: deps.logger, deadLetterTopicOf: (topic) => deadLetterTopicOf(topic, options.groupId) });
+    this.claimNeedsMs = claimWorstCaseMs(options);
+    const store = options.idempotencyStore;
+    this.ahead = store
+      ? new ClaimAhead<ConsumedRecord>({
+          store,
+          leaseMs: options.leaseMs,
+          window: Math.max(claimAheadWindowMin, claimAheadPerSlot * options.concurrency),
+          eventOf: (record) => ({ eventId: sourceEventIdOf(record), payloadHash: payloadHashOf(record.value) }),
+          nextToken: (owner) => `${owner}/${++this.claims}`,
+        })
+      : undefined;
     this.plain = !options.decoder && !options.idempotencyStore && (options.ordering === 'none' || !deps.parking) && options.maxEventAgeMs === undefined;
     this.hooks = {
       pause: (work, ms) => this.pause(ms, work.live),
@@ -113,11 +142,104 @@ export class RecordProcessor<T> {
     };
   }
 
-  /** Rejects with {@link RecordAbandoned} when the record is abandoned (not completed: it comes again). */
-  process(record: ConsumedRecord, live: RecordLiveness): Promise<RecordOutcome> {
+  /**
+   * Processes the record and reports to `sink` once: `settled` with the outcome, or `failed` with the error
+   * (a {@link RecordAbandoned}: not completed, it comes again). A source record on the plain path whose handler
+   * succeeds at the first attempt costs no promise here beyond the handler's own.
+   */
+  start(record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
+    if (this.plain && record.tier === 0 && (this.options.ordering === 'none' || hasKey(record))) {
+      try {
+        if (this.startPlain(record, live, sink)) return;
+      } catch (error) {
+        return this.report(Promise.reject(error as Error), record, live, sink);
+      }
+    }
+    let processing: Promise<RecordOutcome>;
+    try {
+      processing = this.process(record, live, sink);
+    } catch (error) {
+      // Thrown before the first await: handled as a rejection, so the record still completes its lane.
+      processing = Promise.reject(error as Error);
+    }
+    this.report(processing, record, live, sink);
+  }
+
+  /** {@link start} on the plain path: false when the handler could not start at once (see `startFirst`). */
+  private startPlain(record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): boolean {
     const work = this.workOf(record, live);
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, recordHeader(record, headerNames.eventType));
+    work.event = event;
+    const started = this.attempts.startFirst(event, work.retry.attempts, live.signal, (outcome, first) => {
+      if (outcome !== 'timeout' && outcome.ok) {
+        try {
+          this.reportHandled(work, { attempts: 1, durationMs: performance.now() - first.startedAt });
+        } catch (error) {
+          return void this.report(this.again(work, error), record, live, sink);
+        }
+        return sink.settled(record, live, 'handled');
+      }
+      const rest = this.attempts.continueAfter(first, outcome, event, work.retry.attempts, live.signal, this.hooks, work, record).then((result) => {
+        if (!result.ok) return this.route(work, result, undefined, undefined);
+        this.reportHandled(work, result);
+        return 'handled' as const;
+      });
+      this.report(
+        rest.catch((error: unknown) => this.again(work, error)),
+        record,
+        live,
+        sink,
+      );
+    });
+    return started;
+  }
+
+  private report(processing: Promise<RecordOutcome>, record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
+    processing.then(
+      (outcome) => sink.settled(record, live, outcome),
+      (error: unknown) => sink.failed(record, live, error),
+    );
+  }
+
+  /**
+   * A fetched record queued to start: with an idempotency store, a source record's event is claimed ahead of
+   * its start ({@link ClaimAhead}) at the next {@link claimAhead}.
+   */
+  offer(record: ConsumedRecord): void {
+    if (this.ahead && record.tier === 0 && (this.options.ordering === 'none' || hasKey(record))) this.ahead.offer(record);
+  }
+
+  /** Claims the records offered, in fetch order, up to the window (all in one turn: one store call). */
+  claimAhead(live: RecordLiveness): void {
+    this.ahead?.fill(live.owner ?? this.deps.fencingToken());
+  }
+
+  /** The queued records were dropped (a new assignment, a stop): their claims taken ahead are released. */
+  dropClaimsAhead(): void {
+    this.ahead?.reset();
+  }
+
+  /** Claims taken ahead and not used yet, and claims sent ahead in all: for tests and the bench. */
+  claimsAhead(): { held: number; sent: number } {
+    return { held: this.ahead?.size ?? 0, sent: this.ahead?.claimsSent ?? 0 };
+  }
+
+  /** Rejects with {@link RecordAbandoned} when the record is abandoned (not completed: it comes again). */
+  process(record: ConsumedRecord, live: RecordLiveness, sink?: RecordSink): Promise<RecordOutcome> {
+    const work = this.workOf(record, live);
+    work.sink = sink;
     const processing = this.plain && work.tier === 0 && (this.options.ordering === 'none' || hasKey(record)) ? this.handlePlain(work) : this.processOrAbandon(work);
-    return processing.catch((error: unknown) => this.again(work, error));
+    const settled = processing.catch((error: unknown) => this.again(work, error));
+    const ahead = this.ahead;
+    if (!ahead) return settled;
+    // Settled either way: a claim taken ahead for it and never used is released.
+    return settled.then(
+      (outcome) => (ahead.settled(record), outcome),
+      (error: unknown) => {
+        ahead.settled(record);
+        throw error;
+      },
+    );
   }
 
   /**
@@ -146,7 +268,7 @@ export class RecordProcessor<T> {
    */
   private handlePlain(work: Work<T>): Promise<RecordOutcome> {
     const { record } = work;
-    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
+    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, recordHeader(record, headerNames.eventType));
     work.event = event;
     return this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record).then((result) => {
       if (!result.ok) return this.route(work, result, undefined, undefined);
@@ -161,9 +283,9 @@ export class RecordProcessor<T> {
     // A source record is its own origin (same topic, partition, offset and timestamp): no object per record.
     const origin: RecordOrigin =
       record.tier > 0 ? { topic: record.sourceTopic, partition: record.partition, offset: retry.originalOffset ?? record.offset, timestamp: retry.originalTimestamp ?? record.timestamp } : record;
-    const given = readRawHeader(record.rawHeaders, headerNames.eventId);
+    const given = recordHeader(record, headerNames.eventId);
     const eventId = given && given.length <= maxEventIdLength ? given : `${origin.topic}:${origin.partition}:${origin.offset}`;
-    return { record, live, startedAt: performance.now(), tier: record.tier, retry, firstFailureAt: retry.firstFailureAt ?? now, origin, eventId, owner: this.deps.fencingToken() };
+    return { record, live, startedAt: performance.now(), tier: record.tier, retry, firstFailureAt: retry.firstFailureAt ?? now, origin, eventId, owner: live.owner ?? this.deps.fencingToken() };
   }
 
   private async processOrAbandon(work: Work<T>): Promise<RecordOutcome> {
@@ -174,7 +296,7 @@ export class RecordProcessor<T> {
     const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
     let parked = parking ? await this.durably(work, () => parking.stateOf(this.parkingRef(work))) : undefined;
     if ('reason' in decoded) return this.deadLetter(work, parked, decoded.reason, decoded.error);
-    const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, readRawHeader(record.rawHeaders, headerNames.eventType));
+    const event = createHandledEvent<T>(work.origin, record, decoded.value, work.eventId, recordHeader(record, headerNames.eventType));
     work.event = event;
     if (parked?.held) return this.behindHeldKey(work, parked);
     if (parked && parked.queue[0] !== event.eventId) {
@@ -215,6 +337,7 @@ export class RecordProcessor<T> {
     if (result.ok) {
       this.reportHandled(work, result);
       const token = work.token;
+      if (store && token) work.sink?.handlerDone?.(record);
       let outcome: RecordOutcome = 'handled';
       if (store && token && (await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash))) === 'fenced') {
         this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before completion; completing it again');
@@ -352,7 +475,7 @@ export class RecordProcessor<T> {
   private async decode(work: Work<T>): Promise<{ value: T } | Rejection> {
     const { record } = work;
     if (this.options.ordering !== 'none' && !hasKey(record)) return { reason: 'missing-key' };
-    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(readRawHeader(record.rawHeaders, headerNames.replayCount) ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
+    if (this.options.maxEventAgeMs !== undefined && work.tier === 0 && !(Number(recordHeader(record, headerNames.replayCount) ?? 0) > 0) && ageOf(record) > this.options.maxEventAgeMs) {
       // Load shedding: too old to be worth handling now. Kept in the DLT, replayable.
       return { reason: 'expired' };
     }
@@ -376,7 +499,20 @@ export class RecordProcessor<T> {
 
   private async claim(work: Work<T>): Promise<string | 'done' | 'conflict'> {
     const store = this.options.idempotencyStore!;
-    const { eventId, payloadHash } = work.event!;
+    const event = work.event!;
+    const ahead = this.ahead?.take(work.record);
+    if (ahead && ahead.eventId === event.eventId) {
+      event.payloadHash = ahead.payloadHash; // hashed when the claim was taken: not again
+      const result = await ahead.result;
+      if (result?.status === 'claimed') {
+        if (this.ahead!.isFresh(ahead, this.claimNeedsMs)) return ahead.token;
+        // Queued for long: claim again with the same token, so the lease counts from now (or the claim is lost).
+        const renewed = await this.durably(work, () => store.claim({ eventId: ahead.eventId, payloadHash: ahead.payloadHash, fencingToken: ahead.token, leaseMs: this.options.leaseMs }));
+        if (renewed.status !== 'busy') return renewed.status === 'claimed' ? renewed.token : renewed.status;
+      }
+      // Anything but a fresh claim is asked again below, as if none had been taken ahead.
+    }
+    const { eventId, payloadHash } = event;
     for (;;) {
       // Fenced per claim: another claim of this member and assignment (a second copy of the event) is another holder.
       const fencingToken = `${work.owner}/${++this.claims}`;
@@ -391,7 +527,7 @@ export class RecordProcessor<T> {
     const { record } = work;
     const attempt = work.retry.attempts + result.attempts;
     if (this.deps.events.listenerCount('consumer.record.handled') > 0) {
-      const occurredAt = Date.parse(readRawHeader(record.rawHeaders, headerNames.occurredAt) ?? '');
+      const occurredAt = Date.parse(recordHeader(record, headerNames.occurredAt) ?? '');
       this.deps.events.emit('consumer.record.handled', { ...reference(record), durationMs: result.durationMs, attempt, occurredAt: Number.isFinite(occurredAt) ? occurredAt : undefined });
     }
     if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), attempt, status: 'handled' }, 'event handled');
@@ -485,6 +621,16 @@ export class RecordProcessor<T> {
   }
 }
 
+/** Claims taken ahead, at most: this many per handler slot, and at least the minimum (one store call's worth). */
+const claimAheadPerSlot = 4;
+const claimAheadWindowMin = 256;
+
+/** A source record's event id, as {@link RecordProcessor} names it: `orderly-event-id` (bounded), else its coordinates. */
+function sourceEventIdOf(record: ConsumedRecord): string {
+  const given = recordHeader(record, headerNames.eventId);
+  return given && given.length <= maxEventIdLength ? given : `${record.topic}:${record.partition}:${record.offset}`;
+}
+
 /** Dead-letter reasons that are the event's own failure (an unparked key is held for them under 'hold'). */
 const ownFailures: ReadonlySet<DeadLetterReason> = new Set(['retries-exhausted', 'non-retryable', 'handler-timeout', 'id-conflict', 'forward-rejected']);
 
@@ -494,7 +640,7 @@ function hasKey(record: ConsumedRecord): boolean {
 
 /** Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it. */
 function ageOf(record: ConsumedRecord): number {
-  const occurredAt = Date.parse(readRawHeader(record.rawHeaders, headerNames.occurredAt) ?? '');
+  const occurredAt = Date.parse(recordHeader(record, headerNames.occurredAt) ?? '');
   return Date.now() - (Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp));
 }
 
@@ -506,7 +652,7 @@ function reference(record: ConsumedRecord) {
 function logFields(work: Work<unknown>) {
   return {
     eventId: work.eventId,
-    eventType: work.event?.eventType ?? readRawHeader(work.record.rawHeaders, headerNames.eventType),
+    eventType: work.event?.eventType ?? recordHeader(work.record, headerNames.eventType),
     key: work.record.key?.toString('utf8') ?? null,
     topic: work.record.topic,
     partition: work.record.partition,

@@ -147,9 +147,16 @@ export function readHeader(headers: IHeaders, name: string): string | undefined 
 export function readRawHeader(list: readonly RecordHeader[], name: string): string | undefined {
   for (let index = list.length - 1; index >= 0; index--) {
     const header = list[index]!;
-    if (header.name.length === name.length && header.name.toString('latin1') === name) return textOf(header.value);
+    if (sameName(header.name, name)) return textOf(header.value);
   }
   return undefined;
+}
+
+/** Whether a header name's bytes are `name` (an ASCII name, as every Orderly header is), without decoding them. */
+function sameName(bytes: Buffer, name: string): boolean {
+  if (bytes.length !== name.length) return false;
+  for (let index = 0; index < bytes.length; index++) if (bytes[index] !== name.charCodeAt(index)) return false;
+  return true;
 }
 
 /** The wire size of a header list (names and values), for memory bounds and size checks. */

@@ -54,7 +54,16 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
   let state: MembershipState = 'starting';
   let joinedOnce = false;
 
-  const labels = (topic: string) => ({ group, ...topicTierOf(topic, groupId) });
+  // One label object per topic, made once: the handled counter is updated per event.
+  const labelsByTopic = new Map<string, { group: string; topic: string; tier: string }>();
+  const labels = (topic: string) => {
+    let found = labelsByTopic.get(topic);
+    if (!found) {
+      found = Object.freeze({ group, ...topicTierOf(topic, groupId) });
+      if (labelsByTopic.size < 10_000) labelsByTopic.set(topic, found);
+    }
+    return found;
+  };
   const stalled = new Map<string, Record<'group' | 'topic' | 'tier' | 'partition', string>>();
   const stuckForwards = new Set<string>();
   const listeners: { [E in keyof ConsumerEvents]?: (...payload: ConsumerEvents[E]) => void } = {

@@ -53,7 +53,11 @@ export async function runRawKafkajs(kafka: Kafka, topic: string, events: number)
  * An OrderedConsumer with a fresh group and the given options; `handler` is wrapped to count completions.
  * Stops it (outside the timing) once `events` handler calls completed.
  */
-export async function runOrderly<T>(options: Omit<OrderedConsumerOptions<T>, 'groupId'> & { groupId?: string }, events: number, hooks: { onJoined?: () => void } = {}): Promise<ArmRun> {
+export async function runOrderly<T>(
+  options: Omit<OrderedConsumerOptions<T>, 'groupId'> & { groupId?: string },
+  events: number,
+  hooks: { onJoined?: () => void; onCreated?: (consumer: OrderedConsumer<T>) => () => void } = {},
+): Promise<ArmRun> {
   let count = 0;
   let firstAt = 0;
   let endAt = 0;
@@ -75,6 +79,7 @@ export async function runOrderly<T>(options: Omit<OrderedConsumerOptions<T>, 'gr
     },
   });
   if (hooks.onJoined) consumer.events.once('consumer.group.joined', hooks.onJoined);
+  const detach = hooks.onCreated?.(consumer);
   await consumer.start();
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -84,5 +89,6 @@ export async function runOrderly<T>(options: Omit<OrderedConsumerOptions<T>, 'gr
   } finally {
     clearTimeout(timer);
     await consumer.stop();
+    detach?.();
   }
 }

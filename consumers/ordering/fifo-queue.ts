@@ -3,6 +3,18 @@ export class FifoQueue<T> {
   private items: (T | undefined)[] = [];
   private head = 0;
 
+  /** A queue holding `items` in order (the array is taken, not copied). */
+  static of<T>(items: T[]): FifoQueue<T> {
+    const queue = new FifoQueue<T>();
+    queue.items = items;
+    return queue;
+  }
+
+  /** The items in order, as a new array. */
+  toArray(): T[] {
+    return this.items.slice(this.head) as T[];
+  }
+
   get length(): number {
     return this.items.length - this.head;
   }

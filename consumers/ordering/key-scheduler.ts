@@ -7,12 +7,21 @@
  * no timers.
  */
 import { FifoQueue } from './fifo-queue.ts';
-import { shardKeyOf, type LaneRecord, type Ordering } from './ordering.ts';
+import type { LaneRecord, Ordering } from './ordering.ts';
 
 interface Lane<R> {
+  /** The lane's key within its partition's lane map (see {@link laneKeyOf}). */
   id: string;
-  queue: FifoQueue<R>;
-  running: boolean;
+  /** The lane map of its partition (source topic and partition), which holds it while it is in use. */
+  home: Map<string, Lane<R>>;
+  /** The first record queued: most lanes never hold more than one, so no queue is allocated for them. */
+  next: R | undefined;
+  /** Records queued after `next`, in order: made when a key repeats within what is held. */
+  more: FifoQueue<R> | undefined;
+  /** The lane's record in flight. */
+  running: R | undefined;
+  /** Its handler slot was given back before it completed (see {@link KeyScheduler.releaseSlot}). */
+  slotReleased: boolean;
   ready: boolean;
   group: TopicGroup<R>;
 }
@@ -58,19 +67,36 @@ export type RecordLocation<R> =
       slotsFull: boolean;
     };
 
-/** Idle lanes kept for reuse, at most: a lane and its queue are not allocated again for every record. */
-const maxSpareLanes = 1_024;
+/**
+ * Idle lanes (nothing queued, nothing in flight) stay in the lane map, so a key that comes again finds its lane
+ * with one lookup and no allocation; they are swept out when there are more of them than this and than the
+ * lanes in use.
+ */
+const idleLanesKept = 10_000;
+
+/** Per partition: records queued. One object per partition, updated in place (no Map write per record). */
+interface PartitionCount {
+  queued: number;
+}
 
 export class KeyScheduler<R extends LaneRecord> {
-  private readonly lanes = new Map<string, Lane<R>>();
-  /** The lane of each record in flight: {@link complete} finds it without computing the shard key again. */
-  private readonly inFlightLanes = new Map<R, Lane<R>>();
-  private readonly spareLanes: Lane<R>[] = [];
+  /**
+   * The lanes, per partition of the source topic, by key within it: the per-record lookup hashes the key's
+   * bytes only, not a string built per record from the topic, the partition and the key.
+   */
+  private readonly partitionLanes = new Map<string, Map<string, Lane<R>>>();
+  /** Lanes in the maps. */
+  private laneCount = 0;
+  /** Lanes in the maps with nothing queued and nothing in flight. */
+  private idleLanes = 0;
   private readonly groups = new Map<string, TopicGroup<R>>();
   /** Groups by rank, highest priority (lowest rank) first. */
   private ranks: TopicGroup<R>[][] = [];
-  private readonly queuedByPartition = new Map<string, number>();
+  private readonly queuedByPartition = new Map<string, PartitionCount>();
+  /** Records in flight (started, not completed). */
   private running = 0;
+  /** Handler slots taken: records in flight that have not given theirs back. At most `concurrency`. */
+  private slots = 0;
   private queuedTotal = 0;
   private readonly ordering: Ordering;
   private readonly concurrency: number;
@@ -104,26 +130,45 @@ export class KeyScheduler<R extends LaneRecord> {
   }
 
   queuedFor(topic: string, partition: number): number {
-    return this.queuedByPartition.get(partitionId(topic, partition)) ?? 0;
+    return this.queuedByPartition.get(partitionId(topic, partition))?.queued ?? 0;
   }
 
   enqueue(record: R): void {
-    const id = shardKeyOf(record, this.ordering);
-    let lane = this.lanes.get(id);
+    const home = this.laneMapOf(record);
+    const id = laneKeyOf(record, this.ordering);
+    let lane = home.get(id);
     if (!lane) {
-      const group = this.groupOfRecord(record);
-      lane = this.spareLanes.pop();
-      if (lane) {
-        lane.id = id;
-        lane.group = group;
-      } else {
-        lane = { id, queue: new FifoQueue<R>(), running: false, ready: false, group };
-      }
-      this.lanes.set(id, lane);
-    }
-    lane.queue.push(record);
+      lane = { id, home, next: undefined, more: undefined, running: undefined, slotReleased: false, ready: false, group: this.groupOfRecord(record) };
+      home.set(id, lane);
+      this.laneCount++;
+    } else if (isIdle(lane)) this.idleLanes--;
+    if (lane.next === undefined) lane.next = record;
+    else (lane.more ??= new FifoQueue<R>()).push(record);
     this.countQueued(record, 1);
     this.markReady(lane);
+  }
+
+  /** The lane map of the record's partition (of its source topic: a key's lane spans its retry tiers). */
+  private laneMapOf(record: R): Map<string, Lane<R>> {
+    const source = record.sourceTopic ?? record.topic;
+    const id = source === record.topic && record.partitionId !== undefined ? record.partitionId : partitionId(source, record.partition);
+    let home = this.partitionLanes.get(id);
+    if (!home) {
+      home = new Map();
+      this.partitionLanes.set(id, home);
+    }
+    return home;
+  }
+
+  private *allLanes(): Generator<Lane<R>> {
+    for (const home of this.partitionLanes.values()) yield* home.values();
+  }
+
+  private removeLane(lane: Lane<R>): void {
+    if (lane.home.get(lane.id) === lane) {
+      lane.home.delete(lane.id);
+      this.laneCount--;
+    }
   }
 
   /** The records that may start now, each marked in flight until {@link complete}. */
@@ -132,10 +177,10 @@ export class KeyScheduler<R extends LaneRecord> {
     // Strict priority between ranks; round-robin between the topics of one rank.
     for (const groups of this.ranks) {
       let progressed = true;
-      while (progressed && this.running < this.concurrency) {
+      while (progressed && this.slots < this.concurrency) {
         progressed = false;
         for (const group of groups) {
-          if (this.running >= this.concurrency) break;
+          if (this.slots >= this.concurrency) break;
           const record = this.startNext(group);
           if (record) {
             started.push(record);
@@ -156,14 +201,19 @@ export class KeyScheduler<R extends LaneRecord> {
       const lane = group.ready.shift();
       if (!lane) return undefined;
       lane.ready = false;
-      const record = lane.queue.shift();
-      if (!record) continue; // emptied by a drop while it waited
-      lane.running = true;
+      const record = shiftLane(lane);
+      if (!record) {
+        // Emptied by a drop while it waited (then it left the map, unless its key came again).
+        if (isIdle(lane) && lane.home.get(lane.id) === lane) this.idleLanes++;
+        continue;
+      }
+      lane.running = record;
       lane.group = group;
       group.budget.running++;
       this.running++;
+      this.slots++;
       this.countQueued(record, -1);
-      this.inFlightLanes.set(record, lane);
+      record.schedulerLane = lane;
       return record;
     }
     return undefined;
@@ -171,37 +221,64 @@ export class KeyScheduler<R extends LaneRecord> {
 
   /**
    * Where the first record `match` accepts waits, for diagnostics (a stalled partition): in flight, or queued
-   * in its key's lane. Walks every record in flight and every lane: for a timer, never the hot path.
+   * in its key's lane. Walks every lane: for a timer, never the hot path.
    */
   locate(match: (record: R) => boolean): RecordLocation<R> | undefined {
-    for (const record of this.inFlightLanes.keys()) if (match(record)) return { state: 'in-flight', record };
-    for (const lane of this.lanes.values()) {
-      const ahead = lane.queue.findIndex(match);
+    for (const lane of this.allLanes()) if (lane.running !== undefined && match(lane.running)) return { state: 'in-flight', record: lane.running };
+    for (const lane of this.allLanes()) {
+      const queued = queuedOf(lane);
+      const ahead = queued.findIndex(match);
       if (ahead < 0) continue;
-      let laneRunning: R | undefined;
-      if (lane.running) for (const [record, running] of this.inFlightLanes) if (running === lane) laneRunning = record;
-      const slotsFull = this.running >= this.concurrency || lane.group.budget.running >= lane.group.budget.limit;
-      return { state: 'queued', record: lane.queue.at(ahead)!, ahead, laneRunning, slotsFull };
+      const slotsFull = this.slots >= this.concurrency || lane.group.budget.running >= lane.group.budget.limit;
+      return { state: 'queued', record: queued[ahead]!, ahead, laneRunning: lane.running, slotsFull };
     }
     return undefined;
   }
 
   /** The record finished (handled, forwarded, or abandoned): its lane may run its next record. */
   complete(record: R): void {
-    const lane = this.inFlightLanes.get(record);
-    if (!lane?.running) throw new Error(`complete() for a record that is not in flight: ${record.topic}/${record.partition}@${record.offset}`);
-    this.inFlightLanes.delete(record);
-    lane.running = false;
-    lane.group.budget.running--;
+    const lane = record.schedulerLane as Lane<R> | undefined;
+    if (lane?.running !== record) throw new Error(`complete() for a record that is not in flight: ${record.topic}/${record.partition}@${record.offset}`);
+    record.schedulerLane = undefined;
+    lane.running = undefined;
+    if (lane.slotReleased) lane.slotReleased = false;
+    else {
+      lane.group.budget.running--;
+      this.slots--;
+    }
     this.running--;
-    if (lane.queue.length > 0) this.markReady(lane);
-    else this.retire(lane);
+    if (lane.next !== undefined) this.markReady(lane);
+    else this.retire();
   }
 
-  /** An idle, empty lane leaves the map; kept for reuse unless enough are spare already. */
-  private retire(lane: Lane<R>): void {
-    this.lanes.delete(lane.id);
-    if (this.spareLanes.length < maxSpareLanes) this.spareLanes.push(lane);
+  /**
+   * The record's handler is done and only its completion remains (the idempotency store's done marker): its
+   * handler slot goes to the next record, while its lane stays busy until {@link complete}, so the key's next
+   * record still waits for it. No-op for a record not in flight or released already.
+   */
+  releaseSlot(record: R): void {
+    const lane = record.schedulerLane as Lane<R> | undefined;
+    if (lane?.running !== record || lane.slotReleased) return;
+    lane.slotReleased = true;
+    lane.group.budget.running--;
+    this.slots--;
+  }
+
+  /** An idle lane stays in the map for its key's next record; idle lanes are swept when there are many. */
+  private retire(): void {
+    this.idleLanes++;
+    if (this.idleLanes > idleLanesKept && this.idleLanes * 2 > this.laneCount) this.sweep();
+  }
+
+  private sweep(): void {
+    for (const home of this.partitionLanes.values()) {
+      for (const [id, lane] of home) {
+        if (!isIdle(lane)) continue;
+        home.delete(id);
+        this.laneCount--;
+      }
+    }
+    this.idleLanes = 0;
   }
 
   /**
@@ -211,35 +288,74 @@ export class KeyScheduler<R extends LaneRecord> {
    */
   dropQueued(filter?: { topic: string; partition: number }): R[] {
     const dropped: R[] = [];
-    for (const lane of this.lanes.values()) {
-      const removed = lane.queue.retain(
-        (record) => filter !== undefined && (record.topic !== filter.topic || record.partition !== filter.partition),
-      );
-      for (const record of removed) this.countQueued(record, -1);
-      dropped.push(...removed);
-      if (!lane.running && lane.queue.length === 0) {
-        // A lane still in its group's ready FIFO is left to the garbage collector, never reused.
-        if (lane.ready) this.lanes.delete(lane.id);
-        else this.retire(lane);
+    for (const lane of [...this.allLanes()]) {
+      if (lane.next === undefined) continue;
+      const queued = queuedOf(lane);
+      const kept: R[] = [];
+      for (const record of queued) {
+        if (filter !== undefined && (record.topic !== filter.topic || record.partition !== filter.partition)) kept.push(record);
+        else {
+          this.countQueued(record, -1);
+          dropped.push(record);
+        }
+      }
+      lane.next = kept[0];
+      lane.more = kept.length > 1 ? FifoQueue.of(kept.slice(1)) : undefined;
+      if (lane.running === undefined && lane.next === undefined) {
+        // A lane still in its group's ready FIFO is left to the garbage collector: that entry finds it empty.
+        if (lane.ready) this.removeLane(lane);
+        else this.idleLanes++;
       }
     }
     return dropped;
   }
 
   private markReady(lane: Lane<R>): void {
-    if (lane.running || lane.ready) return;
+    if (lane.running !== undefined || lane.ready) return;
     lane.ready = true;
-    lane.group = this.groupOfRecord(lane.queue.peek()!);
+    lane.group = this.groupOfRecord(lane.next!);
     lane.group.ready.push(lane);
   }
 
   private countQueued(record: R, delta: number): void {
     const id = record.partitionId ?? partitionId(record.topic, record.partition);
-    const count = (this.queuedByPartition.get(id) ?? 0) + delta;
-    if (count === 0) this.queuedByPartition.delete(id);
-    else this.queuedByPartition.set(id, count);
+    let count = this.queuedByPartition.get(id);
+    if (!count) {
+      count = { queued: 0 };
+      this.queuedByPartition.set(id, count);
+    }
+    count.queued += delta;
     this.queuedTotal += delta;
   }
+}
+
+/** A lane's key within its partition: the key's bytes ('key'), one lane ('partition'), the offset ('none'). */
+function laneKeyOf(record: LaneRecord, ordering: Ordering): string {
+  switch (ordering) {
+    case 'key':
+      // latin1 maps each byte to one character: a distinct key for distinct bytes.
+      return record.key === null ? '' : record.key.toString('latin1');
+    case 'partition':
+      return '';
+    case 'none':
+      return `${record.topic}\u0000o:${record.offset}`;
+  }
+}
+
+function isIdle<R>(lane: Lane<R>): boolean {
+  return lane.running === undefined && lane.next === undefined && !lane.ready;
+}
+
+function shiftLane<R>(lane: Lane<R>): R | undefined {
+  const record = lane.next;
+  lane.next = lane.more?.shift();
+  return record;
+}
+
+/** The lane's queued records in order (for diagnostics and drops). */
+function queuedOf<R>(lane: Lane<R>): R[] {
+  if (lane.next === undefined) return [];
+  return [lane.next, ...(lane.more?.toArray() ?? [])];
 }
 
 function partitionId(topic: string, partition: number): string {

@@ -19,6 +19,8 @@ export interface LaneRecord {
   partitionId?: string;
   offset: string;
   key: Buffer | null;
+  /** Set by the {@link KeyScheduler} while the record is in flight: its lane, found again on completion. */
+  schedulerLane?: unknown;
 }
 
 /**

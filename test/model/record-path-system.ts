@@ -16,7 +16,7 @@ import type { IdempotencyStore } from '../../consumers/idempotency/idempotency-s
 import { OffsetTracker } from '../../consumers/offsets/offset-tracker.ts';
 import { KeyScheduler } from '../../consumers/ordering/key-scheduler.ts';
 import { validateOrderedConsumerOptions, type HandledEvent, type HandlerContext } from '../../consumers/options.ts';
-import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome } from '../../consumers/record-processor.ts';
+import { RecordAbandoned, RecordProcessor, type RecordLiveness, type RecordOutcome, type RecordSink } from '../../consumers/record-processor.ts';
 import { KeyParking } from '../../consumers/retries/key-parking.ts';
 import { deadLetterTopicOf, parseRetryTopic, retryTopicOf } from '../../consumers/retries/topic-layout.ts';
 import { DltRateLimiter } from '../../operations/dlt-rate-limiter.ts';
@@ -101,6 +101,8 @@ class Member {
   assignment = new Set<number>();
   readonly positions = new Map<string, number>();
   readonly processing = new Map<string, Processing>();
+  /** Claim tokens taken ahead (at fetch) for events whose processing has not started yet. */
+  private readonly claimedAhead = new Map<string, Set<string>>();
   private readonly system: RecordPathSystem;
   private readonly stop = new AbortController();
   private liveness: RecordLiveness | undefined;
@@ -150,7 +152,10 @@ class Member {
   private recordingClaims(store: IdempotencyStore): IdempotencyStore {
     return {
       claim: (request) => {
-        this.processing.get(request.eventId)?.claimTokens.add(request.fencingToken);
+        // A claim taken ahead (at fetch) belongs to the processing its record starts later.
+        const processing = this.processing.get(request.eventId);
+        if (processing) processing.claimTokens.add(request.fencingToken);
+        else this.claimedAhead.set(request.eventId, (this.claimedAhead.get(request.eventId) ?? new Set()).add(request.fencingToken));
         return store.claim(request);
       },
       complete: (...args) => store.complete(...args),
@@ -176,6 +181,7 @@ class Member {
     this.epoch++;
     this.tracker.drop();
     this.scheduler.dropQueued();
+    this.processor.dropClaimsAhead();
     this.parking.reset();
     this.assignment = new Set(partitions);
     this.positions.clear();
@@ -199,6 +205,7 @@ class Member {
         const record = consumedRecordOf(message, topic, sourceTopic, partition, id, tier?.tier ?? 0, retry);
         this.tracker.track(topic, partition, record.offset, id);
         this.scheduler.enqueue(record);
+        this.processor.offer(record);
       }
       this.positions.set(id, position);
     }
@@ -207,16 +214,31 @@ class Member {
 
   pump(): void {
     if (!this.alive) return;
+    // As OrderedConsumer.pump: claims ahead, the records that may start, claims ahead topped up.
+    this.processor.claimAhead(this.livenessOf(this.epoch));
     for (const record of this.scheduler.takeRunnable()) this.run(record);
+    this.processor.claimAhead(this.livenessOf(this.epoch));
   }
+
+  /** As OrderedConsumer's sink: a record whose handler is done gives its slot back while its done marker is written. */
+  private readonly sink: RecordSink = {
+    settled: () => undefined,
+    failed: () => undefined,
+    handlerDone: (record) => {
+      this.scheduler.releaseSlot(record);
+      queueMicrotask(() => this.pump());
+    },
+  };
 
   private run(record: ConsumedRecord): void {
     const epoch = this.epoch;
-    const processing: Processing = { eventId: readHeader(record.headers, eventIdHeader) ?? '', key: record.key?.toString('utf8') ?? '', partition: record.partition, claimTokens: new Set(), effects: 0, deadLetterForwards: 0 };
+    const eventId = readHeader(record.headers, eventIdHeader) ?? '';
+    const processing: Processing = { eventId, key: record.key?.toString('utf8') ?? '', partition: record.partition, claimTokens: this.claimedAhead.get(eventId) ?? new Set(), effects: 0, deadLetterForwards: 0 };
+    this.claimedAhead.delete(eventId);
     this.processing.set(processing.eventId, processing);
     let running: Promise<RecordOutcome>;
     try {
-      running = this.processor.process(record, this.livenessOf(epoch));
+      running = this.processor.process(record, this.livenessOf(epoch), this.sink);
     } catch (error) {
       running = Promise.reject(error);
     }

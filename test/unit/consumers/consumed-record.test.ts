@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { consumedRecordOf, readHeader, readHeaders } from '../../../consumers/consumed-record.ts';
+import { consumedRecordOf, readHeader, readHeaders, recordHeader } from '../../../consumers/consumed-record.ts';
+import { readRawHeader } from '../../../core/headers.ts';
 import type { KafkaMessage } from '../../../core/kafka-client.ts';
 
 /** A message whose key, value and header values are slices of one "fetch response", as kafkajs gives them. */
@@ -39,5 +40,19 @@ describe('consumedRecordOf', () => {
     expect(Object.hasOwn(record.headers, '__proto__')).toBe(true);
     expect(readHeader(record.headers, '__proto__')).toBe('p');
     expect(record.rawHeaders.map(({ name }) => name.toString())).toEqual(['b', '__proto__']);
+  });
+
+  it('reads one header from the record\'s bytes exactly as readRawHeader reads the header list', () => {
+    const nonUtf8 = Buffer.from([0xff, 0xfe]);
+    const bom = Buffer.from([0xef, 0xbb, 0xbf, 0x78]);
+    const long = Buffer.from('é'.repeat(200), 'utf8');
+    const headers = { 'orderly-event-id': Buffer.from('e-1'), repeated: [Buffer.from('first'), Buffer.from('last')], odd: nonUtf8, bom, long, empty: Buffer.alloc(0) } as Record<string, Buffer | Buffer[]>;
+    const record = consumedRecordOf(sliced(headers).message, 't', 't', 0, 't\u00000');
+    for (const name of ['orderly-event-id', 'repeated', 'odd', 'bom', 'long', 'empty', 'missing', 'orderly-event-i']) {
+      expect(recordHeader(record, name), name).toBe(readRawHeader(record.rawHeaders, name));
+    }
+    expect(recordHeader(record, 'repeated')).toBe('last');
+    expect(recordHeader(record, 'long')).toBe('é'.repeat(200));
+    expect(record.rawHeaders.map((header) => header.name.toString())).toEqual(['orderly-event-id', 'repeated', 'repeated', 'odd', 'bom', 'long', 'empty']);
   });
 });

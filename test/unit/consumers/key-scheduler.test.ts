@@ -127,4 +127,39 @@ describe('KeyScheduler with retry tiers', () => {
     scheduler.complete(retries[1]!);
     expect(scheduler.takeRunnable()).toEqual([normal]);
   });
+
+  it('gives a handler slot back on releaseSlot while the key stays busy until complete', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const [a1, a2, b1] = [record('a'), record('a'), record('b')];
+    for (const r of [a1!, a2!, b1!]) scheduler.enqueue(r);
+    expect(scheduler.takeRunnable()).toEqual([a1]);
+    scheduler.releaseSlot(a1!);
+    scheduler.releaseSlot(a1!); // once only
+    // The slot went to another key; a's next record waits for a1 to complete.
+    expect(scheduler.takeRunnable()).toEqual([b1]);
+    expect(scheduler.inFlight).toBe(2);
+    expect(scheduler.takeRunnable()).toEqual([]);
+    scheduler.complete(a1!);
+    expect(scheduler.takeRunnable()).toEqual([]); // b1 holds the only slot
+    scheduler.complete(b1!);
+    expect(scheduler.takeRunnable()).toEqual([a2]);
+    scheduler.complete(a2!);
+    expect(scheduler.inFlight).toBe(0);
+  });
+
+  it('keeps idle lanes for reuse and sweeps them when there are many, losing no record', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 100 });
+    for (let round = 0; round < 3; round++) {
+      const records = Array.from({ length: 12_000 }, (_, index) => record(`k${index}`));
+      for (const r of records) scheduler.enqueue(r);
+      let started = 0;
+      for (let batch = scheduler.takeRunnable(); batch.length > 0; batch = scheduler.takeRunnable()) {
+        for (const r of batch) scheduler.complete(r);
+        started += batch.length;
+      }
+      expect(started).toBe(12_000);
+      expect(scheduler.queued).toBe(0);
+      expect(scheduler.inFlight).toBe(0);
+    }
+  });
 });
