@@ -19,6 +19,12 @@ export interface ConsumerEvents {
   'consumer.record.failed': [RecordRef & { attempt: number; errorType: string; willRetry: boolean }];
   'consumer.record.dead-lettered': [RecordRef & { reason: DeadLetterReason }];
   'consumer.record.fenced': [RecordRef];
+  /**
+   * The record's idempotency claim is held by another holder (a member that died or lost the partition with
+   * its lease alive): the record waits for the release or the end of the lease, at most `retryAfterMs` more
+   * unless the holder renews. Once per wait. `holder` is that claim's fencing token (member/generation/claim).
+   */
+  'consumer.claim.waiting': [RecordRef & { retryAfterMs: number; holder?: string }];
   /** Not completed here (it comes again from the committed offset): the partition moved, the consumer stopped, or the store or broker failed. */
   'consumer.record.abandoned': [RecordRef & { reason: 'rebalanced' | 'stopping' | 'error' }];
   'consumer.handler.timed-out': [RecordRef & { attempt: number; timeoutMs: number }];
@@ -54,6 +60,7 @@ export const consumerEventNames = [
   'consumer.record.failed',
   'consumer.record.dead-lettered',
   'consumer.record.fenced',
+  'consumer.claim.waiting',
   'consumer.record.abandoned',
   'consumer.handler.timed-out',
   'consumer.forward.failed',

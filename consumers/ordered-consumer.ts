@@ -569,6 +569,9 @@ export class OrderedConsumer<T = Buffer | null> {
   private onRebalancing(): void {
     this.rebalancing = true;
     this.events.emit('consumer.group.rebalancing', { groupId: this.options.groupId });
+    // No queued record starts before the join, which drops them all: their claims ahead are released now, so a
+    // partition's next owner does not find them leased (nor wait for them) when it starts.
+    this.processor.dropClaimsAhead();
     // Still in the old generation: commit what is completed before the partitions move.
     void this.committer.commit({ duringRebalance: true });
   }

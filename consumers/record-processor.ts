@@ -93,6 +93,8 @@ interface Work<T> {
   owner: string;
   /** Told when the handler is done and only the done marker remains (see {@link RecordSink.handlerDone}). */
   sink?: RecordSink;
+  /** Set while the record waits for another holder's claim, and it logged the key's warning. */
+  waitingKey?: string;
 }
 
 /** Why a record cannot be handled at all: it goes to the DLT before any attempt. */
@@ -112,6 +114,8 @@ export class RecordProcessor<T> {
   private readonly ahead: ClaimAhead<ConsumedRecord> | undefined;
   /** The longest time a claim goes unrenewed once its record starts: a claim taken ahead must still cover it. */
   private readonly claimNeedsMs: number;
+  /** Keys with a record waiting for another holder's claim that logged it (see {@link claimWaiting}). */
+  private readonly waitingKeys = new Set<string>();
 
   constructor(options: ValidOrderedConsumerOptions<T>, deps: RecordProcessorDeps) {
     this.options = options;
@@ -504,23 +508,70 @@ export class RecordProcessor<T> {
     if (ahead && ahead.eventId === event.eventId) {
       event.payloadHash = ahead.payloadHash; // hashed when the claim was taken: not again
       const result = await ahead.result;
-      if (result?.status === 'claimed') {
-        if (this.ahead!.isFresh(ahead, this.claimNeedsMs)) return ahead.token;
-        // Queued for long: claim again with the same token, so the lease counts from now (or the claim is lost).
-        const renewed = await this.durably(work, () => store.claim({ eventId: ahead.eventId, payloadHash: ahead.payloadHash, fencingToken: ahead.token, leaseMs: this.options.leaseMs }));
-        if (renewed.status !== 'busy') return renewed.status === 'claimed' ? renewed.token : renewed.status;
+      if (result?.status === 'claimed' && this.ahead!.isFresh(ahead, this.claimNeedsMs)) return ahead.token;
+      if (result === undefined || result.status === 'claimed') {
+        // Queued for long (the lease counts from now), or the call failed (Redis may hold it, the reply lost):
+        // claim again with the same token, which is this record's own claim, never another holder's.
+        const again = await this.durably(work, () => store.claim({ eventId: ahead.eventId, payloadHash: ahead.payloadHash, fencingToken: ahead.token, leaseMs: this.options.leaseMs }));
+        if (again.status !== 'busy') return again.status === 'claimed' ? again.token : again.status;
       }
-      // Anything but a fresh claim is asked again below, as if none had been taken ahead.
+      // Anything else is asked again below, as if no claim had been taken ahead.
     }
     const { eventId, payloadHash } = event;
+    let waitingSince: number | undefined;
+    try {
+      return await this.claimLoop(work, eventId, payloadHash, (busy) => {
+        waitingSince ??= (this.claimWaiting(work, busy), Date.now());
+      });
+    } finally {
+      if (waitingSince !== undefined) this.claimWaitOver(work, Date.now() - waitingSince);
+    }
+  }
+
+  /** Claims until the store answers anything but `busy` (`onBusy` told of each busy answer). */
+  private async claimLoop(work: Work<T>, eventId: string, payloadHash: string, onBusy: (busy: { retryAfterMs: number; holder?: string }) => void): Promise<string | 'done' | 'conflict'> {
+    const store = this.options.idempotencyStore!;
     for (;;) {
       // Fenced per claim: another claim of this member and assignment (a second copy of the event) is another holder.
       const fencingToken = `${work.owner}/${++this.claims}`;
-      const result = await this.durably(work, () => store.claim({ eventId, payloadHash, fencingToken, leaseMs: this.options.leaseMs }));
-      if (result.status === 'claimed') return result.token;
-      if (result.status === 'done' || result.status === 'conflict') return result.status;
-      await this.pause(Math.min(result.retryAfterMs, 1_000), work.live);
+      // A claim this instance took ahead for the event and dropped unused (a restart, a rebalance) is its own.
+      const takeOver = this.ahead?.droppedTokenOf(eventId);
+      const result = await this.durably(work, () => store.claim({ eventId, payloadHash, fencingToken, leaseMs: this.options.leaseMs, takeOver }));
+      if (result.status === 'busy') {
+        onBusy(result);
+        await this.pause(Math.min(result.retryAfterMs, 1_000), work.live);
+        continue;
+      }
+      if (takeOver !== undefined && result.status === 'claimed') this.ahead!.claimed(eventId);
+      return result.status === 'claimed' ? result.token : result.status;
     }
+  }
+
+  /**
+   * Another holder leases the record's event (a member that died or lost the partition): the record waits for
+   * the release or the lease's end, never silently. One event per wait (the metric); one warning per key while
+   * its wait lasts, so a dead member's many leases on one key are one line, not one per record.
+   */
+  private claimWaiting(work: Work<T>, busy: { retryAfterMs: number; holder?: string }): void {
+    const { record } = work;
+    this.deps.events.emit('consumer.claim.waiting', { ...reference(record), retryAfterMs: busy.retryAfterMs, holder: busy.holder });
+    const key = `${record.partitionId}\u0000${record.key?.toString('latin1') ?? ''}`;
+    if (this.waitingKeys.has(key)) return;
+    if (this.waitingKeys.size >= maxWaitingKeys) this.waitingKeys.clear();
+    this.waitingKeys.add(key);
+    work.waitingKey = key;
+    this.deps.logger.warn(
+      { ...logFields(work), holder: busy.holder, leaseLeftMs: busy.retryAfterMs },
+      'waiting for an idempotency claim another holder still leases (a dead or revoked member): the record starts when it is released or its lease ends',
+    );
+  }
+
+  /** The wait is over (claimed, done, or the record abandoned): the key may warn again. */
+  private claimWaitOver(work: Work<T>, waitedMs: number): void {
+    if (work.waitingKey === undefined) return;
+    this.waitingKeys.delete(work.waitingKey);
+    work.waitingKey = undefined;
+    this.deps.logger.info({ ...logFields(work), waitedMs }, 'the wait for another holder\'s idempotency claim is over');
   }
 
   private reportHandled(work: Work<T>, result: { attempts: number; durationMs: number }): void {
@@ -621,9 +672,16 @@ export class RecordProcessor<T> {
   }
 }
 
-/** Claims taken ahead, at most: this many per handler slot, and at least the minimum (one store call's worth). */
-const claimAheadPerSlot = 4;
-const claimAheadWindowMin = 256;
+/**
+ * Claims taken ahead, at most: the records about to start, one per handler slot (at least a few). Each claim
+ * ahead is a lease a member that crashes leaves behind for the next owner to wait out: no more than the
+ * records it had in flight anyway.
+ */
+const claimAheadPerSlot = 1;
+const claimAheadWindowMin = 1;
+
+/** Keys whose wait for another holder's claim logged a warning, at most (then forgotten: they may warn again). */
+const maxWaitingKeys = 10_000;
 
 /** A source record's event id, as {@link RecordProcessor} names it: `orderly-event-id` (bounded), else its coordinates. */
 function sourceEventIdOf(record: ConsumedRecord): string {

@@ -79,6 +79,7 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     'consumer.record.failed': ({ topic }) => metrics.failed.inc(labels(topic)),
     'consumer.record.dead-lettered': ({ topic, reason }) => metrics.deadLettered.inc({ group, topic: labels(topic).topic, reason }),
     'consumer.record.fenced': ({ topic }) => metrics.fenced.inc(labels(topic)),
+    'consumer.claim.waiting': ({ topic }) => metrics.claimWaits.inc(labels(topic)),
     'consumer.record.abandoned': ({ topic, reason }) => metrics.abandoned.inc({ ...labels(topic), reason }),
     'consumer.handler.timed-out': ({ topic }) => metrics.handlerTimeouts.inc(labels(topic)),
     'consumer.forward.failed': ({ topic }) => metrics.forwardFailures.inc(labels(topic)),

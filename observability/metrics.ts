@@ -20,6 +20,7 @@ export const metricNames = [
   'orderly_records_dead_lettered_total',
   'orderly_records_skipped_duplicate_total',
   'orderly_records_fenced_total',
+  'orderly_claim_waits_total',
   'orderly_records_abandoned_total',
   'orderly_handler_timeouts_total',
   'orderly_forward_failures_total',
@@ -116,6 +117,7 @@ export class OrderlyMetrics {
   readonly deadLettered: Counter<'group' | 'topic' | 'reason'>;
   readonly skippedDuplicate: Counter<'group' | 'topic' | 'tier'>;
   readonly fenced: Counter<'group' | 'topic' | 'tier'>;
+  readonly claimWaits: Counter<'group' | 'topic' | 'tier'>;
   readonly abandoned: Counter<'group' | 'topic' | 'tier' | 'reason'>;
   readonly handlerTimeouts: Counter<'group' | 'topic' | 'tier'>;
   readonly forwardFailures: Counter<'group' | 'topic' | 'tier'>;
@@ -159,6 +161,7 @@ export class OrderlyMetrics {
     this.deadLettered = counter('orderly_records_dead_lettered_total', 'Records forwarded to the dead-letter topic, by reason', ['group', 'topic', 'reason']);
     this.skippedDuplicate = counter('orderly_records_skipped_duplicate_total', 'Records skipped as already completed (idempotency)', recordLabels);
     this.fenced = counter('orderly_records_fenced_total', 'Records whose claim was lost to a newer group generation', recordLabels);
+    this.claimWaits = counter('orderly_claim_waits_total', 'Records that waited for an idempotency claim another holder (a dead or revoked member) still leased', recordLabels);
     this.abandoned = counter('orderly_records_abandoned_total', 'Records given up before completion (they come again from the committed offset), by reason: rebalanced, stopping, error', [...recordLabels, 'reason']);
     this.handlerTimeouts = counter('orderly_handler_timeouts_total', 'Handler attempts cut at handlerTimeoutMs', recordLabels);
     this.forwardFailures = counter('orderly_forward_failures_total', 'Forwards to a tier or the DLT that failed and wait to be retried', recordLabels);

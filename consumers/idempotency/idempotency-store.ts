@@ -10,8 +10,11 @@ export type ClaimResult =
   | { status: 'done' }
   /** Completed before with another payload: the same id for two events (`id-conflict`). */
   | { status: 'conflict' }
-  /** Another holder's lease is alive: ask again after the given time. */
-  | { status: 'busy'; retryAfterMs: number };
+  /**
+   * Another holder's lease is alive: ask again after the given time. `holder` is its fencing token (member,
+   * generation and claim number: no payload), for the warning a wait logs.
+   */
+  | { status: 'busy'; retryAfterMs: number; holder?: string };
 
 export interface ClaimRequest {
   eventId: string;
@@ -20,6 +23,12 @@ export interface ClaimRequest {
   /** Identifies this holder: `memberId/epoch`. */
   fencingToken: string;
   leaseMs: number;
+  /**
+   * A token of this consumer's own earlier claim of the event that no handler ever used (a claim taken ahead,
+   * dropped at a restart of the Kafka client or a rebalance, whose release may not have arrived, or whose reply
+   * was lost): found holding the lease, it is taken over at once instead of waited out as another holder's.
+   */
+  takeOver?: string;
 }
 
 export interface IdempotencyStore {

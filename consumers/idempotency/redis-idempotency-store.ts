@@ -21,11 +21,12 @@ elseif done then
   if done == ARGV[2] or done == 'dlt:' .. ARGV[2] then return {'done'} else return {'conflict'} end
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX') then return {'claimed'} end
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] or (ARGV[4] ~= '' and holder == ARGV[4]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
   return {'claimed'}
 end
-return {'busy', redis.call('PTTL', KEYS[1])}
+return {'busy', redis.call('PTTL', KEYS[1]), holder}
 `;
 
 const completeScript = `
@@ -36,13 +37,16 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
-/** {@link claimScript} for several events: KEYS in triples, ARGV in triples; replies in pairs (status, ttl). */
+/**
+ * {@link claimScript} for several events: KEYS in triples, ARGV in fours (token, hash, lease, token taken over
+ * or ''); replies in threes (status, ttl, holder or '').
+ */
 const claimManyScript = `
 local replies = {}
 for i = 1, #KEYS / 3 do
   local claimKey, doneKey, replayKey = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
-  local token, hash, lease = ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
-  local status, ttl = 'busy', 0
+  local token, hash, lease, takeOver = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
+  local status, ttl, holder = 'busy', 0, ''
   local done = redis.call('GET', doneKey)
   if done == 'dlt:' .. hash and redis.call('DEL', replayKey) == 1 then
     redis.call('DEL', doneKey)
@@ -52,14 +56,18 @@ for i = 1, #KEYS / 3 do
     if done == hash or done == 'dlt:' .. hash then status = 'done' else status = 'conflict' end
   elseif redis.call('SET', claimKey, token, 'PX', lease, 'NX') then
     status = 'claimed'
-  elseif redis.call('GET', claimKey) == token then
-    redis.call('PEXPIRE', claimKey, lease)
-    status = 'claimed'
   else
-    ttl = redis.call('PTTL', claimKey)
+    holder = redis.call('GET', claimKey) or ''
+    if holder == token or (takeOver ~= '' and holder == takeOver) then
+      redis.call('SET', claimKey, token, 'PX', lease)
+      status = 'claimed'
+    else
+      ttl = redis.call('PTTL', claimKey)
+    end
   end
-  replies[2 * i - 1] = status
-  replies[2 * i] = ttl
+  replies[3 * i - 2] = status
+  replies[3 * i - 1] = ttl
+  replies[3 * i] = holder
 end
 return replies
 `;
@@ -109,7 +117,7 @@ export interface RedisIdempotencyStoreOptions {
 
 /** The scripts, defined once per client so calls send EVALSHA (ioredis reloads a script Redis forgot). */
 interface ScriptedRedis {
-  orderlyClaim(claimKey: string, doneKey: string, replayKey: string, token: string, hash: string, leaseMs: number): Promise<[string, number?]>;
+  orderlyClaim(claimKey: string, doneKey: string, replayKey: string, token: string, hash: string, leaseMs: number, takeOver: string): Promise<[string, number?, string?]>;
   orderlyComplete(claimKey: string, doneKey: string, replayKey: string, token: string, hash: string, ttlMs: number): Promise<number>;
   orderlyRelease(claimKey: string, token: string): Promise<number>;
   orderlyForget(doneKey: string, replayKey: string, ttlMs: number): Promise<number>;
@@ -220,16 +228,16 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return this.completions ? this.completions.add(request) : this.completeOne(request);
   }
 
-  private async claimOne({ eventId, payloadHash, fencingToken, leaseMs }: ClaimRequest): Promise<ClaimResult> {
-    const [status, ttl] = await this.redis.orderlyClaim(...this.keys(eventId), fencingToken, payloadHash, leaseMs);
-    return claimResult(status, ttl, fencingToken);
+  private async claimOne({ eventId, payloadHash, fencingToken, leaseMs, takeOver }: ClaimRequest): Promise<ClaimResult> {
+    const [status, ttl, holder] = await this.redis.orderlyClaim(...this.keys(eventId), fencingToken, payloadHash, leaseMs, takeOver ?? '');
+    return claimResult(status, ttl, holder, fencingToken);
   }
 
   private async claimMany(requests: ClaimRequest[]): Promise<ClaimResult[]> {
     const keys = requests.flatMap(({ eventId }) => this.keys(eventId));
-    const args = requests.flatMap(({ fencingToken, payloadHash, leaseMs }) => [fencingToken, payloadHash, leaseMs]);
+    const args = requests.flatMap(({ fencingToken, payloadHash, leaseMs, takeOver }) => [fencingToken, payloadHash, leaseMs, takeOver ?? '']);
     const replies = await this.redis.orderlyClaimMany(keys.length, ...keys, ...args);
-    return requests.map((request, index) => claimResult(String(replies[2 * index]), Number(replies[2 * index + 1]), request.fencingToken));
+    return requests.map((request, index) => claimResult(String(replies[3 * index]), Number(replies[3 * index + 1]), replies[3 * index + 2], request.fencingToken));
   }
 
   private async completeOne({ eventId, token, marker }: PendingCompletion): Promise<'completed' | 'fenced'> {
@@ -263,7 +271,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 }
 
-function claimResult(status: string, ttl: number | undefined, fencingToken: string): ClaimResult {
+function claimResult(status: string, ttl: number | undefined, holder: unknown, fencingToken: string): ClaimResult {
   switch (status) {
     case 'claimed':
       return { status, token: fencingToken };
@@ -271,6 +279,6 @@ function claimResult(status: string, ttl: number | undefined, fencingToken: stri
     case 'conflict':
       return { status };
     default:
-      return { status: 'busy', retryAfterMs: Math.max(ttl ?? 0, 10) };
+      return { status: 'busy', retryAfterMs: Math.max(ttl ?? 0, 10), ...(typeof holder === 'string' && holder !== '' ? { holder } : {}) };
   }
 }

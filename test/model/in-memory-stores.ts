@@ -73,19 +73,19 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     for (const claim of this.claims.values()) claim.expiresAt = Math.min(claim.expiresAt, Date.now());
   }
 
-  async claim({ eventId, payloadHash, fencingToken, leaseMs }: ClaimRequest): Promise<ClaimResult> {
+  async claim({ eventId, payloadHash, fencingToken, leaseMs, takeOver }: ClaimRequest): Promise<ClaimResult> {
     this.faults.check();
     const done = this.done.get(eventId);
     if (done === `dlt:${payloadHash}` && this.replayRequests.delete(eventId)) this.done.delete(eventId);
     else if (done !== undefined) return done === payloadHash || done === `dlt:${payloadHash}` ? { status: 'done' } : { status: 'conflict' };
     const expired = this.claims.get(eventId);
     const claim = this.live(eventId);
-    if (!claim || claim.token === fencingToken) {
+    if (!claim || claim.token === fencingToken || (takeOver !== undefined && claim.token === takeOver)) {
       if (!claim && expired && expired.token !== fencingToken) this.takenOver.add(eventId);
       this.claims.set(eventId, { token: fencingToken, expiresAt: Date.now() + leaseMs });
       return { status: 'claimed', token: fencingToken };
     }
-    return { status: 'busy', retryAfterMs: Math.max(claim.expiresAt - Date.now(), 10) };
+    return { status: 'busy', retryAfterMs: Math.max(claim.expiresAt - Date.now(), 10), holder: claim.token };
   }
 
   async complete(eventId: string, token: string, payloadHash: string, outcome = { deadLettered: false }): Promise<'completed' | 'fenced'> {

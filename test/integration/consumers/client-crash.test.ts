@@ -12,15 +12,20 @@ import { OrderlyMetrics } from '../../../observability/metrics.ts';
 import { eventually, produce, sequencedEvents, startTestConsumer } from '../../support/consumer-harness.ts';
 import { createTestTopic, testAdmin, testGroupId, testKafka } from '../../support/test-stack.ts';
 
-/** A plain kafkajs consumer (round-robin assignor) that holds `groupId` until it is disconnected. */
+/**
+ * A plain kafkajs consumer (round-robin assignor) that holds `groupId` until it is disconnected. It reads what
+ * is published meanwhile but commits nothing (`received` counts it): committing, it would take those events
+ * from the member under test (on a loaded machine it read and committed one partition's ten before it left).
+ */
 async function otherApplicationIn(groupId: string, topic: string) {
   const other = testKafka().consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
   const joined = new Promise<void>((resolve) => other.on(other.events.GROUP_JOIN, () => resolve()));
+  const stats = { received: 0 };
   await other.connect();
   await other.subscribe({ topics: [topic], fromBeginning: true });
-  await other.run({ eachMessage: async () => undefined });
+  await other.run({ autoCommit: false, eachMessage: async () => void stats.received++ });
   await joined;
-  return other;
+  return Object.assign(other, { stats });
 }
 
 describe('OrderedConsumer: a crash of the Kafka client consumer', () => {
@@ -51,7 +56,9 @@ describe('OrderedConsumer: a crash of the Kafka client consumer', () => {
       expect(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()).toMatch(new RegExp(`orderly_client_crashes_total\\{group="${groupId}",restart="member"\\} [1-9]`));
 
       await produce(topic, sequencedEvents(20, 4));
-      await other.disconnect(); // the other application leaves: the next restart joins
+      // The other application reads the events first (the race that failed CI, made certain), then leaves.
+      await eventually(() => other.stats.received === 20, () => `the other application read ${other.stats.received} of 20`);
+      await other.disconnect(); // the next restart joins
       await eventually(() => handled === 20, () => `${handled} of 20 handled after the restart (crashes: ${crashes.length})`);
       expect(consumer.stats().clientDown).toBe(false);
       expect(consumer.health()).toEqual({ ready: true, reasons: [] });

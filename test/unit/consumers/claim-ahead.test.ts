@@ -70,21 +70,61 @@ describe('ClaimAhead', () => {
     expect(ahead.size).toBe(0); // nothing offered before the reset is claimed after it
   });
 
-  it('does not release what it did not get (busy, or a failed call)', async () => {
+  it('releases a claim whose call failed (Redis may have taken it), never one answered busy', async () => {
     let call = 0;
     const { store, releases } = fakeStore(() => {
       call++;
-      if (call === 1) throw new Error('redis down');
+      if (call === 1) throw new Error('reply lost');
       return { status: 'busy', retryAfterMs: 100 };
     });
     const ahead = claimAhead(store, 2);
     const batch = records(2);
     for (const record of batch) ahead.offer(record);
     ahead.fill('m/1');
-    expect(await ahead.take(batch[0]!)!.result).toBeUndefined();
     ahead.reset();
     await settle();
-    expect(releases).toEqual([]);
+    expect(releases).toEqual([{ eventId: 'e0', token: 'm/1/1' }]);
+  });
+
+  it('remembers a claim dropped unused until its release is confirmed, so this instance takes it over when it meets the event again', async () => {
+    let releaseWorks = false;
+    const { store, claims } = fakeStore();
+    store.release = async () => {
+      if (!releaseWorks) throw new Error('connection lost');
+    };
+    const ahead = claimAhead(store, 2);
+    const batch = records(2);
+    for (const record of batch) ahead.offer(record);
+    ahead.fill('m/1');
+    ahead.reset(); // a restart of the Kafka client, say: the releases fail
+    await settle();
+    expect(ahead.droppedTokenOf('e0')).toBe('m/1/1');
+    expect(ahead.droppedTokenOf('e1')).toBe('m/1/2');
+    // Fetched again in the next generation: the claims ahead take over the dropped ones.
+    const again = records(2);
+    for (const record of again) ahead.offer(record);
+    ahead.fill('m2/2');
+    expect(claims.slice(2).map((claim) => [claim.eventId, claim.takeOver])).toEqual([
+      ['e0', 'm/1/1'],
+      ['e1', 'm/1/2'],
+    ]);
+    await settle();
+    expect(ahead.droppedTokenOf('e0')).toBeUndefined(); // taken over
+    // A release that is confirmed forgets the token too.
+    releaseWorks = true;
+    ahead.reset();
+    await settle();
+    expect(ahead.droppedTokenOf('e0')).toBeUndefined();
+    expect(ahead.droppedTokenOf('e1')).toBeUndefined();
+  });
+
+  it('never offers a claim still waiting for its record as one to take over (a second copy of the event waits for the first)', () => {
+    const { store } = fakeStore();
+    const ahead = claimAhead(store, 2);
+    const [first] = records(1);
+    ahead.offer(first!);
+    ahead.fill('m/1');
+    expect(ahead.droppedTokenOf('e0')).toBeUndefined();
   });
 
   it('counts a claim fresh while its remaining lease covers what a started record needs, and the lease from the claim', () => {
