@@ -6,7 +6,7 @@
  * ahead than there are handler slots, which bounds what a crash leaves leased.
  */
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { consumedRecordOf, type ConsumedRecord } from '../../../consumers/consumed-record.ts';
 import type { RecordForwarder } from '../../../consumers/dead-letter/dead-letter-publisher.ts';
