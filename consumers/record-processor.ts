@@ -673,12 +673,12 @@ export class RecordProcessor<T> {
 }
 
 /**
- * Claims taken ahead, at most: the records about to start, one per handler slot (at least a few). Each claim
- * ahead is a lease a member that crashes leaves behind for the next owner to wait out: no more than the
- * records it had in flight anyway.
+ * Claims taken ahead, at most: the records about to start, one per handler slot, and at least 16 (claimed in
+ * calls of half that). Each claim ahead is a lease a member that crashes leaves behind for the next owner to
+ * wait out (loudly): about as many as the records it had in flight anyway, not the whole fetch.
  */
 const claimAheadPerSlot = 1;
-const claimAheadWindowMin = 1;
+const claimAheadWindowMin = 16;
 
 /** Keys whose wait for another holder's claim logged a warning, at most (then forgotten: they may warn again). */
 const maxWaitingKeys = 10_000;

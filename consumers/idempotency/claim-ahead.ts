@@ -87,8 +87,12 @@ export class ClaimAhead<R extends object> {
     this.waiting.push(record);
   }
 
-  /** Claims offered records, in fetch order, until `window` claims wait unused. */
+  /**
+   * Claims offered records, in fetch order, until `window` claims wait unused; only once half the window is
+   * used, so each store call claims at least half a window (not one event per record started).
+   */
   fill(owner: string): void {
+    if (this.taken.size > this.options.window / 2) return;
     while (this.taken.size < this.options.window) {
       const record = this.waiting.shift();
       if (record === undefined) return;

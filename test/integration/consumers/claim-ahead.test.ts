@@ -55,7 +55,7 @@ describe('OrderedConsumer: idempotency claims taken ahead', () => {
     });
     await first.start();
     await eventually(() => count >= 200 && first.stats().claimsAhead > 0, () => `${count} handled, ${first.stats().claimsAhead} claims ahead`, 60_000);
-    expect(first.stats().claimsAhead).toBeLessThanOrEqual(256);
+    expect(first.stats().claimsAhead).toBeLessThanOrEqual(16); // the window: the handler slots, at least 16
     // Claims ahead exist in Redis for queued events (besides the four in flight).
     expect(await claimKeys()).toBeGreaterThan(4);
     // Far fewer store calls than a claim and a completion per event.

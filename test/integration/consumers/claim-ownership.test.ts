@@ -168,16 +168,16 @@ describe('claims held by another holder (a dead member)', () => {
     expect(warnings[0]!.msg).toMatch(/another holder/);
   });
 
-  it('(c) no more claims wait ahead than there are handler slots, so a member that dies leaves few leases', async () => {
+  it('(c) no more claims wait ahead than the handler slots (at least 16), so a member that dies leaves few leases', async () => {
     const groupId = testGroupId();
     const redis = testRedis();
-    const { processor } = setup(redis, groupId, { concurrency: 4 });
+    const { processor } = setup(redis, groupId, { concurrency: 20 });
     const live = liveness(1, 'member-a/1');
     for (let offset = 100; offset < 400; offset++) processor.offer(record(offset));
     processor.claimAhead(live);
     await turn();
-    expect(processor.claimsAhead().held).toBeLessThanOrEqual(4);
-    expect((await redis.keys(`orderly:${groupId}:claim:*`)).length).toBeLessThanOrEqual(4);
+    expect(processor.claimsAhead().held).toBe(20);
+    expect((await redis.keys(`orderly:${groupId}:claim:*`)).length).toBe(20);
     processor.dropClaimsAhead();
   });
 });

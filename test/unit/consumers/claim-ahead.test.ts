@@ -26,19 +26,22 @@ function claimAhead(store: IdempotencyStore, window = 3, leaseMs = 60_000) {
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('ClaimAhead', () => {
-  it('claims offered records in fetch order up to the window, and tops up as records take their claims', async () => {
+  it('claims offered records in fetch order up to the window, and tops up once half the window is used', async () => {
     const { store, claims } = fakeStore();
-    const ahead = claimAhead(store, 3);
-    const batch = records(5);
+    const ahead = claimAhead(store, 4);
+    const batch = records(7);
     for (const record of batch) ahead.offer(record);
     ahead.fill('m/1');
-    expect(claims.map((claim) => claim.eventId)).toEqual(['e0', 'e1', 'e2']);
-    expect(ahead.size).toBe(3);
+    expect(claims.map((claim) => claim.eventId)).toEqual(['e0', 'e1', 'e2', 'e3']);
+    expect(ahead.size).toBe(4);
     const taken = ahead.take(batch[0]!)!;
     expect(taken.token).toBe('m/1/1');
     expect(await taken.result).toEqual({ status: 'claimed', token: 'm/1/1' });
     ahead.fill('m/1');
-    expect(claims.map((claim) => claim.eventId)).toEqual(['e0', 'e1', 'e2', 'e3']);
+    expect(claims).toHaveLength(4); // 3 of 4 still wait: no call for one claim
+    ahead.take(batch[1]!);
+    ahead.fill('m/1');
+    expect(claims.map((claim) => claim.eventId)).toEqual(['e0', 'e1', 'e2', 'e3', 'e4', 'e5']);
   });
 
   it('never claims ahead a record that reached its claim step first (it claims on its own)', () => {
