@@ -14,6 +14,8 @@ export class StoreFaults {
   failNext = 0;
   /** The next parking writes are acknowledged and not applied. */
   loseNextParkingWrites = 0;
+  /** The next claims are applied and their replies lost (the call fails after Redis ran it). */
+  loseNextClaimReplies = 0;
   failedCalls = 0;
 
   check(): void {
@@ -28,6 +30,7 @@ export class StoreFaults {
     this.outageUntil = 0;
     this.failNext = 0;
     this.loseNextParkingWrites = 0;
+    this.loseNextClaimReplies = 0;
   }
 }
 
@@ -47,6 +50,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly replayRequests = new Set<string>();
   /** Events whose claim passed to another token after its lease expired (the old holder may still run). */
   readonly takenOver = new Set<string>();
+  /** Claims this consumer took ahead, dropped unused, and took over when it met the event again (`takeOver`). */
+  ownClaimsTakenOver = 0;
+  /** Claims whose reply was lost after they were applied. */
+  claimRepliesLost = 0;
   private readonly faults: StoreFaults;
 
   constructor(faults: StoreFaults) {
@@ -73,14 +80,25 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     for (const claim of this.claims.values()) claim.expiresAt = Math.min(claim.expiresAt, Date.now());
   }
 
-  async claim({ eventId, payloadHash, fencingToken, leaseMs, takeOver }: ClaimRequest): Promise<ClaimResult> {
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
     this.faults.check();
+    const result = this.claimNow(request);
+    if (this.faults.loseNextClaimReplies > 0) {
+      this.faults.loseNextClaimReplies--;
+      this.claimRepliesLost++;
+      throw new Error('ETIMEDOUT (injected: the claim was applied, its reply lost)');
+    }
+    return result;
+  }
+
+  private claimNow({ eventId, payloadHash, fencingToken, leaseMs, takeOver }: ClaimRequest): ClaimResult {
     const done = this.done.get(eventId);
     if (done === `dlt:${payloadHash}` && this.replayRequests.delete(eventId)) this.done.delete(eventId);
     else if (done !== undefined) return done === payloadHash || done === `dlt:${payloadHash}` ? { status: 'done' } : { status: 'conflict' };
     const expired = this.claims.get(eventId);
     const claim = this.live(eventId);
     if (!claim || claim.token === fencingToken || (takeOver !== undefined && claim.token === takeOver)) {
+      if (claim && claim.token !== fencingToken) this.ownClaimsTakenOver++;
       if (!claim && expired && expired.token !== fencingToken) this.takenOver.add(eventId);
       this.claims.set(eventId, { token: fencingToken, expiresAt: Date.now() + leaseMs });
       return { status: 'claimed', token: fencingToken };

@@ -136,6 +136,7 @@ export const actions = {
   crash: (member: number) => command(`crash(m${member})`, (system) => system.crash(member), redeliveryAllowed),
   redisOutage: (ms: number) => command(`redisOutage(${ms})`, (system) => system.redisOutage(ms)),
   failRedisCalls: (count: number) => command(`failRedisCalls(${count})`, (system) => system.failRedisCalls(count)),
+  loseClaimReplies: (count: number) => command(`loseClaimReplies(${count})`, (system) => system.loseClaimReplies(count)),
   failForwards: (count: number) => command(`failForwards(${count})`, (system) => system.failForwards(count)),
   keysRelease: (key: string) => command(`keysRelease(${key})`, (system) => system.releaseKey(key)),
   dltReplay: (index: number) => command(`dltReplay(#${index})`, (system) => system.replayDeadLetters(index)),
@@ -168,6 +169,7 @@ export function parseCommands(text: string): Command[] {
       case 'crash':
       case 'redisOutage':
       case 'failRedisCalls':
+      case 'loseClaimReplies':
       case 'failForwards':
       case 'dltReplay':
       case 'loseParkingWrites':
@@ -194,6 +196,7 @@ export function commandArbitraries(defects: KnownDefectActions): fc.Arbitrary<Co
     { weight: 1, arbitrary: member.map((m) => actions.crash(m)) },
     { weight: 2, arbitrary: fc.constantFrom(...(defects.expiredLeases ? [500, 3_000, 20_000] : [500, 3_000])).map((ms) => actions.redisOutage(ms)) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }).map((count) => actions.failRedisCalls(count)) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }).map((count) => actions.loseClaimReplies(count)) },
     { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }).map((count) => actions.failForwards(count)) },
     { weight: 1, arbitrary: key.map((name) => actions.keysRelease(name)) },
     { weight: 1, arbitrary: fc.nat(10).map((index) => actions.dltReplay(index)) },
@@ -231,6 +234,8 @@ export async function runScenario(config: ScenarioConfig, commands: Iterable<Com
     for (const [outcome, count] of system.outcomes) coverage.set(outcome, (coverage.get(outcome) ?? 0) + count);
     coverage.set('parking-writes-lost', (coverage.get('parking-writes-lost') ?? 0) + system.parkingStore.lostWrites);
     coverage.set('claims-taken-over', (coverage.get('claims-taken-over') ?? 0) + system.idempotencyStore.takenOver.size);
+    coverage.set('own-claims-ahead-taken-over', (coverage.get('own-claims-ahead-taken-over') ?? 0) + system.idempotencyStore.ownClaimsTakenOver);
+    coverage.set('claim-replies-lost', (coverage.get('claim-replies-lost') ?? 0) + system.idempotencyStore.claimRepliesLost);
     coverage.set('redis-calls-failed', (coverage.get('redis-calls-failed') ?? 0) + system.faults.failedCalls);
     if (system.trace && violations.length > 0) violations.push('trace:', ...system.trace);
     for (const error of system.unexpectedErrors) violations.push(`unexpected error: processing rejected with ${error instanceof Error ? error.message : typeof error} (the record is abandoned, its lane freed)`);

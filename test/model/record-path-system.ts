@@ -467,6 +467,10 @@ export class RecordPathSystem implements WorldView {
     this.faults.failNext += count;
   }
 
+  loseClaimReplies(count: number): void {
+    this.faults.loseNextClaimReplies += count;
+  }
+
   loseParkingWrites(count: number): void {
     this.faults.loseNextParkingWrites += count;
   }
@@ -480,15 +484,16 @@ export class RecordPathSystem implements WorldView {
    * the members interleaved with the tool's see no fault either, and the faults resume after it.
    */
   private async withoutFaults<R>(tool: () => Promise<R>): Promise<R> {
-    const saved = { outageUntil: this.faults.outageUntil, failNext: this.faults.failNext, loseNextParkingWrites: this.faults.loseNextParkingWrites, failNextSends: this.broker.failNextSends };
+    const saved = { outageUntil: this.faults.outageUntil, failNext: this.faults.failNext, loseNextParkingWrites: this.faults.loseNextParkingWrites, loseNextClaimReplies: this.faults.loseNextClaimReplies, failNextSends: this.broker.failNextSends };
     this.faults.outageUntil = 0;
     this.faults.failNext = 0;
     this.faults.loseNextParkingWrites = 0;
+    this.faults.loseNextClaimReplies = 0;
     this.broker.failNextSends = 0;
     try {
       return await tool();
     } finally {
-      Object.assign(this.faults, { outageUntil: saved.outageUntil, failNext: saved.failNext, loseNextParkingWrites: saved.loseNextParkingWrites });
+      Object.assign(this.faults, { outageUntil: saved.outageUntil, failNext: saved.failNext, loseNextParkingWrites: saved.loseNextParkingWrites, loseNextClaimReplies: saved.loseNextClaimReplies });
       this.broker.failNextSends = saved.failNextSends;
     }
   }
