@@ -130,10 +130,12 @@ export interface OrderedConsumerOptions<T = unknown> {
   idempotencyStore?: IdempotencyStore;
   /**
    * The claim lease, in ms: must outlive the longest time a claim goes unrenewed, 2 × handlerTimeoutMs (an attempt,
-   * then a wait for it to settle) + the longest backoff between in-place retries. Source records are claimed when
-   * they are queued, ahead of their start (at most 4 × `concurrency`, at least 256, unused at once; one store call
-   * for a fetch); the lease counts from that claim, and a record that starts with less than that worst case (+1 s)
-   * of its lease left claims again with the same token. Claims never used (a rebalance, a stop) are released.
+   * then a wait for it to settle) + the longest backoff between in-place retries. Source records about to start
+   * are claimed ahead (at most max(16, `concurrency`) unused at once, half of that per store call); the lease
+   * counts from that claim, and a record that starts with less than that worst case (+1 s) of its lease left, or
+   * whose claim call failed, claims again with the same token. Claims never used (a rebalance, a restart of the
+   * Kafka client, a stop) are released, and this consumer takes over its own unreleased ones. A record whose
+   * event another holder still leases (a dead member) waits for it loudly: `consumer.claim.waiting`, a warning.
    * @defaultValue that worst case + 10000
    */
   leaseMs?: number;
