@@ -4,6 +4,7 @@
  */
 import { headerNames, rawHeadersOf, readHeaders, textOf, type RecordHeader } from '../core/headers.ts';
 import type { IHeaders, KafkaMessage } from '../core/kafka-client.ts';
+import type { DelayInfo } from './delays/delay-headers.ts';
 
 export { readHeader, readHeaders } from '../core/headers.ts';
 
@@ -48,6 +49,8 @@ export interface ConsumedRecord {
   retry: RetryState;
   /** Bytes it holds (key, value, headers and a fixed overhead): what the memory bound counts. */
   size: number;
+  /** A delayed event's due time or a cancel record (consumers/delays/), read at intake; undefined for most records. */
+  delay?: DelayInfo;
 }
 
 /** The key of per-partition state (offsets, backpressure, pauses). */
@@ -87,6 +90,7 @@ class FetchedRecord implements ConsumedRecord {
   readonly tier: number;
   readonly retry: RetryState;
   readonly size: number;
+  delay: DelayInfo | undefined = undefined;
   private readable: IHeaders | undefined;
 
   constructor(topic: string, sourceTopic: string, partition: number, partitionId: string, offset: string, key: Buffer | null, value: Buffer | null, rawHeaders: RecordHeader[], timestamp: string, tier: number, retry: RetryState, size: number) {

@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ValueDecoder } from '../schemas/value-decoder.ts';
 import type { IdempotencyStore } from './idempotency/idempotency-store.ts';
 import type { ParkingStore } from './retries/parking-store.ts';
+import type { CancellationStore } from './delays/cancellation-store.ts';
 import { orderings, type Ordering } from './ordering/ordering.ts';
 
 /** One event as a handler sees it. */
@@ -90,8 +91,18 @@ export interface OrderedConsumerOptions<T = unknown> {
    * after it to the DLT (`predecessor-dead-lettered`) until an operator releases the key. @defaultValue `'release'`
    */
   onDeadLetter?: 'release' | 'hold';
-  /** Durable key-parking state; required for ordered retries through the ladder. */
+  /** Durable key-parking state; required for ordered retries through the ladder (and for delay levels). */
   parkingStore?: ParkingStore;
+  /**
+   * Check intervals of the delay levels `<topic>.<group>.delay.<n>`, in ms, increasing (docs/scheduling.md,
+   * "Delayed events"). A delayed event (`orderly-deliver-at`) due within the first interval plus 5 s is held in
+   * memory until due; a later one waits on the highest level that fits, its key parked behind it. `[]`: no
+   * levels, every delayed event is held in memory until due, however far (never early, but it holds memory
+   * and its partition's commits). Suggested: [10000, 300000, 7200000]. @defaultValue []
+   */
+  delayLevelsMs?: number[];
+  /** Where `producer.cancel` cancellations are kept; without one, cancel records are logged and ignored. */
+  cancellationStore?: CancellationStore;
   /** How often completed offsets are committed, in ms. @defaultValue 1000 */
   commitIntervalMs?: number;
   /**
@@ -175,6 +186,7 @@ const optionsSchema = z
     inPlaceRetries: z.number().int().min(0).max(20).default(2),
     retryTiersMs: z.array(positiveInt).max(20).default([1_000, 10_000, 60_000, 600_000]),
     retryJitter: z.number().min(0).max(1).default(0.1),
+    delayLevelsMs: z.array(positiveInt.min(1_000, 'must be at least 1000 ms')).max(10).default([]),
     maxAttempts: positiveInt.max(10_000).optional(),
     onDeadLetter: z.enum(['release', 'hold']).default('release'),
     retryBackoffMs: positiveInt.default(100),
@@ -218,6 +230,9 @@ const optionsSchema = z
     if (options.retryTiersMs.some((delay, index) => index > 0 && delay < options.retryTiersMs[index - 1]!)) {
       context.addIssue({ code: 'custom', path: ['retryTiersMs'], message: `(${options.retryTiersMs.join(', ')}) must not decrease from one tier to the next` });
     }
+    if (options.delayLevelsMs.some((interval, index) => index > 0 && interval <= options.delayLevelsMs[index - 1]!)) {
+      context.addIssue({ code: 'custom', path: ['delayLevelsMs'], message: `(${options.delayLevelsMs.join(', ')}) must increase from one level to the next` });
+    }
     if (options.heartbeatIntervalMs * 3 > options.sessionTimeoutMs) {
       context.addIssue({
         code: 'custom',
@@ -260,7 +275,7 @@ type RecordWatermarks = 'partitionHighWatermarkRecords' | 'memberHighWatermarkRe
 
 export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | LowWatermarks | RecordWatermarks> &
   Record<LowWatermarks | RecordWatermarks, number> &
-  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore'> & {
+  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore' | 'cancellationStore'> & {
     handler: EventHandler<T>;
     leaseMs: number;
     maxAttempts: number;
@@ -280,6 +295,11 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
       'consumer.parkingStore: ordered retries through the ladder need a durable parking store: pass `parkingStore: new RedisParkingStore({ redis, groupId })`, or set `retryTiersMs: []` to retry in place only',
     ]);
   }
+  if (valid.delayLevelsMs.length > 0 && valid.ordering !== 'none' && !options.parkingStore) {
+    throw new ConfigurationError([
+      'consumer.parkingStore: delay levels keep a key\'s order by parking it behind its delayed event: pass `parkingStore: new RedisParkingStore({ redis, groupId })`, or set `delayLevelsMs: []`',
+    ]);
+  }
   return {
     ...valid,
     handler: options.handler,
@@ -289,6 +309,7 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     logger: options.logger,
     isRetryable: options.isRetryable,
     parkingStore: options.parkingStore,
+    cancellationStore: options.cancellationStore,
     maxAttempts: valid.maxAttempts ?? (1 + valid.inPlaceRetries) * (1 + valid.retryTiersMs.length),
     topics: [...new Set([...valid.topics, ...valid.lanes.map((lane) => lane.topic)])],
     partitionHighWatermarkRecords,

@@ -44,6 +44,9 @@ import { KeyParking } from './retries/key-parking.ts';
 import { ProducerForwarder } from './dead-letter/dead-letter-publisher.ts';
 import { checkTopicLayout, deadLetterTopicOf, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
 import { within } from './lifecycle/within.ts';
+import { DelayedEvents } from './delays/delayed-events.ts';
+import { readDelay } from './delays/delay-headers.ts';
+import { delayTierOf, delayTopicsOf, holdUntil, parseDelayTopic } from './delays/delay-levels.ts';
 import { MemberStallReport } from './lifecycle/member-stall-report.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
@@ -98,6 +101,7 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly held: HeldTierRecords<ConsumedRecord>;
   private readonly pauses: PauseController;
   private readonly parking: KeyParking | undefined;
+  private readonly delays: DelayedEvents;
   private readonly undecodable: UndecodableBatchIntake;
   private readonly crashes: ClientCrashRecovery;
   private readonly stopped = settlable();
@@ -177,6 +181,7 @@ export class OrderedConsumer<T = Buffer | null> {
       onChange: ({ topic, partition }, paused) => this.events.emit(paused ? 'consumer.partition.paused' : 'consumer.partition.resumed', { topic, partition }),
     });
     this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore, { currentOwner: () => `${this.memberId}/${this.epoch}` }) : undefined;
+    this.delays = new DelayedEvents({ groupId, levelsMs: this.options.delayLevelsMs, cancellations: this.options.cancellationStore });
     const forwarder = this.forwarder;
     this.undecodable = new UndecodableBatchIntake({
       groupId,
@@ -214,6 +219,7 @@ export class OrderedConsumer<T = Buffer | null> {
       fencingToken: () => `${this.memberId}/${this.epoch}`,
       parking: this.parking,
       tierOf: (topic) => parseRetryTopic(topic, groupId, this.options.topics),
+      delays: this.delays,
     });
     this.committer = new OffsetCommitter({
       tracker: this.tracker,
@@ -266,7 +272,8 @@ export class OrderedConsumer<T = Buffer | null> {
     await this.forwarder.connect();
     await this.consumer.connect();
     const tiers = this.options.topics.flatMap((topic) => this.options.retryTiersMs.map((_, index) => retryTopicOf(topic, this.options.groupId, index + 1)));
-    await this.consumer.subscribe({ topics: [...this.options.topics, ...tiers], fromBeginning: this.options.startFrom === 'earliest' });
+    const delayLevels = this.options.topics.flatMap((topic) => delayTopicsOf(topic, this.options.groupId, this.options.delayLevelsMs.length));
+    await this.consumer.subscribe({ topics: [...this.options.topics, ...tiers, ...delayLevels], fromBeginning: this.options.startFrom === 'earliest' });
     if (this.options.maxEventLoopDelayMs > 0) {
       this.eventLoop = new EventLoopMonitor({
         maxDelayMs: this.options.maxEventLoopDelayMs,
@@ -304,7 +311,7 @@ export class OrderedConsumer<T = Buffer | null> {
   private async checkTopics(): Promise<void> {
     await this.admin.connect();
     try {
-      const problems = await checkTopicLayout(this.admin, this.options.topics, this.options.groupId, this.options.retryTiersMs.length);
+      const problems = await checkTopicLayout(this.admin, this.options.topics, this.options.groupId, this.options.retryTiersMs.length, this.options.delayLevelsMs.length);
       const blocking = problems.filter((problem) => !/^missing [^:]*\.dlt:/.test(problem));
       if (blocking.length > 0) throw new ConfigurationError(blocking.map((problem) => `topics: ${problem}`));
       for (const problem of problems) this.logger.warn({ problem }, 'dead-letter topic missing: dead letters wait, uncommitted, until it exists');
@@ -420,10 +427,10 @@ export class OrderedConsumer<T = Buffer | null> {
       this.batchesWhilePaused++;
       return;
     }
-    const tier = parseRetryTopic(topic, this.options.groupId, this.options.topics);
+    const tier = this.waitingTopicOf(topic);
     const sourceTopic = tier?.sourceTopic ?? topic;
-    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
-    const tierDelayMs = tier ? (this.options.retryTiersMs[tier.tier - 1] ?? 0) : 0;
+    const maxDelayMs = tier?.maxDelayMs ?? 0;
+    const tierDelayMs = tier?.delayMs ?? 0;
     // The earliest due time a record after the last one taken can have, when that record was held.
     let nextDueFloor: number | undefined;
     for (const message of batch.messages) {
@@ -451,7 +458,14 @@ export class OrderedConsumer<T = Buffer | null> {
       const record = consumedRecordOf(message, topic, sourceTopic, partition, id, tier?.tier ?? 0, retry);
       this.tracker.track(topic, partition, message.offset, id);
       if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
-      const held = tier !== undefined && this.held.hold(id, record, dueAt);
+      // Delayed events (consumers/delays/): one pass over the headers. One due within the hold horizon is held
+      // until due; a record behind a held one of its key waits behind it; a cancel record never waits.
+      const delay = readDelay(record.rawHeaders);
+      if (delay !== undefined) {
+        record.delay = delay;
+        if (delay.kind === 'delayed') dueAt = holdUntil(delay.deliverAt, tier ? dueAt : 0, Date.now(), this.delays.holdHorizonMs);
+      }
+      const held = (tier !== undefined || delay?.kind === 'delayed' || (delay === undefined && this.held.heldFor(id) > 0)) && this.held.hold(id, record, dueAt);
       // A retry held until due is no backlog of its source topic yet (priority lanes): counted under its tier.
       this.backpressure.add(id, held ? topic : sourceTopic, sizeOf(record));
       if (!held) this.scheduler.enqueue(record);
@@ -465,6 +479,20 @@ export class OrderedConsumer<T = Buffer | null> {
     if (Number.isFinite(resumeAt) && resumeAt > Date.now() + 20) this.gate.holdUntil(id, resumeAt);
     this.pauses.reconcile();
     this.pump();
+  }
+
+  /**
+   * A retry tier or a delay level: its source, its tier number, its delay (the due time of each record is its
+   * write time plus this) and the furthest due time a record may claim (later ones are capped). Undefined for a
+   * source topic.
+   */
+  private waitingTopicOf(topic: string): { sourceTopic: string; tier: number; delayMs: number; maxDelayMs: number } | undefined {
+    const { groupId, topics, retryTiersMs, retryJitter, delayLevelsMs } = this.options;
+    const retry = parseRetryTopic(topic, groupId, topics);
+    if (retry) return { ...retry, delayMs: retryTiersMs[retry.tier - 1] ?? 0, maxDelayMs: Math.max(0, ...retryTiersMs) * (1 + retryJitter) };
+    const delay = parseDelayTopic(topic, groupId, topics);
+    if (delay) return { sourceTopic: delay.sourceTopic, tier: delayTierOf(delay.level), delayMs: delayLevelsMs[delay.level - 1] ?? 0, maxDelayMs: Math.max(0, ...delayLevelsMs) };
+    return undefined;
   }
 
   private pump(): void {
@@ -558,7 +586,7 @@ export class OrderedConsumer<T = Buffer | null> {
         id: partitionId(topic, partition),
         topic,
         partition,
-        sourceTopic: parseRetryTopic(topic, this.options.groupId, this.options.topics)?.sourceTopic ?? topic,
+        sourceTopic: this.waitingTopicOf(topic)?.sourceTopic ?? topic,
       })),
     );
     this.assignment = new Set(partitions.map((partition) => partition.id));
