@@ -53,6 +53,8 @@ export interface PublishedLedgerEvent {
   /** Epoch ms; the `orderly-occurred-at` header. */
   occurredAt: number;
   runId: string;
+  /** A delayed event's due time, epoch ms (`orderly-deliver-at`); undefined when not delayed. */
+  dueAt?: number;
 }
 
 /** What the generator knows of an account: its last published sequence and balance. */
@@ -72,6 +74,8 @@ export interface LedgerEventGeneratorOptions {
   runId: string;
   /** Accounts already published to (sequence and balance go on from there). */
   accounts: Map<string, AccountPlan>;
+  /** Delayed events: each is due a random time from 0 to this many ms after it is generated. 0: none delayed. */
+  delayMs?: number;
 }
 
 /** Builds the next events, one random account at a time. */
@@ -100,7 +104,11 @@ export class LedgerEventGenerator {
     const draw = Math.random();
     const fault: Fault = draw < poisonRate ? 'poison' : draw < poisonRate + failRate ? 'transient' : 'none';
     const failures = fault === 'transient' ? 1 + Math.floor(Math.random() * 4) : 0;
-    return { eventId: newEventId(), accountId, sequence, type, amountMinor, fault, failures, occurredAt: Date.now(), runId };
+    const occurredAt = Date.now();
+    const delayMs = this.#options.delayMs ?? 0;
+    const event: PublishedLedgerEvent = { eventId: newEventId(), accountId, sequence, type, amountMinor, fault, failures, occurredAt, runId };
+    if (delayMs > 0) event.dueAt = occurredAt + Math.floor(Math.random() * delayMs);
+    return event;
   }
 }
 
@@ -110,7 +118,7 @@ export function toOutgoingEvent(event: PublishedLedgerEvent): OutgoingEvent {
   const headers: Record<string, string> = {};
   if (event.fault === 'transient') headers[faultHeader] = `transient:${event.failures}`;
   if (event.fault === 'poison') headers[faultHeader] = 'poison';
-  const common = { key: accountId, type: `${ledgerNamespace}.${event.type}`, eventId: event.eventId, occurredAt: new Date(event.occurredAt), headers };
+  const common = { key: accountId, type: `${ledgerNamespace}.${event.type}`, eventId: event.eventId, occurredAt: new Date(event.occurredAt), headers, ...(event.dueAt === undefined ? {} : { deliverAt: event.dueAt }) };
   switch (event.type) {
     case 'AccountOpened':
       return { ...common, schema: writerSchemas.AccountOpened, value: { accountId, sequence, owner: `owner of ${accountId}`, currency: 'EUR' } };

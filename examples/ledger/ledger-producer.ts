@@ -5,10 +5,11 @@
  * `demo_published` rows and outbox rows commit in one transaction instead (outbox-ledger-producer.ts).
  */
 import { createKafkaClient } from '../../core/kafka-client.ts';
+import { ConfigurationError } from '../../core/errors.ts';
 import { ensureTopicLayout } from '../../consumers/retries/topic-layout.ts';
 import { EventProducer } from '../../producers/event-producer.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
-import { demoRetryTiersMs, type DemoConnections, type ValidDemoOptions } from './demo-options.ts';
+import { demoDelayLevelsMs, demoRetryTiersMs, type DemoConnections, type ValidDemoOptions } from './demo-options.ts';
 import { LedgerEventGenerator, toOutgoingEvent } from './ledger-events.ts';
 import type { LedgerStore } from './ledger-store.ts';
 import { produceThroughOutbox } from './outbox-ledger-producer.ts';
@@ -21,7 +22,7 @@ export async function ensureDemoTopics(connections: DemoConnections, options: Pi
   const admin = createKafkaClient({ brokers: connections.kafkaBrokers.split(','), clientId: 'ledger-demo-admin' }).admin();
   await admin.connect();
   try {
-    return await ensureTopicLayout(admin, { topic: options.topic, groupId: options.group, tierCount: demoRetryTiersMs.length, partitions: options.partitions });
+    return await ensureTopicLayout(admin, { topic: options.topic, groupId: options.group, tierCount: demoRetryTiersMs.length, delayLevelCount: demoDelayLevelsMs.length, partitions: options.partitions });
   } finally {
     await admin.disconnect();
   }
@@ -49,6 +50,7 @@ export async function produceLedgerEvents(
   await store.setup();
   const runId = new Date(startedAt).toISOString();
   const generator = new LedgerEventGenerator({ ...options, runId, accounts: await store.accountPlans() });
+  if (options.viaOutbox && options.delayMs > 0) throw new ConfigurationError(['--delay-ms with --via-outbox: the outbox relay publishes no delays (docs/scheduling.md, "Limits")']);
   if (options.viaOutbox) {
     // demo_published and the outbox rows commit together; relays publish (docs/outbox.md).
     const published = await produceThroughOutbox(connections, options, generator, onProgress, outboxRelay);

@@ -30,6 +30,8 @@ export interface PublishedLedgerRow {
   /** Epoch ms. */
   occurredAt: number;
   runId: string;
+  /** A delayed event's due time, epoch ms; undefined when not delayed. */
+  dueAt?: number;
 }
 
 export interface AccountRow {

@@ -11,7 +11,7 @@ import { OrderedConsumer } from '../../consumers/ordered-consumer.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
 import { AvroCodec } from '../../schemas/avro-codec.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
-import { demoRetryTiersMs, type DemoConnections, type DemoInboxMode } from './demo-options.ts';
+import { demoDelayLevelsMs, demoRetryTiersMs, type DemoConnections, type DemoInboxMode } from './demo-options.ts';
 import { ledgerEventTypes, ledgerNamespace, readerSchemas, type LedgerEventValue } from './ledger-events.ts';
 import { openLedgerStore } from './open-ledger-store.ts';
 
@@ -60,6 +60,7 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     concurrency: options.concurrency ?? ((options.inbox ?? 'batch') === 'batch' ? 128 : 32),
     inPlaceRetries: 2,
     retryTiersMs: demoRetryTiersMs,
+    delayLevelsMs: demoDelayLevelsMs,
     onDeadLetter: 'release',
     parkingStore: new RedisParkingStore({ redis, groupId: group }),
     idempotencyStore: new RedisIdempotencyStore({ redis, groupId: group }),

@@ -43,7 +43,9 @@ export class PostgresLedgerStore implements LedgerStore {
       await client.query(`create table if not exists ${this.#schema}.demo_published (
         event_id text primary key, account_id text not null, sequence bigint not null, type text not null,
         amount_minor bigint not null, fault text not null, failures integer not null,
-        occurred_at timestamptz not null, run_id text not null)`);
+        occurred_at timestamptz not null, run_id text not null, due_at timestamptz)`);
+      // Tables made before delayed events: the due time is a column of its own.
+      await client.query(`alter table ${this.#schema}.demo_published add column if not exists due_at timestamptz`);
       await client.query(`create table if not exists ${this.#schema}.accounts (account_id text primary key, balance bigint not null)`);
       await client.query(`create table if not exists ${this.#schema}.ledger_applied (
         applied_id bigserial primary key, event_id text not null unique, account_id text not null,
@@ -127,7 +129,7 @@ export class PostgresLedgerStore implements LedgerStore {
 
   async snapshot(): Promise<LedgerSnapshot> {
     const [published, applied, accounts] = await Promise.all([
-      this.#pool.query<Record<string, string | Date>>('select event_id, account_id, sequence, type, amount_minor, fault, occurred_at, run_id from demo_published'),
+      this.#pool.query<Record<string, string | Date>>('select event_id, account_id, sequence, type, amount_minor, fault, occurred_at, run_id, due_at from demo_published'),
       this.#pool.query<Record<string, string | Date>>('select applied_id, event_id, account_id, sequence, amount_minor, applied_at from ledger_applied'),
       this.#pool.query<{ account_id: string; balance: string }>('select account_id, balance from accounts'),
     ]);
@@ -141,6 +143,7 @@ export class PostgresLedgerStore implements LedgerStore {
         fault: String(row.fault) as never,
         occurredAt: (row.occurred_at as Date).getTime(),
         runId: String(row.run_id),
+        ...(row.due_at instanceof Date ? { dueAt: row.due_at.getTime() } : {}),
       })),
       applied: applied.rows.map((row) => ({
         appliedId: Number(row.applied_id),
@@ -163,8 +166,8 @@ export class PostgresLedgerStore implements LedgerStore {
 export async function insertPublishedRows(db: Pick<pg.PoolClient, 'query'>, events: readonly PublishedLedgerEvent[]): Promise<void> {
   if (events.length === 0) return;
   await db.query(
-    `insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id)
-     select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[])`,
+    `insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id, due_at)
+     select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[], $10::timestamptz[])`,
     [
       events.map((event) => event.eventId),
       events.map((event) => event.accountId),
@@ -175,6 +178,7 @@ export async function insertPublishedRows(db: Pick<pg.PoolClient, 'query'>, even
       events.map((event) => event.failures),
       events.map((event) => new Date(event.occurredAt).toISOString()),
       events.map((event) => event.runId),
+      events.map((event) => (event.dueAt === undefined ? null : new Date(event.dueAt).toISOString())),
     ],
   );
 }
