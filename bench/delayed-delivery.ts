@@ -1,7 +1,7 @@
 /**
  * Delayed delivery: BENCH_DELAYED events (default 10,000) over 1,000 keys, due over 60 s (one every 6 ms, so each
- * key's events are due in the order they were sent), published while a backlog of BENCH_BACKLOG plain events
- * (default 20,000) drains. Overshoot = handler start - `orderly-deliver-at`. Goals: 0 early, overshoot p50 ≤ 25
+ * key's events are due in the order they were sent, the first 10 s after sending), then a backlog of BENCH_BACKLOG
+ * plain events (default 20,000) published behind them, which drains while they wait. Overshoot = handler start - `orderly-deliver-at`. Goals: 0 early, overshoot p50 ≤ 25
  * ms, p99 ≤ 150 ms. Two arms, each with its own topics and group, members in their own processes (the consumer
  * settings of bench/support/delayed-worker.ts): **steady** (two members throughout) and **kill** (two members,
  * one SIGKILLed 25 s into the due window, a new one started at once). Delay levels [10 s, 5 min]: events due
@@ -20,8 +20,8 @@ const keys = 1_000;
 /**
  * `separate` (default): the backlog is on other keys than the delayed events, so its drain competes for handler
  * slots, fetches and watermarks but never holds a delayed event back by per-key order. `shared`: the backlog is on
- * the delayed events' keys, 20 per key, published before them: an event due while its key's backlog still drains
- * waits for it (per-key order), which the overshoot then measures.
+ * the delayed events' keys, 20 per key: an event waits for its key's backlog events only when they
+ * were published before it (not here): they share handler lanes.
  */
 const backlogKeys = process.env.BENCH_BACKLOG_KEYS === 'shared' ? 'shared' : 'separate';
 const windowMs = 60_000;
@@ -67,13 +67,14 @@ async function run(arm: Arm): Promise<ArmResult> {
   const groupId = uniqueName('bench-delayed-group');
   const results = uniqueName('bench-delayed-results');
   const layout = await ensureTopicLayout(admin, { topic, groupId, tierCount: 0, delayLevelCount: levelsMs.length, partitions });
-  // The backlog first: plain events, 20 per key, that the members drain while the delayed ones are sent and come due.
-  await prefill(kafka, topic, backlog, (index) => ({ key: `${backlogKeys === 'shared' ? 'key' : 'backlog-key'}-${index % keys}`, value: JSON.stringify({ index }), headers: { 'orderly-event-id': `backlog-${index}` } }), 2_000);
   const members = [startMember(topic, groupId, results, 'a'), startMember(topic, groupId, results, 'b')];
+  // The delayed events first (written durably at once, due from 10 s on), then the backlog of plain events: it
+  // drains while the delayed ones wait (held or on a level) and come due.
   const sentAt = Date.now();
-  const firstDue = sentAt + 3_000;
+  const firstDue = sentAt + 10_000;
   const dueOf = (index: number) => firstDue + Math.floor((index * windowMs) / delayed);
   await prefill(kafka, topic, delayed, (index) => ({ key: `key-${index % keys}`, value: JSON.stringify({ index }), headers: { 'orderly-event-id': `delayed-${index}`, 'orderly-deliver-at': String(dueOf(index)) } }), 1_000);
+  await prefill(kafka, topic, backlog, (index) => ({ key: `${backlogKeys === 'shared' ? 'key' : 'backlog-key'}-${index % keys}`, value: JSON.stringify({ index }), headers: { 'orderly-event-id': `backlog-${index}` } }), 2_000);
   let killedAtS: number | undefined;
   if (arm === 'kill') {
     await sleep(Math.max(0, firstDue + 25_000 - Date.now()));
@@ -150,7 +151,7 @@ writeResults(
   [
     '## Delayed delivery (`npm run bench -- delayed-delivery`)',
     '',
-    `${setup.machine}; Node ${setup.node}; kafkajs ${setup.kafkajs}; Kafka ${setup.kafka}. ${delayed} delayed events over ${keys} keys and ${partitions} partitions, due over ${windowMs / 1000} s (from 3 s after they are sent; each key's in send order), sent while a backlog of ${backlog} plain events drains (${backlogKeys === 'shared' ? 'on the same keys, published before them' : `on ${keys} other keys`}); two members in their own processes; ${setup.orderly}. Overshoot = handler start minus \`orderly-deliver-at\`, first handling of each event. Arm **kill**: member a SIGKILLed 25 s into the due window, member c started at once. Load average at the start ${setup.loadAverageAtStart.join(', ')}, at the end ${setup.loadAverageAtEnd}. Measured ${new Date().toISOString().slice(0, 10)}.`,
+    `${setup.machine}; Node ${setup.node}; kafkajs ${setup.kafkajs}; Kafka ${setup.kafka}. ${delayed} delayed events over ${keys} keys and ${partitions} partitions, due over ${windowMs / 1000} s (from 10 s after they are sent; each key's in send order), then a backlog of ${backlog} plain events published behind them that drains while they wait (${backlogKeys === 'shared' ? 'on the same keys' : `on ${keys} other keys`}); two members in their own processes; ${setup.orderly}. Overshoot = handler start minus \`orderly-deliver-at\`, first handling of each event. Arm **kill**: member a SIGKILLed 25 s into the due window, member c started at once. Load average at the start ${setup.loadAverageAtStart.join(', ')}, at the end ${setup.loadAverageAtEnd}. Measured ${new Date().toISOString().slice(0, 10)}.`,
     '',
     '| arm | handled | lost | early | p50 ms | p90 ms | p99 ms | max ms | p99 via a level, ms | load average |',
     '|---|---|---|---|---|---|---|---|---|---|',
