@@ -17,3 +17,4 @@ export * from './retries/memory-parking-store.ts';
 export * from './retries/change-parked-key.ts';
 export * from './ordering/copartitioned-assigner.ts';
 export * from './idempotency/postgres-inbox.ts';
+export * from './routing/event-router.ts';
