@@ -18,3 +18,4 @@ export * from './retries/change-parked-key.ts';
 export * from './ordering/copartitioned-assigner.ts';
 export * from './idempotency/postgres-inbox.ts';
 export * from './routing/event-router.ts';
+export * from './emit/attempt-emits.ts';

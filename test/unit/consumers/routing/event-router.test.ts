@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { UnknownEventTypeError, type OrderlyError } from '../../../../core/errors.ts';
+import { emitWithoutProducer } from '../../../../consumers/emit/attempt-emits.ts';
 import { deadLetterReasons } from '../../../../consumers/dead-letter/reason-codes.ts';
 import type { HandledEvent, HandlerContext } from '../../../../consumers/options.ts';
 import { decideRetry, isRetryableError } from '../../../../consumers/retries/failure-router.ts';
@@ -16,7 +17,7 @@ function event<T>(eventType: string | undefined, value: T): HandledEvent<T> {
   return { topic: 'accounts.ledger', partition: 0, offset: '7', key: 'account-1', value, eventId: 'e-1', eventType, headers: {}, timestamp: '0', payloadHash: 'h' };
 }
 
-const context: HandlerContext = { signal: new AbortController().signal, attempt: 1 };
+const context: HandlerContext = { signal: new AbortController().signal, attempt: 1, emit: emitWithoutProducer };
 const opened = { accountId: 'account-1', sequence: 1, owner: 'o', currency: 'EUR' };
 
 describe('route', () => {
