@@ -57,6 +57,7 @@ class AttemptContext implements HandlerContext {
   private readonly emitSettings: EmitSettings;
   private readonly eventId: string;
   emits: AttemptEmits | undefined;
+  private boundEmit: HandlerContext['emit'] | undefined;
 
   constructor(attempt: number, emitSettings: EmitSettings, eventId: string) {
     this.attempt = attempt;
@@ -64,7 +65,12 @@ class AttemptContext implements HandlerContext {
     this.eventId = eventId;
   }
 
-  emit<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent> {
+  /** Bound on first read, so `async (event, { emit }) => ...` works; a handler that never reads it costs nothing. */
+  get emit(): HandlerContext['emit'] {
+    return (this.boundEmit ??= (topic, key, event) => this.emitEvent(topic, key, event));
+  }
+
+  private emitEvent<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent> {
     const { producer, groupId } = this.emitSettings;
     if (!producer) return emitWithoutProducer(topic);
     return (this.emits ??= new AttemptEmits(producer, groupId, this.eventId)).emit(topic, key, event);

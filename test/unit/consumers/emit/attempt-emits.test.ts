@@ -67,10 +67,10 @@ describe('context.emit', () => {
     producer.auto = true;
     const attempts = attemptsWith(
       producer,
-      async (event, context) => {
-        await context.emit('b', 'k', { schema, value: { n: 1 } });
-        await context.emit('c', 'k', { schema, value: { n: 2 } });
-        if (context.attempt === 1) throw new Error('fails after emitting');
+      async (_event, { emit, attempt }) => {
+        await emit('b', 'k', { schema, value: { n: 1 } }); // destructured: emit needs no `this`
+        await emit('c', 'k', { schema, value: { n: 2 } });
+        if (attempt === 1) throw new Error('fails after emitting');
       },
       1,
     );
