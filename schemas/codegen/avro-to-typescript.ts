@@ -89,7 +89,11 @@ export function tsNameOf(fullName: string): string {
 }
 
 function docComment(lines: readonly string[], indent: string): string {
-  const text = lines.filter((line) => line.length > 0).join(' ').replace(/\*\//g, '*\u2215');
+  const text = lines
+    .filter((line) => line.length > 0)
+    .join(' ')
+    .replace(/\s+/g, ' ')
+    .replace(/\*\//g, '*\u2215');
   return text ? `${indent}/** ${text} */\n` : '';
 }
 
@@ -182,13 +186,15 @@ export class TypeScriptDeclarations {
       return;
     }
     const tsName = tsNameOf(fullName);
-    const clash = this.#byTsName.get(tsName) ?? this.#byTsName.get(tsName.replace(/Input$/, ''));
-    if (clash !== undefined && clash !== fullName) {
-      this.#problems.push(`${this.#file}: ${fullName} and ${clash} would both be the TypeScript type ${tsName}: rename one`);
+    // A record takes two names (`X`, `XInput`): a record `XInput` beside a record `X` would clash too.
+    const names = avro.typeName === 'record' || avro.typeName === 'error' ? [tsName, `${tsName}Input`] : [tsName];
+    const clash = names.map((name) => this.#byTsName.get(name)).find((owner) => owner !== undefined);
+    if (clash !== undefined) {
+      this.#problems.push(`${this.#file}: ${fullName} and ${clash} would both declare the TypeScript type ${names.find((name) => this.#byTsName.has(name))}: rename one`);
       return;
     }
     this.#canonical.set(fullName, canonical);
-    this.#byTsName.set(tsName, fullName);
+    for (const name of names) this.#byTsName.set(name, fullName);
     const declaration: NamedDeclaration = { fullName, tsName, kind: 'record', text: '', file: this.#file };
     this.#declarations.set(fullName, declaration);
     const header = [typeof json.doc === 'string' ? json.doc : '', `(Avro ${avro.typeName} ${fullName}.)`, ...notes];

@@ -120,7 +120,8 @@ describe('codegen problems', () => {
   const record = (name: string) => ({ type: 'record', name, fields: [{ name: 'id', type: 'string' }] });
 
   it('refuses two records that would be one TypeScript name, and a topic naming no schema, listing every problem', () => {
-    expect(() => generateEventTypes({ dir: folder({ 'A.avsc': record('one.Thing'), 'B.avsc': record('two.Thing') }) })).toThrow(/one\.Thing and two\.Thing would both be the TypeScript type Thing|two\.Thing and one\.Thing/);
+    expect(() => generateEventTypes({ dir: folder({ 'A.avsc': record('one.Thing'), 'B.avsc': record('two.Thing') }) })).toThrow(/two\.Thing and one\.Thing would both declare the TypeScript type Thing: rename one/);
+    expect(() => generateEventTypes({ dir: folder({ 'A.avsc': record('one.Thing'), 'B.avsc': record('two.ThingInput') }) })).toThrow(/two\.ThingInput and one\.Thing would both declare the TypeScript type ThingInput/);
     const error = (() => {
       try {
         generateEventTypes({ dir: folder({ 'A.avsc': record('one.Thing'), 'topics.json': { orders: ['Thing', 'Missing'], refunds: [] } }) });
