@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
 import type { PublishedEvent } from '../producers/outgoing-event.ts';
 import { AttemptEmits, emitWithoutProducer, type EmittedEvent, type EmitSettings } from './emit/attempt-emits.ts';
+import { EmitBatcher } from './emit/emit-batcher.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import type { HandledEvent, HandlerContext, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
@@ -172,7 +173,9 @@ export class HandlerAttempts<T> {
   constructor(options: ValidOrderedConsumerOptions<T>, events: ConsumerEventEmitter) {
     this.options = options;
     this.events = events;
-    this.emitSettings = { producer: options.producer, groupId: options.groupId };
+    // Emits of concurrent handlers go out together (consumers/emit/emit-batcher.ts).
+    const producer = options.producer && EmitBatcher.canBatch(options.producer) ? new EmitBatcher(options.producer) : options.producer;
+    this.emitSettings = { producer, groupId: options.groupId };
     this.deadlines = new AttemptDeadlines(options.handlerTimeoutMs);
   }
 
