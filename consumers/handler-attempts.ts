@@ -10,6 +10,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
+import type { PublishedEvent } from '../producers/outgoing-event.ts';
+import { AttemptEmits, emitWithoutProducer, type EmittedEvent, type EmitSettings } from './emit/attempt-emits.ts';
+import { EmitBatcher } from './emit/emit-batcher.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import type { HandledEvent, HandlerContext, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
@@ -46,15 +49,32 @@ interface Started {
 }
 const succeeded: Outcome = { ok: true };
 
-/** The context a handler gets: its AbortController is made on the first read of `signal`. */
+/** The context a handler gets: its AbortController is made on the first read of `signal`, its emits on the first emit. */
 class AttemptContext implements HandlerContext {
   readonly attempt: number;
   private controller: AbortController | undefined;
   private aborted = false;
   private reason: unknown;
+  private readonly emitSettings: EmitSettings;
+  private readonly eventId: string;
+  emits: AttemptEmits | undefined;
+  private boundEmit: HandlerContext['emit'] | undefined;
 
-  constructor(attempt: number) {
+  constructor(attempt: number, emitSettings: EmitSettings, eventId: string) {
     this.attempt = attempt;
+    this.emitSettings = emitSettings;
+    this.eventId = eventId;
+  }
+
+  /** Bound on first read, so `async (event, { emit }) => ...` works; a handler that never reads it costs nothing. */
+  get emit(): HandlerContext['emit'] {
+    return (this.boundEmit ??= (topic, key, event) => this.emitEvent(topic, key, event));
+  }
+
+  private emitEvent<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent> {
+    const { producer, groupId } = this.emitSettings;
+    if (!producer) return emitWithoutProducer(topic);
+    return (this.emits ??= new AttemptEmits(producer, groupId, this.eventId)).emit(topic, key, event);
   }
 
   get signal(): AbortSignal {
@@ -71,6 +91,12 @@ class AttemptContext implements HandlerContext {
     this.reason = reason;
     this.controller?.abort(reason);
   }
+}
+
+/** A failed attempt still waits for its emits (none may land after it is retried), then fails with its own error. */
+async function settleThenThrow(context: AttemptContext, error: unknown): Promise<never> {
+  await context.emits?.settled().catch(() => undefined);
+  throw error;
 }
 
 /** One attempt running: a node of the deadline list, in start order. */
@@ -142,10 +168,14 @@ export class HandlerAttempts<T> {
   private readonly unsettled = new Map<string, Promise<unknown>>();
   private readonly deadlines: AttemptDeadlines;
   private readonly stopSignals = new WeakSet<AbortSignal>();
+  private readonly emitSettings: EmitSettings;
 
   constructor(options: ValidOrderedConsumerOptions<T>, events: ConsumerEventEmitter) {
     this.options = options;
     this.events = events;
+    // Emits of concurrent handlers go out together (consumers/emit/emit-batcher.ts).
+    const producer = options.producer && EmitBatcher.canBatch(options.producer) ? new EmitBatcher(options.producer) : options.producer;
+    this.emitSettings = { producer, groupId: options.groupId };
     this.deadlines = new AttemptDeadlines(options.handlerTimeoutMs);
   }
 
@@ -167,11 +197,13 @@ export class HandlerAttempts<T> {
   /** Starts one attempt: the handler runs until it settles or its deadline passes (then the outcome is 'timeout'). */
   private start(event: HandledEvent<T>, attempt: number, stop: AbortSignal): Started {
     const startedAt = performance.now();
-    const context = new AttemptContext(attempt);
+    const context = new AttemptContext(attempt, this.emitSettings, event.eventId);
     if (stop.aborted) context.abort(stop.reason);
     let running: Promise<unknown>;
     try {
       running = Promise.resolve(this.options.handler(event, context));
+      // With a producer, the attempt settles once its emits are acknowledged (consumers/emit/attempt-emits.ts).
+      if (this.emitSettings.producer) running = running.then(() => context.emits?.settled(), (error: unknown) => settleThenThrow(context, error));
     } catch (error) {
       running = Promise.reject(error);
     }

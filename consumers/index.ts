@@ -20,3 +20,5 @@ export * from './idempotency/postgres-inbox.ts';
 export * from './delays/cancellation-store.ts';
 export * from './delays/delay-levels.ts';
 export * from './delays/delay-headers.ts';
+export * from './routing/event-router.ts';
+export * from './emit/attempt-emits.ts';

@@ -4,6 +4,8 @@ import { ConfigurationError } from '../core/errors.ts';
 import type { KafkaClientOptions } from '../core/kafka-client.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ValueDecoder } from '../schemas/value-decoder.ts';
+import type { PublishedEvent } from '../producers/outgoing-event.ts';
+import type { EmitProducer, EmittedEvent } from './emit/attempt-emits.ts';
 import type { IdempotencyStore } from './idempotency/idempotency-store.ts';
 import type { ParkingStore } from './retries/parking-store.ts';
 import type { CancellationStore } from './delays/cancellation-store.ts';
@@ -35,6 +37,14 @@ export interface HandlerContext {
   signal: AbortSignal;
   /** 1 for the first attempt. */
   attempt: number;
+  /**
+   * Publishes a follow-up event through the consumer's `producer` (acks=all). The source event completes only
+   * once every event it emitted was acknowledged; a failed emit fails the attempt. The emitted event's id is
+   * derived from the group, the source event's id and the emit's index (in call order), so a source handled
+   * again emits the same ids and consumers downstream drop the repeats (see docs/handlers.md). Throws without
+   * a `producer`.
+   */
+  emit<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent>;
 }
 
 export type EventHandler<T> = (event: HandledEvent<T>, context: HandlerContext) => Promise<void>;
@@ -61,6 +71,11 @@ export interface OrderedConsumerOptions<T = unknown> {
   /** Records held by a higher-priority lane above which lower lanes pause. @defaultValue 100 */
   priorityBacklogRecords?: number;
   handler: EventHandler<T>;
+  /**
+   * The producer `context.emit` publishes through: an `EventProducer` (idempotent, acks=all). Unset: `emit`
+   * throws. @defaultValue undefined
+   */
+  producer?: EmitProducer;
   /** Decodes values; throws DecodeError for bad input. @defaultValue raw bytes */
   decoder?: ValueDecoder<T>;
   /** @defaultValue `'key'` */
@@ -180,6 +195,7 @@ const optionsSchema = z
       .default([]),
     priorityBacklogRecords: positiveInt.default(100),
     handler: z.custom<EventHandler<unknown>>((value) => typeof value === 'function', 'must be an async function (event, context) => Promise<void>'),
+    producer: z.custom<EmitProducer>((value) => typeof (value as EmitProducer | undefined)?.publish === 'function', 'must be an EventProducer (it publishes what context.emit emits)').optional(),
     ordering: z.enum(orderings).default('key'),
     concurrency: positiveInt.max(100_000).default(64),
     handlerTimeoutMs: positiveInt.default(30_000),
@@ -275,7 +291,7 @@ type RecordWatermarks = 'partitionHighWatermarkRecords' | 'memberHighWatermarkRe
 
 export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | LowWatermarks | RecordWatermarks> &
   Record<LowWatermarks | RecordWatermarks, number> &
-  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore' | 'cancellationStore'> & {
+  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore' | 'cancellationStore' | 'producer'> & {
     handler: EventHandler<T>;
     leaseMs: number;
     maxAttempts: number;
@@ -310,6 +326,7 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     isRetryable: options.isRetryable,
     parkingStore: options.parkingStore,
     cancellationStore: options.cancellationStore,
+    producer: options.producer,
     maxAttempts: valid.maxAttempts ?? (1 + valid.inPlaceRetries) * (1 + valid.retryTiersMs.length),
     topics: [...new Set([...valid.topics, ...valid.lanes.map((lane) => lane.topic)])],
     partitionHighWatermarkRecords,

@@ -541,7 +541,7 @@ export class RecordProcessor<T> {
 }
 
 /** Dead-letter reasons that are the event's own failure (an unparked key is held for them under 'hold'). */
-const ownFailures: ReadonlySet<DeadLetterReason> = new Set(['retries-exhausted', 'non-retryable', 'handler-timeout', 'id-conflict', 'forward-rejected']);
+const ownFailures: ReadonlySet<DeadLetterReason> = new Set(['retries-exhausted', 'non-retryable', 'handler-timeout', 'id-conflict', 'forward-rejected', 'unknown-event-type']);
 
 function hasKey(record: ConsumedRecord): boolean {
   return record.key !== null && record.key.length > 0;

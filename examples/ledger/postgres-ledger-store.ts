@@ -8,7 +8,8 @@ import pg from 'pg';
 import { PostgresInbox, type BatchApplier } from '../../consumers/idempotency/postgres-inbox.ts';
 import type { EventHandler, HandledEvent } from '../../consumers/options.ts';
 import type { DemoInboxMode } from './demo-options.ts';
-import { balanceChangeOf, failIfMarked, type AccountPlan, type LedgerEventValue, type PublishedLedgerEvent } from './ledger-events.ts';
+import { balanceChange, failIfMarked, type AccountPlan, type PublishedLedgerEvent } from './ledger-events.ts';
+import type { AccountsLedgerValue } from './ledger-event-types.ts';
 import type { LedgerSnapshot, LedgerStore } from './ledger-store.ts';
 
 /** The demo's batches: up to 64 events per transaction, up to 4 transactions in flight per worker. */
@@ -73,15 +74,15 @@ export class PostgresLedgerStore implements LedgerStore {
     await insertPublishedRows(this.#pool, events);
   }
 
-  applier(groupId: string, mode: DemoInboxMode = 'batch'): EventHandler<LedgerEventValue> {
+  applier(groupId: string, mode: DemoInboxMode = 'batch'): EventHandler<AccountsLedgerValue> {
     if (mode === 'batch' && !this.#pipelinedPool) {
       this.#pipelinedPool = new pg.Pool({ ...this.#poolConfig, max: demoInboxBatch.maxBatchesInFlight, pipeline: true });
       this.#pipelinedPool.on('error', () => undefined);
     }
     const inbox = new PostgresInbox({ pool: mode === 'batch' ? this.#pipelinedPool! : this.#pool, groupId });
-    const apply = async (event: HandledEvent<LedgerEventValue>, transaction: pg.PoolClient, { attempt }: { attempt: number }) => {
+    const apply = async (event: HandledEvent<AccountsLedgerValue>, transaction: pg.PoolClient, { attempt }: { attempt: number }) => {
       failIfMarked(event.headers, attempt);
-      const change = balanceChangeOf(event.eventType, event.value);
+      const change = balanceChange(event);
       await transaction.query(
         `with applied as (
            insert into ledger_applied (event_id, account_id, sequence, amount_minor, applied_at) values ($1, $2, $3, $4, $5)
@@ -91,10 +92,13 @@ export class PostgresLedgerStore implements LedgerStore {
         [event.eventId, event.value.accountId, event.value.sequence, change, new Date()],
       );
     };
-    if (mode === 'per-event') return inbox.handler<LedgerEventValue>(apply);
+    if (mode === 'per-event') return inbox.handler<AccountsLedgerValue>(apply);
     // Batches: the fault marks are checked per event, then one statement applies every event that passed.
-    const applier: BatchApplier<LedgerEventValue> = {
-      check: (event, { attempt }) => failIfMarked(event.headers, attempt),
+    const applier: BatchApplier<AccountsLedgerValue> = {
+      check: (event, { attempt }) => {
+        failIfMarked(event.headers, attempt);
+        balanceChange(event); // an unknown type fails its own event here, not the batch's statement
+      },
       apply: async (events, transaction) => {
         const appliedAt = new Date();
         await transaction.query(
@@ -111,7 +115,7 @@ export class PostgresLedgerStore implements LedgerStore {
             events.map((event) => event.eventId),
             events.map((event) => event.value.accountId),
             events.map((event) => event.value.sequence),
-            events.map((event) => balanceChangeOf(event.eventType, event.value)),
+            events.map((event) => balanceChange(event)),
             appliedAt,
           ],
         );

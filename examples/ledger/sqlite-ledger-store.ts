@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { EventHandler } from '../../consumers/options.ts';
-import { balanceChangeOf, failIfMarked, type AccountPlan, type LedgerEventValue, type PublishedLedgerEvent } from './ledger-events.ts';
+import { balanceChange, failIfMarked, type AccountPlan, type PublishedLedgerEvent } from './ledger-events.ts';
+import type { AccountsLedgerValue } from './ledger-event-types.ts';
 import type { LedgerSnapshot, LedgerStore } from './ledger-store.ts';
 import { SqliteInbox } from './sqlite-inbox.ts';
 
@@ -66,16 +67,16 @@ export class SqliteLedgerStore implements LedgerStore {
     }
   }
 
-  applier(groupId: string): EventHandler<LedgerEventValue> {
+  applier(groupId: string): EventHandler<AccountsLedgerValue> {
     const inbox = new SqliteInbox({ database: this.#database, groupId });
     inbox.createTable();
     const insertApplied = this.#database.prepare('insert into ledger_applied (event_id, account_id, sequence, amount_minor, applied_at) values (?, ?, ?, ?, ?)');
     const updateBalance = this.#database.prepare(
       'insert into accounts (account_id, balance) values (?, ?) on conflict (account_id) do update set balance = balance + excluded.balance',
     );
-    return inbox.handler<LedgerEventValue>((event, _database, { attempt }) => {
+    return inbox.handler<AccountsLedgerValue>((event, _database, { attempt }) => {
       failIfMarked(event.headers, attempt);
-      const change = balanceChangeOf(event.eventType, event.value);
+      const change = balanceChange(event);
       insertApplied.run(event.eventId, event.value.accountId, event.value.sequence, change, Date.now());
       updateBalance.run(event.value.accountId, change);
     });
