@@ -95,6 +95,13 @@ export const orderlyConsole: FastifyPluginAsync<ConsoleOptions & { prefix?: stri
     return reply.code(status).send({ error: message });
   });
 
+  // An unknown path says 404 only to whoever may use the console.
+  app.setNotFoundHandler(async (request, reply) => {
+    const principal = auth.authenticate(request.headers.authorization, request.cookies[sessionCookie], undefined);
+    if (!principal) return reply.headers(securityHeaders).code(401).send({ error: 'the console token is required: Authorization: Bearer <token>, or log in' });
+    return reply.code(404).send({ error: 'not found' });
+  });
+
   app.get('/login', async (request, reply) => reply.type('text/html; charset=utf-8').send(loginPage(base, false)));
   app.post<{ Body: { token?: unknown; operator?: unknown } }>('/login', async (request, reply) => {
     const login = auth.login(request.body?.token, request.body?.operator);
