@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisParkingStore } from '../../../consumers/retries/redis-parking-store.ts';
 import { startConsole } from '../../../console/console-server.ts';
 import { testStack } from '../../support/test-stack.ts';
-import { call, hostile, startConsoleFixture, type ConsoleFixture } from './console-fixture.ts';
+import { call, startConsoleFixture, type ConsoleFixture } from './console-fixture.ts';
 
 let fixture: ConsoleFixture;
 
@@ -219,7 +219,21 @@ describe('orderly console over HTTP', () => {
     expect((await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: request })).status).toBe(200);
   });
 
-  it('hides payloads with showPayloads: false, and shows the schedules and outbox pages', async () => {
+  it('shows the schedules of the schedule topic', async () => {
+    const page = await (await call(fixture, '/schedules')).text();
+    expect(page).toContain(`1 schedule(s) on ${fixture.scheduleTopic}`);
+    expect(page).toMatch(/<td>nightly-report<\/td><td class="mono">0 \* \* \* \* \*<\/td><td>Europe\/Berlin<\/td><td>reports<\/td><td class="mono">\d{4}-[^<]+<\/td><td class="mono">\d{4}-[^<]+<\/td><td>worker-1:4242<\/td><td class="num bad">0<\/td>/);
+  });
+
+  it('shows the outbox: pending rows, the oldest one\'s age, failed rows by topic', async (context) => {
+    if (!fixture.outboxTable) return context.skip('the stack has no DATABASE_URL');
+    const page = await (await call(fixture, '/outbox')).text();
+    expect(page).toMatch(/pending rows<\/div><div class="big">3<\/div>/);
+    expect(page).toMatch(/failed rows<\/div><div class="big bad">1<\/div>/);
+    expect(page).toContain('<td>payments</td><td>topic payments does not exist</td><td class="num">1</td>');
+  });
+
+  it('hides payloads with showPayloads: false, and says when there is no schedule topic or outbox table', async () => {
     const { settings } = testStack();
     const hidden = await startConsole({ kafka: { brokers: settings.KAFKA_BROKERS.split(',') }, groups: [fixture.group], port: 0, showPayloads: false, scheduleTopic: 'console-test-no-schedules', ...(settings.DATABASE_URL ? { databaseUrl: settings.DATABASE_URL, outboxTable: 'console_test_no_outbox' } : {}) });
     try {

@@ -5,7 +5,10 @@
  * API, the parked key written to the parking store), so the tests stay fast on a loaded machine.
  */
 import { Writable } from 'node:stream';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
+import { createOutboxTables, outboxTableNames } from '../../../outbox/outbox-table.ts';
 import { createKafkaClient, type Admin, type Kafka, type Message } from '../../../core/kafka-client.ts';
 import { createLogger } from '../../../core/logger.ts';
 import { headerNames } from '../../../core/headers.ts';
@@ -16,6 +19,8 @@ import type { ConsoleOptions } from '../../../console/console-options.ts';
 import { avroType } from '../../../schemas/avro-type.ts';
 import { SchemaRegistryClient } from '../../../schemas/schema-registry-client.ts';
 import { encodeWireFormat } from '../../../schemas/wire-format.ts';
+import { claimMessage, stateMessage } from '../../../scheduling/schedule-records.ts';
+import { createScheduleTopic } from '../../../scheduling/schedule-topic.ts';
 import { testStack, uniqueName } from '../../support/test-stack.ts';
 
 /** What a hostile producer could put in a record: each would run script if a page inserted it as markup. */
@@ -39,6 +44,10 @@ export interface ConsoleFixture {
   logLines: string[];
   heldKey: string;
   avroSchemaId: number;
+  /** A schedule topic of its own, holding the schedule `nightly-report`. */
+  scheduleTopic: string;
+  /** An outbox table of its own (3 pending rows, 1 failed, 1 sent), when the stack has PostgreSQL. */
+  outboxTable: string | undefined;
   /** Event ids of the dead letters, by name. */
   close(): Promise<void>;
 }
@@ -78,6 +87,8 @@ export async function startConsoleFixture(overrides: Partial<ConsoleOptions> = {
   const avroSchemaId = await registry.register(`${topic}-value`, JSON.stringify(schema));
   const avroValue = encodeWireFormat(avroSchemaId, avroType(schema).toBuffer({ accountId: 'acct-7', amountCents: 4200 }));
   const heldKey = 'account-held';
+  const scheduleTopic = uniqueName('console-schedules');
+  await createScheduleTopic(admin, scheduleTopic);
 
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -95,12 +106,35 @@ export async function startConsoleFixture(overrides: Partial<ConsoleOptions> = {
       deadLetter(hostile.key, 'hostile#1', JSON.stringify(hostile.payload), 1, { [hostile.headerName]: hostile.headerValue }, 'non-retryable', 'NON_RETRYABLE', hostile.errorMessage),
     ],
   });
+  // A schedule as `orderly cron run` leaves it: its last slot and its leader's claim.
+  const lastSlot = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+  const cron = { schedule: 'nightly-report', expression: '0 * * * * *', timezone: 'Europe/Berlin', topic: 'reports', instance: 'worker-1:4242' };
+  await producer.send({ topic: scheduleTopic, acks: -1, messages: [claimMessage({ ...cron, nonce: 'n-1', claimedAt: lastSlot }), stateMessage({ ...cron, lastSlot, lastEventId: `nightly-report@${lastSlot}` })] });
   await producer.disconnect();
   await admin.setOffsets({ groupId: group, topic, partitions: [{ partition: 0, offset: '2' }, { partition: 1, offset: '2' }] });
 
   const redis = new Redis(settings.REDIS_URL);
   // held#1 was dead-lettered under onDeadLetter: 'hold'; held#2 waits behind it.
   await new RedisParkingStore({ redis, groupId: group }).put(topic, 0, heldKey, { queue: ['held#1', 'held#2'], headTier: 1, held: true, parkedAt: Date.now() - 60_000 });
+
+  let outboxTable: string | undefined;
+  let pool: pg.Pool | undefined;
+  if (settings.DATABASE_URL) {
+    outboxTable = `console_outbox_${randomBytes(4).toString('hex')}`;
+    pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: 1 });
+    const client = await pool.connect();
+    try {
+      await createOutboxTables(client, outboxTable);
+      for (const [state, reason] of [[0, null], [0, null], [0, null], [2, 'topic payments does not exist'], [1, null]] as const) {
+        await client.query(
+          `insert into ${outboxTable} (topic, key, key_hash, shard, event_id, event_type, occurred_at, payload, state, failed_reason) values ('payments', 'k', 1, 1, $1, 'PaymentRequested', now(), '\\x7b7d', $2, $3)`,
+          [randomUUID(), state, reason],
+        );
+      }
+    } finally {
+      client.release();
+    }
+  }
 
   const logLines: string[] = [];
   const sink = new Writable({
@@ -116,6 +150,8 @@ export async function startConsoleFixture(overrides: Partial<ConsoleOptions> = {
     groups: [group],
     port: 0,
     refreshMs: 1_000,
+    scheduleTopic,
+    ...(outboxTable ? { databaseUrl: settings.DATABASE_URL!, outboxTable } : {}),
     logger: createLogger({ level: 'info' }, sink),
     ...overrides,
   });
@@ -131,14 +167,21 @@ export async function startConsoleFixture(overrides: Partial<ConsoleOptions> = {
     logLines,
     heldKey,
     avroSchemaId,
+    scheduleTopic,
+    outboxTable,
     async close() {
       await running.stop().catch(() => undefined);
-      await admin.deleteTopics({ topics: [topic, retryTopicOf(topic, group, 1), dltTopic] }).catch(() => undefined);
+      await admin.deleteTopics({ topics: [topic, retryTopicOf(topic, group, 1), dltTopic, scheduleTopic] }).catch(() => undefined);
       await admin.deleteGroups([group]).catch(() => undefined);
       const keys = await redis.keys(`orderly:${group}:*`);
       if (keys.length > 0) await redis.del(...keys);
       await fetch(`${settings.SCHEMA_REGISTRY_URL}/subjects/${encodeURIComponent(`${topic}-value`)}`, { method: 'DELETE' }).catch(() => undefined);
       await fetch(`${settings.SCHEMA_REGISTRY_URL}/subjects/${encodeURIComponent(`${topic}-value`)}?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
+      if (pool && outboxTable) {
+        const names = outboxTableNames(outboxTable);
+        await pool.query(`drop table if exists ${names.table}, ${names.shards}; drop function if exists ${names.notifyFunction}()`).catch(() => undefined);
+        await pool.end();
+      }
       await admin.disconnect();
       redis.disconnect();
     },
