@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisParkingStore } from '../../../consumers/retries/redis-parking-store.ts';
 import { startConsole } from '../../../console/console-server.ts';
+import { startObservabilityServer } from '../../../observability/http.ts';
+import { OrderlyMetrics } from '../../../observability/metrics.ts';
 import { testStack } from '../../support/test-stack.ts';
 import { call, startConsoleFixture, type ConsoleFixture } from './console-fixture.ts';
 
@@ -217,6 +219,24 @@ describe('orderly console over HTTP', () => {
     expect(done.audit).toMatchObject({ action: 'keys.release', result: 'p0: released, 2 queued event(s) go on in order' });
     expect(await store.get(fixture.topic, 0, fixture.heldKey)).toMatchObject({ held: false, queue: ['held#1', 'held#2'] });
     expect((await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: request })).status).toBe(200);
+  });
+
+  it('reads paused partitions, handlers in flight and records queued from the consumers\' /metrics (with their token)', async () => {
+    const metrics = new OrderlyMetrics();
+    metrics.addSource({ groupId: fixture.group, stats: () => ({ inFlight: 3, queued: 40, pausedPartitions: 2, gatedPartitions: 0 }), parkedKeys: async () => 1, joined: () => true });
+    const token = 'metrics-token-0123456789';
+    const server = await startObservabilityServer({ port: 0, metrics, token });
+    const { settings } = testStack();
+    const withMetrics = await startConsole({ kafka: { brokers: settings.KAFKA_BROKERS.split(',') }, groups: [fixture.group], port: 0, metricsUrls: [`http://127.0.0.1:${server.port}/metrics`], metricsToken: token });
+    try {
+      const overview = (await (await fetch(`${withMetrics.url}/api/overview`, { headers: { authorization: `Bearer ${withMetrics.token}` } })).json()) as { groups: { consumers: unknown }[] };
+      expect(overview.groups[0]!.consumers).toEqual({ pausedPartitions: 2, handlersInFlight: 3, recordsQueued: 40, joined: 1 });
+      const page = await (await fetch(`${withMetrics.url}/groups/${fixture.group}`, { headers: { authorization: `Bearer ${withMetrics.token}` } })).text();
+      expect(page).toMatch(/paused partitions \(\/metrics\)<\/div><div class="big">2<\/div>/);
+    } finally {
+      await withMetrics.stop();
+      await server.stop();
+    }
   });
 
   it('shows the schedules of the schedule topic', async () => {

@@ -106,6 +106,10 @@ describe.skipIf(!chromiumPath)(title, () => {
     expect(await highs(fixture.topic)).toEqual(before.map((high) => String(Number(high) + 1)));
     await shoot('dead-letters-replayed');
 
+    await page.goto(`${fixture.console.url}/dlt/record?group=${fixture.group}&topic=${fixture.topic}&partition=1&offset=2`);
+    await expectText(page.locator('#headers'), `<img src=x onerror="window.__pwned='header'">`);
+    await expectText(page.locator('#payload'), '</pre><script>window.__pwned = \\"payload\\"</script>');
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
     await page.goto(`${fixture.console.url}/dlt/record?group=${fixture.group}&topic=${fixture.topic}&partition=0&offset=1`);
     await expectText(page.locator('#payload'), '"accountId": "acct-7"');
     expect(await page.locator('#fingerprint').textContent()).toBe('fp-decode_error');

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, html, trustedHtml } from '../../../console/html.ts';
+import { withoutSecrets } from '../../../console/console-routes.ts';
 import type { ShownDeadLetter } from '../../../console/console-sources.ts';
 import { deadLetterBody, deadLettersBody } from '../../../console/views/dead-letters.ts';
 import { parkedKeysBody } from '../../../console/views/parked-keys.ts';
@@ -76,5 +77,9 @@ describe('html', () => {
     const record = deadLetterBody({ ...context, showPayloads: false }, { group: 'billing', topic: 'orders' }, shown);
     expect(record.text).toContain('Payloads are hidden');
     expect(record.text).not.toContain('{&quot;attack&quot;');
+  });
+
+  it('masks credentials in URLs of an error message', () => {
+    expect(withoutSecrets('Redis at redis://:s3cret@10.0.0.1:6379 refused; postgres://app:pw@db/app too')).toBe('Redis at redis://***@10.0.0.1:6379 refused; postgres://***@db/app too');
   });
 });
