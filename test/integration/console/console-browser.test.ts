@@ -17,6 +17,9 @@ const chromiumPath = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/
 const screenshots = process.env.ORDERLY_CONSOLE_SCREENSHOTS;
 const title = chromiumPath ? 'orderly console in Chromium' : 'orderly console in Chromium (SKIPPED: no Chromium at /usr/bin/chromium; install it with `apt-get install chromium`, as infra/install.sh does, or set CHROMIUM_PATH)';
 
+// Said once at collection too: a reporter may show a skipped file without its suite's name.
+if (!chromiumPath) console.warn(`console browser tests SKIPPED: no Chromium at /usr/bin/chromium (install the Debian package chromium, as infra/install.sh does, or set CHROMIUM_PATH)`);
+
 let fixture: ConsoleFixture;
 let browser: Browser;
 let page: Page;
