@@ -6,7 +6,7 @@
  * the exact count the dry run showed (a selection that changed between the look and the act is refused, nothing
  * changed), and each change is an {@link AuditRecord}. A replay runs as a job whose progress the page polls.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { OrderlyError } from '../core/errors.ts';
 import { RedisIdempotencyStore } from '../consumers/idempotency/redis-idempotency-store.ts';
 import { RedisParkingStore } from '../consumers/retries/redis-parking-store.ts';
@@ -48,6 +48,8 @@ export interface ReplayRequest {
   includeReplayed: boolean;
   /** The count the dry run showed; absent: a dry run. */
   confirm?: number;
+  /** The dry run's {@link ReplayPreview.selection}; required with `confirm`. */
+  selection?: string;
 }
 
 export interface PlannedItem {
@@ -64,6 +66,8 @@ export interface ReplayPreview {
   matching: number;
   /** Records a confirmed replay sends: the count to confirm. */
   selected: number;
+  /** Names exactly those records: a confirmation carries it, so a selection that changed is refused. */
+  selection: string;
   counts: Record<ReplayItem['action'], number>;
   items: PlannedItem[];
   warnings: string[];
@@ -84,6 +88,8 @@ export interface PurgePreview {
   dltTopic: string;
   /** Records a confirmed purge deletes: the count to confirm. */
   selected: number;
+  /** Names exactly those records (see {@link ReplayPreview.selection}). */
+  selection: string;
   partitions: { partition: number; purged: number; kept: number; range: string | null; blockedBy: string | null }[];
 }
 
@@ -92,14 +98,30 @@ export interface ReleasePreview {
   topic: string;
   /** Held entries a confirmed release releases: the count to confirm. */
   selected: number;
+  /** Names exactly those entries (see {@link ReplayPreview.selection}). */
+  selection: string;
   entries: { partition: number; held: boolean; queued: number; headTier: number; change: string }[];
 }
 
 const positionOf = (record: Pick<DltRecord, 'partition' | 'offset'>) => `p${record.partition}@${record.offset}`;
 
-function requireCount(given: number, counted: number, what: string): void {
-  if (given !== counted) {
-    throw new ConsoleRequestError(409, `the confirmation says ${given}, but ${counted} ${what} now: nothing was changed. Look at the dry run again and confirm ${counted}`);
+/**
+ * A short digest naming a selection (records' positions and event ids, or a key's held partitions). The count
+ * alone is not enough: between the dry run and the confirmation one record may have been replayed or purged and
+ * another one dead-lettered, leaving the count as it was but changing what would be sent or deleted.
+ */
+export function selectionOf(parts: readonly string[]): string {
+  return createHash('sha256').update([...parts].sort().join('\n')).digest('base64url').slice(0, 22);
+}
+
+/** A confirmation must name the count and the selection its dry run showed, as they are now. */
+function requireConfirmed(confirm: { count: number; selection: string | undefined }, now: { count: number; selection: string }, what: string): void {
+  if (confirm.count !== now.count) {
+    throw new ConsoleRequestError(409, `the confirmation says ${confirm.count}, but ${now.count} ${what} now: nothing was changed. Look at the dry run again and confirm ${now.count}`);
+  }
+  if (confirm.selection === undefined) throw new ConsoleRequestError(400, 'a confirmation needs the selection its dry run showed (preview.selection): nothing was changed');
+  if (confirm.selection !== now.selection) {
+    throw new ConsoleRequestError(409, `the ${now.count} ${what} are not the ones the dry run showed (the dead letters or parked keys changed meanwhile): nothing was changed. Look at the dry run again`);
   }
 }
 
@@ -159,13 +181,14 @@ export class ConsoleActions {
       dltTopic,
       matching: records.length,
       selected: selected.length,
+      selection: selectionOf(selected.map((item) => `${positionOf(item.record)} ${item.eventId}`)),
       counts,
       warnings,
       ratePerSecond: this.sources.options.replayRatePerSecond,
       items: plan.map((item) => ({ position: positionOf(item.record), action: item.action, key: item.record.key, eventId: item.eventId, reason: item.record.reason ?? null, destination: item.destination })),
     };
     if (request.confirm === undefined) return { preview };
-    requireCount(request.confirm, selected.length, 'record(s) would be replayed');
+    requireConfirmed({ count: request.confirm, selection: request.selection }, { count: selected.length, selection: preview.selection }, 'record(s) would be replayed');
     if (selected.length === 0) throw new ConsoleRequestError(409, 'nothing to replay: every record selected is skipped or refused');
     const release = this.claim(group, topic);
     const audit = this.audit.begin({ action: 'dlt.replay', operator: actor.operator, address: actor.address, group, topic, confirmed: request.confirm, targets: selected.map((item) => `${positionOf(item.record)} ${item.eventId}`) });
@@ -203,7 +226,7 @@ export class ConsoleActions {
   }
 
   /** Plans a purge of the replayed prefix of each partition; with `confirm`, deletes it once the count matches. */
-  async purge(request: { group: string; topic: string; confirm?: number }, actor: Actor): Promise<{ preview: PurgePreview; audit?: AuditRecord }> {
+  async purge(request: { group: string; topic: string; confirm?: number; selection?: string }, actor: Actor): Promise<{ preview: PurgePreview; audit?: AuditRecord }> {
     const redis = this.sources.redis();
     const { group, topic } = request;
     const dltTopic = deadLetterTopicOf(topic, group);
@@ -214,6 +237,7 @@ export class ConsoleActions {
     const preview: PurgePreview = {
       dltTopic,
       selected: plans.reduce((total, plan) => total + plan.purged.length, 0),
+      selection: selectionOf(plans.flatMap((plan) => plan.purged.map((record) => `${positionOf(record)} ${record.eventId ?? ''}`))),
       partitions: plans.map((plan: PartitionPurgePlan) => ({
         partition: plan.partition,
         purged: plan.purged.length,
@@ -223,7 +247,7 @@ export class ConsoleActions {
       })),
     };
     if (request.confirm === undefined) return { preview };
-    requireCount(request.confirm, preview.selected, 'replayed record(s) would be deleted');
+    requireConfirmed({ count: request.confirm, selection: request.selection }, { count: preview.selected, selection: preview.selection }, 'replayed record(s) would be deleted');
     if (preview.selected === 0) throw new ConsoleRequestError(409, 'nothing to purge: no partition starts with a replayed record');
     const release = this.claim(group, topic);
     const audit = this.audit.begin({ action: 'dlt.purge', operator: actor.operator, address: actor.address, group, topic, confirmed: request.confirm, targets: plans.filter((plan) => plan.purged.length > 0).map((plan) => `p${plan.partition}@${plan.purged[0]!.offset}..${plan.purged.at(-1)!.offset}`) });
@@ -245,7 +269,7 @@ export class ConsoleActions {
   }
 
   /** Says what releasing a parked key changes; with `confirm`, releases its held entries once the count matches. */
-  async release(request: { group: string; topic: string; key: string; confirm?: number }, actor: Actor): Promise<{ preview: ReleasePreview; audit?: AuditRecord }> {
+  async release(request: { group: string; topic: string; key: string; confirm?: number; selection?: string }, actor: Actor): Promise<{ preview: ReleasePreview; audit?: AuditRecord }> {
     const { group, topic, key } = request;
     const store = new RedisParkingStore({ redis: this.sources.redis(), groupId: group });
     const entries = (await store.list(topic)).filter((entry) => entry.key === key);
@@ -254,6 +278,7 @@ export class ConsoleActions {
       key,
       topic,
       selected: entries.filter((entry) => entry.state.held).length,
+      selection: selectionOf(entries.filter((entry) => entry.state.held).map((entry) => `p${entry.partition} ${entry.state.queue[0] ?? ''}`)),
       entries: entries.map(({ partition, state }) => ({
         partition,
         held: state.held,
@@ -267,7 +292,7 @@ export class ConsoleActions {
       })),
     };
     if (request.confirm === undefined) return { preview };
-    requireCount(request.confirm, preview.selected, 'held entry(ies) of this key would be released');
+    requireConfirmed({ count: request.confirm, selection: request.selection }, { count: preview.selected, selection: preview.selection }, 'held entry(ies) of this key would be released');
     if (preview.selected === 0) throw new ConsoleRequestError(409, 'nothing to release: the key is parked but not held');
     const done = this.claim(group, topic);
     const audit = this.audit.begin({ action: 'keys.release', operator: actor.operator, address: actor.address, group, topic, confirmed: request.confirm, targets: entries.filter((entry) => entry.state.held).map((entry) => `p${entry.partition} key ${key}`) });

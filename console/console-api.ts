@@ -22,6 +22,9 @@ export const filterFields = z
   })
   .strict();
 
+/** The dry run's `preview.selection`, sent back with `confirm`. */
+const selection = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the selection a dry run showed').optional();
+
 export const replayBody = z
   .object({
     group: kafkaName,
@@ -30,12 +33,13 @@ export const replayBody = z
     records: z.array(z.string().regex(/^p\d{1,6}@\d{1,20}$/, 'must be p<partition>@<offset>')).min(1).max(10_000).optional(),
     includeReplayed: z.boolean().default(false),
     confirm: z.number().int().nonnegative().optional(),
+    selection,
   })
   .strict();
 
-export const purgeBody = z.object({ group: kafkaName, topic: kafkaName, confirm: z.number().int().nonnegative().optional() }).strict();
+export const purgeBody = z.object({ group: kafkaName, topic: kafkaName, confirm: z.number().int().nonnegative().optional(), selection }).strict();
 
-export const releaseBody = z.object({ group: kafkaName, topic: kafkaName, key: z.string().max(10_000), confirm: z.number().int().nonnegative().optional() }).strict();
+export const releaseBody = z.object({ group: kafkaName, topic: kafkaName, key: z.string().max(10_000), confirm: z.number().int().nonnegative().optional(), selection }).strict();
 
 /** Parses a request part, or a 400 naming each problem. */
 export function parseRequest<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {

@@ -163,7 +163,7 @@ export function registerConsoleRoutes(app: FastifyInstance, { base, sources, act
 
   app.post('/api/dlt/replay', async (request, reply) => {
     const body = parseRequest(replayBody, request.body, 'body');
-    const { preview, job } = await actions.replay({ group: body.group, topic: body.topic, filter: dltFilterOf(body.filter), records: body.records, includeReplayed: body.includeReplayed, confirm: body.confirm }, actorOf(request));
+    const { preview, job } = await actions.replay({ group: body.group, topic: body.topic, filter: dltFilterOf(body.filter), records: body.records, includeReplayed: body.includeReplayed, confirm: body.confirm, selection: body.selection }, actorOf(request));
     return reply.code(job ? 202 : 200).send({ dryRun: !job, preview, job: job ?? null });
   });
   app.post('/api/dlt/purge', async (request) => {

@@ -158,9 +158,9 @@ export const consoleJs = `
     function chosen() {
       return Array.prototype.map.call(document.querySelectorAll('input[name="record"]:checked'), function (box) { return box.value; });
     }
-    function replayRequest(confirm) {
+    function replayRequest(preview) {
       var request = { group: context.group, topic: context.topic, filter: context.filter, records: chosen(), includeReplayed: document.getElementById('include-replayed').checked };
-      if (confirm !== undefined) request.confirm = confirm;
+      if (preview) { request.confirm = preview.selected; request.selection = preview.selection; }
       return request;
     }
     function poll(job, box) {
@@ -199,7 +199,7 @@ export const consoleJs = `
         box.appendChild(el('p', preview.selected + ' record(s) selected of ' + preview.matching + ' chosen: ' + c.source + ' to the source topic, ' + c.lane + " into parked keys' lanes; " + c.refused + ' refused, ' + c.skipped + ' skipped. Rate limit ' + preview.ratePerSecond + '/s.', 'summary'));
         if (preview.selected === 0) return;
         confirmButton(box, 'Replay ' + preview.selected + ' record(s)', function () {
-          post(base + '/api/dlt/replay', replayRequest(preview.selected)).then(function (started) { poll(started.job, box); }).catch(function (e) { showError(out, e); });
+          post(base + '/api/dlt/replay', replayRequest(preview)).then(function (started) { poll(started.job, box); }).catch(function (e) { showError(out, e); });
         });
       }).catch(function (e) { showError(out, e); });
     });
@@ -215,7 +215,7 @@ export const consoleJs = `
         box.appendChild(el('p', preview.selected + ' replayed record(s) would be deleted from ' + preview.dltTopic + ' (only the replayed prefix of each partition: Kafka deletes prefixes).', 'summary'));
         if (preview.selected === 0) return;
         confirmButton(box, 'Delete ' + preview.selected + ' record(s)', function () {
-          post(base + '/api/dlt/purge', { group: context.group, topic: context.topic, confirm: preview.selected }).then(function (done) {
+          post(base + '/api/dlt/purge', { group: context.group, topic: context.topic, confirm: preview.selected, selection: preview.selection }).then(function (done) {
             var result = panel(out, 'done');
             result.setAttribute('data-state', 'done');
             result.appendChild(el('p', done.audit.result));
@@ -241,6 +241,7 @@ export const consoleJs = `
         if (preview.selected === 0) return;
         confirmButton(box, 'Release ' + preview.selected + ' held entr' + (preview.selected === 1 ? 'y' : 'ies'), function () {
           request.confirm = preview.selected;
+          request.selection = preview.selection;
           post(base + '/api/keys/release', request).then(function (done) {
             var result = panel(out, 'done');
             result.setAttribute('data-state', 'done');

@@ -164,16 +164,16 @@ describe('orderly console over HTTP', () => {
     const before = await offsetsOf(fixture.topic);
     const dry = await call(fixture, '/api/dlt/replay', { method: 'POST', csrf, json: request });
     expect(dry.status).toBe(200);
-    const { preview } = await json<{ preview: { selected: number; ratePerSecond: number; items: { position: string; action: string; eventId: string }[] } }>(dry);
+    const { preview } = await json<{ preview: { selected: number; selection: string; ratePerSecond: number; items: { position: string; action: string; eventId: string }[] } }>(dry);
     expect(preview.selected).toBe(2);
     expect(preview.ratePerSecond).toBe(100);
     expect(preview.items.map((item) => [item.position, item.action, item.eventId])).toEqual([['p0@0', 'source', 'pay#1'], ['p1@0', 'source', 'pay#2']]);
-    const wrong = await call(fixture, '/api/dlt/replay', { method: 'POST', csrf, json: { ...request, confirm: 3 } });
+    const wrong = await call(fixture, '/api/dlt/replay', { method: 'POST', csrf, json: { ...request, confirm: 3, selection: preview.selection } });
     expect(wrong.status).toBe(409);
     expect((await json<{ error: string }>(wrong)).error).toContain('nothing was changed');
     expect(await offsetsOf(fixture.topic)).toBe(before);
 
-    const started = await call(fixture, '/api/dlt/replay', { method: 'POST', csrf, headers: { 'x-orderly-operator': 'grace' }, json: { ...request, confirm: 2 } });
+    const started = await call(fixture, '/api/dlt/replay', { method: 'POST', csrf, headers: { 'x-orderly-operator': 'grace' }, json: { ...request, confirm: 2, selection: preview.selection } });
     expect(started.status).toBe(202);
     const job = await finished((await json<{ job: { id: string } }>(started)).job.id);
     expect(job).toMatchObject({ state: 'done', done: 2, total: 2, result: `replayed 2: 2 to ${fixture.topic}, 0 into parked keys' lanes` });
@@ -194,11 +194,13 @@ describe('orderly console over HTTP', () => {
   it('purges the replayed prefix of each partition after a dry run and a confirmed count', async () => {
     const csrf = await csrfOf();
     const request = { group: fixture.group, topic: fixture.topic };
-    const dry = await json<{ preview: { selected: number; partitions: { partition: number; purged: number; kept: number }[] } }>(await call(fixture, '/api/dlt/purge', { method: 'POST', csrf, json: request }));
+    const dry = await json<{ preview: { selected: number; selection: string; partitions: { partition: number; purged: number; kept: number }[] } }>(await call(fixture, '/api/dlt/purge', { method: 'POST', csrf, json: request }));
     expect(dry.preview.selected).toBe(2);
     expect(dry.preview.partitions.map(({ partition, purged, kept }) => [partition, purged, kept])).toEqual([[0, 1, 2], [1, 1, 2]]);
-    expect((await call(fixture, '/api/dlt/purge', { method: 'POST', csrf, json: { ...request, confirm: 1 } })).status).toBe(409);
-    const done = await json<{ audit: { result: string } }>(await call(fixture, '/api/dlt/purge', { method: 'POST', csrf, json: { ...request, confirm: 2 } }));
+    expect((await call(fixture, '/api/dlt/purge', { method: 'POST', csrf, json: { ...request, confirm: 1, selection: dry.preview.selection } })).status).toBe(409);
+    // The count alone is not a confirmation: the selection the dry run showed goes with it.
+    expect((await call(fixture, '/api/dlt/purge', { method: 'POST', csrf, json: { ...request, confirm: 2 } })).status).toBe(400);
+    const done = await json<{ audit: { result: string } }>(await call(fixture, '/api/dlt/purge', { method: 'POST', csrf, json: { ...request, confirm: 2, selection: dry.preview.selection } }));
     expect(done.audit.result).toBe(`deleted 2 replayed record(s) from ${fixture.dltTopic}; 4 stay`);
     const lows = (await fixture.admin.fetchTopicOffsets(fixture.dltTopic)).sort((a, b) => a.partition - b.partition).map((entry) => entry.low);
     expect(lows).toEqual(['1', '1']);
@@ -210,12 +212,12 @@ describe('orderly console over HTTP', () => {
     const request = { group: fixture.group, topic: fixture.topic, key: fixture.heldKey };
     const keys = await json<{ keys: { key: string; held: boolean; queue: string[]; headReason: string }[] }>(await call(fixture, `/api/keys?group=${fixture.group}`));
     expect(keys.keys).toEqual([expect.objectContaining({ key: fixture.heldKey, held: true, queue: ['held#1', 'held#2'], headReason: 'held: retries-exhausted, TimeoutError: bank did not answer' })]);
-    const dry = await json<{ preview: { selected: number; entries: { change: string }[] } }>(await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: request }));
+    const dry = await json<{ preview: { selected: number; selection: string; entries: { change: string }[] } }>(await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: request }));
     expect(dry.preview.selected).toBe(1);
     expect(dry.preview.entries[0]!.change).toBe('un-hold it (2 queued event(s) are handled in order)');
-    expect((await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: { ...request, confirm: 2 } })).status).toBe(409);
+    expect((await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: { ...request, confirm: 2, selection: dry.preview.selection } })).status).toBe(409);
     expect((await store.get(fixture.topic, 0, fixture.heldKey))?.held).toBe(true);
-    const done = await json<{ audit: { result: string; action: string } }>(await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: { ...request, confirm: 1 } }));
+    const done = await json<{ audit: { result: string; action: string } }>(await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: { ...request, confirm: 1, selection: dry.preview.selection } }));
     expect(done.audit).toMatchObject({ action: 'keys.release', result: 'p0: released, 2 queued event(s) go on in order' });
     expect(await store.get(fixture.topic, 0, fixture.heldKey)).toMatchObject({ held: false, queue: ['held#1', 'held#2'] });
     expect((await call(fixture, '/api/keys/release', { method: 'POST', csrf, json: request })).status).toBe(200);

@@ -52,7 +52,7 @@ export interface ConsoleFixture {
   close(): Promise<void>;
 }
 
-function deadLetter(key: string, eventId: string, value: Buffer | string, partition: number, extra: Record<string, string> = {}, reason = 'non-retryable', errorType = 'NON_RETRYABLE', errorMessage = 'card declined'): Message {
+export function deadLetter(key: string, eventId: string, value: Buffer | string, partition: number, extra: Record<string, string> = {}, reason = 'non-retryable', errorType = 'NON_RETRYABLE', errorMessage = 'card declined'): Message {
   return {
     key,
     value,
