@@ -34,6 +34,13 @@ export interface ConsoleOptions {
   host?: string;
   /** 0 picks a free port. @defaultValue 8088 */
   port?: number;
+  /**
+   * Host names (without port) the `Host` header may carry; another is answered 421 before anything else, so a
+   * page of another site whose name was rebound to this address (DNS rebinding) reaches nothing, not even the
+   * login. @defaultValue `127.0.0.1`, `localhost` and `[::1]` when {@link startConsole} binds a loopback address;
+   * no check otherwise (a mounted console: the service's proxy decides)
+   */
+  allowedHosts?: string[];
   /** Path prefix when mounted in a service's server (`/ops/console`). @defaultValue `''` */
   basePath?: string;
   /** Show decoded payloads of dead letters; false for data with PII (`--no-payloads`). @defaultValue true */
@@ -66,6 +73,7 @@ const optionsSchema = z.object({
     .min(16, 'must be at least 16 characters (a random string, e.g. `openssl rand -hex 16`)')
     .regex(/^[\x21-\x7e]+$/, 'may hold only printable ASCII without spaces (it travels in an HTTP header)')
     .optional(),
+  allowedHosts: z.array(z.string().regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/, 'must be a host name or address without port ([::1] for IPv6)')).min(1).optional(),
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65_535).default(8088),
   basePath: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'must be empty or a path such as /ops/console (no trailing slash)').default(''),
@@ -75,6 +83,11 @@ const optionsSchema = z.object({
   refreshMs: z.number().int().min(500).default(5_000),
   logger: z.custom<Logger>().optional(),
 });
+
+/** A loopback address or name: only this machine can connect, so the Host header is the last line against DNS rebinding. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 export type ValidConsoleOptions = z.output<typeof optionsSchema>;
 

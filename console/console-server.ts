@@ -14,7 +14,7 @@ import { componentLogger, createLogger } from '../core/logger.ts';
 import { ConsoleActions, ConsoleRequestError } from './console-actions.ts';
 import { AuditTrail } from './console-audit.ts';
 import { ConsoleAuth, sessionCookie, type Principal } from './console-auth.ts';
-import { validateConsoleOptions, type ConsoleOptions } from './console-options.ts';
+import { isLoopback, validateConsoleOptions, type ConsoleOptions } from './console-options.ts';
 import { registerConsoleRoutes, withoutSecrets } from './console-routes.ts';
 import { ConsoleSources } from './console-sources.ts';
 import { consoleCss, consoleJs } from './views/assets.ts';
@@ -30,6 +30,13 @@ const securityHeaders = {
 
 /** Paths answered without the token: the login itself and its stylesheet (no data in either). */
 const publicPaths = new Set(['/login', '/assets/console.css']);
+
+/** The name in a Host header, without its port, lower case (`[::1]` stays bracketed); '' when there is none. */
+export function hostNameOf(header: string | undefined): string {
+  const value = (header ?? '').trim().toLowerCase();
+  const name = value.startsWith('[') ? value.slice(0, value.indexOf(']') + 1) : value.split(':')[0]!;
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
 
 function wantsHtml(request: FastifyRequest): boolean {
   return request.method === 'GET' && (request.headers.accept ?? '').includes('text/html');
@@ -60,8 +67,13 @@ export const orderlyConsole: FastifyPluginAsync<ConsoleOptions & { prefix?: stri
 
   const pathOf = (request: FastifyRequest) => request.url.slice(base.length).split('?')[0] || '/';
 
+  const allowedHosts = options.allowedHosts ? new Set(options.allowedHosts.map((name) => name.toLowerCase())) : undefined;
+
   app.addHook('onRequest', async (request, reply) => {
     void reply.headers(securityHeaders);
+    if (allowedHosts && !allowedHosts.has(hostNameOf(request.headers.host))) {
+      return reply.code(421).send({ error: 'this console answers only to its own address (Host header), e.g. http://127.0.0.1:<port>/' });
+    }
     if (publicPaths.has(pathOf(request))) return;
     const principal = auth.authenticate(request.headers.authorization, request.cookies[sessionCookie], request.headers['x-orderly-operator']);
     if (!principal) {
@@ -140,7 +152,9 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   const given = valid.token ?? (process.env.ORDERLY_CONSOLE_TOKEN || undefined);
   const token = given ?? randomBytes(24).toString('base64url');
   const app = Fastify({ logger: false, bodyLimit: 1_048_576, requestTimeout: 120_000 });
-  await app.register(orderlyConsole, { ...options, token, prefix: valid.basePath });
+  // Bound to loopback, the console is reached by these names only: any other Host is a rebound name (DNS rebinding).
+  const allowedHosts = valid.allowedHosts ?? (isLoopback(valid.host) ? ['127.0.0.1', 'localhost', '[::1]'] : undefined);
+  await app.register(orderlyConsole, { ...options, token, prefix: valid.basePath, ...(allowedHosts ? { allowedHosts } : {}) });
   const address = await app.listen({ port: valid.port, host: valid.host });
   const port = Number(new URL(address).port);
   const host = valid.host.includes(':') ? `[${valid.host}]` : valid.host;

@@ -11,6 +11,7 @@ import { ConfigurationError } from '../../core/errors.ts';
 import { kafkaClientOptionsFromEnv } from '../../core/kafka-client.ts';
 import { createLogger } from '../../core/logger.ts';
 import { startConsole } from '../../console/console-server.ts';
+import { isLoopback } from '../../console/console-options.ts';
 import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
 import { readSettings } from '../../infra/stack/stack-settings.ts';
 import { groupId, nonNegativeInteger, positiveInteger, ratePerSecond, topicName } from '../support/option-parsers.ts';
@@ -94,7 +95,7 @@ export function registerConsoleCommand(program: Command): void {
       });
       console.log(`orderly console (pid ${process.pid}) on ${running.url}/`);
       console.log(running.tokenGenerated ? `token: ${running.token}\n  log in at ${running.url}/login, or send Authorization: Bearer <token>` : 'token: the one in ORDERLY_CONSOLE_TOKEN');
-      if (flags.host !== '127.0.0.1' && flags.host !== '::1' && flags.host !== 'localhost') console.log(`warning: bound to ${flags.host}: the console is reachable from the network (over plain HTTP)`);
+      if (!isLoopback(flags.host)) console.log(`warning: bound to ${flags.host}: the console is reachable from the network (over plain HTTP)`);
       if (!redisUrl) console.log('no Redis configured (--redis, REDIS_URL): parked keys and replays are unavailable');
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', () => resolve());
