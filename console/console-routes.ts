@@ -76,7 +76,12 @@ export function registerConsoleRoutes(app: FastifyInstance, { base, sources, act
 
   app.get<{ Querystring: Record<string, unknown> }>('/dlt', async (request, reply) => {
     const q = request.query;
-    const choices = await sources.groups().catch(() => []);
+    // Kafka down must read as Kafka down, not as a cluster without dead letters.
+    let problem: string | undefined;
+    const choices = await sources.groups().catch((error: unknown) => {
+      problem = withoutSecrets((error as Error).message);
+      return [];
+    });
     const [pairGroup, pairTopic] = singleString(q.pair).split(' ');
     const first = choices.find((entry) => entry.topics.length > 0);
     const current: DltQuery = {
@@ -90,8 +95,8 @@ export function registerConsoleRoutes(app: FastifyInstance, { base, sources, act
       limit: Math.min(Math.max(Number(singleString(q.limit)) || 100, 1), 1_000),
     };
     let listing;
-    let problem: string | undefined;
     if (current.group && current.topic) {
+      problem = undefined;
       try {
         const group = parseRequest(kafkaName, current.group, 'group');
         const topic = parseRequest(kafkaName, current.topic, 'topic');
@@ -102,7 +107,7 @@ export function registerConsoleRoutes(app: FastifyInstance, { base, sources, act
       }
     }
     const title = current.topic ? `Dead letters of ${current.topic} (${current.group})` : 'Dead letters';
-    return sendPage(reply, page(context(request), title, 'dlt', deadLettersBody(context(request), choices, current, listing, problem, sources.options.replayRatePerSecond, sources.options.maxReplays)), problem ? 400 : 200);
+    return sendPage(reply, page(context(request), title, 'dlt', deadLettersBody(context(request), choices, current, listing, problem, sources.options.replayRatePerSecond, sources.options.maxReplays)), problem ? (current.group && current.topic ? 400 : 503) : 200);
   });
 
   app.get<{ Querystring: Record<string, unknown> }>('/dlt/record', async (request, reply) => {
@@ -117,10 +122,15 @@ export function registerConsoleRoutes(app: FastifyInstance, { base, sources, act
   });
 
   app.get<{ Querystring: Record<string, unknown> }>('/keys', async (request, reply) => {
-    const groups = (await sources.groups().catch(() => [])).map((entry) => entry.group);
+    let problem: string | undefined;
+    const groups = (
+      await sources.groups().catch((error: unknown) => {
+        problem = withoutSecrets((error as Error).message);
+        return [];
+      })
+    ).map((entry) => entry.group);
     const group = singleString(request.query.group) || groups[0] || '';
     let keys;
-    let problem: string | undefined;
     if (group) {
       const read = await attempt(() => sources.parkedKeys(parseRequest(kafkaName, group, 'group')));
       keys = read.value;

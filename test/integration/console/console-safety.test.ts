@@ -1,9 +1,11 @@
 /**
  * What a careful operator needs from the console's changes beyond the count: a confirmation names the exact
  * records its dry run showed, so a DLT that changed meanwhile (one record replayed, another dead-lettered: the
- * same count) is refused and nothing is sent.
+ * same count) is refused and nothing is sent. With Kafka or Redis down, each page says so within a bounded time
+ * (an error on the page, never a hang, never an empty page that reads as "no dead letters").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startConsole } from '../../../console/console-server.ts';
 import { call, deadLetter, startConsoleFixture, type ConsoleFixture } from './console-fixture.ts';
 
 let fixture: ConsoleFixture;
@@ -67,5 +69,26 @@ describe('orderly console: confirmations', () => {
     const countOnly = await call(fixture, '/api/dlt/replay', { method: 'POST', csrf, json: { ...byKey, confirm: 1 } });
     expect(countOnly.status).toBe(400);
     expect(await endsOf(fixture.topic)).toEqual(before);
+  });
+
+  it('says Kafka or Redis is down on each page, in bounded time, instead of showing an empty list', async () => {
+    const down = await startConsole({ kafka: { brokers: ['127.0.0.1:1'] }, redisUrl: 'redis://127.0.0.1:2', port: 0 });
+    try {
+      const headers = { authorization: `Bearer ${down.token}`, accept: 'text/html' };
+      const started = Date.now();
+      const pages = await Promise.all(['/', '/dlt', '/keys', '/keys?group=billing', '/groups/billing', '/schedules'].map(async (path) => {
+        const answer = await fetch(`${down.url}${path}`, { headers, signal: AbortSignal.timeout(60_000) });
+        return { path, status: answer.status, text: await answer.text() };
+      }));
+      for (const { path, status, text } of pages) {
+        expect(text, path).toContain('Could not read this');
+        expect(status, path).not.toBe(500);
+      }
+      expect(pages.find((entry) => entry.path === '/dlt')!.status).toBe(503);
+      expect(pages.find((entry) => entry.path === '/dlt')!.text).toContain('ECONNREFUSED');
+      expect(Date.now() - started).toBeLessThan(60_000);
+    } finally {
+      await down.stop();
+    }
   });
 });
