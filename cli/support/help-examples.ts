@@ -44,6 +44,7 @@ export const helpExamples: Record<string, string[]> = {
   'cron init': ['orderly cron init --schedule-topic orderly.schedules --replication-factor 3'],
   'cron run': ["orderly cron run --name nightly-report --schedule '0 0 2 * * *' --timezone Europe/Berlin --topic reports --missed-slots skip"],
   'cron list': ['orderly cron list', 'orderly cron list --json'],
+  console: ['orderly console', 'orderly console --group billing --port 8088 --no-payloads', 'orderly console --metrics http://127.0.0.1:9464/metrics --metrics http://127.0.0.1:9465/metrics'],
   lag: ['orderly lag --group billing --topic orders', 'orderly lag --group billing --topic orders --topic refunds --json'],
 };
 
