@@ -22,6 +22,7 @@ export const errorCodes = [
   'STOPPED',
   'UNDECODABLE_BATCH',
   'CLIENT_CRASHED',
+  'CLIENT_STALLED',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];
