@@ -51,11 +51,12 @@ export interface ConsumerEvents {
    */
   'consumer.client.crashed': [{ groupId: string; errorType: string; restart: 'kafkajs' | 'member' | 'none'; restartInMs?: number }];
   /**
-   * The Kafka client's consumer neither joined nor fetched for `clientStallTimeoutMs`, without crashing. `reason`:
-   * `rebalance` (a rebalance began, no join followed) or `fetch`. `restart`: `member` (stopped, then started again
+   * The Kafka client's consumer neither joined nor fetched for `clientStallTimeoutMs`, without crashing (`reason`
+   * `rebalance`: a rebalance began, no join followed; `fetch`), or its commits went to a group coordinator that is
+   * no longer one for half that time (at most 30 s; `commit`). `restart`: `member` (stopped, then started again
    * with a backoff) or `none` (`restartOnCrash: false`: the member stops).
    */
-  'consumer.client.stalled': [{ groupId: string; reason: 'rebalance' | 'fetch'; stalledForMs: number; restart: 'member' | 'none' }];
+  'consumer.client.stalled': [{ groupId: string; reason: 'rebalance' | 'fetch' | 'commit'; stalledForMs: number; restart: 'member' | 'none' }];
 }
 
 export const consumerEventNames = [

@@ -158,7 +158,9 @@ export interface OrderedConsumerOptions<T = unknown> {
    * The Kafka client's consumer loop fetches every `maxWaitTime` (100 ms), paused partitions or not. When it has
    * neither fetched nor joined its group for this long without crashing, it is stalled: an error log line, the
    * event `consumer.client.stalled`, `orderly_client_stalls_total`, `/readyz` failing, and the client stopped and
-   * started again as after a crash (see `restartOnCrash`). Must exceed the rebalance timeout (the larger of
+   * started again as after a crash (see `restartOnCrash`). So is a run of commits refused because they went to a
+   * group coordinator that is no longer one, for half this time (at most 30 s): the Kafka client keeps the
+   * coordinator of its last join for commits, and only a new join finds the current one. Must exceed the rebalance timeout (the larger of
    * `sessionTimeoutMs` and `shutdownTimeoutMs`), the longest a join may legitimately take. In ms.
    * @defaultValue the larger of 60000 and twice the rebalance timeout
    */

@@ -22,7 +22,7 @@
  */
 import type { Admin, Consumer, EachBatchPayload } from '../core/kafka-client.ts';
 import { errorSummary } from './handler-attempts.ts';
-import { createKafkaClient } from '../core/kafka-client.ts';
+import { createKafkaClient, isStaleCoordinatorError } from '../core/kafka-client.ts';
 import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { BackpressureController } from './backpressure/backpressure-controller.ts';
@@ -230,7 +230,15 @@ export class OrderedConsumer<T = Buffer | null> {
     });
     this.committer = new OffsetCommitter({
       tracker: this.tracker,
-      commitOffsets: (offsets) => this.consumer.commitOffsets(offsets),
+      // Outcomes seen by the client watch: kafkajs commits to the coordinator of its last join, even after it moved.
+      commitOffsets: (offsets) =>
+        this.consumer.commitOffsets(offsets).then(
+          () => this.clientWatch.committed(),
+          (error: unknown) => {
+            this.clientWatch.commitFailed(isStaleCoordinatorError(error));
+            throw error;
+          },
+        ),
       // While the client is down there is no group to commit to: the next owner starts from the last commit.
       holds: (topic, partition) => !this.crashes.isDown && this.assignment.has(partitionId(topic, partition)),
       rebalancing: () => this.rebalancing,

@@ -224,7 +224,7 @@ export class OrderlyMetrics {
     this.clientCrashes = counter('orderly_client_crashes_total', "Crashes of the Kafka client's consumer; restart: kafkajs, member (after a backoff) or none (the member stops)", ['group', 'restart']);
     this.clientStalls = counter(
       'orderly_client_stalls_total',
-      "The Kafka client's consumer neither fetched nor joined for clientStallTimeoutMs; reason: rebalance or fetch; restart: member (stopped, started again) or none (the member stops)",
+      "The Kafka client's consumer neither fetched nor joined for clientStallTimeoutMs, or its commits went to a coordinator that is no longer one; reason: rebalance, fetch or commit; restart: member (stopped, started again) or none (the member stops)",
       ['group', 'reason', 'restart'],
     );
     this.rejoinsAbandoned = counter('orderly_rejoins_abandoned_total', "Rebalances that ended without a join: the Kafka client's rejoin failed and it fetched again in its previous generation", ['group']);

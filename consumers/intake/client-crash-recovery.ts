@@ -105,11 +105,16 @@ export class ClientCrashRecovery {
   stalled({ reason, stalledForMs }: ClientStall): void {
     if (this.down || !this.options.isRunning()) return;
     const restart = this.options.restartOnCrash ? 'member' : 'none';
-    const message = reason === 'rebalance' ? `no join for ${stalledForMs} ms after a rebalance began, and no fetch` : `no fetch for ${stalledForMs} ms, and no rebalance`;
+    const message =
+      reason === 'rebalance'
+        ? `no join for ${stalledForMs} ms after a rebalance began, and no fetch`
+        : reason === 'commit'
+          ? `every commit for ${stalledForMs} ms refused by a group coordinator that is no longer one; only a new join finds the current one`
+          : `no fetch for ${stalledForMs} ms, and no rebalance`;
     this.down = { since: Date.now(), errorType: 'CLIENT_STALLED', message, restart, stalled: true };
     this.options.onClientLost();
     this.options.events.emit('consumer.client.stalled', { groupId: this.options.groupId, reason, stalledForMs, restart });
-    this.options.logger.error({ reason, stalledForMs, restart }, `the Kafka client consumer stalled (${message}): nothing is fetched; stopping it${restart === 'member' ? ' and starting it again' : ''}`);
+    this.options.logger.error({ reason, stalledForMs, restart }, `the Kafka client consumer stalled (${message}): ${reason === 'commit' ? 'nothing is committed' : 'nothing is fetched'}; stopping it${restart === 'member' ? ' and starting it again' : ''}`);
     const giveUp = (why: string) => {
       this.stop();
       this.options.onGiveUp(new OrderlyError('CLIENT_STALLED', `the Kafka client consumer of group ${this.options.groupId} stalled (${message}) and ${why}`));

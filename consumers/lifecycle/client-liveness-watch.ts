@@ -11,13 +11,21 @@
  *   is open is that case: {@link ClientLivenessWatchOptions.onResumedWithoutJoin}.
  * - **a loop that neither joins nor fetches** for `stallTimeoutMs` (a join that never returns, a fetch loop that
  *   ended without a crash): {@link ClientLivenessWatchOptions.onStalled}, once, until the client shows life again.
+ * - **commits sent to a coordinator that is no longer one**: kafkajs keeps the group coordinator of its last join
+ *   for its commits; after the coordinator moved (and a rejoin was abandoned, above) every commit is refused with
+ *   NOT_COORDINATOR (or fails on "Broker n not found in the cached metadata" while that node is away) until the
+ *   next join, which may never come: records are handled but nothing is committed. Such refusals without a
+ *   commit going through for {@link commitStallMs} (3 at least) are a stall too (`commit`): only a new join helps.
  * While the client is down after a crash (its own recovery runs) or the member stops, nothing is reported.
  */
 
-export type ClientStallReason = 'rebalance' | 'fetch';
+export type ClientStallReason = 'rebalance' | 'fetch' | 'commit';
 
 export interface ClientStall {
-  /** `rebalance`: a rebalance began and no join (nor fetch) followed; `fetch`: no fetch, no rebalance. */
+  /**
+   * `rebalance`: a rebalance began and no join (nor fetch) followed; `fetch`: no fetch, no rebalance; `commit`:
+   * commits refused by a coordinator that is no longer one (or one no longer known).
+   */
   reason: ClientStallReason;
   stalledForMs: number;
 }
@@ -39,6 +47,8 @@ export class ClientLivenessWatch {
   private lastSignOfLifeAt: number;
   private rebalanceSince: number | undefined;
   private reported = false;
+  private coordinatorLostSince: number | undefined;
+  private coordinatorLostFailures = 0;
 
   constructor(options: ClientLivenessWatchOptions) {
     this.options = options;
@@ -55,6 +65,11 @@ export class ClientLivenessWatch {
     return this.rebalanceSince !== undefined;
   }
 
+  /** Commits refused for a lost coordinator, with none going through, for this long are a stall: half the timeout, at most 30 s. */
+  get commitStallMs(): number {
+    return Math.min(30_000, this.options.stallTimeoutMs / 2);
+  }
+
   /** How often to {@link check}: a fifth of the timeout, between 100 ms and 5 s. */
   get checkIntervalMs(): number {
     return Math.min(5_000, Math.max(100, this.options.stallTimeoutMs / 5));
@@ -69,6 +84,7 @@ export class ClientLivenessWatch {
   /** kafkajs `GROUP_JOIN`; also the start of the client (its first join comes later). */
   joined(): void {
     this.rebalanceSince = undefined;
+    this.committed(); // a join brings the current coordinator
     this.alive();
   }
 
@@ -88,7 +104,21 @@ export class ClientLivenessWatch {
   /** The client was (re)started by the member or by its crash recovery: its clock starts over. */
   restarted(): void {
     this.rebalanceSince = undefined;
+    this.committed();
     this.alive();
+  }
+
+  /** A commit went through. */
+  committed(): void {
+    this.coordinatorLostSince = undefined;
+    this.coordinatorLostFailures = 0;
+  }
+
+  /** A commit failed; `coordinatorLost`: refused as sent to a coordinator that is not one (or no longer known). */
+  commitFailed(coordinatorLost: boolean): void {
+    if (!coordinatorLost) return;
+    this.coordinatorLostSince ??= this.now();
+    this.coordinatorLostFailures++;
   }
 
   check(): void {
@@ -97,10 +127,18 @@ export class ClientLivenessWatch {
       this.lastSignOfLifeAt = this.now();
       return;
     }
+    if (this.reported) return;
     const stalledForMs = this.now() - this.lastSignOfLifeAt;
-    if (this.reported || stalledForMs < this.options.stallTimeoutMs) return;
-    this.reported = true;
-    this.options.onStalled({ reason: this.rebalanceSince === undefined ? 'fetch' : 'rebalance', stalledForMs });
+    if (stalledForMs >= this.options.stallTimeoutMs) {
+      this.reported = true;
+      this.options.onStalled({ reason: this.rebalanceSince === undefined ? 'fetch' : 'rebalance', stalledForMs });
+      return;
+    }
+    const refusedForMs = this.coordinatorLostSince === undefined ? 0 : this.now() - this.coordinatorLostSince;
+    if (this.coordinatorLostFailures >= 3 && refusedForMs >= this.commitStallMs) {
+      this.reported = true;
+      this.options.onStalled({ reason: 'commit', stalledForMs: refusedForMs });
+    }
   }
 
   private alive(): void {

@@ -6,6 +6,10 @@
  * and no GROUP_JOIN ever follows. A member that waited for the join to start records again stalled for good,
  * silently, with every partition "rebalancing". The two answers are injected into kafkajs's own ConsumerGroup
  * (the module instance kafkajs runs), once each; everything else is the real client against the real broker.
+ *
+ * After such a move kafkajs also goes on committing to the coordinator of its last join: every commit is refused
+ * (NOT_COORDINATOR) until a new join, which nothing brings about. The second test refuses the commits of one
+ * generation the same way: the member must restart its client (a new join, a new generation) and commit again.
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -13,10 +17,11 @@ import type { ConsumerEvents } from '../../../consumers/events.ts';
 import { instrumentConsumer } from '../../../observability/instrument-consumer.ts';
 import { OrderlyMetrics } from '../../../observability/metrics.ts';
 import { eventually, produce, sequencedEvents, startTestConsumer } from '../../support/consumer-harness.ts';
-import { createTestTopic, testGroupId } from '../../support/test-stack.ts';
+import { createTestTopic, testAdmin, testGroupId } from '../../support/test-stack.ts';
 
 const require = createRequire(import.meta.url);
 type Method = (this: unknown, ...args: unknown[]) => Promise<unknown>;
+const OffsetManager = require('kafkajs/src/consumer/offsetManager/index.js') as { prototype: Record<'commitOffsets', Method> };
 const ConsumerGroup = require('kafkajs/src/consumer/consumerGroup.js') as { prototype: Record<'heartbeat' | 'joinAndSync', Method> };
 const { KafkaJSProtocolError } = require('kafkajs/src/errors.js') as { KafkaJSProtocolError: new (error: unknown) => Error };
 const { createErrorFromCode } = require('kafkajs/src/protocol/error.js') as { createErrorFromCode: (code: number) => unknown };
@@ -66,4 +71,49 @@ describe('OrderedConsumer: a rejoin the Kafka client abandons', () => {
     expect(resumed[0]).toMatchObject({ groupId, epoch: 1 });
     expect(instrumentation.state()).toBe('joined');
   });
+
+  it('restarts its client, loudly, when every commit of a generation is refused by a coordinator that is no longer one', async () => {
+    const topic = await createTestTopic({ partitions: 2, prefix: 'stale-coordinator' });
+    const groupId = testGroupId();
+    // The generation whose commits go to the old coordinator: the first one to commit after arming.
+    let staleGeneration: number | undefined;
+    let refused = 0;
+    const original = OffsetManager.prototype.commitOffsets;
+    OffsetManager.prototype.commitOffsets = async function (this: unknown, ...args: unknown[]) {
+      const { generationId } = this as { generationId: number };
+      staleGeneration ??= generationId;
+      if (generationId === staleGeneration) {
+        refused++;
+        throw new KafkaJSProtocolError(createErrorFromCode(notCoordinator));
+      }
+      return original.apply(this, args);
+    };
+    onTestFinished(() => void (OffsetManager.prototype.commitOffsets = original));
+    let handled = 0;
+    const stalls: ConsumerEvents['consumer.client.stalled'][0][] = [];
+    // Commit stalls count after half of clientStallTimeoutMs: 10 s here.
+    const consumer = startTestConsumer({ groupId, topics: [topic], clientStallTimeoutMs: 20_000, handler: async () => void handled++ });
+    consumer.events.on('consumer.client.stalled', (stall) => stalls.push(stall));
+    await consumer.start();
+    await produce(topic, sequencedEvents(20, 4));
+    await eventually(() => handled === 20, () => `${handled} of 20 handled`, 60_000);
+    await eventually(() => stalls.length > 0, () => `no stall reported after ${refused} refused commits`, 40_000);
+    expect(stalls[0]).toMatchObject({ groupId, reason: 'commit', restart: 'member' });
+    expect(stalls[0]!.stalledForMs).toBeGreaterThanOrEqual(10_000);
+    expect(consumer.health().reasons.join('\n')).toMatch(/stalled \(CLIENT_STALLED: every commit for \d+ ms refused by a group coordinator that is no longer one/);
+    const admin = await testAdmin();
+    const committedToTheEnd = async () => {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const ends = await admin.fetchTopicOffsets(topic);
+      return ends.every(({ partition, high }) => offsets!.partitions.find((entry) => entry.partition === partition)?.offset === high);
+    };
+    const deadline = Date.now() + 60_000;
+    while (!(await committedToTheEnd())) {
+      if (Date.now() > deadline) throw new Error(`offsets not committed to the end after the restart (${refused} commits refused)`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(consumer.health()).toEqual({ ready: true, reasons: [] });
+    expect(handled).toBeGreaterThanOrEqual(20);
+  });
 });
+

@@ -83,4 +83,33 @@ describe('ClientLivenessWatch', () => {
     advance(1_000);
     expect(stalls).toEqual([{ reason: 'fetch', stalledForMs: 60_000 }]);
   });
+
+  it('commits refused by a lost coordinator for half the timeout (3 at least), none going through, are a commit stall; a commit or a join clears them', () => {
+    const { watch, stalls, advance } = setup();
+    const fetchFor = (ms: number) => {
+      for (let t = 0; t < ms; t += 1_000) {
+        advance(1_000);
+        watch.fetched();
+      }
+    };
+    watch.commitFailed(false); // other failures (a timeout) are not this
+    watch.commitFailed(true);
+    fetchFor(20_000);
+    watch.commitFailed(true);
+    watch.committed();
+    fetchFor(40_000);
+    expect(stalls).toEqual([]);
+    watch.commitFailed(true);
+    watch.commitFailed(true);
+    fetchFor(30_000);
+    expect(stalls).toEqual([]); // two refusals only
+    watch.commitFailed(true);
+    fetchFor(1_000);
+    expect(stalls).toEqual([{ reason: 'commit', stalledForMs: 31_000 }]);
+    watch.joined();
+    watch.commitFailed(true);
+    fetchFor(40_000);
+    expect(stalls).toHaveLength(1);
+  });
 });
+
