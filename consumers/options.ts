@@ -180,6 +180,17 @@ export interface OrderedConsumerOptions<T = unknown> {
    * retriable error is restarted by the Kafka client itself either way. @defaultValue true
    */
   restartOnCrash?: boolean;
+  /**
+   * The Kafka client's consumer loop fetches every `maxWaitTime` (100 ms), paused partitions or not. When it has
+   * neither fetched nor joined its group for this long without crashing, it is stalled: an error log line, the
+   * event `consumer.client.stalled`, `orderly_client_stalls_total`, `/readyz` failing, and the client stopped and
+   * started again as after a crash (see `restartOnCrash`). So is a run of commits refused because they went to a
+   * group coordinator that is no longer one, for half this time (at most 30 s): the Kafka client keeps the
+   * coordinator of its last join for commits, and only a new join finds the current one. Must exceed the rebalance timeout (the larger of
+   * `sessionTimeoutMs` and `shutdownTimeoutMs`), the longest a join may legitimately take. In ms.
+   * @defaultValue the larger of 60000 and twice the rebalance timeout
+   */
+  clientStallTimeoutMs?: number;
   /** A pino logger; silent by default. */
   logger?: Logger;
 }
@@ -226,6 +237,7 @@ const optionsSchema = z
     stuckPartitionMs: positiveInt.default(120_000),
     skipUndecodableBatches: z.boolean().default(false),
     restartOnCrash: z.boolean().default(true),
+    clientStallTimeoutMs: positiveInt.optional(),
   })
   .superRefine((options, context) => {
     if (options.topics.length === 0 && options.lanes.length === 0) {
@@ -254,6 +266,14 @@ const optionsSchema = z
         code: 'custom',
         path: ['heartbeatIntervalMs'],
         message: `(${options.heartbeatIntervalMs}) must be at most a third of sessionTimeoutMs (${options.sessionTimeoutMs}); set it to about sessionTimeoutMs / 3`,
+      });
+    }
+    const rebalanceTimeoutMs = Math.max(options.sessionTimeoutMs, options.shutdownTimeoutMs);
+    if (options.clientStallTimeoutMs !== undefined && options.clientStallTimeoutMs <= rebalanceTimeoutMs) {
+      context.addIssue({
+        code: 'custom',
+        path: ['clientStallTimeoutMs'],
+        message: `(${options.clientStallTimeoutMs}) must be longer than the rebalance timeout, ${rebalanceTimeoutMs} ms (the larger of sessionTimeoutMs and shutdownTimeoutMs): a join may take that long`,
       });
     }
     const worstCase = claimWorstCaseMs(options);
@@ -289,12 +309,13 @@ export function defaultRecordWatermarks(concurrency: number): { partitionHigh: n
 type LowWatermarks = 'partitionLowWatermarkRecords' | 'partitionLowWatermarkBytes' | 'memberLowWatermarkRecords' | 'memberLowWatermarkBytes';
 type RecordWatermarks = 'partitionHighWatermarkRecords' | 'memberHighWatermarkRecords';
 
-export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | LowWatermarks | RecordWatermarks> &
+export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | 'clientStallTimeoutMs' | LowWatermarks | RecordWatermarks> &
   Record<LowWatermarks | RecordWatermarks, number> &
   Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore' | 'cancellationStore' | 'producer'> & {
     handler: EventHandler<T>;
     leaseMs: number;
     maxAttempts: number;
+    clientStallTimeoutMs: number;
   };
 
 export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOptions<T>): ValidOrderedConsumerOptions<T> {
@@ -336,5 +357,6 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     memberLowWatermarkRecords: valid.memberLowWatermarkRecords ?? Math.floor(memberHighWatermarkRecords / 2),
     memberLowWatermarkBytes: valid.memberLowWatermarkBytes ?? Math.floor(valid.memberHighWatermarkBytes / 2),
     leaseMs: valid.leaseMs ?? claimWorstCaseMs(valid) + 10_000,
+    clientStallTimeoutMs: valid.clientStallTimeoutMs ?? Math.max(60_000, 2 * Math.max(valid.sessionTimeoutMs, valid.shutdownTimeoutMs)),
   };
 }

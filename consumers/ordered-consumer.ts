@@ -16,11 +16,13 @@
  * Rebalances: on REBALANCING the member stops starting new records and commits what it has; on GROUP_JOIN it
  * forgets every queued record and every watermark (kafkajs fetches each assigned partition again from its
  * committed offset), while records in flight keep their key lanes busy until they finish, so a redelivered
- * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip.
+ * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip. A rebalance
+ * the Kafka client gives up (it fetches again in its previous generation, no join) ends the wait too; a client
+ * that neither fetches nor joins for `clientStallTimeoutMs` is stopped and started again ({@link ClientLivenessWatch}).
  */
 import type { Admin, Consumer, EachBatchPayload } from '../core/kafka-client.ts';
 import { errorSummary } from './handler-attempts.ts';
-import { createKafkaClient } from '../core/kafka-client.ts';
+import { createKafkaClient, isStaleCoordinatorError } from '../core/kafka-client.ts';
 import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { BackpressureController } from './backpressure/backpressure-controller.ts';
@@ -48,6 +50,7 @@ import { DelayedEvents } from './delays/delayed-events.ts';
 import { readDelay } from './delays/delay-headers.ts';
 import { delayTierOf, delayTopicsOf, holdUntil, parseDelayTopic } from './delays/delay-levels.ts';
 import { MemberStallReport } from './lifecycle/member-stall-report.ts';
+import { ClientLivenessWatch } from './lifecycle/client-liveness-watch.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -116,6 +119,8 @@ export class OrderedConsumer<T = Buffer | null> {
   private stopping: Promise<void> | undefined;
   private readonly stalls: MemberStallReport;
   private stallTimer: NodeJS.Timeout | undefined;
+  private readonly clientWatch: ClientLivenessWatch;
+  private clientWatchTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   /** The liveness of the records started in the current epoch: one object per epoch, not per record. */
   private liveness: RecordLiveness | undefined;
@@ -201,15 +206,23 @@ export class OrderedConsumer<T = Buffer | null> {
       logger: this.logger,
       events: this.events,
       restart: async () => {
+        this.clientWatch.restarted();
         await this.consumer.connect();
         await this.runClient();
       },
+      stopClient: () => this.consumer.stop(),
       onClientLost: () => this.resetPartitions({}),
       onGiveUp: (error) => {
         this.stopped.failWith(error);
         void this.stop();
       },
       isRunning: () => this.state === 'running',
+    });
+    this.clientWatch = new ClientLivenessWatch({
+      stallTimeoutMs: this.options.clientStallTimeoutMs,
+      expectsClient: () => this.state === 'running' && !this.crashes.isDown,
+      onResumedWithoutJoin: (rebalanceOpenForMs) => this.onResumedWithoutJoin(rebalanceOpenForMs),
+      onStalled: (stall) => this.crashes.stalled(stall),
     });
     this.stopped.promise.catch(() => undefined); // rejected for whoever awaits whenStopped(), never unhandled
     this.processor = new RecordProcessor(this.options, {
@@ -223,7 +236,15 @@ export class OrderedConsumer<T = Buffer | null> {
     });
     this.committer = new OffsetCommitter({
       tracker: this.tracker,
-      commitOffsets: (offsets) => this.consumer.commitOffsets(offsets),
+      // Outcomes seen by the client watch: kafkajs commits to the coordinator of its last join, even after it moved.
+      commitOffsets: (offsets) =>
+        this.consumer.commitOffsets(offsets).then(
+          () => this.clientWatch.committed(),
+          (error: unknown) => {
+            this.clientWatch.commitFailed(isStaleCoordinatorError(error));
+            throw error;
+          },
+        ),
       // While the client is down there is no group to commit to: the next owner starts from the last commit.
       holds: (topic, partition) => !this.crashes.isDown && this.assignment.has(partitionId(topic, partition)),
       rebalancing: () => this.rebalancing,
@@ -261,12 +282,18 @@ export class OrderedConsumer<T = Buffer | null> {
     this.commitTimer = setInterval(() => void this.committer.commit(), this.options.commitIntervalMs);
     this.stallTimer = setInterval(() => this.stalls.check(), this.stalls.checkIntervalMs);
     this.stallTimer.unref();
+    this.clientWatch.restarted();
+    this.clientWatchTimer = setInterval(() => this.clientWatch.check(), this.clientWatch.checkIntervalMs);
+    this.clientWatchTimer.unref();
   }
 
   private async join(): Promise<void> {
-    const { GROUP_JOIN, REBALANCING } = this.consumer.events;
+    const { GROUP_JOIN, REBALANCING, FETCH_START, FETCH } = this.consumer.events;
     this.consumer.on(REBALANCING, () => this.onRebalancing());
     this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberId, payload.memberAssignment));
+    // Signs of life of the client's fetch loop (every fetch wait, paused or not): see ClientLivenessWatch.
+    this.consumer.on(FETCH_START, () => this.clientWatch.fetchStarted());
+    this.consumer.on(FETCH, () => this.clientWatch.fetched());
     await this.checkTopics();
     await this.options.decoder?.verify?.();
     await this.forwarder.connect();
@@ -395,6 +422,7 @@ export class OrderedConsumer<T = Buffer | null> {
     const reserveMs = Math.min(shutdownReserveMs, this.options.shutdownTimeoutMs / 4);
     clearInterval(this.commitTimer);
     clearInterval(this.stallTimer);
+    clearInterval(this.clientWatchTimer);
     this.eventLoop?.stop();
     this.gate.clear();
     this.pauses.stopping = true;
@@ -554,6 +582,7 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private onRebalancing(): void {
     this.rebalancing = true;
+    this.clientWatch.rebalancing();
     this.events.emit('consumer.group.rebalancing', { groupId: this.options.groupId });
     // Still in the old generation: commit what is completed before the partitions move.
     void this.committer.commit({ duringRebalance: true });
@@ -561,12 +590,31 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
     this.memberId = memberId;
+    this.clientWatch.joined();
     this.resetPartitions(assignment);
     this.rebalancing = false;
     this.crashes.joined();
     this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
     this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
     this.committer.joined();
+    this.pump();
+  }
+
+  /**
+   * The Kafka client fetches again after a rebalance began, without a join: its rejoin failed on an error it
+   * retries (seen when the group coordinator moved to a broker still loading the group, in a rolling restart),
+   * and its retry went back to the previous generation. Nothing of the member's changed at the rebalance but
+   * `rebalancing`, so it goes on with the partitions and records of its epoch; if the group did move on, the next
+   * heartbeat says so and the client rejoins.
+   */
+  private onResumedWithoutJoin(rebalanceOpenForMs: number): void {
+    if (this.state !== 'running' || !this.rebalancing) return;
+    this.rebalancing = false;
+    this.logger.warn(
+      { epoch: this.epoch, partitions: this.assignment.size, durationMs: rebalanceOpenForMs },
+      "the Kafka client's rejoin failed and it fetches again in its previous generation: going on with the partitions held",
+    );
+    this.events.emit('consumer.group.resumed', { groupId: this.options.groupId, epoch: this.epoch, rebalanceOpenForMs });
     this.pump();
   }
 

@@ -23,6 +23,7 @@ export const errorCodes = [
   'UNDECODABLE_BATCH',
   'CLIENT_CRASHED',
   'UNKNOWN_EVENT_TYPE',
+  'CLIENT_STALLED',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];
