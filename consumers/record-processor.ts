@@ -31,6 +31,7 @@ import { ParkingFencedError, parkingChanges, type KeyParking, type ParkingChange
 import type { ParkedKey } from './retries/parking-store.ts';
 import { deadLetterTopicOf, retryTopicOf } from './retries/topic-layout.ts';
 import type { DelayedEvents } from './delays/delayed-events.ts';
+import { maxTimerMs } from './retries/held-tier-records.ts';
 
 type AttemptsFailed = Extract<AttemptsResult, { ok: false }>;
 
@@ -338,7 +339,7 @@ export class RecordProcessor<T> {
     for (let remaining = record.delay.deliverAt - Date.now(); remaining > 0; remaining = record.delay.deliverAt - Date.now()) {
       const wait = delays?.levelFor(work.origin.topic, remaining);
       if (!wait) {
-        await this.pause(remaining, work.live); // never early
+        await this.pause(Math.min(remaining, maxTimerMs), work.live); // never early (and never a timer Node cuts to 1 ms)
         continue;
       }
       const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
