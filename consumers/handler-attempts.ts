@@ -11,7 +11,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
 import type { PublishedEvent } from '../producers/outgoing-event.ts';
-import { AttemptEmits, emitWithoutProducer, type EmittedEvent, type EmitSettings } from './emit/attempt-emits.ts';
+import { AttemptEmits, emitWithoutProducer, lateEmitError, type EmittedEvent, type EmitSettings } from './emit/attempt-emits.ts';
 import { EmitBatcher } from './emit/emit-batcher.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import type { HandledEvent, HandlerContext, ValidOrderedConsumerOptions } from './options.ts';
@@ -59,6 +59,8 @@ class AttemptContext implements HandlerContext {
   private readonly eventId: string;
   emits: AttemptEmits | undefined;
   private boundEmit: HandlerContext['emit'] | undefined;
+  /** The attempt has an outcome (settled, or timed out): an emit now is refused, emitted before or not. */
+  private over = false;
 
   constructor(attempt: number, emitSettings: EmitSettings, eventId: string) {
     this.attempt = attempt;
@@ -74,7 +76,13 @@ class AttemptContext implements HandlerContext {
   private emitEvent<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent> {
     const { producer, groupId } = this.emitSettings;
     if (!producer) return emitWithoutProducer(topic);
+    if (this.over) throw lateEmitError(topic);
     return (this.emits ??= new AttemptEmits(producer, groupId, this.eventId)).emit(topic, key, event);
+  }
+
+  /** The attempt has its outcome: later emits are refused (consumers/emit/attempt-emits.ts). */
+  end(): void {
+    this.over = true;
   }
 
   get signal(): AbortSignal {
@@ -207,7 +215,12 @@ export class HandlerAttempts<T> {
     } catch (error) {
       running = Promise.reject(error);
     }
-    const outcome = new Promise<Outcome>((settle) => {
+    const outcome = new Promise<Outcome>((resolve) => {
+      // Settled or timed out, whichever first: the attempt is over, and its context emits no more.
+      const settle = (result: Outcome) => {
+        context.end();
+        resolve(result);
+      };
       const node = this.deadlines.add(context, settle);
       running.then(
         () => {

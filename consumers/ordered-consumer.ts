@@ -488,7 +488,7 @@ export class OrderedConsumer<T = Buffer | null> {
       if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
       // Delayed events (consumers/delays/): one pass over the headers. One due within the hold horizon is held
       // until due; a record behind a held one of its key waits behind it; a cancel record never waits.
-      const delay = readDelay(record.rawHeaders);
+      const delay = readDelay(record.rawHeaders, record.value);
       if (delay !== undefined) {
         record.delay = delay;
         if (delay.kind === 'delayed') dueAt = holdUntil(delay.deliverAt, tier ? dueAt : 0, Date.now(), this.delays.holdHorizonMs);

@@ -31,6 +31,7 @@ import { ParkingFencedError, parkingChanges, type KeyParking, type ParkingChange
 import type { ParkedKey } from './retries/parking-store.ts';
 import { deadLetterTopicOf, retryTopicOf } from './retries/topic-layout.ts';
 import type { DelayedEvents } from './delays/delayed-events.ts';
+import { maxTimerMs } from './retries/held-tier-records.ts';
 
 type AttemptsFailed = Extract<AttemptsResult, { ok: false }>;
 
@@ -338,9 +339,11 @@ export class RecordProcessor<T> {
     for (let remaining = record.delay.deliverAt - Date.now(); remaining > 0; remaining = record.delay.deliverAt - Date.now()) {
       const wait = delays?.levelFor(work.origin.topic, remaining);
       if (!wait) {
-        await this.pause(remaining, work.live); // never early
+        await this.pause(Math.min(remaining, maxTimerMs), work.live); // never early (and never a timer Node cuts to 1 ms)
         continue;
       }
+      // Cancelled meanwhile: skipped at this check, so its key (parked behind it) moves on now, not at the old due time.
+      if (await this.isCancelled(work)) return this.skipCancelled(work, parked);
       const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
       let parkedNow = parked;
       if (parking) parkedNow = await this.changeParking(work, parkingChanges.headOnTier(eventId, wait.tier, work.origin.offset, Date.now()));
@@ -350,13 +353,21 @@ export class RecordProcessor<T> {
       if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), status: 'delayed', dueInMs: remaining, delayTopic: wait.topic }, 'delayed event sent to a delay level');
       return 'forwarded';
     }
-    const cancellations = delays?.cancellations;
-    if (cancellations && (await this.durably(work, () => cancellations.isCancelled(eventId)))) {
-      if (parked) await this.changeParking(work, (current) => current && parkingAfterHead(current, eventId));
-      this.deps.logger.info({ ...logFields(work), status: 'cancelled' }, 'delayed event cancelled before its due time; not handled');
-      return 'cancelled';
-    }
+    if (await this.isCancelled(work)) return this.skipCancelled(work, parked);
     return undefined;
+  }
+
+  /** Whether the group's cancellations name the event (false without a store). */
+  private isCancelled(work: Work<T>): Promise<boolean> {
+    const cancellations = this.deps.delays?.cancellations;
+    return cancellations ? this.durably(work, () => cancellations.isCancelled(work.eventId)) : Promise.resolve(false);
+  }
+
+  /** A cancelled delayed event: not handled, and its key's queue moves past it. */
+  private async skipCancelled(work: Work<T>, parked: ParkedKey | undefined): Promise<RecordOutcome> {
+    if (parked) await this.changeParking(work, (current) => current && parkingAfterHead(current, work.eventId));
+    this.deps.logger.info({ ...logFields(work), status: 'cancelled' }, 'delayed event cancelled before its due time; not handled');
+    return 'cancelled';
   }
 
   /** A cancel record (`producer.cancel`): the cancellation is stored at once, whatever its key waits on; never handled. */
@@ -547,10 +558,15 @@ function hasKey(record: ConsumedRecord): boolean {
   return record.key !== null && record.key.length > 0;
 }
 
-/** Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it. */
+/**
+ * Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it; for a delayed
+ * event, since its due time when that is later: a delay is no backlog (an event delayed a day is not a day old
+ * when it comes due, and `maxEventAgeMs` would dead-letter every delay longer than itself as expired).
+ */
 function ageOf(record: ConsumedRecord): number {
   const occurredAt = Date.parse(readRawHeader(record.rawHeaders, headerNames.occurredAt) ?? '');
-  return Date.now() - (Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp));
+  const since = Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp);
+  return Date.now() - (record.delay?.kind === 'delayed' ? Math.max(since, record.delay.deliverAt) : since);
 }
 
 function reference(record: ConsumedRecord) {

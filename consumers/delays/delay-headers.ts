@@ -17,9 +17,11 @@ const maxEventIdLength = 200;
 /**
  * The delay headers of a record, read defensively: the last value wins, a deliver-at that is not a whole
  * number of ms (or is negative) is ignored, and so is an empty or overlong cancel id. `orderly-cancels` wins
- * over `orderly-deliver-at` (a cancel record is never handled).
+ * over `orderly-deliver-at` (a cancel record is never handled), on a record without a value only, as
+ * `producer.cancel` writes it: on an event with a value (a header copied by a bridge, or forged) it is ignored,
+ * or the event would be dropped unhandled and cancel another.
  */
-export function readDelay(list: readonly RecordHeader[]): DelayInfo | undefined {
+export function readDelay(list: readonly RecordHeader[], value: Buffer | null = null): DelayInfo | undefined {
   let deliverAt: Buffer | null | undefined;
   let cancels: Buffer | null | undefined;
   for (let index = 0; index < list.length; index++) {
@@ -29,7 +31,7 @@ export function readDelay(list: readonly RecordHeader[]): DelayInfo | undefined 
       if (name.toString('latin1') === deliverAtName) deliverAt = value;
     } else if (name.length === cancelsName.length && name.toString('latin1') === cancelsName) cancels = value;
   }
-  if (cancels !== undefined) {
+  if (cancels !== undefined && (value === null || value.length === 0)) {
     const id = textOf(cancels);
     if (id !== undefined && id.length > 0 && id.length <= maxEventIdLength) return { kind: 'cancel', cancels: id };
   }

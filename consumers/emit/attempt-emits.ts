@@ -12,7 +12,8 @@
  *   attempt (their calls, not their completions: `Promise.all` over a fixed list is fine).
  * - A failed emit fails the attempt (even when the handler caught the rejection): the retry ladder, then the
  *   DLT. A malformed event (no key, a value its schema refuses) fails as non-retryable.
- * - An emit after the attempt settled (a stray callback) is refused: its source may already be committed.
+ * - An emit after the attempt settled (a stray callback, whether or not the attempt emitted before) or after it
+ *   timed out is refused: its source may already be committed, or its retry emitting under the same ids.
  *
  * Not transactional: between a crash and the retry, downstream may see an emitted event of an attempt that then
  * failed; the retry emits it again under the same id. Consumers that are not Orderly's must dedupe by
@@ -64,7 +65,7 @@ export class AttemptEmits {
 
   emit<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent> {
     const index = this.#index++;
-    if (this.#closed) throw new OrderlyError('STOPPED', `emit ${index} to ${topic} came after its handler's attempt had settled: emit before the handler returns, and await it`);
+    if (this.#closed) throw lateEmitError(topic, index);
     const eventId = emittedEventId(this.#groupId, this.#sourceEventId, index);
     const sending = this.#producer.publish({ ...event, topic, key, eventId }).catch((error: unknown) => {
       const failure = error instanceof OrderlyError && malformed.has(error.code) ? new NonRetryableError(`emit ${index} to ${topic}: ${error.message}`, { cause: error }) : error;
@@ -82,6 +83,12 @@ export class AttemptEmits {
     this.#closed = true;
     if (this.#failure) throw this.#failure.error;
   }
+}
+
+/** An emit after its attempt settled (or timed out): its source may be committed, so it is never sent. */
+export function lateEmitError(topic: string, index?: number): OrderlyError {
+  const which = index === undefined ? 'emit' : `emit ${index}`;
+  return new OrderlyError('STOPPED', `${which} to ${topic.slice(0, 100)} came after its handler's attempt had settled: emit before the handler returns, and await it`);
 }
 
 /** `context.emit` of a consumer without a `producer`: a configuration error, thrown at the call. */

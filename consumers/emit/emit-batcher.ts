@@ -7,7 +7,9 @@
  *
  * A batch that fails resolves the events it wrote and rejects the others with the cause. A batch refused
  * because one of its events is malformed (no key, a value its schema refuses) would fail every handler in it:
- * its events not written are then sent one by one, so only the malformed one fails.
+ * its events not written are then sent one by one, so only the malformed one fails. A batch across topics that
+ * fails otherwise (one topic does not exist, or has no leader) is sent again per topic, so only that topic's
+ * emits fail.
  */
 import type { OutgoingEvent, PublishedEvent } from '../../producers/outgoing-event.ts';
 import { OrderlyError } from '../../core/errors.ts';
@@ -77,12 +79,33 @@ export class EmitBatcher implements EmitProducer {
   #failed(batch: readonly Waiting[], error: unknown): void {
     const written = new Map(((error as { written?: PublishedEvent[] }).written ?? []).map((published) => [published.eventId, published]));
     const cause = (error as { cause?: unknown }).cause ?? error;
-    const isolate = batch.length > 1 && cause instanceof OrderlyError && malformed.has(cause.code);
+    const rest: Waiting[] = [];
     for (const waiting of batch) {
       const published = waiting.event.eventId === undefined ? undefined : written.get(waiting.event.eventId);
       if (published) waiting.resolve(published);
-      else if (isolate) this.#producer.publish(waiting.event).then(waiting.resolve, waiting.reject);
-      else waiting.reject(cause);
+      else rest.push(waiting);
     }
+    if (rest.length > 1 && cause instanceof OrderlyError && malformed.has(cause.code)) {
+      for (const waiting of rest) this.#producer.publish(waiting.event).then(waiting.resolve, waiting.reject);
+      return;
+    }
+    const byTopic = new Map<string | undefined, Waiting[]>();
+    for (const waiting of rest) {
+      const group = byTopic.get(waiting.event.topic);
+      if (group) group.push(waiting);
+      else byTopic.set(waiting.event.topic, [waiting]);
+    }
+    if (byTopic.size > 1) {
+      // One request failed for all its topics (a topic that does not exist, or has no leader): sent again per
+      // topic, so only the emits of the failing topic fail, not every handler that emitted in the same turn.
+      for (const group of byTopic.values()) {
+        this.#producer.publishBatch(group.map((waiting) => waiting.event)).then(
+          (published) => group.forEach((waiting, index) => waiting.resolve(published[index]!)),
+          (groupError: unknown) => this.#failed(group, groupError),
+        );
+      }
+      return;
+    }
+    for (const waiting of rest) waiting.reject(cause);
   }
 }

@@ -182,6 +182,54 @@ describe('delayed events', () => {
   });
 });
 
+describe('delayed events: ages, cancels and hostile headers', () => {
+  it('maxEventAgeMs counts from the due time: a delayed event is not dead-lettered as expired when it comes due', async () => {
+    const context = await setUp('delayed-age', 1);
+    const dueAt = Date.now() + 4_000; // held in memory (within the 7 s hold horizon), older than the limit when due
+    await produce(context.topic, [{ key: 'a', value: JSON.stringify({ key: 'a', sequence: 1 }), headers: { 'orderly-event-id': 'a#1', 'orderly-deliver-at': String(dueAt) } }]);
+    const record = ledger();
+    const deadLetters: string[] = [];
+    const consumer = member(context, record, { maxEventAgeMs: 2_000 });
+    consumer.events.on('consumer.record.dead-lettered', ({ reason }) => deadLetters.push(reason));
+    await consumer.start();
+    await eventually(() => record.calls.has('a#1') || deadLetters.length > 0, () => 'the delayed event handled or dead-lettered', 30_000);
+    expect({ deadLetters, handled: record.calls.get('a#1') }).toEqual({ deadLetters: [], handled: 1 });
+    expect(Math.min(...record.overshootsMs)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('a cancelled head waiting on a delay level frees its key at its next check, not at its old due time', async () => {
+    const context = await setUp('delayed-cancel-head', 1);
+    const head: Message = { key: 'k', value: JSON.stringify({ key: 'k', sequence: 1 }), headers: { 'orderly-event-id': 'k#1', 'orderly-deliver-at': String(Date.now() + 120_000) } };
+    const behind: Message = { key: 'k', value: JSON.stringify({ key: 'k', sequence: 2 }), headers: { 'orderly-event-id': 'k#2' } };
+    await produce(context.topic, [head, behind]);
+    const record = ledger();
+    const consumer = member(context, record);
+    await consumer.start();
+    const parking = new RedisParkingStore({ redis: context.redis, groupId: context.groupId });
+    const parkedBy = Date.now() + 30_000;
+    while ((await parking.get(context.topic, 0, 'k'))?.queue.length !== 2) {
+      if (Date.now() > parkedBy) throw new Error('the key never parked behind its delayed head with its successor');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await produce(context.topic, [{ key: 'k', value: null, headers: { 'orderly-cancels': 'k#1' } }]);
+    // The levels check every 2 s and 6 s: the successor is the head, and handled, within a few checks.
+    await eventually(() => record.calls.has('k#2'), () => 'the successor of the cancelled head handled', 40_000);
+    expect(record.calls.has('k#1')).toBe(false);
+    expect(await parking.get(context.topic, 0, 'k')).toBeUndefined();
+  });
+
+  it('a record with a payload and an orderly-cancels header is an event, handled, and cancels nothing', async () => {
+    const context = await setUp('delayed-hostile-cancel', 1);
+    const delayed: Message = { key: 'a', value: JSON.stringify({ key: 'a', sequence: 1 }), headers: { 'orderly-event-id': 'a#1', 'orderly-deliver-at': String(Date.now() + 3_000) } };
+    const carrier: Message = { key: 'b', value: JSON.stringify({ key: 'b', sequence: 1 }), headers: { 'orderly-event-id': 'b#1', 'orderly-cancels': 'a#1' } };
+    await produce(context.topic, [delayed, carrier]);
+    const record = ledger();
+    const consumer = member(context, record);
+    await consumer.start();
+    await eventually(() => record.calls.has('a#1') && record.calls.has('b#1'), () => `handled: ${[...record.calls.keys()].join(', ')}`, 30_000);
+  });
+});
+
 describe('delayed events across a SIGKILLed member', () => {
   it('a member killed while it holds delayed events loses none, applies none early, and keeps each key in order', async () => {
     const topic = await createTestTopic({ partitions: 4, prefix: 'delayed-kill' });

@@ -64,5 +64,9 @@ describe('delay headers', () => {
     expect(readDelay(headers({ 'orderly-cancels': '' }))).toBeUndefined();
     expect(readDelay(headers({ 'orderly-cancels': 'x'.repeat(201) }))).toBeUndefined();
     expect(readDelay(headers({ 'orderly-deliver-ax': '5' }))).toBeUndefined(); // same length, another name
+    // A cancel is a record without a value: on an event, the header is ignored (the event is handled, cancels nothing).
+    expect(readDelay(headers({ 'orderly-cancels': 'e-1' }), Buffer.alloc(0))).toEqual({ kind: 'cancel', cancels: 'e-1' });
+    expect(readDelay(headers({ 'orderly-cancels': 'e-1' }), Buffer.from('{}'))).toBeUndefined();
+    expect(readDelay(headers({ 'orderly-cancels': 'e-1', 'orderly-deliver-at': '5' }), Buffer.from('{}'))).toEqual({ kind: 'delayed', deliverAt: 5 });
   });
 });

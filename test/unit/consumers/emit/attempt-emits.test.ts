@@ -115,6 +115,37 @@ describe('context.emit', () => {
     expect(String((malformed as { error: Error }).error.message)).toMatch(/^emit 0 to b: /);
   });
 
+  it('refuses an emit made after the attempt settled by a handler that had emitted nothing before returning', async () => {
+    const producer = new HeldProducer();
+    producer.auto = true;
+    let stray: (() => Promise<PublishedEvent>) | undefined;
+    const attempts = attemptsWith(producer, async (_event, context) => {
+      stray = () => context.emit('b', 'k', { schema, value: { n: 1 } }); // called later, by a stray callback
+    });
+    expect(await attempts.run(source, 0, new AbortController().signal, hooks, undefined, record)).toMatchObject({ ok: true });
+    // The source may be committed by now: an emit under its id would land after it, in no attempt.
+    expect(() => stray!()).toThrow(/came after its handler's attempt had settled/);
+    expect(producer.published).toEqual([]);
+  });
+
+  it('refuses an emit of an attempt that timed out, made after the timeout', async () => {
+    const producer = new HeldProducer();
+    producer.auto = true;
+    let late: Promise<unknown> | undefined;
+    const options = validateOrderedConsumerOptions<null>({
+      kafka: { brokers: ['127.0.0.1:1'] }, groupId: 'g', topics: ['a'], retryTiersMs: [], inPlaceRetries: 0, handlerTimeoutMs: 50, producer,
+      handler: async (_event, context) => {
+        await new Promise((resolve) => setTimeout(resolve, 150)); // past its deadline, its signal ignored
+        late = (async () => context.emit('b', 'k', { schema, value: { n: 1 } }))();
+      },
+    });
+    const result = await new HandlerAttempts(options, new ConsumerEventEmitter()).run(source, 0, new AbortController().signal, hooks, undefined, record);
+    expect(result).toMatchObject({ ok: false, timedOut: true });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await expect(late).rejects.toThrow(/came after its handler's attempt had settled/);
+    expect(producer.published).toEqual([]);
+  });
+
   it('refuses an emit after the attempt settled, and an emit without a producer', async () => {
     const producer = new HeldProducer();
     producer.auto = true;

@@ -76,4 +76,18 @@ describe('EmitBatcher', () => {
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(MissingKeyError);
     expect(producer.singles).toEqual(['a1', 'bad', 'a3']);
   });
+
+  it('an emit to a topic that does not exist fails alone: the emits to other topics in its batch are sent again without it', async () => {
+    const producer = new FakeProducer();
+    const missing = (events: readonly OutgoingEvent<unknown>[]) =>
+      events.some((outgoing) => outgoing.topic === 'gone') ? new OrderlyError('KAFKA', 'publishing failed: topic gone does not exist (or has no leader)', { retriable: true }) : undefined;
+    producer.failBatch = (events) => {
+      const cause = missing(events);
+      return cause && new PublishBatchError([], [...events], events.length, cause);
+    };
+    const batcher = new EmitBatcher(producer);
+    const results = await Promise.allSettled([batcher.publish(event('a1')), batcher.publish({ ...event('lost'), topic: 'gone' }), batcher.publish(event('a3')), batcher.publish(event('c1', 'other'))]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/topic gone does not exist/);
+  });
 });
