@@ -30,13 +30,13 @@ import { ordersHttp } from './orders-http.ts';
 import { ordersSettings, schemaText, subjectNameStrategy } from './settings.ts';
 
 const settings = ordersSettings();
-const groupId = 'orders-api';
+const groupId = settings.apiGroup;
 const outboxTable = 'orders_outbox';
 const logger = createLogger({ level: settings.logLevel, base: { service: 'orders-api' } });
 
 const pool = new pg.Pool({ connectionString: settings.databaseUrl, max: 10 });
 const registry = new SchemaRegistryClient({ url: settings.schemaRegistryUrl });
-const kafka = createKafkaClient({ brokers: settings.kafkaBrokers, clientId: groupId }, logger);
+const kafka = createKafkaClient({ brokers: settings.kafkaBrokers, clientId: 'orders-api' }, logger);
 const redis = new Redis(settings.redisUrl);
 
 await pool.query(`create table if not exists orders (
@@ -57,7 +57,7 @@ const producer = new EventProducer({ kafka, registry, subjectNameStrategy, logge
 const relay = new OutboxRelay({ pool, producer, kafka, table: outboxTable, listenConnectionString: settings.databaseUrl, logger });
 
 const confirmations = new OrderedConsumer<OrderConfirmationsValue>({
-  kafka: { brokers: settings.kafkaBrokers, clientId: `${groupId}-confirmations` },
+  kafka: { brokers: settings.kafkaBrokers, clientId: 'orders-api-confirmations' },
   groupId,
   topics: [settings.confirmationsTopic],
   decoder: new AvroCodec<OrderConfirmationsValue>({ source: registry, readerSchemas: [schemaText('OrderConfirmed.avsc')] }),

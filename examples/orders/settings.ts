@@ -16,6 +16,8 @@ export interface OrdersSettings {
   confirmationsTopic: string;
   /** The consumer group of order-confirmer: its retry tiers and DLT are named after it. */
   confirmerGroup: string;
+  /** The consumer group of orders-api (it reads the confirmations). */
+  apiGroup: string;
   /** orders-api binds 127.0.0.1 on this port (0: any free port; the service prints the one it got). */
   port: number;
   /** The bearer token orders-api asks for (start.ts makes one when unset). */
@@ -38,6 +40,7 @@ export function ordersSettings(env: NodeJS.ProcessEnv = process.env): OrdersSett
     ordersTopic: env.ORDERS_TOPIC ?? 'orders',
     confirmationsTopic: env.CONFIRMATIONS_TOPIC ?? 'order-confirmations',
     confirmerGroup: env.CONFIRMER_GROUP ?? 'order-confirmer',
+    apiGroup: env.ORDERS_API_GROUP ?? 'orders-api',
     port: Number(env.PORT ?? 3000),
     apiToken: required(env, 'ORDERS_API_TOKEN'),
     logLevel: env.LOG_LEVEL ?? 'warn',

@@ -14,6 +14,6 @@ import type { OrdersSettings } from './settings.ts';
 export function orderTopics(settings: OrdersSettings): TopicDeclaration[] {
   return declareTopics([
     { topic: settings.ordersTopic, group: settings.confirmerGroup, partitions: 6 },
-    { topic: settings.confirmationsTopic, group: 'orders-api', partitions: 6 },
+    { topic: settings.confirmationsTopic, group: settings.apiGroup, partitions: 6 },
   ]);
 }
