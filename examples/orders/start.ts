@@ -61,15 +61,14 @@ function startService(name: string, file: string): Promise<string> {
     child.once('exit', (code, signal) => {
       services.delete(name);
       reject(new Error(`${name} ended (${code ?? signal}) before it was up`));
-      if (!stopping) {
-        console.error(`${name} ended (${code ?? signal}): stopping the example`);
-        stop(1);
-      }
+      if (!stopping) console.error(`${name} ended (${code ?? signal}): stopping the example`);
+      stop(1);
     });
   });
 }
 
 function stop(exitCode: number): void {
+  if (stopping) return;
   stopping = true;
   const left = [...services.values()];
   if (left.length === 0) process.exit(exitCode);
