@@ -39,9 +39,10 @@ const payment: Payment = {
 };
 
 describe('the generated types', () => {
-  it('are what the files give: the checked-in fixture and the ledger types are fresh', () => {
+  it('are what the files give: the checked-in fixture, the ledger types and the orders example types are fresh', () => {
     expect(staleness(readFileSync(generatedFixture, 'utf8'), generateEventTypes({ dir: fixtures }))).toBeUndefined();
     expect(staleness(readFileSync(ledgerTypes, 'utf8'), generateEventTypes({ dir: 'schemas/avro', topic: 'accounts.ledger' }))).toBeUndefined();
+    expect(staleness(readFileSync('examples/orders/order-event-types.ts', 'utf8'), generateEventTypes({ dir: 'examples/orders/schemas' }))).toBeUndefined();
   });
 
   it('type values the way avsc decodes them: a typed value round-trips unchanged (wrapped unions, enums, logical types, recursion)', () => {
