@@ -15,9 +15,10 @@ const workloads = {
   'priority-lanes': 'priority-lanes.ts',
   'cron-ticks': 'cron-ticks.ts',
   'ledger-throughput': 'ledger-throughput.ts',
+  'delayed-delivery': 'delayed-delivery.ts',
 } as const;
 type Workload = keyof typeof workloads;
-const aliases: Record<string, Workload> = { overhead: 'consumer-overhead', keys: 'key-concurrency', retry: 'retry-precision', memory: 'consumer-memory', ceiling: 'consumer-ceiling', priority: 'priority-lanes', cron: 'cron-ticks', ledger: 'ledger-throughput' };
+const aliases: Record<string, Workload> = { overhead: 'consumer-overhead', keys: 'key-concurrency', retry: 'retry-precision', memory: 'consumer-memory', ceiling: 'consumer-ceiling', priority: 'priority-lanes', cron: 'cron-ticks', ledger: 'ledger-throughput', delayed: 'delayed-delivery' };
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(name in workloads) && !(name in aliases));

@@ -16,6 +16,7 @@ import { registerDltCommand } from './commands/dlt.ts';
 import { registerLagCommand } from './commands/lag.ts';
 import { registerCronCommand } from './commands/cron.ts';
 import { registerOutboxCommand } from './commands/outbox.ts';
+import { registerConsoleCommand } from './commands/console.ts';
 import { defaultTimeoutSeconds, probeBrokers, timeoutSeconds } from './support/broker-probe.ts';
 import { finishHelp } from './support/help-examples.ts';
 
@@ -40,6 +41,7 @@ export function createProgram(): Command {
   registerLagCommand(program);
   registerCronCommand(program);
   registerOutboxCommand(program);
+  registerConsoleCommand(program);
   finishHelp(program);
 
   // Every command that talks to Kafka (it takes --brokers) first checks that a broker answers within --timeout.

@@ -4,6 +4,7 @@
  */
 import { headerNames, rawHeadersOf, readHeaders, readRawHeader, textOf, type RecordHeader } from '../core/headers.ts';
 import type { IHeaders, KafkaMessage } from '../core/kafka-client.ts';
+import type { DelayInfo } from './delays/delay-headers.ts';
 
 export { readHeader, readHeaders } from '../core/headers.ts';
 
@@ -48,6 +49,8 @@ export interface ConsumedRecord {
   retry: RetryState;
   /** Bytes it holds (key, value, headers and a fixed overhead): what the memory bound counts. */
   size: number;
+  /** A delayed event's due time or a cancel record (consumers/delays/), read at intake; undefined for most records. */
+  delay?: DelayInfo;
 }
 
 /** The key of per-partition state (offsets, backpressure, pauses). */
@@ -113,6 +116,7 @@ class FetchedRecord implements ConsumedRecord {
   readonly retry: RetryState;
   readonly size: number;
   schedulerLane: unknown;
+  delay: DelayInfo | undefined = undefined;
   /** The record's bytes: key, value, then each header's name and value. */
   private readonly bytes: Buffer;
   /** Per header: name start, name end, value start and value end in `bytes` (-1, -1 for a null value). */

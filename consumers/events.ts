@@ -43,6 +43,12 @@ export interface ConsumerEvents {
   'consumer.partition.recovered': [{ topic: string; partition: number }];
   'consumer.group.rebalancing': [{ groupId: string }];
   'consumer.group.joined': [{ groupId: string; epoch: number; assignment: Record<string, number[]> }];
+  /**
+   * A rebalance ended without a join: the Kafka client's rejoin failed (as when the group coordinator moves to a
+   * broker still loading the group) and it fetches again in its previous generation, so the member goes on with
+   * the partitions of `epoch`. `rebalanceOpenForMs`: from the rebalance to the first fetch after it.
+   */
+  'consumer.group.resumed': [{ groupId: string; epoch: number; rebalanceOpenForMs: number }];
   /** A record batch that could not be decoded: the partition stops at it (`blocked`) or it goes to the DLT as a stub (`skipped`). */
   'consumer.batch.undecodable': [{ topic: string; partition: number; offset: string; lastOffset: string; codec: string; action: 'blocked' | 'skipped' }];
   /**
@@ -50,6 +56,13 @@ export interface ConsumerEvents {
    * (the member restarts it after `restartInMs`), `none` (`restartOnCrash: false`: the member stops).
    */
   'consumer.client.crashed': [{ groupId: string; errorType: string; restart: 'kafkajs' | 'member' | 'none'; restartInMs?: number }];
+  /**
+   * The Kafka client's consumer neither joined nor fetched for `clientStallTimeoutMs`, without crashing (`reason`
+   * `rebalance`: a rebalance began, no join followed; `fetch`), or its commits went to a group coordinator that is
+   * no longer one for half that time (at most 30 s; `commit`). `restart`: `member` (stopped, then started again
+   * with a backoff) or `none` (`restartOnCrash: false`: the member stops).
+   */
+  'consumer.client.stalled': [{ groupId: string; reason: 'rebalance' | 'fetch' | 'commit'; stalledForMs: number; restart: 'member' | 'none' }];
 }
 
 export const consumerEventNames = [
@@ -74,8 +87,10 @@ export const consumerEventNames = [
   'consumer.partition.recovered',
   'consumer.group.rebalancing',
   'consumer.group.joined',
+  'consumer.group.resumed',
   'consumer.batch.undecodable',
   'consumer.client.crashed',
+  'consumer.client.stalled',
 ] as const satisfies readonly (keyof ConsumerEvents)[];
 
 /**

@@ -10,6 +10,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
+import type { PublishedEvent } from '../producers/outgoing-event.ts';
+import { AttemptEmits, emitWithoutProducer, lateEmitError, type EmittedEvent, type EmitSettings } from './emit/attempt-emits.ts';
+import { EmitBatcher } from './emit/emit-batcher.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import type { HandledEvent, HandlerContext, ValidOrderedConsumerOptions } from './options.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
@@ -49,15 +52,40 @@ interface Started {
 }
 const succeeded: Outcome = { ok: true };
 
-/** The context a handler gets: its AbortController is made on the first read of `signal`. */
+/** The context a handler gets: its AbortController is made on the first read of `signal`, its emits on the first emit. */
 class AttemptContext implements HandlerContext {
   readonly attempt: number;
   private controller: AbortController | undefined;
   private aborted = false;
   private reason: unknown;
+  private readonly emitSettings: EmitSettings;
+  private readonly eventId: string;
+  emits: AttemptEmits | undefined;
+  private boundEmit: HandlerContext['emit'] | undefined;
+  /** The attempt has an outcome (settled, or timed out): an emit now is refused, emitted before or not. */
+  private over = false;
 
-  constructor(attempt: number) {
+  constructor(attempt: number, emitSettings: EmitSettings, eventId: string) {
     this.attempt = attempt;
+    this.emitSettings = emitSettings;
+    this.eventId = eventId;
+  }
+
+  /** Bound on first read, so `async (event, { emit }) => ...` works; a handler that never reads it costs nothing. */
+  get emit(): HandlerContext['emit'] {
+    return (this.boundEmit ??= (topic, key, event) => this.emitEvent(topic, key, event));
+  }
+
+  private emitEvent<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent> {
+    const { producer, groupId } = this.emitSettings;
+    if (!producer) return emitWithoutProducer(topic);
+    if (this.over) throw lateEmitError(topic);
+    return (this.emits ??= new AttemptEmits(producer, groupId, this.eventId)).emit(topic, key, event);
+  }
+
+  /** The attempt has its outcome: later emits are refused (consumers/emit/attempt-emits.ts). */
+  end(): void {
+    this.over = true;
   }
 
   get signal(): AbortSignal {
@@ -74,6 +102,12 @@ class AttemptContext implements HandlerContext {
     this.reason = reason;
     this.controller?.abort(reason);
   }
+}
+
+/** A failed attempt still waits for its emits (none may land after it is retried), then fails with its own error. */
+async function settleThenThrow(context: AttemptContext, error: unknown): Promise<never> {
+  await context.emits?.settled().catch(() => undefined);
+  throw error;
 }
 
 /** One attempt running: a node of the deadline list, in start order. */
@@ -145,10 +179,14 @@ export class HandlerAttempts<T> {
   private readonly unsettled = new Map<string, Promise<unknown>>();
   private readonly deadlines: AttemptDeadlines;
   private readonly stopSignals = new WeakSet<AbortSignal>();
+  private readonly emitSettings: EmitSettings;
 
   constructor(options: ValidOrderedConsumerOptions<T>, events: ConsumerEventEmitter) {
     this.options = options;
     this.events = events;
+    // Emits of concurrent handlers go out together (consumers/emit/emit-batcher.ts).
+    const producer = options.producer && EmitBatcher.canBatch(options.producer) ? new EmitBatcher(options.producer) : options.producer;
+    this.emitSettings = { producer, groupId: options.groupId };
     this.deadlines = new AttemptDeadlines(options.handlerTimeoutMs);
   }
 
@@ -177,19 +215,23 @@ export class HandlerAttempts<T> {
     this.watch(stop);
     if (this.unsettled.size > 0 && this.unsettled.has(event.eventId)) return false;
     const startedAt = performance.now();
-    const context = new AttemptContext(attemptsBefore + 1);
+    const context = new AttemptContext(attemptsBefore + 1, this.emitSettings, event.eventId);
     if (stop.aborted) context.abort(stop.reason);
     let running: Promise<unknown>;
     try {
       running = Promise.resolve(this.options.handler(event, context));
+      // With a producer, the attempt settles once its emits are acknowledged (consumers/emit/attempt-emits.ts).
+      if (this.emitSettings.producer) running = running.then(() => context.emits?.settled(), (error: unknown) => settleThenThrow(context, error));
     } catch (error) {
       running = Promise.reject(error);
     }
     const first: FirstAttempt = { startedAt, context, running };
     let done = false;
+    // Settled or timed out, whichever first: the attempt is over, and its context emits no more.
     const settle = (outcome: Outcome) => {
       if (done) return;
       done = true;
+      context.end();
       settled(outcome, first);
     };
     const node = this.deadlines.add(context, settle);
@@ -214,15 +256,22 @@ export class HandlerAttempts<T> {
   /** Starts one attempt: the handler runs until it settles or its deadline passes (then the outcome is 'timeout'). */
   private start(event: HandledEvent<T>, attempt: number, stop: AbortSignal): Started {
     const startedAt = performance.now();
-    const context = new AttemptContext(attempt);
+    const context = new AttemptContext(attempt, this.emitSettings, event.eventId);
     if (stop.aborted) context.abort(stop.reason);
     let running: Promise<unknown>;
     try {
       running = Promise.resolve(this.options.handler(event, context));
+      // With a producer, the attempt settles once its emits are acknowledged (consumers/emit/attempt-emits.ts).
+      if (this.emitSettings.producer) running = running.then(() => context.emits?.settled(), (error: unknown) => settleThenThrow(context, error));
     } catch (error) {
       running = Promise.reject(error);
     }
-    const outcome = new Promise<Outcome>((settle) => {
+    const outcome = new Promise<Outcome>((resolve) => {
+      // Settled or timed out, whichever first: the attempt is over, and its context emits no more.
+      const settle = (result: Outcome) => {
+        context.end();
+        resolve(result);
+      };
       const node = this.deadlines.add(context, settle);
       running.then(
         () => {

@@ -17,3 +17,8 @@ export * from './retries/memory-parking-store.ts';
 export * from './retries/change-parked-key.ts';
 export * from './ordering/copartitioned-assigner.ts';
 export * from './idempotency/postgres-inbox.ts';
+export * from './delays/cancellation-store.ts';
+export * from './delays/delay-levels.ts';
+export * from './delays/delay-headers.ts';
+export * from './routing/event-router.ts';
+export * from './emit/attempt-emits.ts';

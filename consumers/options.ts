@@ -4,8 +4,11 @@ import { ConfigurationError } from '../core/errors.ts';
 import type { KafkaClientOptions } from '../core/kafka-client.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ValueDecoder } from '../schemas/value-decoder.ts';
+import type { PublishedEvent } from '../producers/outgoing-event.ts';
+import type { EmitProducer, EmittedEvent } from './emit/attempt-emits.ts';
 import type { IdempotencyStore } from './idempotency/idempotency-store.ts';
 import type { ParkingStore } from './retries/parking-store.ts';
+import type { CancellationStore } from './delays/cancellation-store.ts';
 import { orderings, type Ordering } from './ordering/ordering.ts';
 
 /** One event as a handler sees it. */
@@ -34,6 +37,14 @@ export interface HandlerContext {
   signal: AbortSignal;
   /** 1 for the first attempt. */
   attempt: number;
+  /**
+   * Publishes a follow-up event through the consumer's `producer` (acks=all). The source event completes only
+   * once every event it emitted was acknowledged; a failed emit fails the attempt. The emitted event's id is
+   * derived from the group, the source event's id and the emit's index (in call order), so a source handled
+   * again emits the same ids and consumers downstream drop the repeats (see docs/handlers.md). Throws without
+   * a `producer`.
+   */
+  emit<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent>;
 }
 
 export type EventHandler<T> = (event: HandledEvent<T>, context: HandlerContext) => Promise<void>;
@@ -60,6 +71,11 @@ export interface OrderedConsumerOptions<T = unknown> {
   /** Records held by a higher-priority lane above which lower lanes pause. @defaultValue 100 */
   priorityBacklogRecords?: number;
   handler: EventHandler<T>;
+  /**
+   * The producer `context.emit` publishes through: an `EventProducer` (idempotent, acks=all). Unset: `emit`
+   * throws. @defaultValue undefined
+   */
+  producer?: EmitProducer;
   /** Decodes values; throws DecodeError for bad input. @defaultValue raw bytes */
   decoder?: ValueDecoder<T>;
   /** @defaultValue `'key'` */
@@ -94,8 +110,18 @@ export interface OrderedConsumerOptions<T = unknown> {
    * after it to the DLT (`predecessor-dead-lettered`) until an operator releases the key. @defaultValue `'release'`
    */
   onDeadLetter?: 'release' | 'hold';
-  /** Durable key-parking state; required for ordered retries through the ladder. */
+  /** Durable key-parking state; required for ordered retries through the ladder (and for delay levels). */
   parkingStore?: ParkingStore;
+  /**
+   * Check intervals of the delay levels `<topic>.<group>.delay.<n>`, in ms, increasing (docs/scheduling.md,
+   * "Delayed events"). A delayed event (`orderly-deliver-at`) due within the first interval plus 5 s is held in
+   * memory until due; a later one waits on the highest level that fits, its key parked behind it. `[]`: no
+   * levels, every delayed event is held in memory until due, however far (never early, but it holds memory
+   * and its partition's commits). Suggested: [10000, 300000, 7200000]. @defaultValue []
+   */
+  delayLevelsMs?: number[];
+  /** Where `producer.cancel` cancellations are kept; without one, cancel records are logged and ignored. */
+  cancellationStore?: CancellationStore;
   /** How often completed offsets are committed, in ms. @defaultValue 1000 */
   commitIntervalMs?: number;
   /**
@@ -163,6 +189,17 @@ export interface OrderedConsumerOptions<T = unknown> {
    * retriable error is restarted by the Kafka client itself either way. @defaultValue true
    */
   restartOnCrash?: boolean;
+  /**
+   * The Kafka client's consumer loop fetches every `maxWaitTime` (100 ms), paused partitions or not. When it has
+   * neither fetched nor joined its group for this long without crashing, it is stalled: an error log line, the
+   * event `consumer.client.stalled`, `orderly_client_stalls_total`, `/readyz` failing, and the client stopped and
+   * started again as after a crash (see `restartOnCrash`). So is a run of commits refused because they went to a
+   * group coordinator that is no longer one, for half this time (at most 30 s): the Kafka client keeps the
+   * coordinator of its last join for commits, and only a new join finds the current one. Must exceed the rebalance timeout (the larger of
+   * `sessionTimeoutMs` and `shutdownTimeoutMs`), the longest a join may legitimately take. In ms.
+   * @defaultValue the larger of 60000 and twice the rebalance timeout
+   */
+  clientStallTimeoutMs?: number;
   /** A pino logger; silent by default. */
   logger?: Logger;
 }
@@ -178,12 +215,14 @@ const optionsSchema = z
       .default([]),
     priorityBacklogRecords: positiveInt.default(100),
     handler: z.custom<EventHandler<unknown>>((value) => typeof value === 'function', 'must be an async function (event, context) => Promise<void>'),
+    producer: z.custom<EmitProducer>((value) => typeof (value as EmitProducer | undefined)?.publish === 'function', 'must be an EventProducer (it publishes what context.emit emits)').optional(),
     ordering: z.enum(orderings).default('key'),
     concurrency: positiveInt.max(100_000).default(64),
     handlerTimeoutMs: positiveInt.default(30_000),
     inPlaceRetries: z.number().int().min(0).max(20).default(2),
     retryTiersMs: z.array(positiveInt).max(20).default([1_000, 10_000, 60_000, 600_000]),
     retryJitter: z.number().min(0).max(1).default(0.1),
+    delayLevelsMs: z.array(positiveInt.min(1_000, 'must be at least 1000 ms')).max(10).default([]),
     maxAttempts: positiveInt.max(10_000).optional(),
     onDeadLetter: z.enum(['release', 'hold']).default('release'),
     retryBackoffMs: positiveInt.default(100),
@@ -207,6 +246,7 @@ const optionsSchema = z
     stuckPartitionMs: positiveInt.default(120_000),
     skipUndecodableBatches: z.boolean().default(false),
     restartOnCrash: z.boolean().default(true),
+    clientStallTimeoutMs: positiveInt.optional(),
   })
   .superRefine((options, context) => {
     if (options.topics.length === 0 && options.lanes.length === 0) {
@@ -227,11 +267,22 @@ const optionsSchema = z
     if (options.retryTiersMs.some((delay, index) => index > 0 && delay < options.retryTiersMs[index - 1]!)) {
       context.addIssue({ code: 'custom', path: ['retryTiersMs'], message: `(${options.retryTiersMs.join(', ')}) must not decrease from one tier to the next` });
     }
+    if (options.delayLevelsMs.some((interval, index) => index > 0 && interval <= options.delayLevelsMs[index - 1]!)) {
+      context.addIssue({ code: 'custom', path: ['delayLevelsMs'], message: `(${options.delayLevelsMs.join(', ')}) must increase from one level to the next` });
+    }
     if (options.heartbeatIntervalMs * 3 > options.sessionTimeoutMs) {
       context.addIssue({
         code: 'custom',
         path: ['heartbeatIntervalMs'],
         message: `(${options.heartbeatIntervalMs}) must be at most a third of sessionTimeoutMs (${options.sessionTimeoutMs}); set it to about sessionTimeoutMs / 3`,
+      });
+    }
+    const rebalanceTimeoutMs = Math.max(options.sessionTimeoutMs, options.shutdownTimeoutMs);
+    if (options.clientStallTimeoutMs !== undefined && options.clientStallTimeoutMs <= rebalanceTimeoutMs) {
+      context.addIssue({
+        code: 'custom',
+        path: ['clientStallTimeoutMs'],
+        message: `(${options.clientStallTimeoutMs}) must be longer than the rebalance timeout, ${rebalanceTimeoutMs} ms (the larger of sessionTimeoutMs and shutdownTimeoutMs): a join may take that long`,
       });
     }
     const worstCase = claimWorstCaseMs(options);
@@ -267,12 +318,13 @@ export function defaultRecordWatermarks(concurrency: number): { partitionHigh: n
 type LowWatermarks = 'partitionLowWatermarkRecords' | 'partitionLowWatermarkBytes' | 'memberLowWatermarkRecords' | 'memberLowWatermarkBytes';
 type RecordWatermarks = 'partitionHighWatermarkRecords' | 'memberHighWatermarkRecords';
 
-export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | LowWatermarks | RecordWatermarks> &
+export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | 'clientStallTimeoutMs' | LowWatermarks | RecordWatermarks> &
   Record<LowWatermarks | RecordWatermarks, number> &
-  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore'> & {
+  Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore' | 'cancellationStore' | 'producer'> & {
     handler: EventHandler<T>;
     leaseMs: number;
     maxAttempts: number;
+    clientStallTimeoutMs: number;
   };
 
 export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOptions<T>): ValidOrderedConsumerOptions<T> {
@@ -289,6 +341,11 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
       'consumer.parkingStore: ordered retries through the ladder need a durable parking store: pass `parkingStore: new RedisParkingStore({ redis, groupId })`, or set `retryTiersMs: []` to retry in place only',
     ]);
   }
+  if (valid.delayLevelsMs.length > 0 && valid.ordering !== 'none' && !options.parkingStore) {
+    throw new ConfigurationError([
+      'consumer.parkingStore: delay levels keep a key\'s order by parking it behind its delayed event: pass `parkingStore: new RedisParkingStore({ redis, groupId })`, or set `delayLevelsMs: []`',
+    ]);
+  }
   return {
     ...valid,
     handler: options.handler,
@@ -298,6 +355,8 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     logger: options.logger,
     isRetryable: options.isRetryable,
     parkingStore: options.parkingStore,
+    cancellationStore: options.cancellationStore,
+    producer: options.producer,
     maxAttempts: valid.maxAttempts ?? (1 + valid.inPlaceRetries) * (1 + valid.retryTiersMs.length),
     topics: [...new Set([...valid.topics, ...valid.lanes.map((lane) => lane.topic)])],
     partitionHighWatermarkRecords,
@@ -307,5 +366,6 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     memberLowWatermarkRecords: valid.memberLowWatermarkRecords ?? Math.floor(memberHighWatermarkRecords / 2),
     memberLowWatermarkBytes: valid.memberLowWatermarkBytes ?? Math.floor(valid.memberHighWatermarkBytes / 2),
     leaseMs: valid.leaseMs ?? claimWorstCaseMs(valid) + 10_000,
+    clientStallTimeoutMs: valid.clientStallTimeoutMs ?? Math.max(60_000, 2 * Math.max(valid.sessionTimeoutMs, valid.shutdownTimeoutMs)),
   };
 }

@@ -16,11 +16,13 @@
  * Rebalances: on REBALANCING the member stops starting new records and commits what it has; on GROUP_JOIN it
  * forgets every queued record and every watermark (kafkajs fetches each assigned partition again from its
  * committed offset), while records in flight keep their key lanes busy until they finish, so a redelivered
- * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip.
+ * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip. A rebalance
+ * the Kafka client gives up (it fetches again in its previous generation, no join) ends the wait too; a client
+ * that neither fetches nor joins for `clientStallTimeoutMs` is stopped and started again ({@link ClientLivenessWatch}).
  */
 import type { Admin, Consumer, EachBatchPayload } from '../core/kafka-client.ts';
 import { errorSummary } from './handler-attempts.ts';
-import { createKafkaClient } from '../core/kafka-client.ts';
+import { createKafkaClient, isStaleCoordinatorError } from '../core/kafka-client.ts';
 import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { BackpressureController } from './backpressure/backpressure-controller.ts';
@@ -44,7 +46,11 @@ import { KeyParking } from './retries/key-parking.ts';
 import { ProducerForwarder } from './dead-letter/dead-letter-publisher.ts';
 import { checkTopicLayout, deadLetterTopicOf, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
 import { within } from './lifecycle/within.ts';
+import { DelayedEvents } from './delays/delayed-events.ts';
+import { readDelay } from './delays/delay-headers.ts';
+import { delayTierOf, delayTopicsOf, holdUntil, parseDelayTopic } from './delays/delay-levels.ts';
 import { MemberStallReport } from './lifecycle/member-stall-report.ts';
+import { ClientLivenessWatch } from './lifecycle/client-liveness-watch.ts';
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -98,6 +104,7 @@ export class OrderedConsumer<T = Buffer | null> {
   private readonly held: HeldTierRecords<ConsumedRecord>;
   private readonly pauses: PauseController;
   private readonly parking: KeyParking | undefined;
+  private readonly delays: DelayedEvents;
   private readonly undecodable: UndecodableBatchIntake;
   private readonly crashes: ClientCrashRecovery;
   private readonly stopped = settlable();
@@ -112,6 +119,8 @@ export class OrderedConsumer<T = Buffer | null> {
   private stopping: Promise<void> | undefined;
   private readonly stalls: MemberStallReport;
   private stallTimer: NodeJS.Timeout | undefined;
+  private readonly clientWatch: ClientLivenessWatch;
+  private clientWatchTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
   /** The liveness of the records started in the current epoch: one object per epoch, not per record. */
   private liveness: RecordLiveness | undefined;
@@ -178,6 +187,7 @@ export class OrderedConsumer<T = Buffer | null> {
       onChange: ({ topic, partition }, paused) => this.events.emit(paused ? 'consumer.partition.paused' : 'consumer.partition.resumed', { topic, partition }),
     });
     this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore, { currentOwner: () => `${this.memberId}/${this.epoch}` }) : undefined;
+    this.delays = new DelayedEvents({ groupId, levelsMs: this.options.delayLevelsMs, cancellations: this.options.cancellationStore });
     const forwarder = this.forwarder;
     this.undecodable = new UndecodableBatchIntake({
       groupId,
@@ -197,15 +207,23 @@ export class OrderedConsumer<T = Buffer | null> {
       logger: this.logger,
       events: this.events,
       restart: async () => {
+        this.clientWatch.restarted();
         await this.consumer.connect();
         await this.runClient();
       },
+      stopClient: () => this.consumer.stop(),
       onClientLost: () => this.resetPartitions({}),
       onGiveUp: (error) => {
         this.stopped.failWith(error);
         void this.stop();
       },
       isRunning: () => this.state === 'running',
+    });
+    this.clientWatch = new ClientLivenessWatch({
+      stallTimeoutMs: this.options.clientStallTimeoutMs,
+      expectsClient: () => this.state === 'running' && !this.crashes.isDown,
+      onResumedWithoutJoin: (rebalanceOpenForMs) => this.onResumedWithoutJoin(rebalanceOpenForMs),
+      onStalled: (stall) => this.crashes.stalled(stall),
     });
     this.stopped.promise.catch(() => undefined); // rejected for whoever awaits whenStopped(), never unhandled
     this.processor = new RecordProcessor(this.options, {
@@ -215,10 +233,19 @@ export class OrderedConsumer<T = Buffer | null> {
       fencingToken: () => `${this.memberId}/${this.epoch}`,
       parking: this.parking,
       tierOf: (topic) => parseRetryTopic(topic, groupId, this.options.topics),
+      delays: this.delays,
     });
     this.committer = new OffsetCommitter({
       tracker: this.tracker,
-      commitOffsets: (offsets) => this.consumer.commitOffsets(offsets),
+      // Outcomes seen by the client watch: kafkajs commits to the coordinator of its last join, even after it moved.
+      commitOffsets: (offsets) =>
+        this.consumer.commitOffsets(offsets).then(
+          () => this.clientWatch.committed(),
+          (error: unknown) => {
+            this.clientWatch.commitFailed(isStaleCoordinatorError(error));
+            throw error;
+          },
+        ),
       // While the client is down there is no group to commit to: the next owner starts from the last commit.
       holds: (topic, partition) => !this.crashes.isDown && this.assignment.has(partitionId(topic, partition)),
       rebalancing: () => this.rebalancing,
@@ -256,18 +283,25 @@ export class OrderedConsumer<T = Buffer | null> {
     this.commitTimer = setInterval(() => void this.committer.commit(), this.options.commitIntervalMs);
     this.stallTimer = setInterval(() => this.stalls.check(), this.stalls.checkIntervalMs);
     this.stallTimer.unref();
+    this.clientWatch.restarted();
+    this.clientWatchTimer = setInterval(() => this.clientWatch.check(), this.clientWatch.checkIntervalMs);
+    this.clientWatchTimer.unref();
   }
 
   private async join(): Promise<void> {
-    const { GROUP_JOIN, REBALANCING } = this.consumer.events;
+    const { GROUP_JOIN, REBALANCING, FETCH_START, FETCH } = this.consumer.events;
     this.consumer.on(REBALANCING, () => this.onRebalancing());
     this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberId, payload.memberAssignment));
+    // Signs of life of the client's fetch loop (every fetch wait, paused or not): see ClientLivenessWatch.
+    this.consumer.on(FETCH_START, () => this.clientWatch.fetchStarted());
+    this.consumer.on(FETCH, () => this.clientWatch.fetched());
     await this.checkTopics();
     await this.options.decoder?.verify?.();
     await this.forwarder.connect();
     await this.consumer.connect();
     const tiers = this.options.topics.flatMap((topic) => this.options.retryTiersMs.map((_, index) => retryTopicOf(topic, this.options.groupId, index + 1)));
-    await this.consumer.subscribe({ topics: [...this.options.topics, ...tiers], fromBeginning: this.options.startFrom === 'earliest' });
+    const delayLevels = this.options.topics.flatMap((topic) => delayTopicsOf(topic, this.options.groupId, this.options.delayLevelsMs.length));
+    await this.consumer.subscribe({ topics: [...this.options.topics, ...tiers, ...delayLevels], fromBeginning: this.options.startFrom === 'earliest' });
     if (this.options.maxEventLoopDelayMs > 0) {
       this.eventLoop = new EventLoopMonitor({
         maxDelayMs: this.options.maxEventLoopDelayMs,
@@ -305,7 +339,7 @@ export class OrderedConsumer<T = Buffer | null> {
   private async checkTopics(): Promise<void> {
     await this.admin.connect();
     try {
-      const problems = await checkTopicLayout(this.admin, this.options.topics, this.options.groupId, this.options.retryTiersMs.length);
+      const problems = await checkTopicLayout(this.admin, this.options.topics, this.options.groupId, this.options.retryTiersMs.length, this.options.delayLevelsMs.length);
       const blocking = problems.filter((problem) => !/^missing [^:]*\.dlt:/.test(problem));
       if (blocking.length > 0) throw new ConfigurationError(blocking.map((problem) => `topics: ${problem}`));
       for (const problem of problems) this.logger.warn({ problem }, 'dead-letter topic missing: dead letters wait, uncommitted, until it exists');
@@ -391,6 +425,7 @@ export class OrderedConsumer<T = Buffer | null> {
     const reserveMs = Math.min(shutdownReserveMs, this.options.shutdownTimeoutMs / 4);
     clearInterval(this.commitTimer);
     clearInterval(this.stallTimer);
+    clearInterval(this.clientWatchTimer);
     this.eventLoop?.stop();
     this.gate.clear();
     this.pauses.stopping = true;
@@ -424,7 +459,7 @@ export class OrderedConsumer<T = Buffer | null> {
       this.batchesWhilePaused++;
       return;
     }
-    const tier = parseRetryTopic(topic, this.options.groupId, this.options.topics);
+    const tier = this.waitingTopicOf(topic);
     const sourceTopic = tier?.sourceTopic ?? topic;
     // The earliest due time a record after the last one taken can have, when that record was held.
     let nextDueFloor: number | undefined;
@@ -449,13 +484,13 @@ export class OrderedConsumer<T = Buffer | null> {
    */
   private takeMessages(
     messages: EachBatchPayload['batch']['messages'],
-    { topic, partition, id, tier, sourceTopic }: { topic: string; partition: number; id: string; tier: { sourceTopic: string; tier: number } | undefined; sourceTopic: string },
+    { topic, partition, id, tier, sourceTopic }: { topic: string; partition: number; id: string; tier: ReturnType<OrderedConsumer['waitingTopicOf']>; sourceTopic: string },
     isRunning: () => boolean,
     isStale: () => boolean,
     take: (offset: string) => void,
   ): number | undefined {
-    const maxDelayMs = Math.max(0, ...this.options.retryTiersMs) * (1 + this.options.retryJitter);
-    const tierDelayMs = tier ? (this.options.retryTiersMs[tier.tier - 1] ?? 0) : 0;
+    const maxDelayMs = tier?.maxDelayMs ?? 0;
+    const tierDelayMs = tier?.delayMs ?? 0;
     let nextDueFloor: number | undefined;
     for (const message of messages) {
       if (!isRunning() || isStale()) break;
@@ -482,7 +517,14 @@ export class OrderedConsumer<T = Buffer | null> {
       const record = consumedRecordOf(message, topic, sourceTopic, partition, id, tier?.tier ?? 0, retry);
       this.tracker.track(topic, partition, message.offset, id);
       if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
-      const held = tier !== undefined && this.held.hold(id, record, dueAt);
+      // Delayed events (consumers/delays/): one pass over the headers. One due within the hold horizon is held
+      // until due; a record behind a held one of its key waits behind it; a cancel record never waits.
+      const delay = readDelay(record.rawHeaders, record.value);
+      if (delay !== undefined) {
+        record.delay = delay;
+        if (delay.kind === 'delayed') dueAt = holdUntil(delay.deliverAt, tier ? dueAt : 0, Date.now(), this.delays.holdHorizonMs);
+      }
+      const held = (tier !== undefined || delay?.kind === 'delayed' || (delay === undefined && this.held.heldFor(id) > 0)) && this.held.hold(id, record, dueAt);
       // A retry held until due is no backlog of its source topic yet (priority lanes): counted under its tier.
       this.backpressure.add(id, held ? topic : sourceTopic, sizeOf(record));
       if (!held) {
@@ -496,6 +538,20 @@ export class OrderedConsumer<T = Buffer | null> {
       if (this.pauses.shouldPauseId(id)) break;
     }
     return nextDueFloor;
+  }
+
+  /**
+   * A retry tier or a delay level: its source, its tier number, its delay (the due time of each record is its
+   * write time plus this) and the furthest due time a record may claim (later ones are capped). Undefined for a
+   * source topic.
+   */
+  private waitingTopicOf(topic: string): { sourceTopic: string; tier: number; delayMs: number; maxDelayMs: number } | undefined {
+    const { groupId, topics, retryTiersMs, retryJitter, delayLevelsMs } = this.options;
+    const retry = parseRetryTopic(topic, groupId, topics);
+    if (retry) return { ...retry, delayMs: retryTiersMs[retry.tier - 1] ?? 0, maxDelayMs: Math.max(0, ...retryTiersMs) * (1 + retryJitter) };
+    const delay = parseDelayTopic(topic, groupId, topics);
+    if (delay) return { sourceTopic: delay.sourceTopic, tier: delayTierOf(delay.level), delayMs: delayLevelsMs[delay.level - 1] ?? 0, maxDelayMs: Math.max(0, ...delayLevelsMs) };
+    return undefined;
   }
 
   private pump(): void {
@@ -568,6 +624,7 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private onRebalancing(): void {
     this.rebalancing = true;
+    this.clientWatch.rebalancing();
     this.events.emit('consumer.group.rebalancing', { groupId: this.options.groupId });
     // No queued record starts before the join, which drops them all: their claims ahead are released now, so a
     // partition's next owner does not find them leased (nor wait for them) when it starts.
@@ -578,12 +635,31 @@ export class OrderedConsumer<T = Buffer | null> {
 
   private onGroupJoin(memberId: string, assignment: Record<string, number[]>): void {
     this.memberId = memberId;
+    this.clientWatch.joined();
     this.resetPartitions(assignment);
     this.rebalancing = false;
     this.crashes.joined();
     this.events.emit('consumer.group.joined', { groupId: this.options.groupId, epoch: this.epoch, assignment });
     this.logger.info({ epoch: this.epoch, partitions: this.assignment.size }, 'joined the group');
     this.committer.joined();
+    this.pump();
+  }
+
+  /**
+   * The Kafka client fetches again after a rebalance began, without a join: its rejoin failed on an error it
+   * retries (seen when the group coordinator moved to a broker still loading the group, in a rolling restart),
+   * and its retry went back to the previous generation. Nothing of the member's changed at the rebalance but
+   * `rebalancing`, so it goes on with the partitions and records of its epoch; if the group did move on, the next
+   * heartbeat says so and the client rejoins.
+   */
+  private onResumedWithoutJoin(rebalanceOpenForMs: number): void {
+    if (this.state !== 'running' || !this.rebalancing) return;
+    this.rebalancing = false;
+    this.logger.warn(
+      { epoch: this.epoch, partitions: this.assignment.size, durationMs: rebalanceOpenForMs },
+      "the Kafka client's rejoin failed and it fetches again in its previous generation: going on with the partitions held",
+    );
+    this.events.emit('consumer.group.resumed', { groupId: this.options.groupId, epoch: this.epoch, rebalanceOpenForMs });
     this.pump();
   }
 
@@ -604,7 +680,7 @@ export class OrderedConsumer<T = Buffer | null> {
         id: partitionId(topic, partition),
         topic,
         partition,
-        sourceTopic: parseRetryTopic(topic, this.options.groupId, this.options.topics)?.sourceTopic ?? topic,
+        sourceTopic: this.waitingTopicOf(topic)?.sourceTopic ?? topic,
       })),
     );
     this.assignment = new Set(partitions.map((partition) => partition.id));

@@ -31,10 +31,12 @@ import { decideRetry, parkingAfterDeadLetter, parkingAfterHead } from './retries
 import { ParkingFencedError, parkingChanges, type KeyParking, type ParkingChange, type ParkingRef } from './retries/key-parking.ts';
 import type { ParkedKey } from './retries/parking-store.ts';
 import { deadLetterTopicOf, retryTopicOf } from './retries/topic-layout.ts';
+import type { DelayedEvents } from './delays/delayed-events.ts';
+import { maxTimerMs } from './retries/held-tier-records.ts';
 
 type AttemptsFailed = Extract<AttemptsResult, { ok: false }>;
 
-export type RecordOutcome = 'handled' | 'duplicate' | 'forwarded' | 'dead-lettered' | 'fenced' | 'abandoned';
+export type RecordOutcome = 'handled' | 'duplicate' | 'forwarded' | 'dead-lettered' | 'fenced' | 'abandoned' | 'cancelled';
 
 /** Whether the record still belongs to this member's current assignment, and the stop signal. */
 export interface RecordLiveness {
@@ -55,6 +57,8 @@ export interface RecordProcessorDeps {
   parking: KeyParking | undefined;
   /** The source topic and tier of a retry-tier topic; undefined for a source topic. */
   tierOf: (topic: string) => { sourceTopic: string; tier: number } | undefined;
+  /** Delayed events: levels and cancellations (consumers/delays/). */
+  delays?: DelayedEvents;
 }
 
 const maxEventIdLength = 200;
@@ -152,7 +156,7 @@ export class RecordProcessor<T> {
    * succeeds at the first attempt costs no promise here beyond the handler's own.
    */
   start(record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
-    if (this.plain && record.tier === 0 && (this.options.ordering === 'none' || hasKey(record))) {
+    if (this.plain && record.tier === 0 && record.delay === undefined && (this.options.ordering === 'none' || hasKey(record))) {
       try {
         if (this.startPlain(record, live, sink)) return;
       } catch (error) {
@@ -210,7 +214,8 @@ export class RecordProcessor<T> {
    * its start ({@link ClaimAhead}) at the next {@link claimAhead}.
    */
   offer(record: ConsumedRecord): void {
-    if (this.ahead && record.tier === 0 && (this.options.ordering === 'none' || hasKey(record))) this.ahead.offer(record);
+    // Not a delayed event or a cancellation: they leave through the delay gate, never reaching a claim step.
+    if (this.ahead && record.tier === 0 && record.delay === undefined && (this.options.ordering === 'none' || hasKey(record))) this.ahead.offer(record);
   }
 
   /** Claims the records offered, in fetch order, up to the window (all in one turn: one store call). */
@@ -232,7 +237,7 @@ export class RecordProcessor<T> {
   process(record: ConsumedRecord, live: RecordLiveness, sink?: RecordSink): Promise<RecordOutcome> {
     const work = this.workOf(record, live);
     work.sink = sink;
-    const processing = this.plain && work.tier === 0 && (this.options.ordering === 'none' || hasKey(record)) ? this.handlePlain(work) : this.processOrAbandon(work);
+    const processing = this.plain && work.tier === 0 && record.delay === undefined && (this.options.ordering === 'none' || hasKey(record)) ? this.handlePlain(work) : this.processOrAbandon(work);
     const settled = processing.catch((error: unknown) => this.again(work, error));
     const ahead = this.ahead;
     if (!ahead) return settled;
@@ -294,6 +299,7 @@ export class RecordProcessor<T> {
 
   private async processOrAbandon(work: Work<T>): Promise<RecordOutcome> {
     const { record } = work;
+    if (record.delay?.kind === 'cancel') return this.recordCancel(work, record.delay.cancels);
     // 1. decode (and the checks that need no handler: a key, an age)
     const decoded = await this.decode(work);
     // 2. parking gate
@@ -307,6 +313,11 @@ export class RecordProcessor<T> {
       const followed = await this.followHead(work, parked);
       if (typeof followed === 'string') return followed;
       parked = followed.head; // back in the queue as its head (or the key was unparked meanwhile): handle it now
+    }
+    // 2b. delay gate (consumers/delays/): not due yet -> a delay level, its key parked behind it; cancelled -> skipped
+    if (record.delay !== undefined) {
+      const delayed = await this.delayGate(work, parked);
+      if (delayed) return delayed;
     }
 
     // 3. claim
@@ -435,12 +446,68 @@ export class RecordProcessor<T> {
       if (!state || state.queue[0] === eventId) return { head: state };
       parked = state;
     }
-    const delay = this.options.retryTiersMs[parked.headTier - 1] ?? 0;
-    const failure: ForwardFailure = { attempt: work.retry.attempts, firstFailureAt: work.firstFailureAt, dueAt: Date.now() + delay, tier: parked.headTier, level: work.retry.level };
-    const sent = await this.publisher.publish(retryTopicOf(work.origin.topic, this.options.groupId, parked.headTier), work.record, failure, work.origin, this.publishContext(work));
+    const wait = this.deps.delays?.behindHead(work.origin.topic, parked.headTier) ?? { topic: retryTopicOf(work.origin.topic, this.options.groupId, parked.headTier), delayMs: this.options.retryTiersMs[parked.headTier - 1] ?? 0 };
+    const failure: ForwardFailure = { attempt: work.retry.attempts, firstFailureAt: work.firstFailureAt, dueAt: Date.now() + wait.delayMs, tier: parked.headTier, level: work.retry.level };
+    const sent = await this.publisher.publish(wait.topic, work.record, failure, work.origin, this.publishContext(work));
     if (sent.kind === 'reduced') return this.afterDeadLetter(work, parked, 'forward-rejected', undefined, work.retry.attempts, undefined);
     this.deps.events.emit('consumer.record.retried', { ...reference(work.record), tier: parked.headTier });
     return 'forwarded';
+  }
+
+  /**
+   * A delayed event that is its key's head (or whose key is not parked): not due yet, it goes to the delay level
+   * that fits what is left, and its key parks behind it like behind a retry (successors follow it there); due
+   * within the hold horizon (the intake holds those, so only after a clock step), it waits here. Due, it is looked
+   * up in the group's cancellations: cancelled, it is skipped and its key's queue moves on. Undefined: handle it.
+   */
+  private async delayGate(work: Work<T>, parked: ParkedKey | undefined): Promise<RecordOutcome | undefined> {
+    const { record, eventId } = work;
+    if (record.delay?.kind !== 'delayed') return undefined;
+    const delays = this.deps.delays;
+    for (let remaining = record.delay.deliverAt - Date.now(); remaining > 0; remaining = record.delay.deliverAt - Date.now()) {
+      const wait = delays?.levelFor(work.origin.topic, remaining);
+      if (!wait) {
+        await this.pause(Math.min(remaining, maxTimerMs), work.live); // never early (and never a timer Node cuts to 1 ms)
+        continue;
+      }
+      // Cancelled meanwhile: skipped at this check, so its key (parked behind it) moves on now, not at the old due time.
+      if (await this.isCancelled(work)) return this.skipCancelled(work, parked);
+      const parking = this.options.ordering === 'none' || !hasKey(record) ? undefined : this.deps.parking;
+      let parkedNow = parked;
+      if (parking) parkedNow = await this.changeParking(work, parkingChanges.headOnTier(eventId, wait.tier, work.origin.offset, Date.now()));
+      const failure: ForwardFailure = { attempt: work.retry.attempts, firstFailureAt: work.firstFailureAt, dueAt: Date.now() + wait.delayMs, tier: wait.tier, level: work.retry.level };
+      const sent = await this.publisher.publish(wait.topic, record, failure, work.origin, this.publishContext(work));
+      if (sent.kind === 'reduced') return this.afterDeadLetter(work, parkedNow, 'forward-rejected', undefined, work.retry.attempts, undefined);
+      if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...logFields(work), status: 'delayed', dueInMs: remaining, delayTopic: wait.topic }, 'delayed event sent to a delay level');
+      return 'forwarded';
+    }
+    if (await this.isCancelled(work)) return this.skipCancelled(work, parked);
+    return undefined;
+  }
+
+  /** Whether the group's cancellations name the event (false without a store). */
+  private isCancelled(work: Work<T>): Promise<boolean> {
+    const cancellations = this.deps.delays?.cancellations;
+    return cancellations ? this.durably(work, () => cancellations.isCancelled(work.eventId)) : Promise.resolve(false);
+  }
+
+  /** A cancelled delayed event: not handled, and its key's queue moves past it. */
+  private async skipCancelled(work: Work<T>, parked: ParkedKey | undefined): Promise<RecordOutcome> {
+    if (parked) await this.changeParking(work, (current) => current && parkingAfterHead(current, work.eventId));
+    this.deps.logger.info({ ...logFields(work), status: 'cancelled' }, 'delayed event cancelled before its due time; not handled');
+    return 'cancelled';
+  }
+
+  /** A cancel record (`producer.cancel`): the cancellation is stored at once, whatever its key waits on; never handled. */
+  private async recordCancel(work: Work<T>, cancels: string): Promise<RecordOutcome> {
+    const cancellations = this.deps.delays?.cancellations;
+    if (!cancellations) {
+      this.deps.logger.warn({ ...logFields(work), cancels, status: 'ignored' }, 'cancel record ignored: this consumer has no cancellationStore');
+      return 'cancelled';
+    }
+    await this.durably(work, () => cancellations.cancel(cancels));
+    this.deps.logger.info({ ...logFields(work), cancels, status: 'cancel-recorded' }, 'cancellation of a delayed event recorded');
+    return 'cancelled';
   }
 
   /** Dead-letters the event, then its key's parking queue advances past it (see {@link afterDeadLetter}). */
@@ -690,16 +757,21 @@ function sourceEventIdOf(record: ConsumedRecord): string {
 }
 
 /** Dead-letter reasons that are the event's own failure (an unparked key is held for them under 'hold'). */
-const ownFailures: ReadonlySet<DeadLetterReason> = new Set(['retries-exhausted', 'non-retryable', 'handler-timeout', 'id-conflict', 'forward-rejected']);
+const ownFailures: ReadonlySet<DeadLetterReason> = new Set(['retries-exhausted', 'non-retryable', 'handler-timeout', 'id-conflict', 'forward-rejected', 'unknown-event-type']);
 
 function hasKey(record: ConsumedRecord): boolean {
   return record.key !== null && record.key.length > 0;
 }
 
-/** Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it. */
+/**
+ * Milliseconds since the event occurred (`orderly-occurred-at`), else since the broker stored it; for a delayed
+ * event, since its due time when that is later: a delay is no backlog (an event delayed a day is not a day old
+ * when it comes due, and `maxEventAgeMs` would dead-letter every delay longer than itself as expired).
+ */
 function ageOf(record: ConsumedRecord): number {
   const occurredAt = Date.parse(recordHeader(record, headerNames.occurredAt) ?? '');
-  return Date.now() - (Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp));
+  const since = Number.isFinite(occurredAt) ? occurredAt : Number(record.timestamp);
+  return Date.now() - (record.delay?.kind === 'delayed' ? Math.max(since, record.delay.deliverAt) : since);
 }
 
 function reference(record: ConsumedRecord) {

@@ -22,6 +22,8 @@ export const errorCodes = [
   'STOPPED',
   'UNDECODABLE_BATCH',
   'CLIENT_CRASHED',
+  'UNKNOWN_EVENT_TYPE',
+  'CLIENT_STALLED',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];
@@ -84,5 +86,19 @@ export class NonRetryableError extends OrderlyError {
 export class IdConflictError extends OrderlyError {
   constructor(message: string, options: Omit<OrderlyErrorOptions, 'retriable'> = {}) {
     super('ID_CONFLICT', message, { ...options, retriable: false });
+  }
+}
+
+/**
+ * An event of a type the handler has no case for (the typed router, `route`): it will never succeed here, so
+ * it goes straight to the DLT as `unknown-event-type`, and the events after it go on.
+ */
+export class UnknownEventTypeError extends OrderlyError {
+  readonly eventType: string | undefined;
+
+  constructor(eventType: string | undefined, known: readonly string[], options: Omit<OrderlyErrorOptions, 'retriable'> = {}) {
+    const what = eventType === undefined ? 'an event without a type (no orderly-event-type header)' : `event type ${JSON.stringify(eventType.slice(0, 200))}`;
+    super('UNKNOWN_EVENT_TYPE', `no handler case for ${what}; the cases are ${known.join(', ')}`, { ...options, retriable: false });
+    this.eventType = eventType;
   }
 }

@@ -47,6 +47,11 @@ export const headerNames = {
   scheduledFor: 'orderly-scheduled-for',
   /** The schedule's name. */
   schedule: 'orderly-schedule',
+  // Delayed events (consumers/delays/).
+  /** When a delayed event may be handled, epoch ms: set by the producer, kept by every forward. */
+  deliverAt: 'orderly-deliver-at',
+  /** On a cancel record: the id of the delayed event it cancels. */
+  cancels: 'orderly-cancels',
 } as const;
 
 /** One header exactly as on the wire: the name's bytes and the value's bytes (null for a null value). */

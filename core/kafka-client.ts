@@ -160,6 +160,18 @@ export function isUnknownTopicError(error: unknown): boolean {
   return false;
 }
 
+/**
+ * True when a call failed because it went to a group coordinator that is not one (NOT_COORDINATOR) or to a
+ * coordinator the client no longer knows ("Broker n not found in the cached metadata"), also once retries ran out.
+ */
+export function isStaleCoordinatorError(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    const { type, name } = cause as { type?: unknown; name?: unknown };
+    if (type === 'NOT_COORDINATOR_FOR_GROUP' || name === 'KafkaJSBrokerNotFound') return true;
+  }
+  return false;
+}
+
 /** Makes `connect()` of every admin, producer and consumer of `kafka` fail with {@link explainConnectError}. */
 function withClearConnectErrors(kafka: InstanceType<typeof Kafka>, options: ValidKafkaClientOptions): InstanceType<typeof Kafka> {
   const explained = <T extends { connect(): Promise<void> }>(client: T): T => {

@@ -110,6 +110,12 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     },
     'consumer.batch.undecodable': ({ topic, partition, action }) => metrics.undecodableBatches.inc({ group, topic: labels(topic).topic, partition: `${partition}`, action }),
     'consumer.client.crashed': ({ restart }) => metrics.clientCrashes.inc({ group, restart }),
+    'consumer.client.stalled': ({ reason, restart }) => metrics.clientStalls.inc({ group, reason, restart }),
+    // The rebalance ended without a join: the member goes on in the generation it had joined.
+    'consumer.group.resumed': () => {
+      metrics.rejoinsAbandoned.inc({ group });
+      if (state === 'rebalancing') state = 'joined';
+    },
     'consumer.group.joined': () => {
       joinedOnce = true;
       stuckForwards.clear(); // a partition still stuck reports again when its record is processed again

@@ -47,6 +47,8 @@ export const metricNames = [
   'orderly_lag_poll_failures_total',
   'orderly_undecodable_batches_total',
   'orderly_client_crashes_total',
+  'orderly_client_stalls_total',
+  'orderly_rejoins_abandoned_total',
   'orderly_cron_ticks_published_total',
   'orderly_cron_tick_lateness_seconds',
   'orderly_cron_slots_skipped_total',
@@ -138,6 +140,8 @@ export class OrderlyMetrics {
   readonly lagPollFailures: Counter<'group'>;
   readonly undecodableBatches: Counter<'group' | 'topic' | 'partition' | 'action'>;
   readonly clientCrashes: Counter<'group' | 'restart'>;
+  readonly clientStalls: Counter<'group' | 'reason' | 'restart'>;
+  readonly rejoinsAbandoned: Counter<'group'>;
   readonly cronTicksPublished: Counter<'schedule' | 'mode'>;
   readonly cronTickLateness: Histogram<'schedule' | 'mode'>;
   readonly cronSlotsSkipped: Counter<'schedule'>;
@@ -221,6 +225,12 @@ export class OrderlyMetrics {
 
     this.undecodableBatches = counter('orderly_undecodable_batches_total', 'Record batches that could not be decoded; action: blocked (the partition stops there) or skipped (a stub went to the DLT)', ['group', 'topic', 'partition', 'action']);
     this.clientCrashes = counter('orderly_client_crashes_total', "Crashes of the Kafka client's consumer; restart: kafkajs, member (after a backoff) or none (the member stops)", ['group', 'restart']);
+    this.clientStalls = counter(
+      'orderly_client_stalls_total',
+      "The Kafka client's consumer neither fetched nor joined for clientStallTimeoutMs, or its commits went to a coordinator that is no longer one; reason: rebalance, fetch or commit; restart: member (stopped, started again) or none (the member stops)",
+      ['group', 'reason', 'restart'],
+    );
+    this.rejoinsAbandoned = counter('orderly_rejoins_abandoned_total', "Rebalances that ended without a join: the Kafka client's rejoin failed and it fetched again in its previous generation", ['group']);
 
     // Cron schedules (scheduling/): label `schedule` is the schedule's name; `mode` is live or catch-up.
     this.cronTicksPublished = counter('orderly_cron_ticks_published_total', 'Ticks committed by this instance as leader; mode: live (came due while it led) or catch-up (missed before)', ['schedule', 'mode']);

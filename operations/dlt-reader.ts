@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { OrderlyError } from '../core/errors.ts';
 import type { Admin, Kafka } from '../core/kafka-client.ts';
-import { compareDltRecords, toDltRecord, type DltRecord } from './dlt-record.ts';
+import { toDltRecord, type DltRecord } from './dlt-record.ts';
+import { FirstDltRecords } from './first-dlt-records.ts';
 
 export interface PartitionWatermarks {
   partition: number;
@@ -95,14 +96,14 @@ export class DltReader {
 
   /**
    * Every record `keep` accepts, sorted by partition and offset, then the first `limit`. The whole topic is
-   * read before the limit applies, so the same filters select the same records in a dry run and the real one.
+   * read before the limit applies, so the same filters select the same records in a dry run and the real one;
+   * at most twice `limit` records are held meanwhile ({@link FirstDltRecords}).
    */
   async readAll(topic: string, keep: (record: DltRecord) => boolean = () => true, limit = Infinity): Promise<{ records: DltRecord[]; watermarks: PartitionWatermarks[] }> {
-    const records: DltRecord[] = [];
+    const first = new FirstDltRecords(limit);
     const watermarks = await this.read(topic, (record) => {
-      if (keep(record)) records.push(record);
+      if (keep(record)) first.add(record);
     });
-    records.sort(compareDltRecords);
-    return { records: records.slice(0, limit), watermarks };
+    return { records: first.result(), watermarks };
   }
 }

@@ -10,3 +10,4 @@ export * from './dlt-replayer.ts';
 export * from './topic-settings.ts';
 export * from './topic-declaration.ts';
 export * from './parked-key-release.ts';
+export * from './dlt-replay-preparation.ts';

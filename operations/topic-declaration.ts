@@ -38,11 +38,13 @@ function shown(name: string, value: string): string {
 
 /** The topics of one declaration, each with the settings it should have. */
 function topicsOf(declaration: TopicDeclaration): { topic: string; settings: TopicSettings }[] {
-  const layout = topicLayoutOf(declaration.topic, declaration.group, declaration.tiers);
+  const layout = topicLayoutOf(declaration.topic, declaration.group, declaration.tiers, declaration.delayLevels);
   return [
     { topic: layout.source, settings: declaration.settings },
     ...layout.retries.map((topic) => ({ topic, settings: declaration.retries })),
     { topic: layout.deadLetter, settings: declaration.deadLetter },
+    // Delay levels hold records the way retry tiers do: the same settings (never compacted).
+    ...layout.delays.map((topic) => ({ topic, settings: declaration.retries })),
   ];
 }
 
@@ -82,7 +84,7 @@ export async function checkDeclaredTopics(admin: Admin, declarations: readonly T
   const existing = new Set(await admin.listTopics());
   for (const declaration of declarations) {
     // Missing topics and partition counts: the layout's own check, with its fix in each line.
-    for (const problem of await checkTopicLayout(admin, [declaration.topic], declaration.group, declaration.tiers)) {
+    for (const problem of await checkTopicLayout(admin, [declaration.topic], declaration.group, declaration.tiers, declaration.delayLevels)) {
       const topic = /^missing ([^,:\s]+)/.exec(problem)?.[1] ?? /^(\S+) has/.exec(problem)?.[1] ?? declaration.topic;
       differences.push({ topic, setting: problem.startsWith('missing') ? 'exists' : 'partitions', declared: '', actual: '', message: problem });
     }

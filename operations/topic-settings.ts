@@ -30,6 +30,8 @@ export interface TopicDeclaration {
   group: string;
   /** Retry tiers (the consumer's `retryTiersMs` length). @defaultValue 4 */
   tiers: number;
+  /** Delay levels `<topic>.<group>.delay.<n>` (the consumer's `delayLevelsMs` length; settings of the retry tiers). @defaultValue 0 */
+  delayLevels: number;
   /** Partition count of the source (needed to create it); the tiers and the DLT always get the source's. */
   partitions?: number;
   /** Settings of the source. */
@@ -112,6 +114,7 @@ const declarationSchema = settingsSchema
     topic: kafkaName,
     group: kafkaName,
     tiers: z.number().int().min(0).max(20).default(4),
+    delayLevels: z.number().int().min(0).max(10).default(0),
     partitions: positiveInt.max(100_000).optional(),
     deadLetter: settingsSchema
       .omit({ replicationFactor: true })
@@ -152,7 +155,7 @@ export function declareTopics(inputs: readonly unknown[], where = 'topics', defa
       problems.push(...problemsOf(parsed.error.issues, `${where}[${index}]`));
       return;
     }
-    const { topic, group, tiers, partitions, deadLetter, ...rest } = parsed.data;
+    const { topic, group, tiers, delayLevels, partitions, deadLetter, ...rest } = parsed.data;
     const settings = settingsOf(rest);
     if (settings.minInsyncReplicas !== undefined && settings.replicationFactor !== undefined && settings.minInsyncReplicas > settings.replicationFactor) {
       problems.push(`${where}[${index}].minInsyncReplicas: (${settings.minInsyncReplicas}) must not exceed replicationFactor (${settings.replicationFactor}), or no acks=all write could succeed`);
@@ -161,6 +164,7 @@ export function declareTopics(inputs: readonly unknown[], where = 'topics', defa
       topic,
       group,
       tiers,
+      delayLevels,
       settings,
       retries: { ...settings, cleanupPolicy: 'delete' },
       deadLetter: { ...settings, retentionMs: -1, ...settingsOf(deadLetter ?? {}), cleanupPolicy: 'delete' },

@@ -29,8 +29,9 @@ import { BackpressureError, MissingKeyError, PublishBatchError, RateLimitError }
 import { TokenBucket } from './token-bucket.ts';
 import { activeTraceparent } from './trace-parent.ts';
 
-export type { EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
-import type { EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
+export type { CancelRequest, DeliveryOptions, EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
+import type { CancelRequest, DeliveryOptions, EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
+import { cancelRecordOf, deliveryHeaders, deliveryTimeOf } from './delivery-time.ts';
 
 interface PreparedEvent {
   event: OutgoingEvent;
@@ -138,9 +139,9 @@ export class EventProducer {
    * round trip (about 1 / acknowledgement latency per key); different keys are not held back. Publish a key's
    * events together with {@link EventProducer.publishBatch} to send them in one request.
    */
-  async publish<V>(event: OutgoingEvent<V>): Promise<PublishedEvent> {
+  async publish<V>(event: OutgoingEvent<V>, delivery?: DeliveryOptions): Promise<PublishedEvent> {
     try {
-      const [published] = await this.publishBatch([event]);
+      const [published] = await this.publishBatch([delivery ? { ...event, ...delivery } : event]);
       return published as PublishedEvent;
     } catch (error) {
       if (!(error instanceof PublishBatchError)) throw error;
@@ -159,6 +160,19 @@ export class EventProducer {
    */
   publishBatch<V>(events: readonly OutgoingEvent<V>[]): Promise<PublishedEvent[]> {
     return this.#start(() => events.map((event) => this.#prepare(event)));
+  }
+
+  /**
+   * Cancels a delayed event before its due time: publishes a cancel record (no value, header `orderly-cancels`)
+   * with the event's key, so it lands on the event's partition after it. A consumer with a `cancellationStore`
+   * records the cancellation as soon as it reads it and skips the event when it comes due. Too late (the event
+   * was handled already) it changes nothing. Resolves once the broker acknowledged the cancel record.
+   */
+  async cancel(request: CancelRequest): Promise<PublishedEvent> {
+    const topic = request.topic ?? this.#options.topic;
+    if (!topic) throw new OrderlyError('CONFIGURATION', 'the cancel names no topic and the producer has no topic option');
+    const [published] = await this.publishEncodedBatch([cancelRecordOf({ ...request, topic })]);
+    return published as PublishedEvent;
   }
 
   /**
@@ -266,7 +280,9 @@ export class EventProducer {
     return written;
   }
 
-  #prepare(event: OutgoingEvent): PreparedEvent {
+  #prepare(given: OutgoingEvent): PreparedEvent {
+    // A delay becomes a due time once, here: a retry of a failed publish keeps it (see notWritten).
+    const event = given.delayMs === undefined ? given : { ...given, deliverAt: deliveryTimeOf(given), delayMs: undefined };
     const topic = event.topic ?? this.#options.topic;
     if (!topic) throw new OrderlyError('CONFIGURATION', 'the event names no topic and the producer has no topic option');
     const key = event.key as unknown;
@@ -283,7 +299,7 @@ export class EventProducer {
         occurredAt: occurredAt.toISOString(),
         ...(traceparent === undefined ? {} : { traceparent }),
       },
-      event.headers,
+      deliveryHeaders(event, event.headers),
     );
     return { event, topic, eventId, occurredAt, headers, orderKey: orderKeyOf(topic, event.key) };
   }

@@ -8,3 +8,4 @@ export * from './token-bucket.ts';
 export * from './trace-parent.ts';
 export * from './event-id.ts';
 export * from './outgoing-event.ts';
+export * from './delivery-time.ts';

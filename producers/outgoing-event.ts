@@ -17,6 +17,27 @@ export interface OutgoingEvent<V = unknown> {
   occurredAt?: Date;
   /** Extra headers; they cannot replace an envelope header. */
   headers?: Record<string, string | Buffer>;
+  /**
+   * A delayed event: written now, handed to a consumer's handler no earlier than this (docs/scheduling.md,
+   * "Delayed events"), in order with its key's other events. Give this or `delayMs`. @defaultValue none: due at once
+   */
+  deliverAt?: Date | number;
+  /** A delayed event due this many ms after it is published. @defaultValue none */
+  delayMs?: number;
+}
+
+/** When a published event may be handled: `publish(event, { deliverAt })` or `{ delayMs }`. */
+export interface DeliveryOptions {
+  deliverAt?: Date | number;
+  delayMs?: number;
+}
+
+/** What `cancel` needs to reach the consumer of a delayed event: its id, and its key (the cancel record goes to the event's partition). */
+export interface CancelRequest {
+  eventId: string;
+  key: string | Buffer;
+  /** @defaultValue the producer's `topic` option */
+  topic?: string;
 }
 
 export interface PublishedEvent {

@@ -15,3 +15,4 @@ export * from './subject-name-strategy.ts';
 export * from './schema-compatibility.ts';
 export * from './schema-directory.ts';
 export * from './schema-contract.ts';
+export * from './decimal-bytes.ts';

@@ -100,6 +100,7 @@ function eventFlags(command: Command): Command {
     .option('--fail-rate <share>', 'share of events whose handler fails 1 to 4 times, then succeeds', numberFlag('--fail-rate'), defaultDemoOptions.failRate)
     .option('--poison-rate <share>', 'share of events whose handler always fails (dead-lettered)', numberFlag('--poison-rate'), defaultDemoOptions.poisonRate)
     .option('--partitions <n>', 'partitions of the topic when the demo creates it', numberFlag('--partitions'), defaultDemoOptions.partitions)
+    .option('--delay-ms <ms>', 'delayed events: each is due a random time from 0 to this many ms after it is published (demo verify checks none was applied early)', numberFlag('--delay-ms'), defaultDemoOptions.delayMs)
     .option('--via-outbox', 'publish through the transactional outbox (PostgreSQL): demo_published and the outbox rows commit together, relays publish', false);
 }
 

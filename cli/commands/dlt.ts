@@ -13,11 +13,11 @@ import { DltRateLimiter } from '../../operations/dlt-rate-limiter.ts';
 import { DltReader } from '../../operations/dlt-reader.ts';
 import type { DltRecord } from '../../operations/dlt-record.ts';
 import { DltReplayStore } from '../../operations/dlt-replay-store.ts';
-import { DltReplayer, planDltReplay, type ReplayItem } from '../../operations/dlt-replayer.ts';
+import { DltReplayer } from '../../operations/dlt-replayer.ts';
+import { checkReplayDestinations, prepareDltReplay, replayedItemsOf } from '../../operations/dlt-replay-preparation.ts';
 import { RedisIdempotencyStore } from '../../consumers/idempotency/redis-idempotency-store.ts';
-import type { ParkedKey } from '../../consumers/retries/parking-store.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
-import { deadLetterTopicOf, retryTopicOf } from '../../consumers/retries/topic-layout.ts';
+import { deadLetterTopicOf } from '../../consumers/retries/topic-layout.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import { dltRecordJson, dltRecordText, shownKey, shownText, type ShownDltRecord } from '../support/dlt-format.ts';
 import { groupId, positiveInteger, nonNegativeInteger, ratePerSecond, timePoint, topicName } from '../support/option-parsers.ts';
@@ -116,27 +116,22 @@ export function registerDltCommand(program: Command): void {
       await withRedis(options.redis, async (redis) => {
         const parkingStore = new RedisParkingStore({ redis, groupId: options.group });
         const replayStore = new DltReplayStore({ redis, groupId: options.group });
-        const counts = await replayStore.replaysOf(records);
-        const parked = new Map<string, ParkedKey | undefined>();
-        for (const record of records) {
-          const id = `${record.partition}\u0000${record.key ?? ''}`;
-          if (!parked.has(id)) parked.set(id, await parkingStore.get(options.topic, record.partition, record.key ?? ''));
-        }
-        const plan = planDltReplay(records, {
+        const plan = await prepareDltReplay(records, {
           sourceTopic: options.topic,
           groupId: options.group,
           maxReplays: options.maxReplays,
           includeReplayed: options.includeReplayed,
-          replaysOf: (record) => counts.get(record) ?? 0,
-          parkedStateOf: (record) => parked.get(`${record.partition}\u0000${record.key ?? ''}`),
+          parkingStore,
+          replayStore,
         });
-        const selected = plan.filter((item) => item.action === 'source' || item.action === 'lane');
+        const selected = replayedItemsOf(plan);
         const willReplay = options.confirm === selected.length ? 'replay' : 'would replay';
         for (const item of plan) {
           const label = { source: willReplay, lane: willReplay, refused: 'REFUSED', skipped: 'skip' }[item.action];
           console.log(`${label.padEnd(12)} p${item.record.partition}@${item.record.offset} key=${shownKey(item.record)} event=${shownText(item.eventId, '?')} reason=${shownText(item.record.reason, '?')} -> ${shownText(item.destination, '?')}`);
         }
-        await requireDestinations(kafka, selected, options.topic, retryTopicOf(options.topic, options.group, 1), { dltTopic, allowRepartitioned: options.allowRepartitioned });
+        const warnings = await withAdmin(kafka, (admin) => checkReplayDestinations(admin, selected, { sourceTopic: options.topic, groupId: options.group, dltTopic, allowRepartitioned: options.allowRepartitioned }));
+        for (const warning of warnings) console.error(`warning: ${warning}; replaying anyway (--allow-repartitioned)`);
         const confirmed = requireConfirm(options.confirm, selected.length, 'replayed');
         const count = (action: string) => plan.filter((item) => item.action === action).length;
         const summary = `${selected.length} record(s) selected of ${records.length} matching in ${dltTopic}: ${count('source')} to the source topic, ${count('lane')} into parked keys' lanes; ${count('refused')} refused, ${count('skipped')} skipped`;
@@ -210,56 +205,4 @@ function describePurge(plan: ReturnType<typeof planDltPurge>[number], confirmed:
   if (!plan.blockedBy) return `p${plan.partition}: ${purged}${plan.purged.length === 0 ? ' (empty)' : ''}`;
   const blocker: DltRecord = plan.blockedBy;
   return `p${plan.partition}: ${purged}; ${plan.kept} record(s) stay: offset ${blocker.offset} (key ${shownKey(blocker)}, ${shownText(blocker.reason, '?')}) was not replayed, and Kafka deletes only a prefix of a partition`;
-}
-
-/**
- * Every topic and partition the selected records would be written to exists: the source topic, and tier 1 for
- * the lanes of parked keys. Checked before anything changes (no marker forgotten, nothing produced), in a dry
- * run too, so a deleted or shrunk topic is named at once rather than after the producer's retries.
- */
-async function requireDestinations(
-  kafka: Kafka,
-  selected: readonly ReplayItem[],
-  sourceTopic: string,
-  tierOneTopic: string,
-  { dltTopic, allowRepartitioned }: { dltTopic: string; allowRepartitioned: boolean },
-): Promise<void> {
-  const needed = new Map<string, { role: string; partitions: Set<number> }>();
-  const need = (topic: string, role: string, partition: number) => {
-    const entry = needed.get(topic) ?? { role, partitions: new Set<number>() };
-    entry.partitions.add(partition);
-    needed.set(topic, entry);
-  };
-  for (const item of selected) {
-    // A lane falls back to the source topic when its key was unparked meanwhile: a lane needs both.
-    need(sourceTopic, 'source topic', item.record.partition);
-    if (item.action === 'lane') need(tierOneTopic, 'tier 1 topic (the lane of a parked key)', item.record.partition);
-  }
-  if (needed.size === 0) return;
-  await withAdmin(kafka, async (admin) => {
-    const existing = new Set(await admin.listTopics());
-    for (const [topic, { role, partitions }] of needed) {
-      if (!existing.has(topic)) {
-        throw new OrderlyError('CONFIGURATION', `cannot replay: the ${role} ${topic} does not exist: nothing was changed. Create it with \`orderly topics create\` (or check --topic and --group)`, { context: { topic } });
-      }
-      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-      const count = topics[0]?.partitions.length ?? 0;
-      const missing = [...partitions].filter((partition) => partition >= count).sort((a, b) => a - b);
-      if (missing.length > 0) {
-        throw new OrderlyError('CONFIGURATION', `cannot replay: the ${role} ${topic} has ${count} partition(s), but the records selected include partition ${missing.join(', ')}: a replay keeps each record's partition, so per-key order holds. Nothing was changed. Give the topic back its partitions, or narrow the selection (--key)`, { context: { topic } });
-      }
-    }
-    // The DLT has the source's partition count when made by `orderly topics create`. A source that gained
-    // partitions since maps a key to another partition: a record replayed to its old partition would be handled
-    // apart from (and out of order with) the later events of its key.
-    const sourceCount = (await admin.fetchTopicMetadata({ topics: [sourceTopic] })).topics[0]?.partitions.length ?? 0;
-    const dltCount = (await admin.fetchTopicMetadata({ topics: [dltTopic] })).topics[0]?.partitions.length ?? 0;
-    if (sourceCount !== dltCount) {
-      const difference = `the source topic ${sourceTopic} has ${sourceCount} partition(s) and the DLT ${dltTopic} has ${dltCount}: the source was repartitioned, so a key may now map to another partition than the one its records are replayed to, and per-key order can break`;
-      if (!allowRepartitioned) {
-        throw new OrderlyError('CONFIGURATION', `cannot replay: ${difference}. Nothing was changed. Replay anyway with --allow-repartitioned (once the key's later events are handled), or replay by hand`, { context: { topic: sourceTopic } });
-      }
-      console.error(`warning: ${difference}; replaying anyway (--allow-repartitioned)`);
-    }
-  });
 }

@@ -1,5 +1,5 @@
 /**
- * `orderly schemas check | register | diff`: the schema contract.
+ * `orderly schemas check | register | diff`: the schema contract; `orderly schemas codegen`: TypeScript types for it.
  * Files map to subjects as `schemas/schema-directory.ts` says: `subjects.json` in the folder, else the subject
  * the producers' strategy names (`--subject-name-strategy`, default `topic` like the producer: `<topic>-value`,
  * so `--topic` is needed); versions are `<Name>.avsc`, `<Name>.v2.avsc`, ...
@@ -8,7 +8,9 @@ import { Option, type Command } from 'commander';
 import { ConfigurationError } from '../../core/errors.ts';
 import { defaultStackDir } from '../../infra/stack/stack-paths.ts';
 import { readSettings } from '../../infra/stack/stack-settings.ts';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readSchemaFile } from '../../schemas/avro-type.ts';
+import { generateEventTypes, staleness } from '../../schemas/codegen/event-types-codegen.ts';
 import { checkSchemas } from '../../schemas/schema-contract.ts';
 import { compareSchemas } from '../../schemas/schema-compatibility.ts';
 import { readSchemaDirectory } from '../../schemas/schema-directory.ts';
@@ -103,6 +105,30 @@ export function registerSchemasCommand(program: Command): void {
           process.exitCode = 1;
         }
       }
+    });
+
+  schemas
+    .command('codegen')
+    .description('write TypeScript types for every schema of the folder and the event types of each topic; with --check, exit 1 when the file is stale instead')
+    .option('--dir <dir>', 'folder of .avsc files (and topics.json: { "<topic>": ["<record name>", ...] })', 'schemas/avro')
+    .requiredOption('--out <file>', 'the TypeScript file to write (or to check)')
+    .option('--topic <topic>', 'a topic that carries every record of the folder')
+    .option('--check', 'write nothing; exit 1 when the file differs from what the schemas generate (for CI)')
+    .action((options: { dir: string; out: string; topic?: string; check?: boolean }) => {
+      const generated = generateEventTypes({ dir: options.dir, ...(options.topic === undefined ? {} : { topic: options.topic }) });
+      if (!options.check) {
+        writeFileSync(options.out, generated);
+        console.log(`wrote ${options.out}`);
+        return;
+      }
+      const problem = staleness(existsSync(options.out) ? readFileSync(options.out, 'utf8') : undefined, generated);
+      if (problem === undefined) {
+        console.log(`${options.out} is up to date with ${options.dir}`);
+        return;
+      }
+      const again = ['orderly schemas codegen', '--dir', options.dir, ...(options.topic === undefined ? [] : ['--topic', options.topic]), '--out', options.out].join(' ');
+      console.error(`${options.out} is stale: ${problem}.\nRegenerate it with \`${again}\` and commit the result.`);
+      process.exitCode = 1;
     });
 
   schemas

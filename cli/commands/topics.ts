@@ -21,6 +21,7 @@ interface TopicsOptions {
   file?: string;
   group?: string;
   tiers?: number;
+  delayLevels?: number;
   partitions?: number;
   replicationFactor?: number;
   minInsyncReplicas?: number;
@@ -40,6 +41,7 @@ function declarationOptions(command: Command): Command {
     .option('--group <group>', 'the consumer group: its retry tiers and DLT (required with <topic>)', groupId)
     .option('--file <path>', `a topics file (default: ./${defaultFile} when no <topic> is given)`)
     .option('--tiers <count>', "how many retry tiers (the consumer's retryTiersMs length) (default: 4)", nonNegativeInteger('--tiers'))
+    .option('--delay-levels <count>', "how many delay levels <topic>.<group>.delay.<n> for delayed events (the consumer's delayLevelsMs length) (default: 0)", nonNegativeInteger('--delay-levels'))
     .option('--partitions <count>', 'partition count of the source (needed to create it)', positiveInteger('--partitions'))
     .option('--replication-factor <n>', "copies of each partition (default: 3 on a cluster of three or more brokers, else the broker's)", positiveInteger('--replication-factor'))
     .option('--min-insync-replicas <n>', "replicas that must acknowledge an acks=all write (default: 2 on a cluster of three or more brokers, else the broker's)", positiveInteger('--min-insync-replicas'))
@@ -52,7 +54,7 @@ function declarationOptions(command: Command): Command {
 
 /** The declarations of a command line: one from <topic> and flags, or those of a topics file. */
 export function declarationsOf(topic: string | undefined, options: TopicsOptions, cwd = process.cwd()): TopicDeclaration[] {
-  const settingFlags = ['replicationFactor', 'minInsyncReplicas', 'retention', 'dltRetention', 'maxMessageBytes', 'cleanupPolicy', 'partitions', 'tiers', 'group'] as const;
+  const settingFlags = ['replicationFactor', 'minInsyncReplicas', 'retention', 'dltRetention', 'maxMessageBytes', 'cleanupPolicy', 'partitions', 'tiers', 'delayLevels', 'group'] as const;
   if (topic === undefined) {
     const path = resolve(cwd, options.file ?? defaultFile);
     if (!existsSync(path)) {
@@ -66,6 +68,7 @@ export function declarationsOf(topic: string | undefined, options: TopicsOptions
   if (!options.group) throw new ConfigurationError(['--group is required with <topic>: the retry tiers and the DLT belong to a consumer group']);
   const input: Record<string, unknown> = { topic, group: options.group };
   if (options.tiers !== undefined) input.tiers = options.tiers;
+  if (options.delayLevels !== undefined) input.delayLevels = options.delayLevels;
   if (options.partitions !== undefined) input.partitions = options.partitions;
   if (options.replicationFactor !== undefined) input.replicationFactor = options.replicationFactor;
   if (options.minInsyncReplicas !== undefined) input.minInsyncReplicas = options.minInsyncReplicas;
@@ -95,10 +98,11 @@ export function registerTopicsCommand(program: Command): void {
       const declarations = await onThisCluster(admin, given);
       const created = new Set(await createDeclaredTopics(admin, declarations));
       for (const declaration of declarations) {
-        const layout = topicLayoutOf(declaration.topic, declaration.group, declaration.tiers);
-        for (const name of [layout.source, ...layout.retries, layout.deadLetter]) console.log(`${created.has(name) ? 'created' : 'exists '}  ${name}`);
+        const layout = topicLayoutOf(declaration.topic, declaration.group, declaration.tiers, declaration.delayLevels);
+        const names = [layout.source, ...layout.retries, layout.deadLetter, ...layout.delays];
+        for (const name of names) console.log(`${created.has(name) ? 'created' : 'exists '}  ${name}`);
         const partitions = (await admin.fetchTopicMetadata({ topics: [declaration.topic] })).topics[0]!.partitions.length;
-        console.log(`${[layout.source, ...layout.retries, layout.deadLetter].filter((name) => created.has(name)).length} topic(s) created; the source has ${partitions} partition(s)`);
+        console.log(`${names.filter((name) => created.has(name)).length} topic(s) created; the source has ${partitions} partition(s)`);
       }
       const differences = await checkDeclaredTopics(admin, declarations);
       for (const difference of differences) console.log(`PROBLEM  ${difference.message}`);
@@ -125,8 +129,8 @@ export function registerTopicsCommand(program: Command): void {
         for (const difference of differences) console.log(`PROBLEM  ${difference.message}`);
         if (differences.length > 0) return;
         for (const declaration of declarations) {
-          const layout = topicLayoutOf(declaration.topic, declaration.group, declaration.tiers);
-          console.log(`ok  ${declaration.topic}, ${layout.retries.length} retry tier(s) and ${layout.deadLetter} exist with the same partition count and the declared settings`);
+          const layout = topicLayoutOf(declaration.topic, declaration.group, declaration.tiers, declaration.delayLevels);
+          console.log(`ok  ${declaration.topic}, ${layout.retries.length} retry tier(s), ${layout.delays.length} delay level(s) and ${layout.deadLetter} exist with the same partition count and the declared settings`);
         }
       });
     });

@@ -13,6 +13,10 @@ export const helpExamples: Record<string, string[]> = {
   schemas: ['orderly schemas check --dir schemas/avro --subject-name-strategy topic-record --topic ledger'],
   'schemas check': ['orderly schemas check --dir schemas/avro --subject-name-strategy topic-record --topic ledger --registry http://localhost:8081 --json'],
   'schemas register': ['orderly schemas register --dir schemas/avro --subject-name-strategy topic-record --topic ledger --registry http://localhost:8081'],
+  'schemas codegen': [
+    'orderly schemas codegen --dir schemas/avro --topic accounts.ledger --out examples/ledger/ledger-event-types.ts',
+    'orderly schemas codegen --dir schemas/avro --topic accounts.ledger --out examples/ledger/ledger-event-types.ts --check',
+  ],
   'schemas diff': ['orderly schemas diff schemas/avro/FundsDeposited.avsc schemas/avro/FundsDeposited.v2.avsc'],
   demo: ['orderly demo --events 20000 --keys 500 --chaos'],
   'demo run': ['orderly demo run --events 20000 --keys 500 --fail-rate 0.02 --chaos'],
@@ -40,6 +44,7 @@ export const helpExamples: Record<string, string[]> = {
   'cron init': ['orderly cron init --schedule-topic orderly.schedules --replication-factor 3'],
   'cron run': ["orderly cron run --name nightly-report --schedule '0 0 2 * * *' --timezone Europe/Berlin --topic reports --missed-slots skip"],
   'cron list': ['orderly cron list', 'orderly cron list --json'],
+  console: ['orderly console', 'orderly console --group billing --port 8088 --no-payloads', 'orderly console --metrics http://127.0.0.1:9464/metrics --metrics http://127.0.0.1:9465/metrics'],
   lag: ['orderly lag --group billing --topic orders', 'orderly lag --group billing --topic orders --topic refunds --json'],
 };
 

@@ -13,6 +13,8 @@ export const deadLetterReasons = [
   'undecodable-batch',
   /** The broker rejected every forward of the record (too large, invalid): its reduced form is in the DLT. */
   'forward-rejected',
+  /** The handler has no case for the event's type (the typed router, `route`): `UnknownEventTypeError`. */
+  'unknown-event-type',
 ] as const;
 
 export type DeadLetterReason = (typeof deadLetterReasons)[number];

@@ -6,11 +6,19 @@
  * again), tells the member that it holds no partition any more, and then either lets kafkajs restart itself
  * (a retriable error), restarts it with a backoff (a non-retriable one, `restartOnCrash: true`), or has the
  * member stop with the error (`restartOnCrash: false`).
+ *
+ * A stall the member's {@link ClientLivenessWatch} saw (the client neither joined nor fetched for its timeout,
+ * without crashing) is handled as a crash the member detected: reported the same way (`consumer.client.stalled`),
+ * the client stopped (within a bound) and restarted with the backoff. A client that does not even stop within
+ * that bound is beyond repair in this process: the member stops with `CLIENT_STALLED`, so that whatever
+ * supervises the process starts a fresh one.
  */
 import { OrderlyError } from '../../core/errors.ts';
 import type { Consumer } from '../../core/kafka-client.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ConsumerEventEmitter } from '../events.ts';
+import type { ClientStall } from '../lifecycle/client-liveness-watch.ts';
+import { within } from '../lifecycle/within.ts';
 
 export interface ClientCrashRecoveryOptions {
   groupId: string;
@@ -26,6 +34,10 @@ export interface ClientCrashRecoveryOptions {
   onGiveUp(error: OrderlyError): void;
   /** True while the member runs (no restart once it stops). */
   isRunning(): boolean;
+  /** Stops the Kafka client's consumer (leaves the group, keeps the subscription): before a restart after a stall. */
+  stopClient?(): Promise<void>;
+  /** How long {@link stopClient} may take after a stall. @defaultValue 15000 */
+  stopClientTimeoutMs?: number;
 }
 
 interface Down {
@@ -34,6 +46,8 @@ interface Down {
   message: string;
   restart: 'kafkajs' | 'member' | 'none';
   restartAt?: number;
+  /** Set for a stall the member detected (no crash event). */
+  stalled?: boolean;
 }
 
 /** The first restart waits this long; each failed one doubles it, up to {@link maxBackoffMs}. */
@@ -69,8 +83,11 @@ export class ClientCrashRecovery {
     if (!this.down) return { ready: true, reasons: [] };
     const { errorType, message, restart, restartAt } = this.down;
     const next =
-      restart === 'kafkajs' ? 'the Kafka client restarts it' : restart === 'member' ? `restart ${this.restarts} in ${Math.max(0, (restartAt ?? 0) - Date.now())} ms` : 'restartOnCrash is false: the member stops';
-    return { ready: false, reasons: [`group ${this.options.groupId}: the Kafka client consumer crashed (${errorType}: ${message}); ${next}`] };
+      restart === 'member' && restartAt === undefined
+        ? 'stopping it before a restart'
+        : restart === 'kafkajs' ? 'the Kafka client restarts it' : restart === 'member' ? `restart ${this.restarts} in ${Math.max(0, (restartAt ?? 0) - Date.now())} ms` : 'restartOnCrash is false: the member stops';
+    const what = this.down.stalled ? 'stalled' : 'crashed';
+    return { ready: false, reasons: [`group ${this.options.groupId}: the Kafka client consumer ${what} (${errorType}: ${message}); ${next}`] };
   }
 
   /** No more restarts (the member stops). */
@@ -78,6 +95,42 @@ export class ClientCrashRecovery {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.unsubscribe();
+  }
+
+  /**
+   * The client neither joined nor fetched for the watch's timeout: reported (error line, `consumer.client.stalled`,
+   * not ready), the member forgets its partitions, the client is stopped and then restarted with the backoff
+   * (`restartOnCrash: false`, or a client that does not stop in time: the member stops with `CLIENT_STALLED`).
+   */
+  stalled({ reason, stalledForMs }: ClientStall): void {
+    if (this.down || !this.options.isRunning()) return;
+    const restart = this.options.restartOnCrash ? 'member' : 'none';
+    const message =
+      reason === 'rebalance'
+        ? `no join for ${stalledForMs} ms after a rebalance began, and no fetch`
+        : reason === 'commit'
+          ? `every commit for ${stalledForMs} ms refused by a group coordinator that is no longer one; only a new join finds the current one`
+          : `no fetch for ${stalledForMs} ms, and no rebalance`;
+    this.down = { since: Date.now(), errorType: 'CLIENT_STALLED', message, restart, stalled: true };
+    this.options.onClientLost();
+    this.options.events.emit('consumer.client.stalled', { groupId: this.options.groupId, reason, stalledForMs, restart });
+    this.options.logger.error({ reason, stalledForMs, restart }, `the Kafka client consumer stalled (${message}): ${reason === 'commit' ? 'nothing is committed' : 'nothing is fetched'}; stopping it${restart === 'member' ? ' and starting it again' : ''}`);
+    const giveUp = (why: string) => {
+      this.stop();
+      this.options.onGiveUp(new OrderlyError('CLIENT_STALLED', `the Kafka client consumer of group ${this.options.groupId} stalled (${message}) and ${why}`));
+    };
+    if (restart === 'none') return giveUp('restartOnCrash is false');
+    const timeoutMs = this.options.stopClientTimeoutMs ?? 15_000;
+    void within(this.options.stopClient?.() ?? Promise.resolve(), timeoutMs).then(({ settled }) => {
+      if (!this.options.isRunning() || this.down?.stalled !== true) return;
+      if (!settled) {
+        this.options.logger.error({ durationMs: timeoutMs }, 'the stalled Kafka client consumer did not stop in time: the member stops (CLIENT_STALLED) for its process to be started again');
+        return giveUp(`did not stop within ${timeoutMs} ms`);
+      }
+      const restartInMs = this.backoffMs();
+      this.down.restartAt = Date.now() + restartInMs;
+      this.scheduleRestart(restartInMs);
+    });
   }
 
   private onCrash(error: Error, kafkajsRestarts: boolean): void {

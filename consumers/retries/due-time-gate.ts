@@ -3,6 +3,8 @@
  * no polling. The consumer asks {@link DueTimeGate.isHeld} when it decides what to pause, and is told through
  * `onChange` when a hold ends.
  */
+import { maxTimerMs } from './held-tier-records.ts';
+
 export class DueTimeGate {
   private readonly onChange: () => void;
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -24,7 +26,8 @@ export class DueTimeGate {
     const timer = setTimeout(() => {
       this.timers.delete(partitionId);
       this.onChange();
-    }, Math.max(0, dueAt - Date.now()));
+      // Capped (Node fires a longer timeout after 1 ms): released early, the partition is fetched and held again.
+    }, Math.min(maxTimerMs, Math.max(0, dueAt - Date.now())));
     this.timers.set(partitionId, timer);
   }
 

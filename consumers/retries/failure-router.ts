@@ -3,7 +3,8 @@
  * next retry tier with a jittered due time, or the DLT with a reason, and what that does to its key's parking
  * queue (the hold/release policy). Pure: the processor carries the decision out.
  *
- * `NonRetryableError`, decode errors and whatever `isRetryable` rejects go straight to the DLT. An
+ * `NonRetryableError`, decode errors, `UnknownEventTypeError` (as `unknown-event-type`) and whatever
+ * `isRetryable` rejects go straight to the DLT. An
  * `isRetryable` callback that throws is a handler failure too: the event is dead-lettered as `non-retryable`,
  * with the callback's error, never lost and never retried blindly.
  */
@@ -28,7 +29,7 @@ export interface RetryPolicyOptions {
 /** Whether `error` may be retried; an `isRetryable` that throws says no, and its error is returned instead. */
 export function retryabilityOf(error: unknown, isRetryable?: (error: unknown) => boolean): { retryable: true } | { retryable: false; callbackError?: unknown } {
   if (error instanceof NonRetryableError) return { retryable: false };
-  if (error instanceof OrderlyError && (error.code === 'NON_RETRYABLE' || error.code === 'DECODE' || error.code === 'ID_CONFLICT')) return { retryable: false };
+  if (error instanceof OrderlyError && (error.code === 'NON_RETRYABLE' || error.code === 'DECODE' || error.code === 'ID_CONFLICT' || error.code === 'UNKNOWN_EVENT_TYPE')) return { retryable: false };
   if (!isRetryable) return { retryable: true };
   try {
     return isRetryable(error) === true ? { retryable: true } : { retryable: false };
@@ -51,6 +52,7 @@ export function decideRetry(
 ): RetryDecision {
   if (hung) return { kind: 'dead-letter', reason: 'handler-timeout' };
   if (error instanceof OrderlyError && error.code === 'ID_CONFLICT') return { kind: 'dead-letter', reason: 'id-conflict' };
+  if (error instanceof OrderlyError && error.code === 'UNKNOWN_EVENT_TYPE') return { kind: 'dead-letter', reason: 'unknown-event-type' };
   const retryability = retryabilityOf(error, options.isRetryable);
   if (!retryability.retryable) return { kind: 'dead-letter', reason: 'non-retryable', error: retryability.callbackError };
   const nextTier = currentTier + 1;

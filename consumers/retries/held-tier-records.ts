@@ -105,8 +105,10 @@ export class HeldTierRecords<R> {
     }
     if (partition.timer !== undefined && partition.timerDueAt <= head.dueAt) return;
     clearTimeout(partition.timer);
-    partition.timerDueAt = head.dueAt;
-    partition.timer = setTimeout(() => this.fire(partitionId, partition), Math.max(0, head.dueAt - Date.now()));
+    partition.timerDueAt = Math.min(head.dueAt, Date.now() + maxTimerMs);
+    // Capped: Node fires a longer timeout after 1 ms (a delayed event a month out would re-arm every ms); the
+    // capped timer fires early, releases nothing not due, and sets the next one.
+    partition.timer = setTimeout(() => this.fire(partitionId, partition), Math.min(maxTimerMs, Math.max(0, head.dueAt - Date.now())));
   }
 
   private fire(partitionId: string, partition: PartitionHold<R>): void {
@@ -131,6 +133,9 @@ export class HeldTierRecords<R> {
     if (released.length > 0) this.deps.release(released);
   }
 }
+
+/** The longest delay `setTimeout` keeps (2^31 - 1 ms, about 24.8 days). */
+export const maxTimerMs = 2_147_483_647;
 
 function earlier<R>(left: Held<R>, right: Held<R>): boolean {
   return left.dueAt < right.dueAt || (left.dueAt === right.dueAt && left.sequence < right.sequence);

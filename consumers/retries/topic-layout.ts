@@ -6,6 +6,7 @@
  */
 import { ConfigurationError } from '../../core/errors.ts';
 import type { Admin } from '../../core/kafka-client.ts';
+import { delayTopicsOf } from '../delays/delay-levels.ts';
 
 export function retryTopicOf(topic: string, groupId: string, tier: number): string {
   return `${topic}.${groupId}.retry.${tier}`;
@@ -31,13 +32,16 @@ export interface TopicLayout {
   source: string;
   retries: string[];
   deadLetter: string;
+  /** The delay levels `<topic>.<group>.delay.<n>` (consumers/delays/delay-levels.ts); empty without delay levels. */
+  delays: string[];
 }
 
-export function topicLayoutOf(topic: string, groupId: string, tierCount: number): TopicLayout {
+export function topicLayoutOf(topic: string, groupId: string, tierCount: number, delayLevelCount = 0): TopicLayout {
   return {
     source: topic,
     retries: Array.from({ length: tierCount }, (_, index) => retryTopicOf(topic, groupId, index + 1)),
     deadLetter: deadLetterTopicOf(topic, groupId),
+    delays: delayTopicsOf(topic, groupId, delayLevelCount),
   };
 }
 
@@ -63,8 +67,8 @@ async function maxMessageBytesOf(admin: Admin, topics: readonly string[]): Promi
  * room for the forward's headers, so any record the source took can be forwarded whole. Returns the topics it
  * created.
  */
-export async function ensureTopicLayout(admin: Admin, options: { topic: string; groupId: string; tierCount: number; partitions?: number }): Promise<string[]> {
-  const layout = topicLayoutOf(options.topic, options.groupId, options.tierCount);
+export async function ensureTopicLayout(admin: Admin, options: { topic: string; groupId: string; tierCount: number; delayLevelCount?: number; partitions?: number }): Promise<string[]> {
+  const layout = topicLayoutOf(options.topic, options.groupId, options.tierCount, options.delayLevelCount);
   const existing = new Set(await admin.listTopics());
   let partitions = options.partitions;
   if (existing.has(layout.source)) {
@@ -73,7 +77,7 @@ export async function ensureTopicLayout(admin: Admin, options: { topic: string; 
   } else if (partitions === undefined) {
     throw new ConfigurationError([`topic "${layout.source}" does not exist: create it, or give its partition count (--partitions)`]);
   }
-  const wanted = [layout.source, ...layout.retries, layout.deadLetter].filter((topic) => !existing.has(topic));
+  const wanted = [layout.source, ...layout.retries, layout.deadLetter, ...layout.delays].filter((topic) => !existing.has(topic));
   if (wanted.length > 0) {
     const sourceMax = existing.has(layout.source) ? (await maxMessageBytesOf(admin, [layout.source])).get(layout.source) : undefined;
     // Tiers and the DLT take whatever the source takes, plus our headers; the DLT keeps its records until an
@@ -91,16 +95,16 @@ export async function ensureTopicLayout(admin: Admin, options: { topic: string; 
  * Problems with the layout of each source topic: missing topics, partition counts that differ, or a tier or
  * DLT that takes smaller records than its source (a forward of a large record would then always be rejected).
  */
-export async function checkTopicLayout(admin: Admin, sourceTopics: readonly string[], groupId: string, tierCount: number): Promise<string[]> {
-  const layouts = sourceTopics.map((topic) => topicLayoutOf(topic, groupId, tierCount));
+export async function checkTopicLayout(admin: Admin, sourceTopics: readonly string[], groupId: string, tierCount: number, delayLevelCount = 0): Promise<string[]> {
+  const layouts = sourceTopics.map((topic) => topicLayoutOf(topic, groupId, tierCount, delayLevelCount));
   const existing = new Set(await admin.listTopics());
   const problems: string[] = [];
   for (const layout of layouts) {
-    const all = [layout.source, ...layout.retries, layout.deadLetter];
+    const all = [layout.source, ...layout.retries, layout.deadLetter, ...layout.delays];
     const missing = all.filter((topic) => !existing.has(topic));
     if (missing.length > 0) {
       // The DLT apart: a consumer may start without it, never without its source or tiers.
-      const create = `create them with \`orderly topics create ${layout.source} --group ${groupId} --tiers ${tierCount}\``;
+      const create = `create them with \`orderly topics create ${layout.source} --group ${groupId} --tiers ${tierCount}${delayLevelCount > 0 ? ` --delay-levels ${delayLevelCount}` : ''}\``;
       const missingSourceOrTiers = missing.filter((topic) => topic !== layout.deadLetter);
       if (missingSourceOrTiers.length > 0) problems.push(`missing ${missingSourceOrTiers.join(', ')}: ${create}`);
       if (missing.includes(layout.deadLetter)) problems.push(`missing ${layout.deadLetter}: ${create}`);

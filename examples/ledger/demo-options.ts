@@ -46,6 +46,8 @@ export interface DemoOptions {
   inbox?: DemoInboxMode;
   /** Publish through the transactional outbox (PostgreSQL only): relays publish what the writer committed. @defaultValue false */
   viaOutbox?: boolean;
+  /** Delayed events: each is due a random time from 0 to this many ms after it is published (`deliverAt`). @defaultValue 0: none delayed */
+  delayMs?: number;
 }
 
 export const demoInboxModes = ['batch', 'per-event'] as const;
@@ -65,6 +67,7 @@ export const defaultDemoOptions = {
   stallTimeoutSeconds: 180,
   inbox: 'batch',
   viaOutbox: false,
+  delayMs: 0,
 } satisfies Partial<DemoOptions>;
 
 const name = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be 1 to 200 letters, digits, ".", "_" or "-" (it is part of topic names)');
@@ -85,6 +88,7 @@ const optionsSchema = z
     stallTimeoutSeconds: z.number().min(10, 'must be at least 10 seconds'),
     inbox: z.enum(demoInboxModes, { message: `must be ${demoInboxModes.join(' or ')}` }),
     viaOutbox: z.boolean(),
+    delayMs: z.number().int('must be a whole number of ms').min(0, 'must be at least 0 ms').max(86_400_000, 'must be at most a day (86400000 ms)'),
   })
   .superRefine((options, context) => {
     if (options.failRate + options.poisonRate > 1) {
@@ -108,3 +112,5 @@ function flagOf(option: string): string {
 
 /** The retry tiers of the demo's workers, in ms: short, so a run shows the whole ladder in seconds. */
 export const demoRetryTiersMs = [1_000, 5_000];
+/** The workers' delay levels (docs/scheduling.md): delayed events due within 10 s are held in memory, later ones wait on a level. */
+export const demoDelayLevelsMs = [5_000, 60_000];

@@ -47,7 +47,8 @@ export async function runLedgerDemo(connections: DemoConnections, store: LedgerS
   if (options.viaOutbox) await ensureDemoOutbox(connections, options);
   const kafka = createKafkaClient({ brokers: connections.kafkaBrokers.split(','), clientId: 'ledger-demo-progress' });
   const layout = topicLayoutOf(topic, group, demoRetryTiersMs.length);
-  const before = { ...(await store.counts()), retried: await recordsWritten(kafka, layout.retries), deadLettered: await recordsWritten(kafka, [layout.deadLetter]) };
+  // Read before the workers start; like the progress reads below, tried again while a cluster node is away (2 minutes at most).
+  const before = await triedAgainFor(120_000, async () => ({ ...(await store.counts()), retried: await recordsWritten(kafka, layout.retries), deadLettered: await recordsWritten(kafka, [layout.deadLetter]) }));
 
   const display = new ProgressDisplay();
   const pool = new WorkerPool(workerCommand, (line) => display.note(line));
@@ -150,4 +151,18 @@ export async function runLedgerDemo(connections: DemoConnections, store: LedgerS
       `${relays ? `; ${relays.killed} outbox relay(s) SIGKILLed, ${relays.crashed} crashed` : ''}`,
   );
   return report.ok ? 0 : 1;
+}
+
+/** `step`, tried again each 2 s while it fails, for up to `patienceMs` (each failure said on stderr). */
+async function triedAgainFor<T>(patienceMs: number, step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + patienceMs;
+  for (;;) {
+    try {
+      return await step();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      process.stderr.write(`reading the starting counts failed (${(error as Error).message}); trying again\n`);
+      await sleep(2_000);
+    }
+  }
 }

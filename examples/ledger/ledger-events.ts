@@ -7,19 +7,23 @@
  * `transient:<n>` fails the handler's first n attempts (n = 1..4: 1 and 2 recover in place, 3 and 4 climb to
  * the first retry tier), `poison` fails every attempt (dead-lettered once the ladder is exhausted). The draw
  * is `Math.random()` per event, at the shares given; `demo_published.fault` records the outcome.
+ *
+ * The event types are generated from the schemas (`npm run codegen` writes ./ledger-event-types.ts; `npm test`
+ * fails when it is stale): the values the producer writes are checked against them, and the workers route each
+ * event to the case of its type (`balanceChange`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../core/package-root.ts';
+import { route } from '../../consumers/routing/event-router.ts';
 import type { OutgoingEvent } from '../../producers/event-producer.ts';
 import { newEventId } from '../../producers/event-id.ts';
+import { accountsLedgerEventTypes, type AccountClosedInput, type AccountOpenedInput, type AccountsLedgerEvents, type FundsDepositedInput, type FundsWithdrawnInput } from './ledger-event-types.ts';
 
 export const faultHeader = 'ledger-demo-fault';
 
-export const ledgerEventTypes = ['AccountOpened', 'FundsDeposited', 'FundsWithdrawn', 'AccountClosed'] as const;
-export type LedgerEventType = (typeof ledgerEventTypes)[number];
-
-export const ledgerNamespace = 'orderly.ledger';
+/** An event type by record name: `AccountOpened`, `FundsDeposited`, `FundsWithdrawn`, `AccountClosed`. */
+export type LedgerEventType = keyof AccountsLedgerEvents;
 
 function schemaText(file: string): string {
   // From the package root, so the compiled demo (dist/examples/ledger) finds the same files.
@@ -53,6 +57,8 @@ export interface PublishedLedgerEvent {
   /** Epoch ms; the `orderly-occurred-at` header. */
   occurredAt: number;
   runId: string;
+  /** A delayed event's due time, epoch ms (`orderly-deliver-at`); undefined when not delayed. */
+  dueAt?: number;
 }
 
 /** What the generator knows of an account: its last published sequence and balance. */
@@ -72,6 +78,8 @@ export interface LedgerEventGeneratorOptions {
   runId: string;
   /** Accounts already published to (sequence and balance go on from there). */
   accounts: Map<string, AccountPlan>;
+  /** Delayed events: each is due a random time from 0 to this many ms after it is generated. 0: none delayed. */
+  delayMs?: number;
 }
 
 /** Builds the next events, one random account at a time. */
@@ -100,7 +108,11 @@ export class LedgerEventGenerator {
     const draw = Math.random();
     const fault: Fault = draw < poisonRate ? 'poison' : draw < poisonRate + failRate ? 'transient' : 'none';
     const failures = fault === 'transient' ? 1 + Math.floor(Math.random() * 4) : 0;
-    return { eventId: newEventId(), accountId, sequence, type, amountMinor, fault, failures, occurredAt: Date.now(), runId };
+    const occurredAt = Date.now();
+    const delayMs = this.#options.delayMs ?? 0;
+    const event: PublishedLedgerEvent = { eventId: newEventId(), accountId, sequence, type, amountMinor, fault, failures, occurredAt, runId };
+    if (delayMs > 0) event.dueAt = occurredAt + Math.floor(Math.random() * delayMs);
+    return event;
   }
 }
 
@@ -110,39 +122,33 @@ export function toOutgoingEvent(event: PublishedLedgerEvent): OutgoingEvent {
   const headers: Record<string, string> = {};
   if (event.fault === 'transient') headers[faultHeader] = `transient:${event.failures}`;
   if (event.fault === 'poison') headers[faultHeader] = 'poison';
-  const common = { key: accountId, type: `${ledgerNamespace}.${event.type}`, eventId: event.eventId, occurredAt: new Date(event.occurredAt), headers };
+  const common = { key: accountId, type: accountsLedgerEventTypes[event.type], eventId: event.eventId, occurredAt: new Date(event.occurredAt), headers, ...(event.dueAt === undefined ? {} : { deliverAt: event.dueAt }) };
   switch (event.type) {
     case 'AccountOpened':
-      return { ...common, schema: writerSchemas.AccountOpened, value: { accountId, sequence, owner: `owner of ${accountId}`, currency: 'EUR' } };
+      return { ...common, schema: writerSchemas.AccountOpened, value: { accountId, sequence, owner: `owner of ${accountId}`, currency: 'EUR' } satisfies AccountOpenedInput };
     case 'FundsDeposited':
+      // v1 has no channel: the input type leaves it out (it has a default), and v2 readers read 'unknown'.
       return sequence % 2 === 0
-        ? { ...common, schema: writerSchemas.FundsDepositedV1, value: { accountId, sequence, amountMinor: event.amountMinor, currency: 'EUR' } }
-        : { ...common, schema: writerSchemas.FundsDepositedV2, value: { accountId, sequence, amountMinor: event.amountMinor, currency: 'EUR', channel: 'transfer' } };
+        ? { ...common, schema: writerSchemas.FundsDepositedV1, value: { accountId, sequence, amountMinor: event.amountMinor, currency: 'EUR' } satisfies FundsDepositedInput }
+        : { ...common, schema: writerSchemas.FundsDepositedV2, value: { accountId, sequence, amountMinor: event.amountMinor, currency: 'EUR', channel: 'transfer' } satisfies FundsDepositedInput };
     case 'FundsWithdrawn':
-      return { ...common, schema: writerSchemas.FundsWithdrawn, value: { accountId, sequence, amountMinor: -event.amountMinor, currency: 'EUR' } };
+      return { ...common, schema: writerSchemas.FundsWithdrawn, value: { accountId, sequence, amountMinor: -event.amountMinor, currency: 'EUR' } satisfies FundsWithdrawnInput };
     case 'AccountClosed':
-      return { ...common, schema: schemaText('AccountClosed.avsc'), value: { accountId, sequence, reason: null } };
+      return { ...common, schema: schemaText('AccountClosed.avsc'), value: { accountId, sequence } satisfies AccountClosedInput };
   }
 }
 
-/** A decoded ledger event as the worker reads it. */
-export interface LedgerEventValue {
-  accountId: string;
-  sequence: number;
-  amountMinor?: number;
-}
-
-/** The change an event makes to its account's balance, in minor units. */
-export function balanceChangeOf(eventType: string | undefined, value: LedgerEventValue): number {
-  switch (eventType) {
-    case `${ledgerNamespace}.FundsDeposited`:
-      return Number(value.amountMinor ?? 0);
-    case `${ledgerNamespace}.FundsWithdrawn`:
-      return -Number(value.amountMinor ?? 0);
-    default:
-      return 0;
-  }
-}
+/**
+ * The change an event makes to its account's balance, in minor units: one case per event type of the topic (a
+ * type added to the schemas without a case here does not compile). An event of a type the ledger does not know
+ * throws `UnknownEventTypeError`: it goes to the DLT as `unknown-event-type`, and its account goes on.
+ */
+export const balanceChange = route<AccountsLedgerEvents, [], number>({
+  AccountOpened: () => 0,
+  FundsDeposited: ({ value }) => value.amountMinor,
+  FundsWithdrawn: ({ value }) => -value.amountMinor,
+  AccountClosed: () => 0,
+});
 
 /** Throws when the event is marked to fail this attempt (see the module comment). */
 export function failIfMarked(headers: Record<string, string>, attempt: number): void {

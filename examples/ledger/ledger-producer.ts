@@ -4,11 +4,12 @@
  * is sent, so the verifier knows of every event that may be in Kafka. With `viaOutbox`, each chunk's
  * `demo_published` rows and outbox rows commit in one transaction instead (outbox-ledger-producer.ts).
  */
+import { ConfigurationError } from '../../core/errors.ts';
 import { createKafkaClient } from '../../core/kafka-client.ts';
 import { ensureTopicLayout } from '../../consumers/retries/topic-layout.ts';
 import { EventProducer } from '../../producers/event-producer.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
-import { demoRetryTiersMs, type DemoConnections, type ValidDemoOptions } from './demo-options.ts';
+import { demoDelayLevelsMs, demoRetryTiersMs, type DemoConnections, type ValidDemoOptions } from './demo-options.ts';
 import { LedgerEventGenerator, toOutgoingEvent } from './ledger-events.ts';
 import type { LedgerStore } from './ledger-store.ts';
 import { produceThroughOutbox } from './outbox-ledger-producer.ts';
@@ -16,14 +17,28 @@ import { produceThroughOutbox } from './outbox-ledger-producer.ts';
 /** Events recorded and published per round trip. */
 const chunkSize = 2_000;
 
-/** Creates the topic layout of the demo's topic and group; returns the topics it created. */
+/** How long topic creation is tried again while the cluster does not answer (a node restarting, no controller). */
+const topicSetupPatienceMs = 120_000;
+
+/**
+ * Creates the topic layout of the demo's topic and group; returns the topics it created. A failure other than a
+ * configuration problem (a node of a cluster restarting, the controller quorum electing) is tried again each
+ * 2 s for up to 2 minutes, each try said on stderr, before it fails the run.
+ */
 export async function ensureDemoTopics(connections: DemoConnections, options: Pick<ValidDemoOptions, 'topic' | 'group' | 'partitions'>): Promise<string[]> {
-  const admin = createKafkaClient({ brokers: connections.kafkaBrokers.split(','), clientId: 'ledger-demo-admin' }).admin();
-  await admin.connect();
-  try {
-    return await ensureTopicLayout(admin, { topic: options.topic, groupId: options.group, tierCount: demoRetryTiersMs.length, partitions: options.partitions });
-  } finally {
-    await admin.disconnect();
+  const deadline = Date.now() + topicSetupPatienceMs;
+  for (let attempt = 1; ; attempt++) {
+    const admin = createKafkaClient({ brokers: connections.kafkaBrokers.split(','), clientId: 'ledger-demo-admin' }).admin();
+    try {
+      await admin.connect();
+      return await ensureTopicLayout(admin, { topic: options.topic, groupId: options.group, tierCount: demoRetryTiersMs.length, delayLevelCount: demoDelayLevelsMs.length, partitions: options.partitions });
+    } catch (error) {
+      if (error instanceof ConfigurationError || Date.now() > deadline) throw error;
+      process.stderr.write(`creating the demo topics failed (${(error as Error).message}); trying again (attempt ${attempt + 1})\n`);
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
   }
 }
 
@@ -49,6 +64,7 @@ export async function produceLedgerEvents(
   await store.setup();
   const runId = new Date(startedAt).toISOString();
   const generator = new LedgerEventGenerator({ ...options, runId, accounts: await store.accountPlans() });
+  if (options.viaOutbox && options.delayMs > 0) throw new ConfigurationError(['--delay-ms with --via-outbox: the outbox relay publishes no delays (docs/scheduling.md, "Limits")']);
   if (options.viaOutbox) {
     // demo_published and the outbox rows commit together; relays publish (docs/outbox.md).
     const published = await produceThroughOutbox(connections, options, generator, onProgress, outboxRelay);

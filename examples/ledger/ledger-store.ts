@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import type { EventHandler } from '../../consumers/options.ts';
 import type { DemoInboxMode } from './demo-options.ts';
-import type { AccountPlan, Fault, LedgerEventType, LedgerEventValue, PublishedLedgerEvent } from './ledger-events.ts';
+import type { AccountPlan, Fault, LedgerEventType, PublishedLedgerEvent } from './ledger-events.ts';
+import type { AccountsLedgerValue } from './ledger-event-types.ts';
 
 export interface AppliedLedgerRow {
   /** Increases in commit order for one account (its events are applied one after another). */
@@ -30,6 +31,8 @@ export interface PublishedLedgerRow {
   /** Epoch ms. */
   occurredAt: number;
   runId: string;
+  /** A delayed event's due time, epoch ms; undefined when not delayed. */
+  dueAt?: number;
 }
 
 export interface AccountRow {
@@ -56,7 +59,7 @@ export interface LedgerStore {
    * The handler that applies an event to its balance through the transactional inbox of `groupId`: in batches
    * (group commit) or one transaction per event (see {@link DemoInboxMode}; a store may support only one).
    */
-  applier(groupId: string, inbox?: DemoInboxMode): EventHandler<LedgerEventValue>;
+  applier(groupId: string, inbox?: DemoInboxMode): EventHandler<AccountsLedgerValue>;
   /** Rows published and applied so far (cheap enough to poll once a second). */
   counts(): Promise<{ published: number; applied: number }>;
   snapshot(): Promise<LedgerSnapshot>;

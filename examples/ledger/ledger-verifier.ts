@@ -93,6 +93,7 @@ export function verifyLedger(snapshot: LedgerSnapshot, deadLetters: readonly Dea
 
   const matches = new CheckBuilder('each applied row matches its published event (account, sequence, amount)');
   const order = new CheckBuilder("each account's applied sequences increase");
+  const early = new CheckBuilder('no delayed event applied before its due time (applied_at >= due_at)');
   const sums = new Map<string, number>();
   const lastSequence = new Map<string, { sequence: number; eventId: string }>();
   for (const row of [...snapshot.applied].sort((a, b) => a.appliedId - b.appliedId)) {
@@ -101,6 +102,7 @@ export function verifyLedger(snapshot: LedgerSnapshot, deadLetters: readonly Dea
     if (source && (source.accountId !== row.accountId || source.sequence !== row.sequence || source.amountMinor !== row.amountMinor)) {
       matches.fail(`${row.eventId}: applied ${row.accountId} #${row.sequence} ${row.amountMinor}, published ${source.accountId} #${source.sequence} ${source.amountMinor}`);
     }
+    if (source?.dueAt !== undefined && row.appliedAt < source.dueAt) early.fail(`${row.accountId} #${row.sequence}: applied ${row.appliedAt - source.dueAt} ms before its due time`);
     const previous = lastSequence.get(row.accountId);
     if (previous && row.sequence <= previous.sequence) order.fail(`${row.accountId}: #${row.sequence} applied after #${previous.sequence}`);
     lastSequence.set(row.accountId, { sequence: row.sequence, eventId: row.eventId });
@@ -113,7 +115,7 @@ export function verifyLedger(snapshot: LedgerSnapshot, deadLetters: readonly Dea
     if (actual !== expected) balances.fail(`${accountId}: balance ${actual ?? 'missing'}, applied events sum to ${expected}`);
   }
 
-  const checks = [handled, once, both, known, withReason, outcome, order, matches, balances].map((builder) => builder.check);
+  const checks = [handled, once, both, known, withReason, outcome, order, early, matches, balances].map((builder) => builder.check);
   return {
     published: published.size,
     accounts: new Set(snapshot.published.map((row) => row.accountId)).size,

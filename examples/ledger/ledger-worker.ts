@@ -11,8 +11,9 @@ import { OrderedConsumer } from '../../consumers/ordered-consumer.ts';
 import { RedisParkingStore } from '../../consumers/retries/redis-parking-store.ts';
 import { AvroCodec } from '../../schemas/avro-codec.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
-import { demoRetryTiersMs, type DemoConnections, type DemoInboxMode } from './demo-options.ts';
-import { ledgerEventTypes, ledgerNamespace, readerSchemas, type LedgerEventValue } from './ledger-events.ts';
+import { demoDelayLevelsMs, demoRetryTiersMs, type DemoConnections, type DemoInboxMode } from './demo-options.ts';
+import { readerSchemas } from './ledger-events.ts';
+import { accountsLedgerEventTypes, type AccountsLedgerValue } from './ledger-event-types.ts';
 import { openLedgerStore } from './open-ledger-store.ts';
 
 /** How long a worker's `stop()` waits for handlers in flight, in ms; it ends within this plus a second or two. */
@@ -32,11 +33,11 @@ export interface LedgerWorkerOptions {
   /** How events are applied on PostgreSQL (see the demo option). @defaultValue `'batch'` */
   inbox?: DemoInboxMode;
   /** Called with the consumer before it starts (to instrument it, say: its first join is then counted). */
-  beforeStart?: (consumer: OrderedConsumer<LedgerEventValue>) => void;
+  beforeStart?: (consumer: OrderedConsumer<AccountsLedgerValue>) => void;
 }
 
 export interface RunningLedgerWorker {
-  readonly consumer: OrderedConsumer<LedgerEventValue>;
+  readonly consumer: OrderedConsumer<AccountsLedgerValue>;
   /** Stops handling, commits what is done, leaves the group and closes every connection. */
   stop(): Promise<void>;
 }
@@ -47,19 +48,20 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
   await store.setup();
   const redis = new Redis(connections.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: null });
   const registry = new SchemaRegistryClient({ url: connections.schemaRegistryUrl });
-  const consumer = new OrderedConsumer<LedgerEventValue>({
+  const consumer = new OrderedConsumer<AccountsLedgerValue>({
     kafka: { brokers: connections.kafkaBrokers.split(','), clientId: `ledger-worker-${options.member}` },
     groupId: group,
     topics: [topic],
-    decoder: new AvroCodec<LedgerEventValue>({
+    decoder: new AvroCodec<AccountsLedgerValue>({
       source: registry,
       readerSchemas,
-      expectedSubjects: ledgerEventTypes.map((type) => `${topic}-${ledgerNamespace}.${type}`),
+      expectedSubjects: Object.values(accountsLedgerEventTypes).map((fullName) => `${topic}-${fullName}`),
     }),
     handler: store.applier(group, options.inbox ?? 'batch'),
     concurrency: options.concurrency ?? ((options.inbox ?? 'batch') === 'batch' ? 128 : 32),
     inPlaceRetries: 2,
     retryTiersMs: demoRetryTiersMs,
+    delayLevelsMs: demoDelayLevelsMs,
     onDeadLetter: 'release',
     parkingStore: new RedisParkingStore({ redis, groupId: group }),
     idempotencyStore: new RedisIdempotencyStore({ redis, groupId: group }),

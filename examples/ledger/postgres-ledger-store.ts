@@ -8,7 +8,8 @@ import pg from 'pg';
 import { PostgresInbox, type BatchApplier } from '../../consumers/idempotency/postgres-inbox.ts';
 import type { EventHandler, HandledEvent } from '../../consumers/options.ts';
 import type { DemoInboxMode } from './demo-options.ts';
-import { balanceChangeOf, failIfMarked, type AccountPlan, type LedgerEventValue, type PublishedLedgerEvent } from './ledger-events.ts';
+import { balanceChange, failIfMarked, type AccountPlan, type PublishedLedgerEvent } from './ledger-events.ts';
+import type { AccountsLedgerValue } from './ledger-event-types.ts';
 import type { LedgerSnapshot, LedgerStore } from './ledger-store.ts';
 
 /** The demo's batches: up to 64 events per transaction, up to 4 transactions in flight per worker. */
@@ -43,7 +44,9 @@ export class PostgresLedgerStore implements LedgerStore {
       await client.query(`create table if not exists ${this.#schema}.demo_published (
         event_id text primary key, account_id text not null, sequence bigint not null, type text not null,
         amount_minor bigint not null, fault text not null, failures integer not null,
-        occurred_at timestamptz not null, run_id text not null)`);
+        occurred_at timestamptz not null, run_id text not null, due_at timestamptz)`);
+      // Tables made before delayed events: the due time is a column of its own.
+      await client.query(`alter table ${this.#schema}.demo_published add column if not exists due_at timestamptz`);
       await client.query(`create table if not exists ${this.#schema}.accounts (account_id text primary key, balance bigint not null)`);
       await client.query(`create table if not exists ${this.#schema}.ledger_applied (
         applied_id bigserial primary key, event_id text not null unique, account_id text not null,
@@ -71,15 +74,15 @@ export class PostgresLedgerStore implements LedgerStore {
     await insertPublishedRows(this.#pool, events);
   }
 
-  applier(groupId: string, mode: DemoInboxMode = 'batch'): EventHandler<LedgerEventValue> {
+  applier(groupId: string, mode: DemoInboxMode = 'batch'): EventHandler<AccountsLedgerValue> {
     if (mode === 'batch' && !this.#pipelinedPool) {
       this.#pipelinedPool = new pg.Pool({ ...this.#poolConfig, max: demoInboxBatch.maxBatchesInFlight, pipeline: true });
       this.#pipelinedPool.on('error', () => undefined);
     }
     const inbox = new PostgresInbox({ pool: mode === 'batch' ? this.#pipelinedPool! : this.#pool, groupId });
-    const apply = async (event: HandledEvent<LedgerEventValue>, transaction: pg.PoolClient, { attempt }: { attempt: number }) => {
+    const apply = async (event: HandledEvent<AccountsLedgerValue>, transaction: pg.PoolClient, { attempt }: { attempt: number }) => {
       failIfMarked(event.headers, attempt);
-      const change = balanceChangeOf(event.eventType, event.value);
+      const change = balanceChange(event);
       await transaction.query(
         `with applied as (
            insert into ledger_applied (event_id, account_id, sequence, amount_minor, applied_at) values ($1, $2, $3, $4, $5)
@@ -89,10 +92,13 @@ export class PostgresLedgerStore implements LedgerStore {
         [event.eventId, event.value.accountId, event.value.sequence, change, new Date()],
       );
     };
-    if (mode === 'per-event') return inbox.handler<LedgerEventValue>(apply);
+    if (mode === 'per-event') return inbox.handler<AccountsLedgerValue>(apply);
     // Batches: the fault marks are checked per event, then one statement applies every event that passed.
-    const applier: BatchApplier<LedgerEventValue> = {
-      check: (event, { attempt }) => failIfMarked(event.headers, attempt),
+    const applier: BatchApplier<AccountsLedgerValue> = {
+      check: (event, { attempt }) => {
+        failIfMarked(event.headers, attempt);
+        balanceChange(event); // an unknown type fails its own event here, not the batch's statement
+      },
       apply: async (events, transaction) => {
         const appliedAt = new Date();
         await transaction.query(
@@ -109,7 +115,7 @@ export class PostgresLedgerStore implements LedgerStore {
             events.map((event) => event.eventId),
             events.map((event) => event.value.accountId),
             events.map((event) => event.value.sequence),
-            events.map((event) => balanceChangeOf(event.eventType, event.value)),
+            events.map((event) => balanceChange(event)),
             appliedAt,
           ],
         );
@@ -127,7 +133,7 @@ export class PostgresLedgerStore implements LedgerStore {
 
   async snapshot(): Promise<LedgerSnapshot> {
     const [published, applied, accounts] = await Promise.all([
-      this.#pool.query<Record<string, string | Date>>('select event_id, account_id, sequence, type, amount_minor, fault, occurred_at, run_id from demo_published'),
+      this.#pool.query<Record<string, string | Date>>('select event_id, account_id, sequence, type, amount_minor, fault, occurred_at, run_id, due_at from demo_published'),
       this.#pool.query<Record<string, string | Date>>('select applied_id, event_id, account_id, sequence, amount_minor, applied_at from ledger_applied'),
       this.#pool.query<{ account_id: string; balance: string }>('select account_id, balance from accounts'),
     ]);
@@ -141,6 +147,7 @@ export class PostgresLedgerStore implements LedgerStore {
         fault: String(row.fault) as never,
         occurredAt: (row.occurred_at as Date).getTime(),
         runId: String(row.run_id),
+        ...(row.due_at instanceof Date ? { dueAt: row.due_at.getTime() } : {}),
       })),
       applied: applied.rows.map((row) => ({
         appliedId: Number(row.applied_id),
@@ -163,8 +170,8 @@ export class PostgresLedgerStore implements LedgerStore {
 export async function insertPublishedRows(db: Pick<pg.PoolClient, 'query'>, events: readonly PublishedLedgerEvent[]): Promise<void> {
   if (events.length === 0) return;
   await db.query(
-    `insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id)
-     select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[])`,
+    `insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id, due_at)
+     select * from unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::integer[], $8::timestamptz[], $9::text[], $10::timestamptz[])`,
     [
       events.map((event) => event.eventId),
       events.map((event) => event.accountId),
@@ -175,6 +182,7 @@ export async function insertPublishedRows(db: Pick<pg.PoolClient, 'query'>, even
       events.map((event) => event.failures),
       events.map((event) => new Date(event.occurredAt).toISOString()),
       events.map((event) => event.runId),
+      events.map((event) => (event.dueAt === undefined ? null : new Date(event.dueAt).toISOString())),
     ],
   );
 }

@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { EventHandler } from '../../consumers/options.ts';
-import { balanceChangeOf, failIfMarked, type AccountPlan, type LedgerEventValue, type PublishedLedgerEvent } from './ledger-events.ts';
+import { balanceChange, failIfMarked, type AccountPlan, type PublishedLedgerEvent } from './ledger-events.ts';
+import type { AccountsLedgerValue } from './ledger-event-types.ts';
 import type { LedgerSnapshot, LedgerStore } from './ledger-store.ts';
 import { SqliteInbox } from './sqlite-inbox.ts';
 
@@ -32,7 +33,7 @@ export class SqliteLedgerStore implements LedgerStore {
       create table if not exists demo_published (
         event_id text primary key, account_id text not null, sequence integer not null, type text not null,
         amount_minor integer not null, fault text not null, failures integer not null,
-        occurred_at integer not null, run_id text not null);
+        occurred_at integer not null, run_id text not null, due_at integer);
       create table if not exists accounts (account_id text primary key, balance integer not null);
       create table if not exists ledger_applied (
         applied_id integer primary key autoincrement, event_id text not null unique, account_id text not null,
@@ -40,6 +41,9 @@ export class SqliteLedgerStore implements LedgerStore {
       create table if not exists orderly_inbox (
         group_id text not null, event_id text not null, payload_hash text not null,
         handled_at integer not null, primary key (group_id, event_id));`);
+    // Files made before delayed events: the due time is a column of its own (SQLite has no "if not exists" here).
+    const columns = this.#database.prepare('pragma table_info(demo_published)').all() as Row[];
+    if (!columns.some((column) => column.name === 'due_at')) this.#database.exec('alter table demo_published add column due_at integer');
   }
 
   async accountPlans(): Promise<Map<string, AccountPlan>> {
@@ -49,12 +53,12 @@ export class SqliteLedgerStore implements LedgerStore {
 
   async recordPublished(events: readonly PublishedLedgerEvent[]): Promise<void> {
     const insert = this.#database.prepare(
-      'insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id) values (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      'insert into demo_published (event_id, account_id, sequence, type, amount_minor, fault, failures, occurred_at, run_id, due_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#database.exec('begin immediate');
     try {
       for (const event of events) {
-        insert.run(event.eventId, event.accountId, event.sequence, event.type, event.amountMinor, event.fault, event.failures, event.occurredAt, event.runId);
+        insert.run(event.eventId, event.accountId, event.sequence, event.type, event.amountMinor, event.fault, event.failures, event.occurredAt, event.runId, event.dueAt ?? null);
       }
       this.#database.exec('commit');
     } catch (error) {
@@ -63,16 +67,16 @@ export class SqliteLedgerStore implements LedgerStore {
     }
   }
 
-  applier(groupId: string): EventHandler<LedgerEventValue> {
+  applier(groupId: string): EventHandler<AccountsLedgerValue> {
     const inbox = new SqliteInbox({ database: this.#database, groupId });
     inbox.createTable();
     const insertApplied = this.#database.prepare('insert into ledger_applied (event_id, account_id, sequence, amount_minor, applied_at) values (?, ?, ?, ?, ?)');
     const updateBalance = this.#database.prepare(
       'insert into accounts (account_id, balance) values (?, ?) on conflict (account_id) do update set balance = balance + excluded.balance',
     );
-    return inbox.handler<LedgerEventValue>((event, _database, { attempt }) => {
+    return inbox.handler<AccountsLedgerValue>((event, _database, { attempt }) => {
       failIfMarked(event.headers, attempt);
-      const change = balanceChangeOf(event.eventType, event.value);
+      const change = balanceChange(event);
       insertApplied.run(event.eventId, event.value.accountId, event.value.sequence, change, Date.now());
       updateBalance.run(event.value.accountId, change);
     });
@@ -84,7 +88,7 @@ export class SqliteLedgerStore implements LedgerStore {
   }
 
   async snapshot(): Promise<LedgerSnapshot> {
-    const published = this.#database.prepare('select event_id, account_id, sequence, type, amount_minor, fault, occurred_at, run_id from demo_published').all() as Row[];
+    const published = this.#database.prepare('select event_id, account_id, sequence, type, amount_minor, fault, occurred_at, run_id, due_at from demo_published').all() as Row[];
     const applied = this.#database.prepare('select applied_id, event_id, account_id, sequence, amount_minor, applied_at from ledger_applied').all() as Row[];
     const accounts = this.#database.prepare('select account_id, balance from accounts').all() as Row[];
     return {
@@ -97,6 +101,7 @@ export class SqliteLedgerStore implements LedgerStore {
         fault: String(row.fault) as never,
         occurredAt: Number(row.occurred_at),
         runId: String(row.run_id),
+        ...(row.due_at === null || row.due_at === undefined ? {} : { dueAt: Number(row.due_at) }),
       })),
       applied: applied.map((row) => ({
         appliedId: Number(row.applied_id),

@@ -92,8 +92,11 @@ const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   idempotencyStore: new RedisIdempotencyStore({ redis, groupId: GROUP }),
   parkingStore,
   retryTiersMs,
-  // MEMBER_LOG_DIR=<dir>: each member logs (info and up) to <dir>/<member>.log, to see why a run failed.
-  logger: process.env.MEMBER_LOG_DIR ? createLogger({ level: 'info' }, pino.destination(`${process.env.MEMBER_LOG_DIR}/${MEMBER}.log`)) : undefined,
+  // MEMBER_LOG_DIR=<dir>: each member logs (info and up, or MEMBER_LOG_LEVEL: debug adds kafkajs's own debug
+  // lines) to <dir>/<member>.log, to see why a run failed.
+  logger: process.env.MEMBER_LOG_DIR
+    ? createLogger({ level: process.env.MEMBER_LOG_LEVEL ?? 'info' }, pino.destination(`${process.env.MEMBER_LOG_DIR}/${MEMBER}.log`))
+    : undefined,
   inPlaceRetries: numberSetting('IN_PLACE_RETRIES', 2),
   handler: inbox.handler(async (event, transaction, { attempt }) => {
     if (handlerDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, handlerDelayMs));

@@ -9,6 +9,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresInbox } from '../../../consumers/idempotency/postgres-inbox.ts';
+import { emitWithoutProducer } from '../../../consumers/emit/attempt-emits.ts';
 import type { HandledEvent, HandlerContext } from '../../../consumers/options.ts';
 import { IdConflictError, RetryableError } from '../../../core/errors.ts';
 import { testStack, uniqueName } from '../../support/test-stack.ts';
@@ -51,7 +52,7 @@ function eventOf(eventId: string, payloadHash = `hash-${eventId}`): HandledEvent
 }
 
 function contextOf(signal: AbortSignal = new AbortController().signal, attempt = 1): HandlerContext {
-  return { attempt, signal };
+  return { attempt, signal, emit: emitWithoutProducer };
 }
 
 /** Records the event and its transaction id in the effects table. */

@@ -8,6 +8,7 @@
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PostgresInbox } from '../../../consumers/idempotency/postgres-inbox.ts';
+import { emitWithoutProducer } from '../../../consumers/emit/attempt-emits.ts';
 import type { HandledEvent, HandlerContext } from '../../../consumers/options.ts';
 import { testStack, uniqueName } from '../../support/test-stack.ts';
 
@@ -36,7 +37,7 @@ function eventOf(eventId: string): HandledEvent<unknown> {
 }
 
 function contextOf(signal: AbortSignal): HandlerContext {
-  return { attempt: 1, signal };
+  return { attempt: 1, signal, emit: emitWithoutProducer };
 }
 
 describe('PostgresInbox against a PostgreSQL that refuses connections for a moment', () => {

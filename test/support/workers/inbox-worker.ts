@@ -26,6 +26,9 @@ const inbox = new PostgresInbox({ pool, groupId: GROUP });
 // Optional ladder: RETRY_TIERS="300,600" and FAIL_EVERY=n (every n-th sequence of a key fails its first attempt).
 const retryTiersMs = (process.env.RETRY_TIERS ?? '').split(',').filter(Boolean).map(Number);
 const failEvery = Number(process.env.FAIL_EVERY ?? 0);
+// Optional delay levels: DELAY_LEVELS="2000,6000"; the effects table then has due_ms and handled_ms columns.
+const delayLevelsMs = (process.env.DELAY_LEVELS ?? '').split(',').filter(Boolean).map(Number);
+const delayed = delayLevelsMs.length > 0;
 
 const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   kafka: { brokers: KAFKA_BROKERS.split(','), clientId: `worker-${MEMBER}` },
@@ -40,11 +43,24 @@ const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   handlerTimeoutMs: 5_000,
   idempotencyStore: new RedisIdempotencyStore({ redis, groupId: GROUP }),
   retryTiersMs,
+  delayLevelsMs,
   inPlaceRetries: retryTiersMs.length > 0 ? 0 : 2,
-  parkingStore: retryTiersMs.length > 0 ? new RedisParkingStore({ redis, groupId: GROUP }) : undefined,
+  parkingStore: retryTiersMs.length > 0 || delayed ? new RedisParkingStore({ redis, groupId: GROUP }) : undefined,
   handler: inbox.handler(async (event, transaction, { attempt }) => {
     if (failEvery > 0 && event.value.sequence % failEvery === 0 && attempt === 1) throw new Error('fails its first attempt');
     await new Promise((resolve) => setTimeout(resolve, 1));
+    if (delayed) {
+      const dueMs = Number(event.headers['orderly-deliver-at'] ?? 0);
+      await transaction.query(`insert into ${EFFECTS_TABLE} (event_id, key, sequence, member, due_ms, handled_ms) values ($1, $2, $3, $4, $5, $6)`, [
+        event.eventId,
+        event.value.key,
+        event.value.sequence,
+        MEMBER,
+        dueMs,
+        Date.now(),
+      ]);
+      return;
+    }
     await transaction.query(`insert into ${EFFECTS_TABLE} (event_id, key, sequence, member) values ($1, $2, $3, $4)`, [
       event.eventId,
       event.value.key,

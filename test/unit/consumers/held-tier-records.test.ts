@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { HeldTierRecords } from '../../../consumers/retries/held-tier-records.ts';
 
 interface Record {
@@ -89,5 +89,25 @@ describe('HeldTierRecords', () => {
     held.hold('p0', { key: 'a', offset: 0 }, Date.now() + 10);
     vi.advanceTimersByTime(10);
     expect(released.map(({ record }) => record.offset)).toEqual([0]);
+  });
+});
+
+describe('HeldTierRecords far ahead', () => {
+  it('waits for a record due beyond the longest timer Node keeps (24.8 days) with one timer, not a 1 ms loop', async () => {
+    // Real timers: Node turns a setTimeout beyond 2^31-1 ms into 1 ms, which would re-arm every millisecond.
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    onTestFinished(() => timeouts.mockRestore());
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    onTestFinished(() => void process.off('warning', onWarning));
+    const { held, released } = setup();
+    expect(held.hold('p0', { key: 'a', offset: 0 }, Date.now() + 30 * 24 * 3_600_000)).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    const armed = timeouts.mock.calls.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const rearmed = timeouts.mock.calls.length - armed - 1; // less the test's own wait
+    expect({ rearmed, released: released.length, warnings }).toEqual({ rearmed: 0, released: 0, warnings: [] });
+    held.drop();
   });
 });

@@ -37,6 +37,7 @@ describe('alert rules', () => {
     expect(rules.map((rule) => rule.alert).sort()).toEqual([
       'OrderlyBacklogGrowing',
       'OrderlyClientCrashing',
+      'OrderlyClientStalled',
       'OrderlyCronNoLeader',
       'OrderlyCronSlotMissed',
       'OrderlyDeadLettersGrowing',
@@ -60,7 +61,7 @@ describe('alert rules', () => {
       return;
     }
     expect(version).toContain('promtool');
-    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain('SUCCESS: 12 rules found');
+    expect(execFileSync('promtool', ['check', 'rules', rulesFile], { encoding: 'utf8' })).toContain('SUCCESS: 13 rules found');
   });
 });
 

@@ -19,12 +19,14 @@ function fakeConsumer() {
   return { consumer, crash };
 }
 
-function setup({ restartOnCrash = true, restart = async () => undefined } = {}) {
+function setup({ restartOnCrash = true, restart = async () => undefined, stopClient = async () => undefined } = {}) {
   const { consumer, crash } = fakeConsumer();
   const events = new ConsumerEventEmitter();
   const crashes: unknown[] = [];
   events.on('consumer.client.crashed', (event) => crashes.push(event));
-  const calls = { lost: 0, restarts: 0, gaveUp: [] as Error[] };
+  const stalls: unknown[] = [];
+  events.on('consumer.client.stalled', (event) => stalls.push(event));
+  const calls = { lost: 0, restarts: 0, stops: 0, gaveUp: [] as Error[] };
   const recovery = new ClientCrashRecovery({
     groupId: 'g',
     restartOnCrash,
@@ -38,8 +40,13 @@ function setup({ restartOnCrash = true, restart = async () => undefined } = {}) 
     onClientLost: () => calls.lost++,
     onGiveUp: (error) => calls.gaveUp.push(error),
     isRunning: () => true,
+    stopClient: async () => {
+      calls.stops++;
+      await stopClient();
+    },
+    stopClientTimeoutMs: 15_000,
   });
-  return { recovery, crash, crashes, calls };
+  return { recovery, crash, crashes, stalls, calls };
 }
 
 const refused = Object.assign(new Error('The group member protocol is not compatible'), { name: 'KafkaJSProtocolError', type: 'INCONSISTENT_GROUP_PROTOCOL' });
@@ -89,5 +96,41 @@ describe('ClientCrashRecovery', () => {
     expect(crashes).toEqual([{ groupId: 'g', errorType: 'INCONSISTENT_GROUP_PROTOCOL', restart: 'none' }]);
     expect(calls.gaveUp).toHaveLength(1);
     expect(calls.gaveUp[0]).toMatchObject({ code: 'CLIENT_CRASHED', message: expect.stringContaining('restartOnCrash is false') as unknown });
+  });
+
+  it('a stall (no crash): reported, partitions forgotten, the client stopped, then restarted with the backoff; ready again after the join', async () => {
+    vi.useFakeTimers();
+    const { recovery, stalls, calls } = setup();
+    recovery.stalled({ reason: 'rebalance', stalledForMs: 60_000 });
+    expect(stalls).toEqual([{ groupId: 'g', reason: 'rebalance', stalledForMs: 60_000, restart: 'member' }]);
+    expect(calls).toMatchObject({ lost: 1, stops: 1, restarts: 0 });
+    expect(recovery.isDown).toBe(true);
+    expect(recovery.health().reasons[0]).toMatch(/the Kafka client consumer stalled \(CLIENT_STALLED: no join for 60000 ms after a rebalance began, and no fetch\)/);
+    recovery.stalled({ reason: 'rebalance', stalledForMs: 70_000 }); // already down: not reported twice
+    expect(stalls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_200);
+    expect(calls.restarts).toBe(1);
+    recovery.joined();
+    expect(recovery.health()).toEqual({ ready: true, reasons: [] });
+    recovery.stop();
+  });
+
+  it('a stalled client that does not stop within the bound: the member gives up with CLIENT_STALLED (its process is to be restarted)', async () => {
+    vi.useFakeTimers();
+    const { recovery, calls } = setup({ stopClient: () => new Promise(() => undefined) });
+    recovery.stalled({ reason: 'fetch', stalledForMs: 61_000 });
+    await vi.advanceTimersByTimeAsync(14_999);
+    expect(calls.gaveUp).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls.gaveUp).toHaveLength(1);
+    expect(calls.gaveUp[0]).toMatchObject({ code: 'CLIENT_STALLED', message: expect.stringContaining('did not stop within 15000 ms') as unknown });
+    expect(calls.restarts).toBe(0);
+  });
+
+  it('a stall with restartOnCrash false: the member gives up at once', () => {
+    const { recovery, stalls, calls } = setup({ restartOnCrash: false });
+    recovery.stalled({ reason: 'fetch', stalledForMs: 61_000 });
+    expect(stalls).toEqual([{ groupId: 'g', reason: 'fetch', stalledForMs: 61_000, restart: 'none' }]);
+    expect(calls.gaveUp[0]).toMatchObject({ code: 'CLIENT_STALLED', message: expect.stringContaining('restartOnCrash is false') as unknown });
   });
 });
