@@ -4,7 +4,7 @@
  */
 import { headerNames, rawHeadersOf, readHeaders, readRawHeader, textOf, type RecordHeader } from '../core/headers.ts';
 import type { IHeaders, KafkaMessage } from '../core/kafka-client.ts';
-import type { DelayInfo } from './delays/delay-headers.ts';
+import { readDelay, readDelayWith, type DelayInfo } from './delays/delay-headers.ts';
 
 export { readHeader, readHeaders } from '../core/headers.ts';
 
@@ -100,6 +100,11 @@ const noPositions: number[] = [];
  */
 export function recordHeader(record: ConsumedRecord, name: string): string | undefined {
   return record instanceof FetchedRecord ? record.headerText(name) : readRawHeader(record.rawHeaders, name);
+}
+
+/** A record's delay headers (consumers/delays/), read from its header bytes when it keeps them so. */
+export function recordDelay(record: ConsumedRecord): DelayInfo | undefined {
+  return record instanceof FetchedRecord ? readDelayWith(record, record.value) : readDelay(record.rawHeaders, record.value);
 }
 
 /** A {@link ConsumedRecord} whose header list and readable `headers` are built on first read. */

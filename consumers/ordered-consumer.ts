@@ -28,7 +28,7 @@ import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { BackpressureController } from './backpressure/backpressure-controller.ts';
 import { EventLoopMonitor } from './backpressure/event-loop-monitor.ts';
 import { PauseController, type AssignedPartition } from './backpressure/pause-controller.ts';
-import { consumedRecordOf, firstVisit, partitionIdOf as partitionId, readRetryState, type ConsumedRecord } from './consumed-record.ts';
+import { consumedRecordOf, firstVisit, partitionIdOf as partitionId, readRetryState, recordDelay, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
 import { OffsetCommitter } from './offsets/offset-committer.ts';
 import { ClientCrashRecovery } from './intake/client-crash-recovery.ts';
@@ -47,7 +47,6 @@ import { ProducerForwarder } from './dead-letter/dead-letter-publisher.ts';
 import { checkTopicLayout, deadLetterTopicOf, parseRetryTopic, retryTopicOf } from './retries/topic-layout.ts';
 import { within } from './lifecycle/within.ts';
 import { DelayedEvents } from './delays/delayed-events.ts';
-import { readDelay } from './delays/delay-headers.ts';
 import { delayTierOf, delayTopicsOf, holdUntil, parseDelayTopic } from './delays/delay-levels.ts';
 import { MemberStallReport } from './lifecycle/member-stall-report.ts';
 import { ClientLivenessWatch } from './lifecycle/client-liveness-watch.ts';
@@ -519,7 +518,7 @@ export class OrderedConsumer<T = Buffer | null> {
       if (this.events.listenerCount('consumer.record.received') > 0) this.events.emit('consumer.record.received', { topic, partition, offset: message.offset });
       // Delayed events (consumers/delays/): one pass over the headers. One due within the hold horizon is held
       // until due; a record behind a held one of its key waits behind it; a cancel record never waits.
-      const delay = readDelay(record.rawHeaders, record.value);
+      const delay = recordDelay(record);
       if (delay !== undefined) {
         record.delay = delay;
         if (delay.kind === 'delayed') dueAt = holdUntil(delay.deliverAt, tier ? dueAt : 0, Date.now(), this.delays.holdHorizonMs);

@@ -41,3 +41,17 @@ export function readDelay(list: readonly RecordHeader[], value: Buffer | null = 
   }
   return undefined;
 }
+
+/**
+ * {@link readDelay} from a record that looks its headers up by name in its own bytes (consumed-record.ts): the
+ * same answer, and no header list is built for the many records that have neither header.
+ */
+export function readDelayWith(headers: { headerText(name: string): string | undefined }, value: Buffer | null): DelayInfo | undefined {
+  if (value === null || value.length === 0) {
+    const cancels = headers.headerText(cancelsName);
+    if (cancels !== undefined && cancels.length > 0 && cancels.length <= maxEventIdLength) return { kind: 'cancel', cancels };
+  }
+  const deliverAt = headers.headerText(deliverAtName);
+  if (deliverAt !== undefined && /^\d{1,16}$/.test(deliverAt)) return { kind: 'delayed', deliverAt: Number(deliverAt) };
+  return undefined;
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { consumedRecordOf, readHeader, readHeaders, recordHeader } from '../../../consumers/consumed-record.ts';
+import { consumedRecordOf, readHeader, readHeaders, recordDelay, recordHeader } from '../../../consumers/consumed-record.ts';
+import { readDelay } from '../../../consumers/delays/delay-headers.ts';
 import { readRawHeader } from '../../../core/headers.ts';
 import type { KafkaMessage } from '../../../core/kafka-client.ts';
 
@@ -54,5 +55,32 @@ describe('consumedRecordOf', () => {
     expect(recordHeader(record, 'repeated')).toBe('last');
     expect(recordHeader(record, 'long')).toBe('é'.repeat(200));
     expect(record.rawHeaders.map((header) => header.name.toString())).toEqual(['orderly-event-id', 'repeated', 'repeated', 'odd', 'bom', 'long', 'empty']);
+  });
+});
+
+describe('recordDelay (the delay headers read from a fetched record\'s own bytes)', () => {
+  it('answers as readDelay over the header list, for every case readDelay is tested with', () => {
+    const cases: [Record<string, string | Buffer>[], Buffer | null][] = [
+      [[{ 'orderly-event-id': 'x' }], null],
+      [[{ 'orderly-deliver-at': '1700000000000' }], Buffer.from('{}')],
+      [[{ 'orderly-deliver-at': '1' }, { 'orderly-deliver-at': '2' }], Buffer.from('{}')],
+      [[{ 'orderly-cancels': 'e-1', 'orderly-deliver-at': '5' }], null],
+      [[{ 'orderly-cancels': 'e-1', 'orderly-deliver-at': '5' }], Buffer.from('{}')],
+      [[{ 'orderly-cancels': 'e-1' }], Buffer.alloc(0)],
+      [[{ 'orderly-cancels': 'e-1' }], Buffer.from('{}')],
+      [[{ 'orderly-cancels': '' }], null],
+      [[{ 'orderly-cancels': 'x'.repeat(201) }], null],
+      [[{ 'orderly-deliver-ax': '5' }], null],
+      ...['', '-5', '1.5', 'soon', '12345678901234567', Buffer.from([0xff, 0xfe])].map((value): [Record<string, string | Buffer>[], Buffer | null] => [[{ 'orderly-deliver-at': value }], null]),
+    ];
+    for (const [parts, value] of cases) {
+      const headers = parts.flatMap((part) => Object.entries(part).map(([name, header]) => ({ name: Buffer.from(name), value: Buffer.isBuffer(header) ? header : Buffer.from(header) })));
+      // kafkajs hands repeated names as an array: one header object per name, the values in order.
+      const kafkaHeaders: Record<string, Buffer[]> = {};
+      for (const { name, value: header } of headers) (kafkaHeaders[name.toString()] ??= []).push(header);
+      const message = { offset: '0', key: Buffer.from('k'), value, timestamp: '0', attributes: 0, headers: kafkaHeaders, size: 0 } as unknown as KafkaMessage;
+      const record = consumedRecordOf(message, 't', 't', 0, 't\u00000');
+      expect(recordDelay(record), JSON.stringify(parts)).toEqual(readDelay(record.rawHeaders, value));
+    }
   });
 });
