@@ -10,13 +10,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { OutboxWriter, createOutboxTables } from '../../../outbox/index.ts';
+import { outboxTableNames } from '../../../outbox/outbox-table.ts';
 import { EventProducer } from '../../../producers/index.ts';
 import { AvroCodec } from '../../../schemas/avro-codec.ts';
 import { decimalFromBytes, decimalToBytes } from '../../../schemas/decimal-bytes.ts';
 import { projectRoot } from '../../../infra/stack/stack-paths.ts';
-import { createTestTopic, testKafka } from '../../support/test-stack.ts';
+import { createTestTopic, testKafka, testStack } from '../../support/test-stack.ts';
 import { readAll } from '../../support/consumer-harness.ts';
+import { dropOutboxTable, uniqueOutboxTable } from '../../support/outbox-harness.ts';
 import { deleteSubject, registryUrl, testRegistry } from './registry-helpers.ts';
 
 const run = promisify(execFile);
@@ -73,6 +77,30 @@ describe('logical types and the registry', () => {
     expect(value).toEqual(payment);
     expect(decimalFromBytes(value.amount, 2)).toBe('1234.56');
     expect((await testRegistry().latest(`${topic}-value`))?.version).toBe(1); // nothing else was registered
+  });
+
+  it('an OutboxWriter without autoRegister finds the schema `orderly schemas register` registered', async () => {
+    const topic = await createTestTopic({ prefix: 'logical-outbox' });
+    onTestFinished(() => deleteSubject(`${topic}-value`));
+    await registerWithCli(topic);
+    const pool = new pg.Pool({ connectionString: testStack().settings.DATABASE_URL, max: 2 });
+    onTestFinished(() => pool.end());
+    const table = uniqueOutboxTable('outbox_logical');
+    const client = await pool.connect();
+    try {
+      await createOutboxTables(client, table);
+      onTestFinished(() => dropOutboxTable(pool, table));
+      const writer = new OutboxWriter({ registry: testRegistry(), table, autoRegister: false });
+      await client.query('begin');
+      await writer.add(client, { topic, key: payment.paymentId, schema: JSON.parse(paymentText) as object, event: payment });
+      await client.query('commit');
+      const { rows } = await client.query<{ payload: Buffer }>(`select payload from ${outboxTableNames(table).table}`);
+      expect(rows).toHaveLength(1);
+      const codec = new AvroCodec({ source: testRegistry(), expectedSubjects: [`${topic}-value`] });
+      expect(await codec.decode(rows[0]!.payload, { topic, partition: 0, offset: '0' })).toEqual(payment);
+    } finally {
+      client.release();
+    }
   });
 
   it('with autoRegister on, the registry holds the schema as written: logical types, precision, scale, docs', async () => {
