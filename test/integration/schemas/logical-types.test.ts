@@ -79,6 +79,20 @@ describe('logical types and the registry', () => {
     expect((await testRegistry().latest(`${topic}-value`))?.version).toBe(1); // nothing else was registered
   });
 
+  it('`orderly schemas check` finds the file registered; `schemas diff` lists a changed scale beside its verdict', async () => {
+    const topic = await createTestTopic({ prefix: 'logical-check' });
+    onTestFinished(() => deleteSubject(`${topic}-value`));
+    const directory = await registerWithCli(topic).then(() => mkdtempSync(join(tmpdir(), 'orderly-logical-')));
+    writeFileSync(join(directory, 'PaymentCaptured.avsc'), paymentText);
+    const check = await run(process.execPath, ['cli/bin.ts', 'schemas', 'check', '--dir', directory, '--registry', registryUrl(), '--topic', topic], { cwd: projectRoot });
+    expect(check.stdout).toMatch(/ok\s+PaymentCaptured\.avsc -> .*already registered/);
+
+    writeFileSync(join(directory, 'scale3.avsc'), paymentText.replace('"scale": 2', '"scale": 3'));
+    const diff = await run(process.execPath, ['cli/bin.ts', 'schemas', 'diff', join(directory, 'PaymentCaptured.avsc'), join(directory, 'scale3.avsc')], { cwd: projectRoot });
+    expect(diff.stdout).toContain('compatibility: FULL');
+    expect(diff.stdout).toMatch(/logical types changed[^\n]*\n\s+amount: decimal\(12, 2\) -> decimal\(12, 3\)/);
+  });
+
   it('an OutboxWriter without autoRegister finds the schema `orderly schemas register` registered', async () => {
     const topic = await createTestTopic({ prefix: 'logical-outbox' });
     onTestFinished(() => deleteSubject(`${topic}-value`));

@@ -11,6 +11,7 @@ import { AvroEncoder } from '../../../schemas/avro-encoder.ts';
 import { avroType, hasWrittenSchemaText, parseSchemaText, readSchemaFile, writtenSchemaText } from '../../../schemas/avro-type.ts';
 import { readSchemaDirectory } from '../../../schemas/schema-directory.ts';
 import { SchemaRegistryClient } from '../../../schemas/schema-registry-client.ts';
+import { logicalTypeChanges } from '../../../schemas/logical-type-changes.ts';
 
 const text = `{
   "type": "record", "name": "Paid", "namespace": "orderly.test", "x-owner": "payments",
@@ -71,5 +72,31 @@ describe('the schema text sent to the registry', () => {
     expect((miss as Error).message).toMatch(/given as an avsc Type.*drops logicalType.*give the schema JSON/);
     const written = await new AvroEncoder({ registry: recordingRegistry([], 'missing') }).schemaId('ledger-value', avroType(text)).catch((error: unknown) => error);
     expect((written as Error).message).not.toMatch(/avsc Type/);
+  });
+});
+
+describe('logicalTypeChanges (listed by `orderly schemas diff`)', () => {
+  const v1 = JSON.parse(text) as { fields: Record<string, unknown>[] } & Record<string, unknown>;
+  const withField = (name: string, type: unknown) => avroType({ ...v1, fields: v1.fields.map((field) => (field.name === name ? { ...field, type } : field)) } as avro.Schema);
+
+  it('names a changed scale, a changed timestamp unit, a logical type added or dropped; nothing when unchanged', () => {
+    expect(logicalTypeChanges(avroType(text), avroType(JSON.parse(text) as avro.Schema))).toEqual([]);
+    expect(logicalTypeChanges(avroType(text), withField('amount', { type: 'bytes', logicalType: 'decimal', precision: 12, scale: 3 }))).toEqual(['amount: decimal(12, 2) -> decimal(12, 3)']);
+    expect(logicalTypeChanges(avroType(text), withField('at', { type: 'long', logicalType: 'timestamp-micros' }))).toEqual(['at: timestamp-millis -> timestamp-micros']);
+    expect(logicalTypeChanges(avroType(text), withField('id', 'string'))).toEqual(['id: uuid -> none']);
+    expect(logicalTypeChanges(avroType(text), withField('at', ['null', { type: 'long', logicalType: 'timestamp-millis' }]))).toEqual([]);
+    expect(logicalTypeChanges(avroType(text), withField('fee', { type: 'fixed', name: 'Fee', size: 8, logicalType: 'decimal', precision: 18, scale: 2 }))).toEqual(['fee: decimal(18, 4) -> decimal(18, 2)']);
+  });
+
+  it('follows named types referenced by name and nested records', () => {
+    const nested = (scale: number) =>
+      avroType({
+        type: 'record', name: 'Order', namespace: 'orderly.test',
+        fields: [
+          { name: 'total', type: { type: 'record', name: 'Money', fields: [{ name: 'value', type: { type: 'bytes', logicalType: 'decimal', precision: 10, scale } }] } },
+          { name: 'lines', type: { type: 'array', items: 'Money' } },
+        ],
+      } as avro.Schema);
+    expect(logicalTypeChanges(nested(2), nested(4))).toEqual(['total.value: decimal(10, 2) -> decimal(10, 4)', 'lines[].value: decimal(10, 2) -> decimal(10, 4)']);
   });
 });
