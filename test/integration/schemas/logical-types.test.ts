@@ -17,6 +17,7 @@ import { outboxTableNames } from '../../../outbox/outbox-table.ts';
 import { EventProducer } from '../../../producers/index.ts';
 import { AvroCodec } from '../../../schemas/avro-codec.ts';
 import { decimalFromBytes, decimalToBytes } from '../../../schemas/decimal-bytes.ts';
+import type { Schema } from '../../../schemas/avro-type.ts';
 import { projectRoot } from '../../../infra/stack/stack-paths.ts';
 import { createTestTopic, testKafka, testStack } from '../../support/test-stack.ts';
 import { readAll } from '../../support/consumer-harness.ts';
@@ -69,7 +70,7 @@ describe('logical types and the registry', () => {
     const events = new EventProducer({ kafka: testKafka(), registry: testRegistry(), autoRegister: false, topic });
     try {
       // As an application holds it: the parsed JSON of the same file.
-      await events.publish({ key: payment.paymentId, schema: JSON.parse(paymentText) as object, value: payment });
+      await events.publish({ key: payment.paymentId, schema: JSON.parse(paymentText) as Schema, value: payment });
     } finally {
       await events.close();
     }
@@ -106,7 +107,7 @@ describe('logical types and the registry', () => {
       onTestFinished(() => dropOutboxTable(pool, table));
       const writer = new OutboxWriter({ registry: testRegistry(), table, autoRegister: false });
       await client.query('begin');
-      await writer.add(client, { topic, key: payment.paymentId, schema: JSON.parse(paymentText) as object, event: payment });
+      await writer.add(client, { topic, key: payment.paymentId, schema: JSON.parse(paymentText) as Schema, event: payment });
       await client.query('commit');
       const { rows } = await client.query<{ payload: Buffer }>(`select payload from ${outboxTableNames(table).table}`);
       expect(rows).toHaveLength(1);
