@@ -8,7 +8,8 @@
  * No propagator is registered: the producers format the active span context themselves and the consumers parse
  * `traceparent`/`tracestate` themselves (with a registered W3C propagator the same headers come out).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, createTraceState, trace, TraceFlags, type Span } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -18,7 +19,9 @@ import { emittedEventId } from '../../../consumers/emit/attempt-emits.ts';
 import { RedisParkingStore } from '../../../consumers/retries/redis-parking-store.ts';
 import { deadLetterTopicOf, ensureTopicLayout, retryTopicOf } from '../../../consumers/retries/topic-layout.ts';
 import { EventProducer } from '../../../producers/event-producer.ts';
-import { createTestTopic, testAdmin, testGroupId, testKafka } from '../../support/test-stack.ts';
+import { createOutboxTables, OutboxRelay, OutboxWriter } from '../../../outbox/index.ts';
+import { dropOutboxTable, uniqueOutboxTable } from '../../support/outbox-harness.ts';
+import { createTestTopic, testAdmin, testGroupId, testKafka, testStack } from '../../support/test-stack.ts';
 import { eventually, readAll, startTestConsumer, testRedis } from '../../support/consumer-harness.ts';
 import { testRegistry } from '../schemas/registry-helpers.ts';
 
@@ -181,5 +184,54 @@ describe('traces across services', () => {
     // The dead letter keeps the producer's trace context as it came.
     expect(readHeader(dead!.headers!, 'traceparent')).toBe(`00-${traceId}-${requestSpanId}-01`);
     expect(readHeader(dead!.headers!, 'tracestate')).toBe('vendor=abc');
+  });
+
+  it('the outbox: the writer trace context is stored with the row and the relay publishes it, whatever context the relay runs in', { timeout: 120_000 }, async () => {
+    const pool = new pg.Pool({ connectionString: testStack().settings.DATABASE_URL, max: 3 });
+    onTestFinished(() => pool.end());
+    const table = uniqueOutboxTable();
+    const client = await pool.connect();
+    try {
+      await createOutboxTables(client, table);
+    } finally {
+      client.release();
+    }
+    onTestFinished(() => dropOutboxTable(pool, table));
+    const topic = await createTestTopic({ partitions: 1, prefix: 'trace-outbox' });
+    const groupId = testGroupId();
+    const writer = new OutboxWriter({ registry: testRegistry(), table, autoRegister: true });
+    const request = await inRequestSpan(async () => {
+      const writing = await pool.connect();
+      try {
+        await writing.query('begin');
+        // A caller's own tracestate header is dropped (an envelope header); its other headers go out.
+        await writer.add(writing, { topic, key: 'order-9', event: { step: 'outbox' }, schema: stepSchema, headers: { 'x-tenant': 't1', tracestate: 'forged=1' } });
+        await writing.query('commit');
+      } finally {
+        writing.release();
+      }
+    });
+    const { rows } = await pool.query<{ traceparent: string; headers: Record<string, string> }>(`select traceparent, headers from ${table}`);
+    const { traceId, spanId: requestSpanId } = request.spanContext();
+    expect(rows).toEqual([{ traceparent: `00-${traceId}-${requestSpanId}-01`, headers: { 'x-tenant': 't1', tracestate: 'vendor=abc' } }]);
+
+    const handled: string[] = [];
+    const consumer = startTestConsumer({ groupId, topics: [topic], handler: async (event) => void handled.push(event.headers['x-tenant'] ?? '') });
+    await consumer.start();
+    const producer = new EventProducer({ kafka: testKafka(), registry: testRegistry() });
+    const relay = new OutboxRelay({ pool, producer, kafka: testKafka(), table, pollIntervalMs: 200 });
+    onTestFinished(async () => {
+      await relay.stop();
+      await producer.close({ timeoutMs: 5_000 });
+    });
+    await relay.start();
+    await eventually(() => spansNamed(`process ${topic}`).length >= 1, () => 'the span of the relayed record', 60_000);
+    await consumer.stop();
+    const [span] = spansNamed(`process ${topic}`);
+    expect(handled).toEqual(['t1']);
+    expect(span!.spanContext().traceId).toBe(traceId);
+    expect(span!.parentSpanContext?.spanId).toBe(requestSpanId);
+    expect(span!.parentSpanContext?.traceState?.serialize()).toBe('vendor=abc');
+    expect(span!.links.map((link) => link.context.spanId)).toEqual([requestSpanId]);
   });
 });
