@@ -24,6 +24,7 @@ import { encodeWireFormat } from '../schemas/wire-format.ts';
 import { benchKafka, benchSettings, brokersOf, createBenchTopic, environment, interleave, median, ratios, round, summarize, uniqueName, writeResults } from './support/bench-kit.ts';
 import { OrderedConsumer } from '../consumers/ordered-consumer.ts';
 import { benchEventType } from './support/bench-schema.ts';
+import { writtenSchemaText } from '../schemas/avro-type.ts';
 
 const events = Number(process.env.BENCH_EVENTS ?? 20_000);
 const batchSize = Number(process.env.BENCH_BATCH ?? 500);
@@ -77,7 +78,7 @@ for (const name of codecs.filter((codec) => codec !== 'none')) {
 
 // 2. Producer: EventProducer vs raw kafkajs, per codec.
 const topic = await createBenchTopic(admin, 'bench-compression', partitions);
-const schemaId = await registry.register(`${topic}-value`, JSON.stringify(benchEventType.schema({ exportAttrs: true })));
+const schemaId = await registry.register(`${topic}-value`, writtenSchemaText(benchEventType));
 const producers = Object.fromEntries(codecs.map((compression) => [compression, new EventProducer({ kafka, registry, topic, autoRegister: true, maxInFlight: batchSize, compression })])) as Record<CompressionName, EventProducer>;
 const raw = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
 await raw.connect();

@@ -29,6 +29,7 @@ import { encodeWireFormat } from '../schemas/wire-format.ts';
 import { benchKafka, benchSettings, brokersOf, createBenchTopic, environment, interleave, loadNow, median, prefill, ratios, summarize, uniqueName, writeResults, type Measurement } from './support/bench-kit.ts';
 import { runOrderly, runRawKafkajs } from './support/consumer-arms.ts';
 import { benchEventType, benchMemo } from './support/bench-schema.ts';
+import { writtenSchemaText } from '../schemas/avro-type.ts';
 
 const events = Number(process.env.BENCH_EVENTS ?? 200_000);
 const repetitions = Number(process.env.BENCH_REPETITIONS ?? 3);
@@ -47,7 +48,7 @@ const redis = new Redis(settings.REDIS_URL, { enableAutoPipelining: true });
 const type = benchEventType;
 const memo = benchMemo;
 const topic = await createBenchTopic(admin, 'bench-overhead', partitions);
-const schemaId = await registry.register(`${topic}-value`, JSON.stringify(type.schema({ exportAttrs: true })));
+const schemaId = await registry.register(`${topic}-value`, writtenSchemaText(type));
 const valueBytes = encodeWireFormat(schemaId, type.toBuffer({ accountId: 'account-123', sequence: 123_456, amountMinor: 1234, currency: 'EUR', memo })).length;
 const fillSeconds = await prefill(
   kafka,

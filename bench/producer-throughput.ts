@@ -22,6 +22,7 @@ import { newEventId } from '../producers/event-id.ts';
 import { SchemaRegistryClient } from '../schemas/schema-registry-client.ts';
 import { encodeWireFormat } from '../schemas/wire-format.ts';
 import { benchEventType, benchMemo } from './support/bench-schema.ts';
+import { writtenSchemaText } from '../schemas/avro-type.ts';
 
 const eventsPerRun = Number(process.env.BENCH_EVENTS ?? 20_000);
 const batchSize = Number(process.env.BENCH_BATCH ?? 500);
@@ -48,7 +49,7 @@ const eventProducer = new EventProducer({ kafka, registry, topic, autoRegister: 
 const raw = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
 await raw.connect();
 await eventProducer.connect();
-const schemaId = await registry.register(`${topic}-value`, JSON.stringify(type.schema({ exportAttrs: true })));
+const schemaId = await registry.register(`${topic}-value`, writtenSchemaText(type));
 
 function handBuilt(index: number): Message {
   return {

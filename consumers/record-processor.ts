@@ -33,6 +33,7 @@ import type { ParkedKey } from './retries/parking-store.ts';
 import { deadLetterTopicOf, retryTopicOf } from './retries/topic-layout.ts';
 import type { DelayedEvents } from './delays/delayed-events.ts';
 import { maxTimerMs } from './retries/held-tier-records.ts';
+import { tracedAttempts, type Attempts } from './tracing/traced-attempts.ts';
 
 type AttemptsFailed = Extract<AttemptsResult, { ok: false }>;
 
@@ -107,7 +108,7 @@ type Rejection = { reason: DeadLetterReason; error?: unknown };
 export class RecordProcessor<T> {
   private readonly options: ValidOrderedConsumerOptions<T>;
   private readonly deps: RecordProcessorDeps;
-  private readonly attempts: HandlerAttempts<T>;
+  private readonly attempts: Attempts<T>;
   private readonly publisher: DeadLetterPublisher;
   private readonly hooks: AttemptHooks<Work<T>>;
   /** Only the handler runs: see {@link handlePlain}. */
@@ -124,7 +125,8 @@ export class RecordProcessor<T> {
   constructor(options: ValidOrderedConsumerOptions<T>, deps: RecordProcessorDeps) {
     this.options = options;
     this.deps = deps;
-    this.attempts = new HandlerAttempts(options, deps.events);
+    // Each record's attempts in a consumer span while a tracer provider is registered (consumers/tracing/).
+    this.attempts = tracedAttempts(new HandlerAttempts(options, deps.events), options.groupId);
     this.publisher = new DeadLetterPublisher({ forwarder: deps.forwarder, events: deps.events, logger: deps.logger, deadLetterTopicOf: (topic) => deadLetterTopicOf(topic, options.groupId) });
     this.claimNeedsMs = claimWorstCaseMs(options);
     const store = options.idempotencyStore;

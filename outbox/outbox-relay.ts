@@ -517,6 +517,8 @@ export class OutboxRelay {
 }
 
 function toEncodedEvent(row: OutboxRow): EncodedOutgoingEvent {
+  // The writer's `tracestate` is kept in the headers column (outbox/outbox-writer.ts): sent as trace context.
+  const { tracestate, ...headers } = row.headers ?? {};
   return {
     topic: row.topic,
     key: row.key,
@@ -524,7 +526,7 @@ function toEncodedEvent(row: OutboxRow): EncodedOutgoingEvent {
     type: row.event_type,
     eventId: row.event_id,
     occurredAt: row.occurred_at,
-    ...(row.traceparent ? { traceparent: row.traceparent } : {}),
-    ...(row.headers ? { headers: row.headers } : {}),
+    ...(row.traceparent ? { traceparent: row.traceparent, ...(tracestate ? { tracestate } : {}) } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
   };
 }

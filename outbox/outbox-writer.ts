@@ -15,7 +15,7 @@
 import type { PoolClient } from 'pg';
 import { OrderlyError } from '../core/errors.ts';
 import { newEventId } from '../producers/event-id.ts';
-import { activeTraceparent } from '../producers/trace-parent.ts';
+import { activeTraceContext } from '../producers/trace-parent.ts';
 import { AvroEncoder } from '../schemas/avro-encoder.ts';
 import { avroType, fullNameOf, type AvroSchemaInput } from '../schemas/avro-type.ts';
 import { subjectName } from '../schemas/subject-name-strategy.ts';
@@ -137,6 +137,8 @@ export class OutboxWriter {
     const occurredAt = entry.occurredAt ?? new Date();
     if (Number.isNaN(occurredAt.getTime())) throw new OrderlyError('ENCODE', `an outbox event for ${topic} has an invalid occurredAt`, { context: { topic } });
     const keyHash = outboxKeyHash(topic, key);
+    const trace = activeTraceContext();
+    const stored = storedHeaders(headers, trace?.tracestate);
     return {
       topic,
       key,
@@ -145,9 +147,21 @@ export class OutboxWriter {
       eventId: newEventId(),
       eventType: entry.type ?? fullNameOf(type),
       occurredAt: occurredAt.toISOString(),
-      traceparent: activeTraceparent() ?? null,
-      headers: Object.keys(headers).length > 0 ? JSON.stringify(headers) : null,
+      traceparent: trace?.traceparent ?? null,
+      headers: stored === undefined ? null : JSON.stringify(stored),
       payload,
     };
   }
+}
+
+/**
+ * The headers column: the caller's headers, and the writer's W3C `tracestate` under its header name (the table
+ * has a `traceparent` column but none for `tracestate`: kept here, it needs no migration; the relay takes it out
+ * again). A caller's own `tracestate` is dropped: it is an envelope header, which a publish would drop too.
+ */
+function storedHeaders(headers: Record<string, string>, tracestate: string | undefined): Record<string, string> | undefined {
+  const stored: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) if (name.toLowerCase() !== 'tracestate') stored[name] = value;
+  if (tracestate !== undefined) stored.tracestate = tracestate;
+  return Object.keys(stored).length > 0 ? stored : undefined;
 }

@@ -7,7 +7,8 @@
  *   (`orderly.ledger.FundsDeposited`).
  * - `orderly-occurred-at`: when the event happened, ISO-8601 in UTC with milliseconds, exactly as
  *   `Date.prototype.toISOString()` writes it (`2025-01-31T12:00:00.000Z`).
- * - `traceparent`: W3C trace context, only when there is an active span.
+ * - `traceparent`, `tracestate`: W3C trace context, only when there is an active span (`tracestate` only when
+ *   the span context has one).
  */
 import type { IHeaders } from '../core/kafka-client.ts';
 
@@ -16,6 +17,7 @@ export const envelopeHeaderNames = {
   eventType: 'orderly-event-type',
   occurredAt: 'orderly-occurred-at',
   traceparent: 'traceparent',
+  tracestate: 'tracestate',
 } as const;
 
 const reservedNames = new Set<string>(Object.values(envelopeHeaderNames));
@@ -26,6 +28,7 @@ export interface Envelope {
   /** ISO-8601, UTC, milliseconds. */
   occurredAt: string;
   traceparent?: string;
+  tracestate?: string;
 }
 
 /** Envelope headers first, then the caller's extra headers, which may not replace an envelope header. */
@@ -37,7 +40,10 @@ export function envelopeToHeaders(envelope: Envelope, extra: Record<string, stri
   headers[envelopeHeaderNames.eventId] = envelope.eventId;
   headers[envelopeHeaderNames.eventType] = envelope.eventType;
   headers[envelopeHeaderNames.occurredAt] = envelope.occurredAt;
-  if (envelope.traceparent !== undefined) headers[envelopeHeaderNames.traceparent] = envelope.traceparent;
+  if (envelope.traceparent !== undefined) {
+    headers[envelopeHeaderNames.traceparent] = envelope.traceparent;
+    if (envelope.tracestate !== undefined) headers[envelopeHeaderNames.tracestate] = envelope.tracestate;
+  }
   return headers;
 }
 
@@ -69,6 +75,10 @@ export function readEnvelope(headers: IHeaders | undefined): Partial<Envelope> {
   const occurredAt = own(envelopeHeaderNames.occurredAt);
   if (occurredAt && !Number.isNaN(Date.parse(occurredAt))) envelope.occurredAt = new Date(occurredAt).toISOString();
   const traceparent = own(envelopeHeaderNames.traceparent);
-  if (traceparent && traceparentPattern.test(traceparent)) envelope.traceparent = traceparent;
+  if (traceparent && traceparentPattern.test(traceparent)) {
+    envelope.traceparent = traceparent;
+    const tracestate = own(envelopeHeaderNames.tracestate);
+    if (tracestate && tracestate.length <= 512) envelope.tracestate = tracestate;
+  }
   return envelope;
 }

@@ -27,7 +27,7 @@ import { KeyOrderGate, type GateTicket } from './key-order-gate.ts';
 import { validateEventProducerOptions, type EventProducerOptions, type ValidEventProducerOptions } from './options.ts';
 import { BackpressureError, MissingKeyError, PublishBatchError, RateLimitError } from './producer-errors.ts';
 import { TokenBucket } from './token-bucket.ts';
-import { activeTraceparent } from './trace-parent.ts';
+import { traceContextOf } from './trace-parent.ts';
 
 export type { CancelRequest, DeliveryOptions, EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
 import type { CancelRequest, DeliveryOptions, EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
@@ -291,13 +291,12 @@ export class EventProducer {
     }
     const eventId = event.eventId ?? newEventId();
     const occurredAt = event.occurredAt ?? new Date();
-    const traceparent = activeTraceparent();
     const headers = envelopeToHeaders(
       {
         eventId,
         eventType: event.type ?? fullNameOf(avroType(event.schema)),
         occurredAt: occurredAt.toISOString(),
-        ...(traceparent === undefined ? {} : { traceparent }),
+        ...traceContextOf(event),
       },
       deliveryHeaders(event, event.headers),
     );
@@ -305,11 +304,12 @@ export class EventProducer {
   }
 
   #prepareEncoded(event: EncodedOutgoingEvent): PreparedEvent {
-    const { topic, eventId, occurredAt, traceparent } = event;
+    const { topic, eventId, occurredAt, traceparent, tracestate } = event;
     const key = event.key as unknown;
     if (key === undefined || key === null || (typeof key !== 'string' && !Buffer.isBuffer(key)) || key.length === 0) throw new MissingKeyError({ topic });
     if (!Buffer.isBuffer(event.value)) throw new OrderlyError('ENCODE', `an encoded event for topic ${topic} has no encoded value (a Buffer in the wire format)`);
-    const headers = envelopeToHeaders({ eventId, eventType: event.type, occurredAt: occurredAt.toISOString(), ...(traceparent === undefined ? {} : { traceparent }) }, event.headers);
+    const trace = traceparent === undefined ? {} : tracestate === undefined ? { traceparent } : { traceparent, tracestate };
+    const headers = envelopeToHeaders({ eventId, eventType: event.type, occurredAt: occurredAt.toISOString(), ...trace }, event.headers);
     return { event: event as unknown as OutgoingEvent, encoded: event.value, topic, eventId, occurredAt, headers, orderKey: orderKeyOf(topic, event.key) };
   }
 

@@ -65,6 +65,8 @@ export interface EncodedOutgoingEvent {
   occurredAt: Date;
   /** W3C trace context of the writer, when it had one. */
   traceparent?: string;
+  /** W3C `tracestate` of the writer (sent only with a `traceparent`). */
+  tracestate?: string;
   /** Extra headers; they cannot replace an envelope header. */
   headers?: Record<string, string | Buffer>;
 }

@@ -10,6 +10,7 @@ import { SchemaRegistryError } from './schema-registry-error.ts';
 import { encodeWireFormat } from './wire-format.ts';
 import { forbiddenFieldsProblem } from './forbidden-field-names.ts';
 import { registerCommandFor, type SubjectNaming } from './subject-name-strategy.ts';
+import { hasWrittenSchemaText, writtenSchemaText } from './avro-type.ts';
 
 export interface AvroEncoderOptions {
   registry: SchemaRegistryClient;
@@ -37,15 +38,15 @@ export class AvroEncoder {
     if (canonical === undefined) {
       const problem = forbiddenFieldsProblem(type);
       if (problem) return Promise.reject(new OrderlyError('CONFIGURATION', `subject ${subject}: ${problem}`));
-      // exportAttrs keeps defaults, aliases and order: without it avsc gives the canonical form, which drops
-      // defaults, and the registry would judge a compatible evolution incompatible.
-      canonical = JSON.stringify(type.schema({ exportAttrs: true }));
+      // The schema as written, not avsc's re-serialisation: that drops logical types (see writtenSchemaText), and
+      // its canonical form (no exportAttrs) drops defaults too.
+      canonical = writtenSchemaText(type);
       this.#canonical.set(type, canonical);
     }
     const cacheKey = `${subject}\u0000${canonical}`;
     let id = this.#ids.get(cacheKey);
     if (!id) {
-      id = this.#resolveId(subject, canonical, naming);
+      id = this.#resolveId(subject, canonical, naming, hasWrittenSchemaText(type));
       this.#ids.set(cacheKey, id);
       id.catch(() => this.#ids.delete(cacheKey));
     }
@@ -72,7 +73,7 @@ export class AvroEncoder {
     }
   }
 
-  async #resolveId(subject: string, schema: string, naming: SubjectNaming | undefined): Promise<number> {
+  async #resolveId(subject: string, schema: string, naming: SubjectNaming | undefined, asWritten: boolean): Promise<number> {
     if (this.#autoRegister) return this.#registry.register(subject, schema);
     try {
       return await this.#registry.lookup(subject, schema);
@@ -81,8 +82,10 @@ export class AvroEncoder {
         const how = naming
           ? `subject ${subject} (subject-name strategy '${naming.strategy}', topic ${naming.topic ?? 'any'}) has no such schema in the registry and autoRegister is false: register it under that subject first (\`${registerCommandFor(naming.strategy, naming.topic)}\`) or set autoRegister: true in development`
           : `subject ${subject} has no such schema in the registry and autoRegister is false: register it under that subject first, or set autoRegister: true in development`;
+        // A Type the caller parsed lost its logical types in avsc: the text sent is not the file's.
+        const typeHint = asWritten ? '' : '; the schema was given as an avsc Type, whose re-serialisation drops logicalType, precision and scale: give the schema JSON (the object or text of the .avsc file) instead';
         throw new SchemaRegistryError(
-          how,
+          how + typeHint,
           error.status,
           error.registryErrorCode,
           { cause: error },

@@ -10,6 +10,14 @@ export type AvroSchemaInput = Type | Schema | string;
 
 const parsedByObject = new WeakMap<object, Type>();
 const parsedByText = new Map<string, Type>();
+/** The schema JSON each type was parsed from, compact: what the registry is sent (see {@link writtenSchemaText}). */
+const writtenTextOf = new WeakMap<Type, string>();
+
+function parsed(schema: Schema, text: string): Type {
+  const type = avro.Type.forSchema(schema);
+  writtenTextOf.set(type, text);
+  return type;
+}
 
 /** Parses a schema once per object or text (a WeakMap keeps the cache from growing with dropped objects). */
 export function avroType(schema: AvroSchemaInput): Type {
@@ -17,17 +25,38 @@ export function avroType(schema: AvroSchemaInput): Type {
   if (typeof schema === 'string') {
     let type = parsedByText.get(schema);
     if (!type) {
-      type = avro.Type.forSchema(JSON.parse(schema) as Schema);
+      const json = JSON.parse(schema) as Schema;
+      type = parsed(json, JSON.stringify(json));
       if (parsedByText.size < 1_000) parsedByText.set(schema, type);
     }
     return type;
   }
   let type = parsedByObject.get(schema as object);
   if (!type) {
-    type = avro.Type.forSchema(schema);
+    // A Type nested in the object serialises as avsc's own export (Type#toJSON): only that part is re-derived.
+    type = parsed(schema, JSON.stringify(schema));
     parsedByObject.set(schema as object, type);
   }
   return type;
+}
+
+/**
+ * The schema text to send the registry (register, lookup, compatibility) for a type: the JSON it was parsed from,
+ * as written (compact), for a type Orderly parsed from text or a schema object. Not avsc's re-serialisation:
+ * without logical-type hooks avsc parses `{"type":"long","logicalType":"timestamp-millis"}` to a plain long and
+ * `type.schema()` drops `logicalType`, a decimal's `precision` and `scale`, and custom attributes, which the
+ * registry keeps in its canonical form: a lookup of the stripped text misses a schema registered from the file
+ * (`orderly schemas register`), and an auto-registration registers a schema other than the one written.
+ * A Type built by the caller (`avro.Type.forSchema`) falls back to avsc's export with attributes, which keeps
+ * defaults, docs and aliases but only the logical types avsc was given hooks for ({@link hasWrittenSchemaText}).
+ */
+export function writtenSchemaText(type: Type): string {
+  return writtenTextOf.get(type) ?? JSON.stringify(type.schema({ exportAttrs: true }));
+}
+
+/** Whether {@link writtenSchemaText} is the schema as written (false: a Type the caller built, re-serialised by avsc). */
+export function hasWrittenSchemaText(type: Type): boolean {
+  return writtenTextOf.has(type);
 }
 
 /** The full name of a named type (`orderly.ledger.FundsDeposited`), which record subjects and event types use. */
@@ -53,5 +82,6 @@ export function readSchemaFile(path: string): Type {
 
 /** Parses schema text from a registry or a file; throws the avsc error, which callers classify. */
 export function parseSchemaText(text: string): Type {
-  return avro.Type.forSchema(JSON.parse(text) as Schema);
+  const json = JSON.parse(text) as Schema;
+  return parsed(json, JSON.stringify(json));
 }

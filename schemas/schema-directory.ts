@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Type } from 'avsc';
 import { ConfigurationError } from '../core/errors.ts';
-import { fullNameOf, parseSchemaText } from './avro-type.ts';
+import { fullNameOf, parseSchemaText, writtenSchemaText } from './avro-type.ts';
 import { forbiddenFieldsProblem } from './forbidden-field-names.ts';
 import { strategyNeedsTopic, subjectName, type SubjectNaming } from './subject-name-strategy.ts';
 
@@ -78,8 +78,9 @@ export function readSchemaDirectory(directory: string, naming: SubjectNaming): L
         subject = subjectName(naming.strategy, naming.topic ?? '', fullNameOf(type));
         recordsBySubject.set(subject, (recordsBySubject.get(subject) ?? new Set()).add(fullNameOf(type)));
       }
-      // The file's own JSON, docs and defaults included (avsc's `schema()` is the canonical form: no defaults).
-      schemas.push({ file, subject, version: versionOf(file), text: JSON.stringify(JSON.parse(text)), type });
+      // The file's own JSON (compact), the same text a producer sends for this schema: logical types, docs and
+      // defaults included (avsc's `schema()` drops them).
+      schemas.push({ file, subject, version: versionOf(file), text: writtenSchemaText(type), type });
     } catch (error) {
       problems.push(`${join(directory, file)}: ${(error as Error).message}`);
     }

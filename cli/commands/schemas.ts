@@ -13,6 +13,7 @@ import { readSchemaFile } from '../../schemas/avro-type.ts';
 import { generateEventTypes, staleness } from '../../schemas/codegen/event-types-codegen.ts';
 import { checkSchemas } from '../../schemas/schema-contract.ts';
 import { compareSchemas } from '../../schemas/schema-compatibility.ts';
+import { logicalTypeChanges } from '../../schemas/logical-type-changes.ts';
 import { readSchemaDirectory } from '../../schemas/schema-directory.ts';
 import { SchemaRegistryClient } from '../../schemas/schema-registry-client.ts';
 import { SchemaRegistryError } from '../../schemas/schema-registry-error.ts';
@@ -140,13 +141,18 @@ export function registerSchemasCommand(program: Command): void {
     .action((oldFile: string, newFile: string, options: { require: string }) => {
       const required = options.require.toUpperCase();
       if (!(levels as readonly string[]).includes(required)) throw new ConfigurationError([`--require ${options.require}: must be one of ${levels.join(', ')}`]);
-      const report = compareSchemas(readSchemaFile(oldFile), readSchemaFile(newFile));
+      const [older, newer] = [readSchemaFile(oldFile), readSchemaFile(newFile)];
+      const report = compareSchemas(older, newer);
       console.log(`BACKWARD (new reads old): ${report.backward.length === 0 ? 'yes' : 'NO'}`);
       for (const problem of report.backward) console.log(`    ${problem}`);
       console.log(`FORWARD  (old reads new): ${report.forward.length === 0 ? 'yes' : 'NO'}`);
       for (const problem of report.forward) console.log(`    ${problem}`);
       console.log(`FULL: ${report.level === 'FULL' ? 'yes' : 'NO'}`);
       console.log(`compatibility: ${report.level}`);
+      // Not part of the verdict (Avro and the registry resolve the underlying types), but the data's meaning changes.
+      const logical = logicalTypeChanges(older, newer);
+      if (logical.length > 0) console.log('logical types changed (compatible to Avro and the registry, but readers see the same bytes with another meaning):');
+      for (const change of logical) console.log(`    ${change}`);
       const holds = required === 'NONE' || report.level === 'FULL' || report.level === required;
       if (!holds) process.exitCode = 1;
     });

@@ -10,9 +10,13 @@
  * its events not written are then sent one by one, so only the malformed one fails. A batch across topics that
  * fails otherwise (one topic does not exist, or has no leader) is sent again per topic, so only that topic's
  * emits fail.
+ *
+ * Trace context: a batch goes out on a later turn, in whatever context was active then (the first emitter's),
+ * so each emit's own trace context (its handler's consumer span) is captured when it is made and sent with it.
  */
 import type { OutgoingEvent, PublishedEvent } from '../../producers/outgoing-event.ts';
 import { OrderlyError } from '../../core/errors.ts';
+import { withTraceContext } from '../../producers/trace-parent.ts';
 import type { EmitProducer } from './attempt-emits.ts';
 
 /** A producer that can also send many events in one request (`EventProducer`). */
@@ -49,7 +53,7 @@ export class EmitBatcher implements EmitProducer {
 
   publish<V>(event: OutgoingEvent<V>): Promise<PublishedEvent> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ event: event as OutgoingEvent<unknown>, resolve, reject });
+      this.#queue.push({ event: withTraceContext(event as OutgoingEvent<unknown>), resolve, reject });
       if (!this.#sending && !this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => {

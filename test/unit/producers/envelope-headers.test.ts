@@ -1,7 +1,7 @@
 import { describe, expect, it, afterEach } from 'vitest';
-import { context, ROOT_CONTEXT, trace, TraceFlags, type Context, type ContextManager } from '@opentelemetry/api';
+import { context, createTraceState, ROOT_CONTEXT, trace, TraceFlags, type Context, type ContextManager } from '@opentelemetry/api';
 import { envelopeToHeaders, readEnvelope } from '../../../producers/envelope-headers.ts';
-import { activeTraceparent } from '../../../producers/trace-parent.ts';
+import { activeTraceContext, activeTraceparent } from '../../../producers/trace-parent.ts';
 
 /** The smallest context manager: a stack, enough for synchronous `context.with`. */
 class StackContextManager implements ContextManager {
@@ -57,5 +57,22 @@ describe('envelope headers', () => {
     const traceparent = context.with(trace.setSpanContext(ROOT_CONTEXT, spanContext), () => activeTraceparent());
     expect(traceparent).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
     expect(activeTraceparent()).toBeUndefined();
+  });
+
+  it('writes tracestate only beside a traceparent, and reads it back only with one', () => {
+    const envelope = { eventId: 'e', eventType: 't', occurredAt: '2025-01-31T12:00:00.000Z', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=abc' };
+    const headers = envelopeToHeaders(envelope, { tracestate: 'forged=1' });
+    expect(headers.tracestate).toBe('vendor=abc');
+    expect(readEnvelope(headers)).toEqual(envelope);
+    const { traceparent: _dropped, ...withoutParent } = envelope;
+    expect(envelopeToHeaders(withoutParent).tracestate).toBeUndefined();
+    expect(readEnvelope({ ...envelopeToHeaders(withoutParent), tracestate: 'vendor=abc' }).tracestate).toBeUndefined();
+  });
+
+  it('the active span context with its trace state as traceparent and tracestate', () => {
+    context.setGlobalContextManager(new StackContextManager());
+    const spanContext = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED, traceState: createTraceState('vendor=abc') };
+    const captured = context.with(trace.setSpanContext(ROOT_CONTEXT, spanContext), () => activeTraceContext());
+    expect(captured).toEqual({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', tracestate: 'vendor=abc' });
   });
 });
