@@ -43,7 +43,7 @@ async function runArm(arm: Arm): Promise<number> {
     context.setGlobalContextManager(contextManager.enable());
     trace.setGlobalTracerProvider(provider);
   }
-  const runner: Attempts<unknown> = arm === 'bare' ? attempts : traced;
+  const runner: Pick<Attempts<unknown>, 'run'> = arm === 'bare' ? attempts : traced;
   const started = process.hrtime.bigint();
   for (let start = 0; start < records; start += wave) {
     const running: Promise<unknown>[] = [];

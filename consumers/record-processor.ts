@@ -109,6 +109,8 @@ export class RecordProcessor<T> {
   private readonly options: ValidOrderedConsumerOptions<T>;
   private readonly deps: RecordProcessorDeps;
   private readonly attempts: Attempts<T>;
+  /** The attempts themselves: the plain path starts a first attempt with them while no tracer is registered. */
+  private readonly handlerAttempts: HandlerAttempts<T>;
   private readonly publisher: DeadLetterPublisher;
   private readonly hooks: AttemptHooks<Work<T>>;
   /** Only the handler runs: see {@link handlePlain}. */
@@ -126,7 +128,8 @@ export class RecordProcessor<T> {
     this.options = options;
     this.deps = deps;
     // Each record's attempts in a consumer span while a tracer provider is registered (consumers/tracing/).
-    this.attempts = tracedAttempts(new HandlerAttempts(options, deps.events), options.groupId);
+    this.handlerAttempts = new HandlerAttempts(options, deps.events);
+    this.attempts = tracedAttempts(this.handlerAttempts, options.groupId);
     this.publisher = new DeadLetterPublisher({ forwarder: deps.forwarder, events: deps.events, logger: deps.logger, deadLetterTopicOf: (topic) => deadLetterTopicOf(topic, options.groupId) });
     this.claimNeedsMs = claimWorstCaseMs(options);
     const store = options.idempotencyStore;
@@ -158,7 +161,8 @@ export class RecordProcessor<T> {
    * succeeds at the first attempt costs no promise here beyond the handler's own.
    */
   start(record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
-    if (this.plain && record.tier === 0 && record.delay === undefined && (this.options.ordering === 'none' || hasKey(record))) {
+    // Traced records go through `run` (a span per record): the plain path's first attempt has no promise to span.
+    if (this.plain && record.tier === 0 && record.delay === undefined && (this.options.ordering === 'none' || hasKey(record)) && !this.attempts.tracing()) {
       try {
         if (this.startPlain(record, live, sink)) return;
       } catch (error) {
@@ -180,7 +184,7 @@ export class RecordProcessor<T> {
     const work = this.workOf(record, live);
     const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, recordHeader(record, headerNames.eventType));
     work.event = event;
-    const started = this.attempts.startFirst(event, work.retry.attempts, live.signal, (outcome, first) => {
+    const started = this.handlerAttempts.startFirst(event, work.retry.attempts, live.signal, (outcome, first) => {
       if (outcome !== 'timeout' && outcome.ok) {
         try {
           this.reportHandled(work, { attempts: 1, durationMs: performance.now() - first.startedAt });
@@ -189,7 +193,7 @@ export class RecordProcessor<T> {
         }
         return sink.settled(record, live, 'handled');
       }
-      const rest = this.attempts.continueAfter(first, outcome, event, work.retry.attempts, live.signal, this.hooks, work, record).then((result) => {
+      const rest = this.handlerAttempts.continueAfter(first, outcome, event, work.retry.attempts, live.signal, this.hooks, work, record).then((result) => {
         if (!result.ok) return this.route(work, result, undefined, undefined);
         this.reportHandled(work, result);
         return 'handled' as const;

@@ -57,9 +57,14 @@ export interface TracedRecord {
   tier?: number;
 }
 
-/** The one method of {@link HandlerAttempts} the record processor calls. */
+/**
+ * The method of {@link HandlerAttempts} the record processor calls in a span, and whether a tracer provider is
+ * registered now (the processor's plain path, which starts a first attempt without a promise of its own, is
+ * taken only while none is: a traced record goes through `run`).
+ */
 export interface Attempts<T> {
   run<W>(event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, hooks: AttemptHooks<W>, work: W, record: TracedRecord): Promise<AttemptsResult>;
+  tracing(): boolean;
 }
 
 /** `attempts`, each record's run inside a consumer span while a tracer provider is registered. */
@@ -71,6 +76,7 @@ export function tracedAttempts<T>(attempts: HandlerAttempts<T>, groupId: string)
       if (!tracer) return attempts.run(event, attemptsBefore, stop, hooks, work, record);
       return runInSpan(tracer, groupId, () => attempts.run(event, attemptsBefore, stop, hooks, work, record), event, attemptsBefore, record);
     },
+    tracing: () => tracers.current() !== undefined,
   };
 }
 
