@@ -22,6 +22,7 @@ import { validateCronSchedulerOptions, type CronSchedulerOptions, type ValidCron
 import { ScheduleLeadership } from './schedule-leadership.ts';
 import { requireScheduleTopics } from './schedule-topic.ts';
 import { SchedulerEventEmitter } from './scheduler-events.ts';
+import { sleep, sleepUntil } from './sleep-until.ts';
 
 /** What a scheduler instance knows about itself. */
 export interface SchedulerStatus {
@@ -35,18 +36,6 @@ export interface SchedulerStatus {
 
 /** The most ticks one transaction carries. */
 const publishBatch = 100;
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, Math.max(0, ms));
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 export class CronScheduler {
   readonly events = new SchedulerEventEmitter();
@@ -189,7 +178,7 @@ export class CronScheduler {
           }
           const aheadMs = this.#options.prepareAheadMs;
           if (aheadMs === 0) {
-            await sleep(next - this.#now(), signal);
+            await sleepUntil(next, this.#now, signal);
             continue;
           }
           // Write the next tick ahead of its slot in an open transaction and commit it at the slot: after the slot,
@@ -197,7 +186,8 @@ export class CronScheduler {
           await sleep(next - aheadMs - this.#now(), signal);
           if (signal.aborted) break;
           const prepared = await this.#publisher.prepare([next], this.#now);
-          await sleep(next - this.#now(), signal);
+          // Never before the slot: a timer can fire while the clock still reads a millisecond before it.
+          await sleepUntil(next, this.#now, signal);
           if (signal.aborted) {
             await prepared.abort();
             break;
