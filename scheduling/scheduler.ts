@@ -192,11 +192,13 @@ export class CronScheduler {
             await prepared.abort();
             break;
           }
+          const wokeAt = this.#now();
           const publishedAt = await prepared.commit();
           this.#lastSlotMs = next;
           planFrom = next;
           this.events.emit('scheduler.tick.published', { schedule: name, slotMs: next, publishedAtMs: publishedAt, latenessMs: publishedAt - next, mode: 'live' });
-          this.#logger.debug({ slot: new Date(next).toISOString(), latenessMs: publishedAt - next, mode: 'live' }, 'tick published');
+          // Where the lateness comes from: the timer (woke after the slot) or the commit's round trip.
+          this.#logger.debug({ slot: new Date(next).toISOString(), latenessMs: publishedAt - next, wokeLateMs: wokeAt - next, commitMs: publishedAt - wokeAt, mode: 'live' }, 'tick published');
         }
       } catch (error) {
         if (isFencedError(error)) {
