@@ -82,7 +82,7 @@ writeResults(
   [
     '## Cron ticks through leader kills (`npm run bench -- cron-ticks`)',
     '',
-    `${String(setup.machine)}; Node ${String(setup.node)}; kafkajs ${String(setup.kafkajs)}; Kafka ${String(setup.kafka)}. ${setup.instances}; ${setup.schedule}. Arms, one after the other in one run: ${setup.arms}. ${Math.max(steady.loadAtStart, steady.loadAtEnd, kill.loadAtStart, kill.loadAtEnd) > 4 ? "**The machine was heavily loaded by other engineers' runs**: " : ''}load average ${steady.loadAtStart} to ${steady.loadAtEnd} during the steady arm, ${kill.loadAtStart} to ${kill.loadAtEnd} during the kill arm (2 cores). Measured ${new Date().toISOString().slice(0, 10)}${durationMs === fullCronLeaderKill.durationMs ? '' : `, at reduced size (${durationMs / 1000} s of kills instead of 120 s)`}.`,
+    `${String(setup.machine)}; Node ${String(setup.node)}; kafkajs ${String(setup.kafkajs)}; Kafka ${String(setup.kafka)}. ${setup.instances}; ${setup.schedule}. Arms, one after the other in one run: ${setup.arms}. ${Math.max(steady.loadAtStart, steady.loadAtEnd, kill.loadAtStart, kill.loadAtEnd) > 4 ? "**The machine was heavily loaded by other engineers' runs**: load average" : 'Load average'} ${steady.loadAtStart} to ${steady.loadAtEnd} during the steady arm, ${kill.loadAtStart} to ${kill.loadAtEnd} during the kill arm (2 cores). Measured ${new Date().toISOString().slice(0, 10)}${durationMs === fullCronLeaderKill.durationMs ? '' : `, at reduced size (${durationMs / 1000} s of kills instead of 120 s)`}.`,
     '',
     '| arm: ticks (lateness = commit time - slot) | count | p50 ms | p99 ms | max ms |',
     '|---|---|---|---|---|',
