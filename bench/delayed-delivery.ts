@@ -51,6 +51,8 @@ interface ArmResult {
   /** The same, for the events due more than 15 s after they were sent (through a delay level). */
   viaLevelP99Ms: number;
   killedAtS?: number;
+  /** The events slower than p99: how many came due in each 5 s of the due window (seconds from its start). */
+  tailByDueS: Record<string, number>;
   load: number;
 }
 
@@ -98,8 +100,18 @@ async function run(arm: Arm): Promise<ArmResult> {
     overshoots.push(overshoot);
     if (dueOf(index) - sentAt > levelsMs[0]! + 5_000) viaLevel.push(overshoot);
   }
+  const byDue = Object.entries(times).map(([eventId, at]) => {
+    const due = dueOf(Number(eventId.slice('delayed-'.length)));
+    return { due, overshoot: Number(at) - due };
+  });
   overshoots.sort((a, b) => a - b);
   viaLevel.sort((a, b) => a - b);
+  const tailByDueS: Record<string, number> = {};
+  for (const { due, overshoot } of byDue) {
+    if (overshoot <= percentile(overshoots, 99)) continue;
+    const bucket = String(Math.floor((due - firstDue) / 5_000) * 5);
+    tailByDueS[bucket] = (tailByDueS[bucket] ?? 0) + 1;
+  }
   const result: ArmResult = {
     arm,
     delayed,
@@ -112,6 +124,7 @@ async function run(arm: Arm): Promise<ArmResult> {
     maxMs: overshoots.at(-1) ?? 0,
     viaLevelP99Ms: percentile(viaLevel, 99),
     ...(killedAtS === undefined ? {} : { killedAtS }),
+    tailByDueS,
     load: loadNow(),
   };
   console.log(JSON.stringify(result));
@@ -119,7 +132,9 @@ async function run(arm: Arm): Promise<ArmResult> {
 }
 
 const arms: ArmResult[] = [];
-for (const arm of ['steady', 'kill'] as Arm[]) arms.push(await run(arm));
+// BENCH_ARMS=steady (or kill) runs one arm only.
+const armsToRun = (process.env.BENCH_ARMS ?? 'steady,kill').split(',').filter((arm): arm is Arm => arm === 'steady' || arm === 'kill');
+for (const arm of armsToRun) arms.push(await run(arm));
 await admin.disconnect();
 await redis.quit();
 

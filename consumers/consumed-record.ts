@@ -51,6 +51,8 @@ export interface ConsumedRecord {
   size: number;
   /** A delayed event's due time or a cancel record (consumers/delays/), read at intake; undefined for most records. */
   delay?: DelayInfo;
+  /** Held in memory until due and released (see {@link LaneRecord.released}): set by the consumer's release. */
+  released?: boolean;
 }
 
 /** The key of per-partition state (offsets, backpressure, pauses). */
@@ -122,6 +124,7 @@ class FetchedRecord implements ConsumedRecord {
   readonly size: number;
   schedulerLane: unknown;
   delay: DelayInfo | undefined = undefined;
+  released = false;
   /** The record's bytes: key, value, then each header's name and value. */
   private readonly bytes: Buffer;
   /** Per header: name start, name end, value start and value end in `bytes` (-1, -1 for a null value). */

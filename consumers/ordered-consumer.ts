@@ -168,9 +168,15 @@ export class OrderedConsumer<T = Buffer | null> {
     this.gate = new DueTimeGate(() => this.pauses.reconcile());
     this.held = new HeldTierRecords({
       shardKeyOf: (record) => shardKeyOf(record, this.options.ordering),
+      // A delayed event that came within the hold horizon while it waited behind its key: held until due.
+      holdAgainUntil: (record, now) => (record.delay?.kind === 'delayed' ? holdUntil(record.delay.deliverAt, now, now, this.delays.holdHorizonMs) : now),
       release: (records) => {
-        // Due now: it counts as a backlog of its source topic (priority lanes) from here on.
-        for (const record of records) this.scheduler.enqueue(record);
+        // Due now: it counts as a backlog of its source topic (priority lanes) from here on, and its lane ranks
+        // above the source's queued lanes (a delayed event does not wait behind a backlog fetched after it).
+        for (const record of records) {
+          record.released = true;
+          this.scheduler.enqueue(record);
+        }
         this.backpressure.moveTopic(records[0]!.topic, records[0]!.sourceTopic, records.length);
         if (this.options.lanes.length > 0) this.pauses.reconcile();
         this.pump();

@@ -22,6 +22,7 @@ import { validateCronSchedulerOptions, type CronSchedulerOptions, type ValidCron
 import { ScheduleLeadership } from './schedule-leadership.ts';
 import { requireScheduleTopics } from './schedule-topic.ts';
 import { SchedulerEventEmitter } from './scheduler-events.ts';
+import { sleep, sleepUntil } from './sleep-until.ts';
 
 /** What a scheduler instance knows about itself. */
 export interface SchedulerStatus {
@@ -35,18 +36,6 @@ export interface SchedulerStatus {
 
 /** The most ticks one transaction carries. */
 const publishBatch = 100;
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, Math.max(0, ms));
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 export class CronScheduler {
   readonly events = new SchedulerEventEmitter();
@@ -189,7 +178,7 @@ export class CronScheduler {
           }
           const aheadMs = this.#options.prepareAheadMs;
           if (aheadMs === 0) {
-            await sleep(next - this.#now(), signal);
+            await sleepUntil(next, this.#now, signal);
             continue;
           }
           // Write the next tick ahead of its slot in an open transaction and commit it at the slot: after the slot,
@@ -197,16 +186,19 @@ export class CronScheduler {
           await sleep(next - aheadMs - this.#now(), signal);
           if (signal.aborted) break;
           const prepared = await this.#publisher.prepare([next], this.#now);
-          await sleep(next - this.#now(), signal);
+          // Never before the slot: a timer can fire while the clock still reads a millisecond before it.
+          await sleepUntil(next, this.#now, signal);
           if (signal.aborted) {
             await prepared.abort();
             break;
           }
+          const wokeAt = this.#now();
           const publishedAt = await prepared.commit();
           this.#lastSlotMs = next;
           planFrom = next;
           this.events.emit('scheduler.tick.published', { schedule: name, slotMs: next, publishedAtMs: publishedAt, latenessMs: publishedAt - next, mode: 'live' });
-          this.#logger.debug({ slot: new Date(next).toISOString(), latenessMs: publishedAt - next, mode: 'live' }, 'tick published');
+          // Where the lateness comes from: the timer (woke after the slot) or the commit's round trip.
+          this.#logger.debug({ slot: new Date(next).toISOString(), latenessMs: publishedAt - next, wokeLateMs: wokeAt - next, commitMs: publishedAt - wokeAt, mode: 'live' }, 'tick published');
         }
       } catch (error) {
         if (isFencedError(error)) {

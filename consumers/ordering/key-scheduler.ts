@@ -3,8 +3,13 @@
  * per lane, at most `concurrency` in flight overall. Lanes with work wait their turn in one FIFO, so a key
  * with a long backlog cannot starve the others. A lane waits in the group of the topic of its head record:
  * a retry tier's group ranks just above its source topic (a due retry does not wait behind a source backlog)
- * and below any topic of a higher priority, and shares its source topic's concurrency limit. Pure: no I/O,
- * no timers.
+ * and below any topic of a higher priority, and shares its source topic's concurrency limit. A source record
+ * that was held in memory until its due time ({@link LaneRecord.released}: a delayed event, or a record held
+ * behind one of its key) ranks the same way, in a group of its own: at its due time it does not queue behind
+ * the source topic's backlog like a newly fetched record. Either way a lane waits in the group of its head
+ * record only, so a key's later records still wait behind it, and only records that were held (a bounded
+ * number, each once) rank above the source: a source backlog waits while they run, never indefinitely.
+ * Pure: no I/O, no timers.
  */
 import { FifoQueue } from './fifo-queue.ts';
 import type { LaneRecord, Ordering } from './ordering.ts';
@@ -193,7 +198,13 @@ export class KeyScheduler<R extends LaneRecord> {
   }
 
   private groupOfRecord(record: R): TopicGroup<R> {
-    return this.groups.get(record.topic) ?? this.groupOf(record.topic, undefined, record.sourceTopic ?? record.topic);
+    const source = record.sourceTopic ?? record.topic;
+    // A released source record ranks as its topic's retry tiers do (a tier record is ranked so by its topic).
+    if (record.released === true && source === record.topic) {
+      const topic = releasedGroupOf(source);
+      return this.groups.get(topic) ?? this.groupOf(topic, undefined, source);
+    }
+    return this.groups.get(record.topic) ?? this.groupOf(record.topic, undefined, source);
   }
 
   private startNext(group: TopicGroup<R>): R | undefined {
@@ -356,6 +367,11 @@ function shiftLane<R>(lane: Lane<R>): R | undefined {
 function queuedOf<R>(lane: Lane<R>): R[] {
   if (lane.next === undefined) return [];
   return [lane.next, ...(lane.more?.toArray() ?? [])];
+}
+
+/** The group of a source topic's released records: a name no topic can have (Kafka names have no NUL). */
+function releasedGroupOf(topic: string): string {
+  return `${topic}\u0000released`;
 }
 
 function partitionId(topic: string, partition: number): string {

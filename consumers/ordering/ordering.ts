@@ -19,6 +19,11 @@ export interface LaneRecord {
   partitionId?: string;
   offset: string;
   key: Buffer | null;
+  /**
+   * Held in memory until its due time and released now (a delayed event, or a record queued behind one of its
+   * key): its lane ranks with its source topic's retry tiers, not behind the source's queued lanes.
+   */
+  released?: boolean;
   /** Set by the {@link KeyScheduler} while the record is in flight: its lane, found again on completion. */
   schedulerLane?: unknown;
 }

@@ -34,6 +34,13 @@ export interface HeldTierRecordsDeps<R> {
   shardKeyOf(record: R): string;
   /** Records now due, in release order: to be queued for their lanes. */
   release(records: R[]): void;
+  /**
+   * Asked of a record about to be released (`now` is past its hold time): a later time to hold it until instead,
+   * or a time not after `now` to release it. A delayed event held behind its key's head with no time of its own
+   * (due beyond the hold horizon when fetched) comes within the horizon while it waits: held on here until due,
+   * it does not wait out its delay in a handler slot.
+   */
+  holdAgainUntil?(record: R, now: number): number;
 }
 
 export class HeldTierRecords<R> {
@@ -120,6 +127,13 @@ export class HeldTierRecords<R> {
     const released: R[] = [];
     for (let head = partition.heads.peek(); head && head.dueAt <= now; head = partition.heads.peek()) {
       partition.heads.pop();
+      const until = this.deps.holdAgainUntil?.(head.record, now) ?? now;
+      if (until > now) {
+        // Still its key's head: the key's later records stay behind it.
+        head.dueAt = until;
+        partition.heads.push(head);
+        continue;
+      }
       released.push(head.record);
       const queue = partition.byKey.get(head.key)!;
       queue.shift();

@@ -78,8 +78,10 @@ export async function cronLeaderKillScenario(settings: StackSettings, parameters
       .slice(0, 5)
       .map((tick) => {
         const since = cluster.leaderChanges.filter((change) => change.instance === tick.instance && change.at <= Date.parse(tick.slot) + tick.latenessMs).at(-1);
-        return { slot: tick.slot, instance: tick.instance, latenessMs: tick.latenessMs, ledForMs: since ? Date.parse(tick.slot) - since.at : null };
+        return { slot: tick.slot, instance: tick.instance, latenessMs: tick.latenessMs, wokeLateMs: tick.wokeLateMs, commitMs: tick.commitMs, ledForMs: since ? Date.parse(tick.slot) - since.at : null };
       });
+    // Live ticks written ahead: how late the timer woke after the slot, and how long the commit took.
+    const prepared = cluster.ticks.filter((tick) => tick.mode === 'live' && tick.wokeLateMs !== undefined);
     const counters = {
       eventsLost: check.missedSlots.length,
       duplicateEffects: check.duplicates + check.slotsWithTwoIds,
@@ -101,6 +103,8 @@ export async function cronLeaderKillScenario(settings: StackSettings, parameters
       latenessLive: latency(live),
       latenessCatchUp: latency(catchUp),
       latenessAll: latency(all),
+      liveWokeLate: latency(prepared.map((tick) => tick.wokeLateMs!)),
+      liveCommit: latency(prepared.map((tick) => tick.commitMs!)),
       slowestLive,
     };
     return {

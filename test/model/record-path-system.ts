@@ -204,6 +204,9 @@ class Member {
         const retry = tier ? readRetryState(stored.headers, { now: Date.now(), maxDelayMs: Math.max(...retryTiersMs) }) : undefined;
         const record = consumedRecordOf(message, topic, sourceTopic, partition, id, tier?.tier ?? 0, retry);
         this.tracker.track(topic, partition, record.offset, id);
+        // Some source records rank as if released from the in-memory hold (a delayed event at its due time):
+        // above the source's queued lanes, which must keep per-key order all the same.
+        if (topic === sourceTopic && stored.offset % 3 === 1) record.released = true;
         this.scheduler.enqueue(record);
         this.processor.offer(record);
       }

@@ -30,6 +30,9 @@ export interface TickLogLine {
   instance: string;
   slot: string;
   latenessMs: number;
+  /** A live tick's split of its lateness: its timer woke this long after the slot, and its commit took commitMs. */
+  wokeLateMs?: number;
+  commitMs?: number;
   mode: 'live' | 'catch-up';
 }
 
@@ -136,7 +139,7 @@ export class CronCluster {
   }
 
   #onLine(name: string, line: string): void {
-    let parsed: { component?: string; msg?: string; slot?: string; latenessMs?: number; mode?: 'live' | 'catch-up' };
+    let parsed: { component?: string; msg?: string; slot?: string; latenessMs?: number; wokeLateMs?: number; commitMs?: number; mode?: 'live' | 'catch-up' };
     try {
       parsed = JSON.parse(line) as typeof parsed;
     } catch {
@@ -144,7 +147,10 @@ export class CronCluster {
       return;
     }
     if (parsed.component !== 'cron-scheduler') return;
-    if (parsed.msg === 'tick published') this.ticks.push({ instance: name, slot: parsed.slot!, latenessMs: parsed.latenessMs!, mode: parsed.mode! });
+    if (parsed.msg === 'tick published') {
+      const split = parsed.wokeLateMs === undefined || parsed.commitMs === undefined ? {} : { wokeLateMs: parsed.wokeLateMs, commitMs: parsed.commitMs };
+      this.ticks.push({ instance: name, slot: parsed.slot!, latenessMs: parsed.latenessMs!, ...split, mode: parsed.mode! });
+    }
     else if (parsed.msg?.startsWith('leading the schedule')) {
       this.#leader = name;
       this.leaderChanges.push({ instance: name, at: Date.now() });

@@ -59,6 +59,37 @@ describe('HeldTierRecords', () => {
     expect(released.map(({ record }) => record.offset)).toEqual([0, 1, 2]);
   });
 
+  it('holds a record on behind its released key head when it asks for a later time, keeping its key behind it', () => {
+    const deliverAt = new Map<number, number>();
+    const released: { record: Record; at: number }[] = [];
+    const held = new HeldTierRecords<Record>({
+      shardKeyOf: (record) => record.key,
+      release: (records) => released.push(...records.map((record) => ({ record, at: Date.now() }))),
+      holdAgainUntil: (record, now) => Math.max(now, deliverAt.get(record.offset) ?? 0),
+    });
+    const now = Date.now();
+    held.hold('p0', { key: 'a', offset: 0 }, now + 100);
+    // Held behind the head with no time of its own (its delay was beyond the horizon when it was fetched).
+    deliverAt.set(1, now + 600);
+    held.hold('p0', { key: 'a', offset: 1 }, 0);
+    held.hold('p0', { key: 'a', offset: 2 }, 0);
+    held.hold('p0', { key: 'b', offset: 3 }, now + 300);
+    vi.advanceTimersByTime(100);
+    expect(released.map(({ record }) => record.offset)).toEqual([0]);
+    vi.advanceTimersByTime(200);
+    expect(released.map(({ record }) => record.offset)).toEqual([0, 3]);
+    vi.advanceTimersByTime(299);
+    expect(released).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(released.map(({ record, at }) => [record.offset, at - now])).toEqual([
+      [0, 100],
+      [3, 300],
+      [1, 600],
+      [2, 600],
+    ]);
+    expect(held.size).toBe(0);
+  });
+
   it('checks the wall clock when the timer fires', () => {
     const { held, released } = setup();
     const now = Date.now();

@@ -107,6 +107,57 @@ describe('KeyScheduler with retry tiers', () => {
     expect(order).toEqual([other, first, retry]);
   });
 
+  it('starts a released delayed event before queued lanes of its source topic', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const backlog = Array.from({ length: 5 }, (_, index) => sourceRecord(`s${index}`));
+    for (const r of backlog) scheduler.enqueue(r);
+    // Held in memory at intake until its due time, then released into its lane (the consumer sets the flag).
+    const due = { ...sourceRecord('d'), released: true };
+    scheduler.enqueue(due);
+    expect(scheduler.takeRunnable()).toEqual([due]);
+    scheduler.complete(due);
+    expect(scheduler.takeRunnable()).toEqual([backlog[0]]);
+  });
+
+  it("keeps a released event's key in order: its earlier records run first, its later records wait behind it in the source queue", () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const before = sourceRecord('a');
+    const other = sourceRecord('b');
+    scheduler.enqueue(before);
+    scheduler.enqueue(other);
+    const due = { ...sourceRecord('a'), released: true };
+    const after = sourceRecord('a');
+    const third = sourceRecord('c');
+    for (const r of [due, after, third]) scheduler.enqueue(r);
+    const order: LaneRecord[] = [];
+    for (let step = 0; step < 5; step++) {
+      const [next] = scheduler.takeRunnable();
+      order.push(next!);
+      scheduler.complete(next!);
+    }
+    // 'a' ran first (its lane was ahead); its released record then ranks above the queued 'b' and 'c', and the
+    // key's later plain record goes back to the end of the source queue.
+    expect(order).toEqual([before, due, other, third, after]);
+  });
+
+  it('shares the source topic concurrency with released records and ranks them below a higher-priority topic', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({
+      ordering: 'key',
+      concurrency: 10,
+      topicShares: [
+        { topic: 'urgent', rank: 0, concurrency: Infinity },
+        { topic: 't', rank: 1, concurrency: 1 },
+      ],
+    });
+    const normal = sourceRecord('n');
+    const due = { ...sourceRecord('d'), released: true };
+    const urgent = sourceRecord('u', 'urgent');
+    for (const r of [normal, due, urgent]) scheduler.enqueue(r);
+    expect(scheduler.takeRunnable()).toEqual([urgent, due]);
+    scheduler.complete(due);
+    expect(scheduler.takeRunnable()).toEqual([normal]);
+  });
+
   it('ranks a retry below a higher-priority topic and shares its source topic concurrency', () => {
     const scheduler = new KeyScheduler<LaneRecord>({
       ordering: 'key',
