@@ -34,8 +34,9 @@ function areaOf({ functionName, url }: ProfileNode['callFrame']): string {
   if (functionName === '(program)') return 'program (native, unattributed)';
   const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (match) return match[1]!;
-  const own = /\/work\/[^/]+\/(consumers|producers|schemas|core|bench)\//.exec(url) ?? /\/(consumers|producers|schemas|core|bench)\/[^/]+\.ts/.exec(url);
-  if (own) return `orderly ${own[1]}/`;
+  // Any checkout path (a worktree too); nested folders count apart: `consumers/idempotency/` is an area of its own.
+  const own = /\/(consumers|producers|schemas|core|bench|observability)\/(?:([^/]+)\/)?[^/]+\.ts$/.exec(url);
+  if (own) return `orderly ${own[1]}/${own[2] ? `${own[2]}/` : ''}`;
   if (url.startsWith('node:') || url === '') return 'node internals';
   return 'other';
 }
