@@ -4,16 +4,53 @@
  * Claims and completions asked for in one turn of the event loop (the records of one batch) go to Redis in
  * one script call for all of them, each event still atomic on its own; on a Redis Cluster, where one call
  * may not span slots, every event is its own call.
- * Keys: `<prefix>:<group>:claim:<eventId>` (the lease, value = fencing token),
- * `<prefix>:<group>:done:<eventId>` (the payload hash, prefixed `dlt:` for a dead-lettered event, kept
- * `doneTtlMs`) and `<prefix>:<group>:replay:<eventId>` (a replay asked for while the event had no done marker
- * yet: its dead-lettering was still in flight. The `dlt:` marker written after it does not make the replayed
- * copy a duplicate: the first claim that finds both deletes both and handles the event).
+ *
+ * Keys: `<prefix>:<group>:claim:{<eventId>}` (the lease, value = fencing token),
+ * `<prefix>:<group>:done:{<eventId>}` (the payload hash, prefixed `dlt:` for a dead-lettered event, kept
+ * `doneTtlMs`) and `<prefix>:<group>:replay:{<eventId>}` (a replay request).
+ *
+ * The replay request and the race it closes: `dlt replay` forgets a `dlt:` marker so the replayed copy is
+ * handled, not skipped. The DLT record is written before the dead-lettering holder's completion writes that
+ * marker, so a replay may come in between and find no marker to forget; the marker written after would then
+ * make the replayed copy a duplicate, and the replay would be lost. So a forget that finds no marker leaves a
+ * replay request, and the first claim that finds a request beside a `dlt:` marker of the same payload deletes
+ * both and claims the event.
+ *
+ * The success path touches two keys per event, claim and done: the replay request is read only where it can
+ * matter, beside a `dlt:` marker. A claim that finds `dlt:<hash>` answers so without writing anything, and the
+ * client claims that event again with a script that also declares the replay key (one more call, only for an
+ * event dead-lettered before: a redelivery or a replay). Completions never touch the request. One left beside
+ * a success marker (the event was handled after the replay was asked) is never read: a handled event stays
+ * done (no claim gets past its marker, `forgetDeadLettered` keeps it), so no `dlt:` marker can replace it
+ * while it lives, and the request, written before it with the same `doneTtlMs`, expires first. (Only a forget
+ * through a store with a longer `doneTtlMs` than the consumer's could leave one that outlives the marker; it
+ * would then make one duplicate of a later dead-lettering of the same event id be handled again.)
  */
 import type { Redis } from 'ioredis';
 import type { ClaimRequest, ClaimResult, IdempotencyStore } from './idempotency-store.ts';
 
+/**
+ * KEYS: claim, done; ARGV: token, hash, lease, token taken over or ''. `{'dlt'}`: the event was dead-lettered
+ * with this payload; nothing was written, ask {@link claimDeadLetteredScript}.
+ */
 const claimScript = `
+local done = redis.call('GET', KEYS[2])
+if done then
+  if done == ARGV[2] then return {'done'} end
+  if done == 'dlt:' .. ARGV[2] then return {'dlt'} end
+  return {'conflict'}
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3], 'NX') then return {'claimed'} end
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] or (ARGV[4] ~= '' and holder == ARGV[4]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return {'claimed'}
+end
+return {'busy', redis.call('PTTL', KEYS[1]), holder}
+`;
+
+/** {@link claimScript} with the replay key (KEYS[3]): a request beside the `dlt:` marker is used up, and the event claimed. */
+const claimDeadLetteredScript = `
 local done = redis.call('GET', KEYS[2])
 if done == 'dlt:' .. ARGV[2] and redis.call('DEL', KEYS[3]) == 1 then
   redis.call('DEL', KEYS[2])
@@ -29,31 +66,27 @@ end
 return {'busy', redis.call('PTTL', KEYS[1]), holder}
 `;
 
+/** KEYS: claim, done; ARGV: token, marker (hash, or `dlt:` hash), TTL. */
 const completeScript = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-if string.sub(ARGV[2], 1, 4) ~= 'dlt:' then redis.call('DEL', KEYS[3]) end
 redis.call('DEL', KEYS[1])
 return 1
 `;
 
 /**
- * {@link claimScript} for several events: KEYS in triples, ARGV in fours (token, hash, lease, token taken over
+ * {@link claimScript} for several events: KEYS in pairs, ARGV in fours (token, hash, lease, token taken over
  * or ''); replies in threes (status, ttl, holder or '').
  */
 const claimManyScript = `
 local replies = {}
-for i = 1, #KEYS / 3 do
-  local claimKey, doneKey, replayKey = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+for i = 1, #KEYS / 2 do
+  local claimKey, doneKey = KEYS[2 * i - 1], KEYS[2 * i]
   local token, hash, lease, takeOver = ARGV[4 * i - 3], ARGV[4 * i - 2], ARGV[4 * i - 1], ARGV[4 * i]
   local status, ttl, holder = 'busy', 0, ''
   local done = redis.call('GET', doneKey)
-  if done == 'dlt:' .. hash and redis.call('DEL', replayKey) == 1 then
-    redis.call('DEL', doneKey)
-    done = false
-  end
   if done then
-    if done == hash or done == 'dlt:' .. hash then status = 'done' else status = 'conflict' end
+    if done == hash then status = 'done' elseif done == 'dlt:' .. hash then status = 'dlt' else status = 'conflict' end
   elseif redis.call('SET', claimKey, token, 'PX', lease, 'NX') then
     status = 'claimed'
   else
@@ -72,17 +105,16 @@ end
 return replies
 `;
 
-/** {@link completeScript} for several events: KEYS in triples, ARGV in pairs (token, marker), then the TTL. */
+/** {@link completeScript} for several events: KEYS in pairs, ARGV in pairs (token, marker), then the TTL. */
 const completeManyScript = `
 local replies = {}
 local ttl = ARGV[#ARGV]
-for i = 1, #KEYS / 3 do
-  local claimKey, doneKey, replayKey = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
+for i = 1, #KEYS / 2 do
+  local claimKey, doneKey = KEYS[2 * i - 1], KEYS[2 * i]
   if redis.call('GET', claimKey) ~= ARGV[2 * i - 1] then
     replies[i] = 0
   else
     redis.call('SET', doneKey, ARGV[2 * i], 'PX', ttl)
-    if string.sub(ARGV[2 * i], 1, 4) ~= 'dlt:' then redis.call('DEL', replayKey) end
     redis.call('DEL', claimKey)
     replies[i] = 1
   end
@@ -117,8 +149,9 @@ export interface RedisIdempotencyStoreOptions {
 
 /** The scripts, defined once per client so calls send EVALSHA (ioredis reloads a script Redis forgot). */
 interface ScriptedRedis {
-  orderlyClaim(claimKey: string, doneKey: string, replayKey: string, token: string, hash: string, leaseMs: number, takeOver: string): Promise<[string, number?, string?]>;
-  orderlyComplete(claimKey: string, doneKey: string, replayKey: string, token: string, hash: string, ttlMs: number): Promise<number>;
+  orderlyClaim(claimKey: string, doneKey: string, token: string, hash: string, leaseMs: number, takeOver: string): Promise<[string, number?, string?]>;
+  orderlyClaimDeadLettered(claimKey: string, doneKey: string, replayKey: string, token: string, hash: string, leaseMs: number, takeOver: string): Promise<[string, number?, string?]>;
+  orderlyComplete(claimKey: string, doneKey: string, token: string, marker: string, ttlMs: number): Promise<number>;
   orderlyRelease(claimKey: string, token: string): Promise<number>;
   orderlyForget(doneKey: string, replayKey: string, ttlMs: number): Promise<number>;
   orderlyClaimMany(keyCount: number, ...keysThenArgs: (string | number)[]): Promise<(string | number)[]>;
@@ -127,8 +160,9 @@ interface ScriptedRedis {
 
 function scripted(redis: Redis): ScriptedRedis {
   if (!('orderlyClaim' in redis)) {
-    redis.defineCommand('orderlyClaim', { numberOfKeys: 3, lua: claimScript });
-    redis.defineCommand('orderlyComplete', { numberOfKeys: 3, lua: completeScript });
+    redis.defineCommand('orderlyClaim', { numberOfKeys: 2, lua: claimScript });
+    redis.defineCommand('orderlyClaimDeadLettered', { numberOfKeys: 3, lua: claimDeadLetteredScript });
+    redis.defineCommand('orderlyComplete', { numberOfKeys: 2, lua: completeScript });
     redis.defineCommand('orderlyRelease', { numberOfKeys: 1, lua: releaseScript });
     redis.defineCommand('orderlyForget', { numberOfKeys: 2, lua: forgetScript });
   }
@@ -205,7 +239,6 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   constructor({ redis, groupId, keyPrefix = 'orderly', doneTtlMs = 7 * 24 * 3600 * 1000 }: RedisIdempotencyStoreOptions) {
     this.redis = scripted(redis);
     this.client = redis;
-    // A hash tag keeps an event's two keys in one Redis Cluster slot.
     this.prefix = `${keyPrefix}:${groupId}`;
     this.doneTtlMs = doneTtlMs;
     if (!redis.isCluster) {
@@ -214,9 +247,13 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     }
   }
 
-  /** Claim, done marker and replay request: one hash tag keeps an event's keys in one Redis Cluster slot. */
-  private keys(eventId: string): [string, string, string] {
-    return [`${this.prefix}:claim:{${eventId}}`, `${this.prefix}:done:{${eventId}}`, `${this.prefix}:replay:{${eventId}}`];
+  /** Claim and done marker: one hash tag keeps an event's keys (and its replay request) in one Redis Cluster slot. */
+  private keys(eventId: string): [string, string] {
+    return [`${this.prefix}:claim:{${eventId}}`, `${this.prefix}:done:{${eventId}}`];
+  }
+
+  private replayKey(eventId: string): string {
+    return `${this.prefix}:replay:{${eventId}}`;
   }
 
   claim(request: ClaimRequest): Promise<ClaimResult> {
@@ -228,16 +265,31 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     return this.completions ? this.completions.add(request) : this.completeOne(request);
   }
 
-  private async claimOne({ eventId, payloadHash, fencingToken, leaseMs, takeOver }: ClaimRequest): Promise<ClaimResult> {
+  private async claimOne(request: ClaimRequest): Promise<ClaimResult> {
+    const { eventId, payloadHash, fencingToken, leaseMs, takeOver } = request;
     const [status, ttl, holder] = await this.redis.orderlyClaim(...this.keys(eventId), fencingToken, payloadHash, leaseMs, takeOver ?? '');
-    return claimResult(status, ttl, holder, fencingToken);
+    return status === 'dlt' ? this.claimDeadLettered(request) : claimResult(status, ttl, holder, fencingToken);
   }
 
   private async claimMany(requests: ClaimRequest[]): Promise<ClaimResult[]> {
     const keys = requests.flatMap(({ eventId }) => this.keys(eventId));
     const args = requests.flatMap(({ fencingToken, payloadHash, leaseMs, takeOver }) => [fencingToken, payloadHash, leaseMs, takeOver ?? '']);
     const replies = await this.redis.orderlyClaimMany(keys.length, ...keys, ...args);
-    return requests.map((request, index) => claimResult(String(replies[3 * index]), Number(replies[3 * index + 1]), replies[3 * index + 2], request.fencingToken));
+    if (replies.length !== 3 * requests.length) return [];
+    const results = requests.map((request, index) => {
+      const status = String(replies[3 * index]);
+      return status === 'dlt' ? this.claimDeadLettered(request) : claimResult(status, Number(replies[3 * index + 1]), replies[3 * index + 2], request.fencingToken);
+    });
+    return results.some((result) => result instanceof Promise) ? Promise.all(results) : (results as ClaimResult[]);
+  }
+
+  /**
+   * The claim of an event found dead-lettered with this payload (a redelivery, or a replay): asked again with
+   * its replay key, so a replay request beside the marker is used up and the event claimed.
+   */
+  private async claimDeadLettered({ eventId, payloadHash, fencingToken, leaseMs, takeOver }: ClaimRequest): Promise<ClaimResult> {
+    const [status, ttl, holder] = await this.redis.orderlyClaimDeadLettered(...this.keys(eventId), this.replayKey(eventId), fencingToken, payloadHash, leaseMs, takeOver ?? '');
+    return claimResult(status, ttl, holder, fencingToken);
   }
 
   private async completeOne({ eventId, token, marker }: PendingCompletion): Promise<'completed' | 'fenced'> {
@@ -258,8 +310,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
    * was handled (a handled event stays done).
    */
   async forgetDeadLettered(eventId: string): Promise<boolean> {
-    const [, doneKey, replayKey] = this.keys(eventId);
-    return (await this.redis.orderlyForget(doneKey, replayKey, this.doneTtlMs)) === 1;
+    return (await this.redis.orderlyForget(this.keys(eventId)[1], this.replayKey(eventId), this.doneTtlMs)) === 1;
   }
 
   async isSettled(eventId: string): Promise<boolean> {

@@ -45,9 +45,16 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly done = new Map<string, string>();
   /**
    * Replays asked for while no `dlt:` marker existed yet (the dead-lettering still in flight): the marker
-   * written later does not make the replayed copy a duplicate.
+   * written later does not make the replayed copy a duplicate. Read only beside a `dlt:` marker; a completion
+   * leaves it (as Redis does: a request beside a success marker is never read).
    */
   readonly replayRequests = new Set<string>();
+  /** Replay requests a claim found beside the `dlt:` marker written after them, and used up. */
+  replayRequestsUsed = 0;
+  /** Replay requests left beside a success marker (the event was handled after the replay was asked): never read. */
+  get replayRequestsBesideSuccess(): number {
+    return [...this.replayRequests].filter((eventId) => this.done.get(eventId)?.startsWith('dlt:') === false).length;
+  }
   /** Events whose claim passed to another token after its lease expired (the old holder may still run). */
   readonly takenOver = new Set<string>();
   /** Claims this consumer took ahead, dropped unused, and took over when it met the event again (`takeOver`). */
@@ -93,8 +100,10 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
 
   private claimNow({ eventId, payloadHash, fencingToken, leaseMs, takeOver }: ClaimRequest): ClaimResult {
     const done = this.done.get(eventId);
-    if (done === `dlt:${payloadHash}` && this.replayRequests.delete(eventId)) this.done.delete(eventId);
-    else if (done !== undefined) return done === payloadHash || done === `dlt:${payloadHash}` ? { status: 'done' } : { status: 'conflict' };
+    if (done === `dlt:${payloadHash}` && this.replayRequests.delete(eventId)) {
+      this.done.delete(eventId);
+      this.replayRequestsUsed++;
+    } else if (done !== undefined) return done === payloadHash || done === `dlt:${payloadHash}` ? { status: 'done' } : { status: 'conflict' };
     const expired = this.claims.get(eventId);
     const claim = this.live(eventId);
     if (!claim || claim.token === fencingToken || (takeOver !== undefined && claim.token === takeOver)) {
@@ -110,7 +119,6 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.faults.check();
     if (this.live(eventId)?.token !== token) return 'fenced';
     this.done.set(eventId, outcome.deadLettered ? `dlt:${payloadHash}` : payloadHash);
-    if (!outcome.deadLettered) this.replayRequests.delete(eventId);
     this.claims.delete(eventId);
     return 'completed';
   }

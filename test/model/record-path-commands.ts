@@ -236,6 +236,8 @@ export async function runScenario(config: ScenarioConfig, commands: Iterable<Com
     coverage.set('claims-taken-over', (coverage.get('claims-taken-over') ?? 0) + system.idempotencyStore.takenOver.size);
     coverage.set('own-claims-ahead-taken-over', (coverage.get('own-claims-ahead-taken-over') ?? 0) + system.idempotencyStore.ownClaimsTakenOver);
     coverage.set('claim-replies-lost', (coverage.get('claim-replies-lost') ?? 0) + system.idempotencyStore.claimRepliesLost);
+    coverage.set('replay-requests-used', (coverage.get('replay-requests-used') ?? 0) + system.idempotencyStore.replayRequestsUsed);
+    coverage.set('replay-requests-beside-success', (coverage.get('replay-requests-beside-success') ?? 0) + system.idempotencyStore.replayRequestsBesideSuccess);
     coverage.set('redis-calls-failed', (coverage.get('redis-calls-failed') ?? 0) + system.faults.failedCalls);
     if (system.trace && violations.length > 0) violations.push('trace:', ...system.trace);
     for (const error of system.unexpectedErrors) violations.push(`unexpected error: processing rejected with ${error instanceof Error ? error.message : typeof error} (the record is abandoned, its lane freed)`);
