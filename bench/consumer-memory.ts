@@ -5,13 +5,18 @@
  * the probe starts an OrderedConsumer on the empty topic, waits until it joined, collects garbage and samples
  * its idle RSS; then this parent fills the topic (so no producer buffers count in the probe); the probe waits
  * until 10,000 calls are in flight, collects garbage, samples RSS again, opens the latch and reports.
- * Run: `npm run bench:memory` (BENCH_IN_FLIGHT, BENCH_REPETITIONS; BENCH_HEAP_SNAPSHOT=<file> writes a heap
- * snapshot of the probe while the calls are in flight).
+ * Beside RSS, each sample records V8's heap spaces (committed and used) and the process's external and array
+ * buffer bytes, so the growth per record splits into live heap, heap committed and unused (the young generation
+ * grown under the intake's allocation), buffers, and the rest (native allocations, malloc arenas).
+ * Run: `npm run bench:memory` (BENCH_IN_FLIGHT, BENCH_REPETITIONS; BENCH_HEAP_SNAPSHOT=<prefix> writes heap
+ * snapshots of the probe, `<prefix>-idle.heapsnapshot` after the idle sample and `<prefix>-loaded.heapsnapshot`
+ * while the calls are in flight, for bench/support/heap-per-record.ts; the idle snapshot raises the RSS the
+ * loaded sample starts from, so such a run prints its figures and does not write them to the results).
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { OrderedConsumer } from '../consumers/ordered-consumer.ts';
 import { benchKafka, benchSettings, brokersOf, createBenchTopic, environment, loadNow, median, prefill, round, sleep, uniqueName, writeResults } from './support/bench-kit.ts';
 
@@ -31,10 +36,48 @@ interface ProbeResult {
   heapPerInFlightBytes: number;
   /** Buffers outside the V8 heap (the copied keys and values, kafkajs's fetch responses). */
   arrayBuffersPerInFlightBytes: number;
+  /** The RSS growth per record in flight, split by where it sits (see {@link MemorySample}). */
+  rssSplitPerInFlight: Record<string, number>;
   handled: number;
 }
 
-const rss = () => process.memoryUsage().rss;
+/** `process.memoryUsage()` and each V8 heap space's committed and used bytes. */
+interface MemorySample {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  spaces: Record<string, { committed: number; used: number }>;
+}
+
+function sample(): MemorySample {
+  const { rss, heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, { committed: space.space_size, used: space.space_used_size }]));
+  return { rss, heapTotal, heapUsed, external, arrayBuffers, spaces };
+}
+
+/**
+ * The RSS growth between two samples, per record: live heap (used) by space, the heap committed and unused
+ * (the young generation's semi-spaces grown under allocation, free pages of the old space), array buffers,
+ * other external memory, and the rest (native allocations: malloc arenas that keep freed fetch buffers' pages,
+ * the snapshot-free part of the process).
+ */
+function rssSplit(idle: MemorySample, loaded: MemorySample, count: number): Record<string, number> {
+  const per = (bytes: number) => Math.round(bytes / count);
+  const split: Record<string, number> = { rss: per(loaded.rss - idle.rss) };
+  for (const name of Object.keys(loaded.spaces)) {
+    const used = loaded.spaces[name]!.used - (idle.spaces[name]?.used ?? 0);
+    const unused = loaded.spaces[name]!.committed - loaded.spaces[name]!.used - ((idle.spaces[name]?.committed ?? 0) - (idle.spaces[name]?.used ?? 0));
+    if (Math.abs(per(used)) >= 1) split[`heap used: ${name}`] = per(used);
+    if (Math.abs(per(unused)) >= 1) split[`heap committed, unused: ${name}`] = per(unused);
+  }
+  split['array buffers'] = per(loaded.arrayBuffers - idle.arrayBuffers);
+  split['other external'] = per(loaded.external - loaded.arrayBuffers - (idle.external - idle.arrayBuffers));
+  split['rest (native: malloc, code, stacks)'] = per(loaded.rss - loaded.heapTotal - loaded.external - (idle.rss - idle.heapTotal - idle.external));
+  return split;
+}
+
 const collect = async () => {
   for (let round = 0; round < 3; round += 1) {
     (globalThis as { gc?: () => void }).gc?.();
@@ -68,18 +111,22 @@ async function probe(topic: string): Promise<void> {
   while (!joined) await sleep(50);
   await sleep(2_000);
   await collect();
-  const idleRssBytes = rss();
-  const idleHeapBytes = process.memoryUsage().heapUsed;
-  const idleArrayBuffers = process.memoryUsage().arrayBuffers;
+  const idle = sample();
+  const idleRssBytes = idle.rss;
+  const idleHeapBytes = idle.heapUsed;
+  const idleArrayBuffers = idle.arrayBuffers;
+  const snapshotPrefix = process.env.BENCH_HEAP_SNAPSHOT;
+  if (snapshotPrefix) console.error(`heap snapshot: ${writeHeapSnapshot(`${snapshotPrefix}-idle.heapsnapshot`)}`);
   console.log('ready');
   while (consumer.stats().inFlight < inFlight) await sleep(50);
   await sleep(1_000);
   await collect();
-  const loadedRssBytes = rss();
-  const loadedHeapBytes = process.memoryUsage().heapUsed;
-  const loadedArrayBuffers = process.memoryUsage().arrayBuffers;
-  if (process.env.BENCH_HEAP_SNAPSHOT) console.error(`heap snapshot: ${writeHeapSnapshot(process.env.BENCH_HEAP_SNAPSHOT)}`);
+  const loaded = sample();
+  const loadedRssBytes = loaded.rss;
+  const loadedHeapBytes = loaded.heapUsed;
+  const loadedArrayBuffers = loaded.arrayBuffers;
   const held = consumer.stats().inFlight;
+  if (snapshotPrefix) console.error(`heap snapshot: ${writeHeapSnapshot(`${snapshotPrefix}-loaded.heapsnapshot`)} (${held} in flight)`);
   open();
   while (handled < held) await sleep(50);
   await consumer.stop();
@@ -92,6 +139,7 @@ async function probe(topic: string): Promise<void> {
     perInFlightBytes: Math.round((loadedRssBytes - idleRssBytes) / held),
     heapPerInFlightBytes: Math.round((loadedHeapBytes - idleHeapBytes) / held),
     arrayBuffersPerInFlightBytes: Math.round((loadedArrayBuffers - idleArrayBuffers) / held),
+    rssSplitPerInFlight: rssSplit(idle, loaded, held),
     handled,
   };
   console.log(`result ${JSON.stringify(result)}`);
@@ -127,7 +175,7 @@ async function repetition(index: number): Promise<ProbeResult & { load: number }
 if (process.argv[2] === '--probe') {
   await probe(process.argv[3]!);
 } else {
-  const runs = [];
+  const runs: (ProbeResult & { load: number })[] = [];
   for (let index = 0; index < repetitions; index += 1) runs.push(await repetition(index));
   const perInFlight = median(runs.map((run) => run.perInFlightBytes));
   const goalBytes = goalBytesOverPayload + valueBytes;
@@ -143,7 +191,10 @@ if (process.argv[2] === '--probe') {
     loadAverageAtEnd: loadNow(),
   });
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
-  writeResults(
+  const splitNames = [...new Set(runs.flatMap((run) => Object.keys(run.rssSplitPerInFlight)))];
+  const rssSplitPerInFlight = Object.fromEntries(splitNames.map((name) => [name, median(runs.map((run) => run.rssSplitPerInFlight[name] ?? 0))]));
+  const write = process.env.BENCH_HEAP_SNAPSHOT ? (_workload: string, result: Record<string, unknown>) => console.log(JSON.stringify(result, null, 2)) : writeResults;
+  write(
     'consumer-memory',
     {
       setup,
@@ -157,6 +208,8 @@ if (process.argv[2] === '--probe') {
       met: ratio <= 1,
       heapBytesPerInFlight: median(runs.map((run) => run.heapPerInFlightBytes)),
       arrayBufferBytesPerInFlight: median(runs.map((run) => run.arrayBuffersPerInFlightBytes)),
+      rssSplitPerInFlight,
+      rssSplitMeaning: 'median bytes per record in flight: the RSS growth, the V8 heap used and committed-but-unused by space, array buffers, other external memory, and the rest (native)',
     },
     [
       '## Memory in flight (`npm run bench -- consumer-memory`)',
@@ -166,6 +219,10 @@ if (process.argv[2] === '--probe') {
       '| repetition | idle RSS MiB | in-flight RSS MiB | in flight | RSS bytes per in-flight | heap bytes per in-flight | array-buffer bytes per in-flight | load average |',
       '|---|---|---|---|---|---|---|---|',
       ...runs.map((run, index) => `| ${index + 1} | ${mib(run.idleRssBytes)} | ${mib(run.loadedRssBytes)} | ${run.inFlight} | ${run.perInFlightBytes} | ${run.heapPerInFlightBytes} | ${run.arrayBuffersPerInFlightBytes} | ${run.load} |`),
+      '',
+      `Where the RSS growth sits, bytes per record in flight (median of the repetitions): ${Object.entries(rssSplitPerInFlight)
+        .map(([name, bytes]) => `${name} ${bytes}`)
+        .join('; ')}.`,
       '',
       `**${perInFlight} bytes per event in flight (median; spread ${Math.min(...runs.map((run) => run.perInFlightBytes))}–${Math.max(...runs.map((run) => run.perInFlightBytes))}) against a goal of ${goalBytes} (2 KB + the ${valueBytes}-byte payload): ${ratio}x the goal, ${ratio <= 1 ? 'met' : 'missed'}.**`,
     ],

@@ -77,24 +77,26 @@ export function consumedRecordOf(message: KafkaMessage, topic: string, sourceTop
   let headerBytes = 0;
   for (const { name, value } of list) headerBytes += name.length + (value?.length ?? 0);
   const total = (keyBytes?.length ?? 0) + (valueBytes?.length ?? 0) + headerBytes;
-  const bytes = Buffer.allocUnsafe(total);
+  const bytes = Buffer.allocUnsafe(total + positionBytes * list.length);
   let at = 0;
   const key = keyBytes === null ? null : bytes.subarray(at, (at += keyBytes.copy(bytes, at)));
   const value = valueBytes === null ? null : bytes.subarray(at, (at += valueBytes.copy(bytes, at)));
-  // Headers stay bytes, with their positions: a header is decoded when it is read ({@link FetchedRecord.headerText}).
-  const positions: number[] = list.length === 0 ? noPositions : new Array<number>(4 * list.length);
+  // Headers stay bytes, with their positions after them in the same allocation (no array per record): a header
+  // is decoded when it is read ({@link FetchedRecord.headerText}).
   for (let index = 0; index < list.length; index++) {
     const header = list[index]!;
-    positions[4 * index] = at;
-    positions[4 * index + 1] = at += header.name.copy(bytes, at);
-    positions[4 * index + 2] = header.value === null ? -1 : at;
-    positions[4 * index + 3] = header.value === null ? -1 : (at += header.value.copy(bytes, at));
+    const slot = total + positionBytes * index;
+    bytes.writeInt32LE(at, slot);
+    bytes.writeInt32LE((at += header.name.copy(bytes, at)), slot + 4);
+    bytes.writeInt32LE(header.value === null ? -1 : at, slot + 8);
+    bytes.writeInt32LE(header.value === null ? -1 : (at += header.value.copy(bytes, at)), slot + 12);
   }
   const size = recordOverheadBytes + total + list.length * headerOverheadBytes + headerBytes;
-  return new FetchedRecord(topic, sourceTopic, partition, partitionId, message.offset, key, value, bytes, positions, message.timestamp, tier, retry, size);
+  return new FetchedRecord(topic, sourceTopic, partition, partitionId, message.offset, key, value, bytes, total, list.length, message.timestamp, tier, retry, size);
 }
 
-const noPositions: number[] = [];
+/** Per header, its name's start and end and its value's start and end (-1, -1 for a null value), as int32. */
+const positionBytes = 16;
 
 /**
  * One header of a record, as {@link readRawHeader} reads it (the last of that name, as UTF-8 text), from the
@@ -125,14 +127,15 @@ class FetchedRecord implements ConsumedRecord {
   schedulerLane: unknown;
   delay: DelayInfo | undefined = undefined;
   released = false;
-  /** The record's bytes: key, value, then each header's name and value. */
+  /** The record's bytes: key, value, each header's name and value, then the headers' positions. */
   private readonly bytes: Buffer;
-  /** Per header: name start, name end, value start and value end in `bytes` (-1, -1 for a null value). */
-  private readonly positions: number[];
+  /** Where the headers' positions start in `bytes`: per header its name's start and end and its value's start and end (-1, -1 for a null value). */
+  private readonly positionsAt: number;
+  private readonly headerCount: number;
   private list: RecordHeader[] | undefined;
   private readable: IHeaders | undefined;
 
-  constructor(topic: string, sourceTopic: string, partition: number, partitionId: string, offset: string, key: Buffer | null, value: Buffer | null, bytes: Buffer, positions: number[], timestamp: string, tier: number, retry: RetryState, size: number) {
+  constructor(topic: string, sourceTopic: string, partition: number, partitionId: string, offset: string, key: Buffer | null, value: Buffer | null, bytes: Buffer, positionsAt: number, headerCount: number, timestamp: string, tier: number, retry: RetryState, size: number) {
     this.topic = topic;
     this.sourceTopic = sourceTopic;
     this.partition = partition;
@@ -141,7 +144,8 @@ class FetchedRecord implements ConsumedRecord {
     this.key = key;
     this.value = value;
     this.bytes = bytes;
-    this.positions = positions;
+    this.positionsAt = positionsAt;
+    this.headerCount = headerCount;
     this.timestamp = timestamp;
     this.tier = tier;
     this.retry = retry;
@@ -153,27 +157,27 @@ class FetchedRecord implements ConsumedRecord {
 
   get rawHeaders(): RecordHeader[] {
     if (this.list) return this.list;
-    const { bytes, positions } = this;
-    const list = new Array<RecordHeader>(positions.length / 4);
-    for (let index = 0; index < list.length; index++) {
-      const valueStart = positions[4 * index + 2]!;
-      list[index] = { name: bytes.subarray(positions[4 * index]!, positions[4 * index + 1]!), value: valueStart < 0 ? null : bytes.subarray(valueStart, positions[4 * index + 3]!) };
+    const { bytes, positionsAt } = this;
+    const list = new Array<RecordHeader>(this.headerCount);
+    for (let index = 0, slot = positionsAt; index < list.length; index++, slot += positionBytes) {
+      const valueStart = bytes.readInt32LE(slot + 8);
+      list[index] = { name: bytes.subarray(bytes.readInt32LE(slot), bytes.readInt32LE(slot + 4)), value: valueStart < 0 ? null : bytes.subarray(valueStart, bytes.readInt32LE(slot + 12)) };
     }
     return (this.list = list);
   }
 
   /** The last header named `name`, as UTF-8 text (undefined if absent, null, or not UTF-8), read from the bytes. */
   headerText(name: string): string | undefined {
-    const { bytes, positions } = this;
-    for (let index = positions.length - 4; index >= 0; index -= 4) {
-      const start = positions[index]!;
-      if (positions[index + 1]! - start !== name.length) continue;
+    const { bytes } = this;
+    for (let slot = this.positionsAt + positionBytes * (this.headerCount - 1); slot >= this.positionsAt; slot -= positionBytes) {
+      const start = bytes.readInt32LE(slot);
+      if (bytes.readInt32LE(slot + 4) - start !== name.length) continue;
       let same = true;
       for (let at = 0; at < name.length && same; at++) same = bytes[start + at] === name.charCodeAt(at);
       if (!same) continue;
-      const valueStart = positions[index + 2]!;
+      const valueStart = bytes.readInt32LE(slot + 8);
       if (valueStart < 0) return undefined;
-      const valueEnd = positions[index + 3]!;
+      const valueEnd = bytes.readInt32LE(slot + 12);
       let ascii = valueEnd - valueStart <= 256;
       for (let at = valueStart; at < valueEnd && ascii; at++) ascii = bytes[at]! < 0x80;
       return ascii ? bytes.toString('latin1', valueStart, valueEnd) : textOf(bytes.subarray(valueStart, valueEnd));

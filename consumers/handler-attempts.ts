@@ -110,6 +110,49 @@ async function settleThenThrow(context: AttemptContext, error: unknown): Promise
   throw error;
 }
 
+/**
+ * A first attempt started by {@link HandlerAttempts.startFirst}: the attempt, its node in the deadline list and
+ * the caller's callback in one object, so a record's first attempt costs no object or closure beyond it and
+ * the two reactions on the handler's promise.
+ */
+class FirstRun<W> implements Running, FirstAttempt {
+  readonly startedAt: number;
+  readonly context: AttemptContext;
+  running: Promise<unknown>;
+  deadline = 0;
+  previous: Running | undefined = undefined;
+  next: Running | undefined = undefined;
+  private done = false;
+  private readonly settled: (outcome: Outcome, first: FirstAttempt, work: W) => void;
+  private readonly work: W;
+  private readonly deadlines: AttemptDeadlines;
+
+  constructor(startedAt: number, context: AttemptContext, settled: (outcome: Outcome, first: FirstAttempt, work: W) => void, work: W, deadlines: AttemptDeadlines) {
+    this.startedAt = startedAt;
+    this.context = context;
+    this.running = noPromise;
+    this.settled = settled;
+    this.work = work;
+    this.deadlines = deadlines;
+  }
+
+  /** Settled or timed out, whichever first: the attempt is over, and its context emits no more. */
+  settle(outcome: Outcome): void {
+    if (this.done) return;
+    this.done = true;
+    this.context.end();
+    this.settled(outcome, this, this.work);
+  }
+
+  /** The handler's promise settled (before its deadline, or after: then {@link settle} ignores it). */
+  handlerSettled(outcome: Outcome): void {
+    this.deadlines.remove(this);
+    this.settle(outcome);
+  }
+}
+
+const noPromise: Promise<unknown> = Promise.resolve();
+
 /** One attempt running: a node of the deadline list, in start order. */
 interface Running {
   deadline: number;
@@ -134,7 +177,14 @@ class AttemptDeadlines {
   }
 
   add(context: AttemptContext, settle: (outcome: Outcome) => void): Running {
-    const node: Running = { deadline: performance.now() + this.timeoutMs, context, settle, previous: this.tail, next: undefined };
+    return this.append({ deadline: 0, context, settle, previous: undefined, next: undefined });
+  }
+
+  /** Adds `node` at the tail, its deadline from now. */
+  append<N extends Running>(node: N): N {
+    node.deadline = performance.now() + this.timeoutMs;
+    node.previous = this.tail;
+    node.next = undefined;
     if (this.tail) this.tail.next = node;
     else this.head = node;
     this.tail = node;
@@ -207,15 +257,15 @@ export class HandlerAttempts<T> {
 
   /**
    * The first attempt of an event, with no promise of its own: `settled` is called once, with the outcome
-   * (`{ ok: true }` when the handler succeeded), and for any other outcome the caller continues with
-   * {@link continueAfter}. False (and nothing started) when an earlier attempt of the event still runs after
-   * timing out: use {@link run} then.
+   * (`{ ok: true }` when the handler succeeded) and `work` as given (one callback for every record, no closure
+   * per record), and for any other outcome the caller continues with {@link continueAfter}. False (and nothing
+   * started) when an earlier attempt of the event still runs after timing out: use {@link run} then.
    */
-  startFirst(event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, settled: (outcome: Outcome, first: FirstAttempt) => void): boolean {
+  startFirst<W>(event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, settled: (outcome: Outcome, first: FirstAttempt, work: W) => void, work: W): boolean {
     this.watch(stop);
     if (this.unsettled.size > 0 && this.unsettled.has(event.eventId)) return false;
-    const startedAt = performance.now();
     const context = new AttemptContext(attemptsBefore + 1, this.emitSettings, event.eventId);
+    const first = new FirstRun(performance.now(), context, settled, work, this.deadlines);
     if (stop.aborted) context.abort(stop.reason);
     let running: Promise<unknown>;
     try {
@@ -225,32 +275,19 @@ export class HandlerAttempts<T> {
     } catch (error) {
       running = Promise.reject(error);
     }
-    const first: FirstAttempt = { startedAt, context, running };
-    let done = false;
-    // Settled or timed out, whichever first: the attempt is over, and its context emits no more.
-    const settle = (outcome: Outcome) => {
-      if (done) return;
-      done = true;
-      context.end();
-      settled(outcome, first);
-    };
-    const node = this.deadlines.add(context, settle);
+    first.running = running;
+    this.deadlines.append(first);
     running.then(
-      () => {
-        this.deadlines.remove(node);
-        settle(succeeded);
-      },
-      (error: unknown) => {
-        this.deadlines.remove(node);
-        settle({ ok: false, error });
-      },
+      () => first.handlerSettled(succeeded),
+      (error: unknown) => first.handlerSettled({ ok: false, error }),
     );
     return true;
   }
 
   /** The attempts after a first one from {@link startFirst} that did not succeed. */
   continueAfter<W>(first: FirstAttempt, outcome: Outcome, event: HandledEvent<T>, attemptsBefore: number, stop: AbortSignal, hooks: AttemptHooks<W>, work: W, record: RecordRef): Promise<AttemptsResult> {
-    return this.attemptFrom({ started: { ...first, outcome: Promise.resolve(outcome) }, outcome }, event, attemptsBefore, stop, hooks, work, record);
+    const started: Started = { startedAt: first.startedAt, context: first.context, running: first.running, outcome: Promise.resolve(outcome) };
+    return this.attemptFrom({ started, outcome }, event, attemptsBefore, stop, hooks, work, record);
   }
 
   /** Starts one attempt: the handler runs until it settles or its deadline passes (then the outcome is 'timeout'). */

@@ -23,7 +23,7 @@ import { DeadLetterPublisher, type RecordForwarder } from './dead-letter/dead-le
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import { createHandledEvent, payloadHashOf } from './handled-event.ts';
-import { HandlerAttempts, errorSummary, type AttemptHooks, type AttemptsResult } from './handler-attempts.ts';
+import { HandlerAttempts, errorSummary, type AttemptHooks, type AttemptsResult, type FirstAttempt, type Outcome } from './handler-attempts.ts';
 import { claimWorstCaseMs, type HandledEvent, type ValidOrderedConsumerOptions } from './options.ts';
 import { ClaimAhead } from './idempotency/claim-ahead.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
@@ -182,31 +182,35 @@ export class RecordProcessor<T> {
   /** {@link start} on the plain path: false when the handler could not start at once (see `startFirst`). */
   private startPlain(record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): boolean {
     const work = this.workOf(record, live);
-    const event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, recordHeader(record, headerNames.eventType));
-    work.event = event;
-    const started = this.handlerAttempts.startFirst(event, work.retry.attempts, live.signal, (outcome, first) => {
-      if (outcome !== 'timeout' && outcome.ok) {
-        try {
-          this.reportHandled(work, { attempts: 1, durationMs: performance.now() - first.startedAt });
-        } catch (error) {
-          return void this.report(this.again(work, error), record, live, sink);
-        }
-        return sink.settled(record, live, 'handled');
-      }
-      const rest = this.handlerAttempts.continueAfter(first, outcome, event, work.retry.attempts, live.signal, this.hooks, work, record).then((result) => {
-        if (!result.ok) return this.route(work, result, undefined, undefined);
-        this.reportHandled(work, result);
-        return 'handled' as const;
-      });
-      this.report(
-        rest.catch((error: unknown) => this.again(work, error)),
-        record,
-        live,
-        sink,
-      );
-    });
-    return started;
+    work.event = createHandledEvent<T>(work.origin, record, record.value as T, work.eventId, recordHeader(record, headerNames.eventType));
+    work.sink = sink;
+    return this.handlerAttempts.startFirst(work.event, work.retry.attempts, live.signal, this.firstSettled, work);
   }
+
+  /** A plain-path first attempt's outcome (one function for every record: its state is in `work`). */
+  private readonly firstSettled = (outcome: Outcome, first: FirstAttempt, work: Work<T>): void => {
+    const { record, live, event } = work;
+    const sink = work.sink!;
+    if (outcome !== 'timeout' && outcome.ok) {
+      try {
+        this.reportHandled(work, { attempts: 1, durationMs: performance.now() - first.startedAt });
+      } catch (error) {
+        return void this.report(this.again(work, error), record, live, sink);
+      }
+      return sink.settled(record, live, 'handled');
+    }
+    const rest = this.handlerAttempts.continueAfter(first, outcome, event!, work.retry.attempts, live.signal, this.hooks, work, record).then((result) => {
+      if (!result.ok) return this.route(work, result, undefined, undefined);
+      this.reportHandled(work, result);
+      return 'handled' as const;
+    });
+    this.report(
+      rest.catch((error: unknown) => this.again(work, error)),
+      record,
+      live,
+      sink,
+    );
+  };
 
   private report(processing: Promise<RecordOutcome>, record: ConsumedRecord, live: RecordLiveness, sink: RecordSink): void {
     processing.then(
@@ -300,7 +304,23 @@ export class RecordProcessor<T> {
       record.tier > 0 ? { topic: record.sourceTopic, partition: record.partition, offset: retry.originalOffset ?? record.offset, timestamp: retry.originalTimestamp ?? record.timestamp } : record;
     const given = recordHeader(record, headerNames.eventId);
     const eventId = given && given.length <= maxEventIdLength ? given : `${origin.topic}:${origin.partition}:${origin.offset}`;
-    return { record, live, startedAt: performance.now(), tier: record.tier, retry, firstFailureAt: retry.firstFailureAt ?? now, origin, eventId, owner: live.owner ?? this.deps.fencingToken() };
+    // Every field a record's processing sets later is here from the start: none added after (an added one
+    // would give each Work a separate property array).
+    return {
+      record,
+      live,
+      startedAt: performance.now(),
+      tier: record.tier,
+      retry,
+      firstFailureAt: retry.firstFailureAt ?? now,
+      origin,
+      eventId,
+      owner: live.owner ?? this.deps.fencingToken(),
+      event: undefined,
+      token: undefined,
+      sink: undefined,
+      waitingKey: undefined,
+    };
   }
 
   private async processOrAbandon(work: Work<T>): Promise<RecordOutcome> {

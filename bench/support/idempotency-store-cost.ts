@@ -28,10 +28,14 @@ const events = Number(values.events);
 const batch = Number(values.batch);
 
 type StoreClass = new (options: RedisIdempotencyStoreOptions) => Store;
+// A client per store: each module defines its scripts on its client under the same command names.
 const stores = await Promise.all(
-  values.store.map(async (path) => ({ path, Store: ((await import(pathToFileURL(resolve(path)).href)) as { RedisIdempotencyStore: StoreClass }).RedisIdempotencyStore })),
+  values.store.map(async (path) => ({
+    path,
+    Store: ((await import(pathToFileURL(resolve(path)).href)) as { RedisIdempotencyStore: StoreClass }).RedisIdempotencyStore,
+    client: new Redis(values.redis, { enableAutoPipelining: true }),
+  })),
 );
-
 const redis = new Redis(values.redis);
 
 /** Script calls' total µs and calls, and per command (GET, SET, DEL...) the calls, from `INFO commandstats`. */
@@ -44,9 +48,9 @@ async function commandStats(): Promise<Map<string, { calls: number; usec: number
   return stats;
 }
 
-async function runOnce(Store: StoreClass, run: number): Promise<{ microsPerEvent: number; redisMicrosPerEvent: number; commandsPerEvent: Record<string, number> }> {
+async function runOnce({ Store, client }: (typeof stores)[number], run: number): Promise<{ microsPerEvent: number; redisMicrosPerEvent: number; commandsPerEvent: Record<string, number> }> {
   // Markers expire a minute later: the shared Redis is not left holding the run's keys.
-  const store = new Store({ redis, groupId: `store-cost-${process.pid}-${run}-${Date.now()}`, doneTtlMs: 60_000 });
+  const store = new Store({ redis: client, groupId: `store-cost-${process.pid}-${run}-${Date.now()}`, doneTtlMs: 60_000 });
   const before = await commandStats();
   const startedAt = performance.now();
   for (let first = 0; first < events; first += batch) {
@@ -66,10 +70,11 @@ async function runOnce(Store: StoreClass, run: number): Promise<{ microsPerEvent
 
 console.log(`load average at start: ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
 const results = new Map<string, { wall: number[]; redis: number[] }>(stores.map(({ path }) => [path, { wall: [], redis: [] }]));
-await runOnce(stores[0]!.Store, -1); // warm-up: scripts loaded, JIT
+for (const store of stores) await runOnce(store, -1); // warm-up: scripts loaded, JIT
 for (let run = 0; run < Number(values.runs); run++) {
-  for (const { path, Store } of stores) {
-    const result = await runOnce(Store, run);
+  for (const store of stores) {
+    const { path } = store;
+    const result = await runOnce(store, run);
     results.get(path)!.wall.push(result.microsPerEvent);
     results.get(path)!.redis.push(result.redisMicrosPerEvent);
     console.log(`run ${run + 1} ${path}: ${result.microsPerEvent.toFixed(2)} µs per event, Redis scripts ${result.redisMicrosPerEvent.toFixed(2)} µs, commands per event ${JSON.stringify(result.commandsPerEvent)}, load ${loadavg()[0]!.toFixed(2)}`);
@@ -80,4 +85,4 @@ for (const [path, { wall, redis: script }] of results) {
   console.log(`${path}: median ${median(wall).toFixed(2)} µs per event (${Math.min(...wall).toFixed(2)}–${Math.max(...wall).toFixed(2)}), Redis scripts median ${median(script).toFixed(2)} µs (${Math.min(...script).toFixed(2)}–${Math.max(...script).toFixed(2)})`);
 }
 console.log(`load average at end: ${loadavg().map((value) => value.toFixed(2)).join(' ')}`);
-await redis.quit();
+await Promise.all([redis, ...stores.map(({ client }) => client)].map((client) => client.quit()));

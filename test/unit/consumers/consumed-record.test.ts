@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { consumedRecordOf, readHeader, readHeaders, recordDelay, recordHeader } from '../../../consumers/consumed-record.ts';
 import { readDelay } from '../../../consumers/delays/delay-headers.ts';
-import { readRawHeader } from '../../../core/headers.ts';
+import { headersOf, readRawHeader } from '../../../core/headers.ts';
 import type { KafkaMessage } from '../../../core/kafka-client.ts';
 
 /** A message whose key, value and header values are slices of one "fetch response", as kafkajs gives them. */
@@ -55,6 +55,30 @@ describe('consumedRecordOf', () => {
     expect(recordHeader(record, 'repeated')).toBe('last');
     expect(recordHeader(record, 'long')).toBe('é'.repeat(200));
     expect(record.rawHeaders.map((header) => header.name.toString())).toEqual(['orderly-event-id', 'repeated', 'repeated', 'odd', 'bom', 'long', 'empty']);
+  });
+});
+
+describe('consumedRecordOf: one allocation for the bytes and the header positions', () => {
+  it('keeps key, value and every header exact beside the positions, null values and an absent key and value included', () => {
+    const names = Array.from({ length: 40 }, (_, index) => `h-${index}`);
+    const list = names.map((name, index) => ({ name: Buffer.from(name), value: index % 7 === 3 ? null : Buffer.from(`v`.repeat(index)) }));
+    const headers = headersOf(list);
+    for (const [key, value] of [
+      [Buffer.from('k'), Buffer.from('value')],
+      [null, null],
+      [Buffer.alloc(0), Buffer.alloc(5_000, 0x62)],
+    ] as const) {
+      const message = { key, value, headers, offset: '1', timestamp: '2', attributes: 0 } as unknown as KafkaMessage;
+      const record = consumedRecordOf(message, 't', 't', 0, 't\u00000');
+      expect(record.key === null ? null : Buffer.from(record.key)).toEqual(key === null ? null : Buffer.from(key));
+      expect(record.value === null ? null : Buffer.from(record.value)).toEqual(value === null ? null : Buffer.from(value));
+      expect(record.rawHeaders.map((header) => [header.name.toString(), header.value?.toString() ?? null])).toEqual(list.map((header) => [header.name.toString(), header.value?.toString() ?? null]));
+      for (const [index, name] of names.entries()) expect(recordHeader(record, name), name).toBe(index % 7 === 3 ? undefined : 'v'.repeat(index));
+    }
+    const bare = consumedRecordOf({ key: null, value: Buffer.from('x'), headers: {}, offset: '1', timestamp: '2', attributes: 0 } as unknown as KafkaMessage, 't', 't', 0, 't\u00000');
+    expect(bare.rawHeaders).toEqual([]);
+    expect(recordHeader(bare, 'orderly-event-id')).toBeUndefined();
+    expect(bare.value?.toString()).toBe('x');
   });
 });
 
