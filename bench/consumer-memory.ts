@@ -58,24 +58,26 @@ function sample(): MemorySample {
 }
 
 /**
- * The RSS growth between two samples, per record: live heap (used) by space, the heap committed and unused
- * (the young generation's semi-spaces grown under allocation, free pages of the old space), array buffers,
- * other external memory, and the rest (native allocations: malloc arenas that keep freed fetch buffers' pages,
- * the snapshot-free part of the process).
+ * The RSS growth between two samples, per record: the live V8 heap (used), array buffers (the records' bytes)
+ * and other external memory, and the rest: pages the process touched that hold nothing live, mostly the
+ * young generation V8 grew under the intake's allocation (its committed growth is given beside) and malloc's
+ * arenas keeping freed fetch buffers' pages.
  */
 function rssSplit(idle: MemorySample, loaded: MemorySample, count: number): Record<string, number> {
   const per = (bytes: number) => Math.round(bytes / count);
-  const split: Record<string, number> = { rss: per(loaded.rss - idle.rss) };
-  for (const name of Object.keys(loaded.spaces)) {
-    const used = loaded.spaces[name]!.used - (idle.spaces[name]?.used ?? 0);
-    const unused = loaded.spaces[name]!.committed - loaded.spaces[name]!.used - ((idle.spaces[name]?.committed ?? 0) - (idle.spaces[name]?.used ?? 0));
-    if (Math.abs(per(used)) >= 1) split[`heap used: ${name}`] = per(used);
-    if (Math.abs(per(unused)) >= 1) split[`heap committed, unused: ${name}`] = per(unused);
-  }
-  split['array buffers'] = per(loaded.arrayBuffers - idle.arrayBuffers);
-  split['other external'] = per(loaded.external - loaded.arrayBuffers - (idle.external - idle.arrayBuffers));
-  split['rest (native: malloc, code, stacks)'] = per(loaded.rss - loaded.heapTotal - loaded.external - (idle.rss - idle.heapTotal - idle.external));
-  return split;
+  const rss = loaded.rss - idle.rss;
+  const used = loaded.heapUsed - idle.heapUsed;
+  const external = loaded.external - idle.external;
+  const space = (sample: MemorySample, name: string) => sample.spaces[name]?.committed ?? 0;
+  return {
+    rss: per(rss),
+    'heap used': per(used),
+    'array buffers': per(loaded.arrayBuffers - idle.arrayBuffers),
+    'other external': per(external - (loaded.arrayBuffers - idle.arrayBuffers)),
+    'rest (touched, not live: young generation, malloc)': per(rss - used - external),
+    'new space committed (grown)': per(space(loaded, 'new_space') - space(idle, 'new_space')),
+    'old space committed (grown)': per(space(loaded, 'old_space') - space(idle, 'old_space')),
+  };
 }
 
 const collect = async () => {

@@ -38,13 +38,15 @@ const stores = await Promise.all(
 );
 const redis = new Redis(values.redis);
 
-/** Script calls' total µs and calls, and per command (GET, SET, DEL...) the calls, from `INFO commandstats`. */
+/** Per command (GET, SET, DEL, EVALSHA...) its calls and µs, from `INFO commandstats`, and the bytes Redis read (`net`). */
 async function commandStats(): Promise<Map<string, { calls: number; usec: number }>> {
   const stats = new Map<string, { calls: number; usec: number }>();
   for (const line of (await redis.info('commandstats')).split('\n')) {
     const match = /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line);
     if (match) stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
   }
+  const input = /total_net_input_bytes:(\d+)/.exec(await redis.info('stats'));
+  stats.set('net', { calls: Number(input?.[1] ?? 0), usec: 0 });
   return stats;
 }
 
@@ -65,6 +67,7 @@ async function runOnce({ Store, client }: (typeof stores)[number], run: number):
   const delta = (name: string, field: 'calls' | 'usec') => (after.get(name)?.[field] ?? 0) - (before.get(name)?.[field] ?? 0);
   const scripts = ['evalsha', 'eval'].reduce((sum, name) => sum + delta(name, 'usec'), 0);
   const commandsPerEvent = Object.fromEntries(['get', 'set', 'del', 'evalsha'].map((name) => [name, Number((delta(name, 'calls') / events).toFixed(3))]));
+  commandsPerEvent.bytesSent = Math.round(delta('net', 'calls') / events);
   return { microsPerEvent, redisMicrosPerEvent: scripts / events, commandsPerEvent };
 }
 
