@@ -24,6 +24,11 @@ export interface LedgerWorkerOptions {
   group: string;
   /** A name for this member, in its Kafka client id. */
   member: string;
+  /**
+   * Static group membership (the consumer's `groupInstanceId`): a worker started again with this id takes the
+   * place and partitions of the one that had it, with no rebalance. @defaultValue none (a dynamic member)
+   */
+  groupInstanceId?: string;
   /** Handler calls in flight at once. @defaultValue 32 */
   concurrency?: number;
   /** See the consumer option of that name, in ms. @defaultValue 120000 */
@@ -72,6 +77,7 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     heartbeatIntervalMs: 1_000,
     shutdownTimeoutMs: demoShutdownTimeoutMs,
     commitIntervalMs: 500,
+    ...(options.groupInstanceId === undefined ? {} : { groupInstanceId: options.groupInstanceId }),
     ...(options.stuckPartitionMs === undefined ? {} : { stuckPartitionMs: options.stuckPartitionMs }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
