@@ -19,6 +19,9 @@ import { openLedgerStore } from './open-ledger-store.ts';
 /** How long a worker's `stop()` waits for handlers in flight, in ms; it ends within this plus a second or two. */
 export const demoShutdownTimeoutMs = 5_000;
 
+/** The session timeout of a worker with a group instance id, in ms: how long its place waits for a replacement. */
+const staticSessionTimeoutMs = 30_000;
+
 export interface LedgerWorkerOptions {
   topic: string;
   group: string;
@@ -70,10 +73,12 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     onDeadLetter: 'release',
     parkingStore: new RedisParkingStore({ redis, groupId: group }),
     idempotencyStore: new RedisIdempotencyStore({ redis, groupId: group }),
-    // Short timings so a SIGKILLed member's partitions and claims move on within seconds.
+    // Short timings so a SIGKILLed member's partitions and claims move on within seconds. A static member's
+    // partitions wait for its replacement instead (it takes them at its join, with no rebalance): its session
+    // timeout covers a replacement's start on a loaded machine, seen to take up to 18 s at a load of 10 on 2 cores.
     handlerTimeoutMs: 3_000,
     leaseMs: 8_000,
-    sessionTimeoutMs: 6_000,
+    sessionTimeoutMs: options.groupInstanceId === undefined ? 6_000 : staticSessionTimeoutMs,
     heartbeatIntervalMs: 1_000,
     shutdownTimeoutMs: demoShutdownTimeoutMs,
     commitIntervalMs: 500,
