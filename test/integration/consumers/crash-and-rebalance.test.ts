@@ -160,13 +160,15 @@ function startReportingWorker(topic: string, groupId: string, table: string, mem
 const partitionsOf = (assignment: Record<string, number[]> | undefined, topic: string) => [...(assignment?.[topic] ?? [])].sort((a, b) => a - b);
 
 describe('OrderedConsumer static membership (groupInstanceId) across a SIGKILL', () => {
-  it('a replacement with the dead member\'s instance id gets exactly its partitions, the survivor sees no rebalance, every event applied once in order', async () => {
+  it('a replacement with the dead member\'s instance id gets exactly its partitions, the survivor sees no rebalance, every event applied once in order (keys parked on the ladder meanwhile)', async () => {
     const topic = await createTestTopic({ partitions: 6, prefix: 'static-kill' });
     const groupId = testGroupId();
+    await ensureTopicLayout(await testAdmin(), { topic, groupId, tierCount: 2 });
     const effects = await createEffects();
     const total = 20_000;
     // The group keeps a vanished static member's place for 30 s: far longer than a replacement takes to start.
-    const settings = (id: string) => ({ GROUP_INSTANCE_ID: id, SESSION_TIMEOUT_MS: '30000' });
+    // Every 7th event of a key fails its first attempt and climbs to the 400 ms tier, parking its key.
+    const settings = (id: string) => ({ GROUP_INSTANCE_ID: id, SESSION_TIMEOUT_MS: '30000', RETRY_TIERS: '400,800', FAIL_EVERY: '7' });
     const survivor = startReportingWorker(topic, groupId, effects.table, 'survivor', settings(`${groupId}-worker-1`));
     const victim = startReportingWorker(topic, groupId, effects.table, 'victim', settings(`${groupId}-worker-2`));
     const settled = () => {
