@@ -19,9 +19,6 @@ import { openLedgerStore } from './open-ledger-store.ts';
 /** How long a worker's `stop()` waits for handlers in flight, in ms; it ends within this plus a second or two. */
 export const demoShutdownTimeoutMs = 5_000;
 
-/** The session timeout of a worker with a group instance id, in ms: how long its place waits for a replacement. */
-const staticSessionTimeoutMs = 30_000;
-
 export interface LedgerWorkerOptions {
   topic: string;
   group: string;
@@ -73,12 +70,14 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     onDeadLetter: 'release',
     parkingStore: new RedisParkingStore({ redis, groupId: group }),
     idempotencyStore: new RedisIdempotencyStore({ redis, groupId: group }),
-    // Short timings so a SIGKILLed member's partitions and claims move on within seconds. A static member's
-    // partitions wait for its replacement instead (it takes them at its join, with no rebalance): its session
-    // timeout covers a replacement's start on a loaded machine, seen to take up to 18 s at a load of 10 on 2 cores.
+    // Short timings so a SIGKILLed member's partitions and claims move on within seconds. With an instance id,
+    // a replacement that joins within the session timeout takes the dead member's place with no rebalance; one
+    // slower than that joins after the rebalance, as without the id. A longer session was measured worse under
+    // chaos on a loaded machine: replacements took 7-42 s to start, and a slot's partitions stayed dark until
+    // one joined (see bench/RESULTS.md, "Static membership in the ledger demo").
     handlerTimeoutMs: 3_000,
     leaseMs: 8_000,
-    sessionTimeoutMs: options.groupInstanceId === undefined ? 6_000 : staticSessionTimeoutMs,
+    sessionTimeoutMs: 6_000,
     heartbeatIntervalMs: 1_000,
     shutdownTimeoutMs: demoShutdownTimeoutMs,
     commitIntervalMs: 500,
