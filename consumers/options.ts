@@ -165,10 +165,30 @@ export interface OrderedConsumerOptions<T = unknown> {
    * @defaultValue that worst case + 10000
    */
   leaseMs?: number;
-  /** @defaultValue 30000 ms */
+  /**
+   * How long the group waits for a member it hears nothing from (SIGKILL, a frozen VM) before its partitions move;
+   * for a static member (`groupInstanceId`), also how long a successor with the same id has to take its place
+   * without a rebalance. @defaultValue 30000 ms
+   */
   sessionTimeoutMs?: number;
   /** @defaultValue 3000 ms */
   heartbeatIntervalMs?: number;
+  /**
+   * Static group membership (Kafka's `group.instance.id`, KIP-345): a process that starts with the id of a member
+   * that died (or stopped) takes its place and gets its partitions as soon as it joins, with no rebalance of the
+   * other members, provided it joins within `sessionTimeoutMs`. Give each member slot its own stable id (a
+   * StatefulSet pod name, `orders-worker-3`); two live members with one id fence each other: the older one is
+   * fenced by the broker and stops (`whenStopped()` rejects with `INSTANCE_FENCED`). Kafka's rules: at most 249
+   * letters, digits, ".", "_" or "-". See docs/deployment.md, "Static membership". @defaultValue none (a dynamic member)
+   */
+  groupInstanceId?: string;
+  /**
+   * Only with `groupInstanceId`: whether `stop()` leaves the group. `false` (Kafka's behaviour for static members):
+   * the member's partitions wait for a successor with its id, with no rebalance, or move when its session times
+   * out. `true`: they move at once, as for a dynamic member (scaling down, a member stopped for good). A crash or
+   * stall restart of the Kafka client never leaves (the new client takes the old one's place). @defaultValue false
+   */
+  leaveGroupOnStop?: boolean;
   /** How long `stop()` waits for handlers in flight, in ms; it returns within this plus a second or two. @defaultValue 30000 */
   shutdownTimeoutMs?: number;
   /**
@@ -242,6 +262,14 @@ const optionsSchema = z
     leaseMs: positiveInt.optional(),
     sessionTimeoutMs: positiveInt.default(30_000),
     heartbeatIntervalMs: positiveInt.default(3_000),
+    groupInstanceId: z
+      .string()
+      .min(1, 'must not be empty')
+      .max(249, 'must be at most 249 characters (Kafka\'s limit)')
+      .regex(/^[A-Za-z0-9._-]+$/, 'may hold only letters, digits, ".", "_" and "-" (Kafka\'s rule for group.instance.id)')
+      .refine((id) => id !== '.' && id !== '..', 'must not be "." or ".."')
+      .optional(),
+    leaveGroupOnStop: z.boolean().optional(),
     shutdownTimeoutMs: positiveInt.default(30_000),
     stuckPartitionMs: positiveInt.default(120_000),
     skipUndecodableBatches: z.boolean().default(false),
@@ -276,6 +304,9 @@ const optionsSchema = z
         path: ['heartbeatIntervalMs'],
         message: `(${options.heartbeatIntervalMs}) must be at most a third of sessionTimeoutMs (${options.sessionTimeoutMs}); set it to about sessionTimeoutMs / 3`,
       });
+    }
+    if (options.leaveGroupOnStop !== undefined && options.groupInstanceId === undefined) {
+      context.addIssue({ code: 'custom', path: ['leaveGroupOnStop'], message: 'applies to a static member only: set groupInstanceId too, or leave it unset (a dynamic member always leaves on stop)' });
     }
     const rebalanceTimeoutMs = Math.max(options.sessionTimeoutMs, options.shutdownTimeoutMs);
     if (options.clientStallTimeoutMs !== undefined && options.clientStallTimeoutMs <= rebalanceTimeoutMs) {
@@ -318,13 +349,14 @@ export function defaultRecordWatermarks(concurrency: number): { partitionHigh: n
 type LowWatermarks = 'partitionLowWatermarkRecords' | 'partitionLowWatermarkBytes' | 'memberLowWatermarkRecords' | 'memberLowWatermarkBytes';
 type RecordWatermarks = 'partitionHighWatermarkRecords' | 'memberHighWatermarkRecords';
 
-export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | 'clientStallTimeoutMs' | LowWatermarks | RecordWatermarks> &
+export type ValidOrderedConsumerOptions<T> = Omit<z.output<typeof optionsSchema>, 'handler' | 'leaseMs' | 'maxAttempts' | 'clientStallTimeoutMs' | 'leaveGroupOnStop' | LowWatermarks | RecordWatermarks> &
   Record<LowWatermarks | RecordWatermarks, number> &
   Pick<OrderedConsumerOptions<T>, 'kafka' | 'decoder' | 'idempotencyStore' | 'logger' | 'isRetryable' | 'parkingStore' | 'cancellationStore' | 'producer'> & {
     handler: EventHandler<T>;
     leaseMs: number;
     maxAttempts: number;
     clientStallTimeoutMs: number;
+    leaveGroupOnStop: boolean;
   };
 
 export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOptions<T>): ValidOrderedConsumerOptions<T> {
@@ -366,6 +398,7 @@ export function validateOrderedConsumerOptions<T>(options: OrderedConsumerOption
     memberLowWatermarkRecords: valid.memberLowWatermarkRecords ?? Math.floor(memberHighWatermarkRecords / 2),
     memberLowWatermarkBytes: valid.memberLowWatermarkBytes ?? Math.floor(valid.memberHighWatermarkBytes / 2),
     leaseMs: valid.leaseMs ?? claimWorstCaseMs(valid) + 10_000,
+    leaveGroupOnStop: valid.leaveGroupOnStop ?? false,
     clientStallTimeoutMs: valid.clientStallTimeoutMs ?? Math.max(60_000, 2 * Math.max(valid.sessionTimeoutMs, valid.shutdownTimeoutMs)),
   };
 }

@@ -19,10 +19,15 @@
  * successor never overtakes them, and the idempotency store turns the redelivered copy into a skip. A rebalance
  * the Kafka client gives up (it fetches again in its previous generation, no join) ends the wait too; a client
  * that neither fetches nor joins for `clientStallTimeoutMs` is stopped and started again ({@link ClientLivenessWatch}).
+ *
+ * Static membership (`groupInstanceId`): the Kafka client joins with the instance id, so a successor with the same
+ * id takes this member's place and partitions without a rebalance. Its client leaves the group only on `stop()`
+ * with `leaveGroupOnStop`; a restart of the client after a crash or a stall takes the old client's place. Fenced
+ * by another live member with the same id, the member stops (`INSTANCE_FENCED`, see {@link ClientCrashRecovery}).
  */
 import type { Admin, Consumer, EachBatchPayload } from '../core/kafka-client.ts';
 import { errorSummary } from './handler-attempts.ts';
-import { createKafkaClient, isStaleCoordinatorError } from '../core/kafka-client.ts';
+import { createGroupConsumer, createKafkaClient, isStaleCoordinatorError } from '../core/kafka-client.ts';
 import { ConfigurationError, OrderlyError } from '../core/errors.ts';
 import { componentLogger, createLogger, type Logger } from '../core/logger.ts';
 import { BackpressureController } from './backpressure/backpressure-controller.ts';
@@ -131,7 +136,10 @@ export class OrderedConsumer<T = Buffer | null> {
     const { groupId } = this.options;
     this.logger = componentLogger(options.logger ?? createLogger(), 'ordered-consumer', { groupId });
     const kafka = createKafkaClient(this.options.kafka, this.logger);
-    this.consumer = kafka.consumer({
+    const { groupInstanceId } = this.options;
+    // A static member leaves the group only when stop() is asked to move its partitions at once, never for a restart of its client.
+    const membership = groupInstanceId === undefined ? undefined : { groupInstanceId, leavesGroup: () => this.state !== 'running' && this.options.leaveGroupOnStop };
+    this.consumer = createGroupConsumer(kafka, {
       groupId,
       sessionTimeout: this.options.sessionTimeoutMs,
       heartbeatInterval: this.options.heartbeatIntervalMs,
@@ -141,7 +149,7 @@ export class OrderedConsumer<T = Buffer | null> {
       // Short fetch waits: a partition resumed (a retry tier now due, pressure gone) is fetched within this bound.
       // When every assigned partition is paused, kafkajs sleeps this long before it fetches again.
       maxWaitTimeInMs: fetchMaxWaitMs,
-    });
+    }, membership);
     this.forwarder = new ProducerForwarder({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false }), groupId, logger: this.logger });
     this.events.onListenerError = (event, error) => this.logger.warn({ event, err: errorSummary(error) }, 'a consumer.events listener threw; ignored');
     this.admin = kafka.admin();
@@ -207,6 +215,7 @@ export class OrderedConsumer<T = Buffer | null> {
     });
     this.crashes = new ClientCrashRecovery({
       groupId,
+      ...(groupInstanceId === undefined ? {} : { groupInstanceId }),
       restartOnCrash: this.options.restartOnCrash,
       consumer: this.consumer,
       logger: this.logger,
@@ -411,7 +420,8 @@ export class OrderedConsumer<T = Buffer | null> {
   }
 
   /**
-   * Stops fetching, lets handlers in flight finish, commits the watermark and leaves the group, all within
+   * Stops fetching, lets handlers in flight finish, commits the watermark and leaves the group (a static member
+   * only with `leaveGroupOnStop`; else its partitions wait for its successor or its session timeout), all within
    * `shutdownTimeoutMs` (plus a second or two): handlers still running when their share of it is used up are
    * aborted and their records abandoned (they come again from the committed offset), and a broker that does
    * not answer is not waited for (the final commit and each disconnect are raced against the time left).

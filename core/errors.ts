@@ -24,6 +24,7 @@ export const errorCodes = [
   'CLIENT_CRASHED',
   'UNKNOWN_EVENT_TYPE',
   'CLIENT_STALLED',
+  'INSTANCE_FENCED',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

@@ -3,12 +3,13 @@
  * another client can be put behind these types and measured against this one.
  */
 import kafkajs from 'kafkajs';
-import type { KafkaConfig, SASLOptions, LogEntry } from 'kafkajs';
+import type { Consumer, ConsumerConfig, KafkaConfig, SASLOptions, LogEntry } from 'kafkajs';
 import { z } from 'zod';
 import { ConfigurationError, OrderlyError } from './errors.ts';
 import { createLogger, componentLogger, type Logger } from './logger.ts';
 import { registerCompressionCodecs } from './compression/register-compression-codecs.ts';
 import { installRecordHeaderCodec } from './kafka-record-codec.ts';
+import { createStaticMemberConsumer, type StaticMembership } from './static-membership.ts';
 
 export type {
   Admin,
@@ -28,6 +29,7 @@ export type {
   TopicMessages,
   Transaction,
 } from 'kafkajs';
+export type { StaticMembership } from './static-membership.ts';
 
 const { Kafka, logLevel, CompressionTypes, Partitioners, AssignerProtocol } = kafkajs;
 // Headers travel byte for byte, whatever their names (see kafka-record-codec.ts).
@@ -170,6 +172,28 @@ export function isStaleCoordinatorError(error: unknown): boolean {
     if (type === 'NOT_COORDINATOR_FOR_GROUP' || name === 'KafkaJSBrokerNotFound') return true;
   }
   return false;
+}
+
+/**
+ * True when the broker fenced a static member: another consumer joined the group with its `groupInstanceId`
+ * (FENCED_INSTANCE_ID), also once retries ran out. Final for that member: joining again would fence the other.
+ */
+export function isFencedInstanceError(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+    if ((cause as { type?: unknown }).type === 'FENCED_INSTANCE_ID') return true;
+  }
+  return false;
+}
+
+/**
+ * A group consumer of `kafka`. With `membership` it is a static member (KIP-345, `group.instance.id`): its
+ * JoinGroup, SyncGroup, Heartbeat and LeaveGroup carry the instance id, so a successor with the same id takes
+ * its place and partitions without a rebalance, and it leaves the group only when `membership.leavesGroup()`
+ * says so (see static-membership.ts).
+ */
+export function createGroupConsumer(kafka: InstanceType<typeof Kafka>, config: ConsumerConfig, membership?: StaticMembership): Consumer {
+  if (!membership) return kafka.consumer(config);
+  return createStaticMemberConsumer(kafka, () => kafka.consumer(config), membership);
 }
 
 /** Makes `connect()` of every admin, producer and consumer of `kafka` fail with {@link explainConnectError}. */

@@ -29,6 +29,7 @@ const logLevels = ['silent', 'error', 'warn', 'info', 'debug'];
 
 interface WorkFlags {
   member: string;
+  instanceId?: string;
   inbox: string;
   metricsPort?: number;
   metricsHost: string;
@@ -123,7 +124,8 @@ export function registerDemoCommand(program: Command): void {
       try {
         process.exitCode = await runLedgerDemo(connections, store, options, {
           command: process.execPath,
-          args: (member) => [cli, 'demo', 'work', '--topic', options.topic, '--group', options.group, '--member', member, '--inbox', options.inbox],
+          // Each worker slot keeps its group instance id: a worker replaced after a kill takes the dead one's place and partitions, with no rebalance.
+          args: (member, slot) => [cli, 'demo', 'work', '--topic', options.topic, '--group', options.group, '--member', member, '--instance-id', `${options.group}-worker-${slot}`, '--inbox', options.inbox],
           env: {
             ...process.env,
             KAFKA_BROKERS: connections.kafkaBrokers,
@@ -158,6 +160,7 @@ export function registerDemoCommand(program: Command): void {
   common(demo.command('work'))
     .description('one consumer-group member applying events to balances through the transactional inbox (SIGTERM stops it)')
     .option('--member <name>', 'a name for this member', `worker-${process.pid}`)
+    .option('--instance-id <id>', 'static group membership (groupInstanceId): a member started again with the same id takes its place and partitions without a rebalance')
     .option('--inbox <mode>', 'batch (events ready together share a transaction) or per-event (one transaction each)', defaultDemoOptions.inbox)
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (0 picks a free one; the address is printed)', numberFlag('--metrics-port'))
     .option('--metrics-host <address>', 'the address the metrics endpoints bind (0.0.0.0 for every interface)', '127.0.0.1')
@@ -173,6 +176,7 @@ export function registerDemoCommand(program: Command): void {
         topic: options.topic,
         group: options.group,
         member: flags.member,
+        ...(flags.instanceId === undefined ? {} : { groupInstanceId: flags.instanceId }),
         inbox: options.inbox,
         logger,
         ...(flags.stuckPartitionMs === undefined ? {} : { stuckPartitionMs: flags.stuckPartitionMs }),

@@ -12,9 +12,14 @@
  * the client stopped (within a bound) and restarted with the backoff. A client that does not even stop within
  * that bound is beyond repair in this process: the member stops with `CLIENT_STALLED`, so that whatever
  * supervises the process starts a fresh one.
+ *
+ * Some crashes no restart cures, and the member stops on them whatever `restartOnCrash` says: a static member
+ * fenced by the broker (another consumer joined with its `groupInstanceId`: rejoining would fence that one in
+ * turn, and the two would take the partitions from each other for ever) stops with `INSTANCE_FENCED`; a
+ * configuration the cluster refuses (an `OrderlyError` of code `CONFIGURATION`) stops with that error.
  */
 import { OrderlyError } from '../../core/errors.ts';
-import type { Consumer } from '../../core/kafka-client.ts';
+import { isFencedInstanceError, type Consumer } from '../../core/kafka-client.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { ConsumerEventEmitter } from '../events.ts';
 import type { ClientStall } from '../lifecycle/client-liveness-watch.ts';
@@ -22,6 +27,8 @@ import { within } from '../lifecycle/within.ts';
 
 export interface ClientCrashRecoveryOptions {
   groupId: string;
+  /** The member's `groupInstanceId`, when it is a static member. */
+  groupInstanceId?: string;
   restartOnCrash: boolean;
   consumer: Consumer;
   logger: Logger;
@@ -48,6 +55,8 @@ interface Down {
   restartAt?: number;
   /** Set for a stall the member detected (no crash event). */
   stalled?: boolean;
+  /** Why no restart can help, for a crash the member stops on whatever `restartOnCrash` says. */
+  final?: string;
 }
 
 /** The first restart waits this long; each failed one doubles it, up to {@link maxBackoffMs}. */
@@ -82,10 +91,10 @@ export class ClientCrashRecovery {
   health(): { ready: boolean; reasons: string[] } {
     if (!this.down) return { ready: true, reasons: [] };
     const { errorType, message, restart, restartAt } = this.down;
-    const next =
+    const next = this.down.final ?? (
       restart === 'member' && restartAt === undefined
         ? 'stopping it before a restart'
-        : restart === 'kafkajs' ? 'the Kafka client restarts it' : restart === 'member' ? `restart ${this.restarts} in ${Math.max(0, (restartAt ?? 0) - Date.now())} ms` : 'restartOnCrash is false: the member stops';
+        : restart === 'kafkajs' ? 'the Kafka client restarts it' : restart === 'member' ? `restart ${this.restarts} in ${Math.max(0, (restartAt ?? 0) - Date.now())} ms` : 'restartOnCrash is false: the member stops');
     const what = this.down.stalled ? 'stalled' : 'crashed';
     return { ready: false, reasons: [`group ${this.options.groupId}: the Kafka client consumer ${what} (${errorType}: ${message}); ${next}`] };
   }
@@ -134,20 +143,40 @@ export class ClientCrashRecovery {
   }
 
   private onCrash(error: Error, kafkajsRestarts: boolean): void {
-    const errorType = (error as { type?: string }).type ?? error.name;
+    const final = this.finalCrashOf(error);
+    const errorType = final?.errorType ?? (error as { type?: string }).type ?? error.name;
     const running = this.options.isRunning();
-    const restart = kafkajsRestarts ? 'kafkajs' : this.options.restartOnCrash && running ? 'member' : 'none';
+    const restart = final ? 'none' : kafkajsRestarts ? 'kafkajs' : this.options.restartOnCrash && running ? 'member' : 'none';
     const restartInMs = restart === 'member' ? this.backoffMs() : undefined;
-    this.down = { since: this.down?.since ?? Date.now(), errorType, message: error.message, restart, restartAt: restartInMs === undefined ? undefined : Date.now() + restartInMs };
+    this.down = { since: this.down?.since ?? Date.now(), errorType, message: error.message, restart, restartAt: restartInMs === undefined ? undefined : Date.now() + restartInMs, ...(final ? { final: final.reason } : {}) };
     this.options.onClientLost();
     if (!running) return;
     this.options.events.emit('consumer.client.crashed', { groupId: this.options.groupId, errorType, restart, ...(restartInMs === undefined ? {} : { restartInMs }) });
+    if (final) {
+      this.options.logger.error({ errorType, err: { message: error.message }, restart, groupInstanceId: this.options.groupInstanceId }, `the Kafka client consumer crashed and no restart can help: ${final.reason}`);
+      this.stop();
+      this.options.onGiveUp(final.error);
+      return;
+    }
     this.options.logger.error({ errorType, err: { message: error.message }, restart, restartInMs }, 'the Kafka client consumer crashed and left the group: nothing is fetched until it restarts');
     if (restart === 'member') this.scheduleRestart(restartInMs!);
     else if (restart === 'none') {
       this.stop();
       this.options.onGiveUp(new OrderlyError('CLIENT_CRASHED', `the Kafka client consumer of group ${this.options.groupId} crashed (${errorType}: ${error.message}) and restartOnCrash is false`, { cause: error }));
     }
+  }
+
+  /** A crash no restart cures (see the module comment): what to report and the error to stop with. */
+  private finalCrashOf(error: Error): { errorType?: string; reason: string; error: OrderlyError } | undefined {
+    const { groupId, groupInstanceId } = this.options;
+    if (isFencedInstanceError(error)) {
+      const reason = `fenced: another consumer joined group ${groupId} with groupInstanceId "${groupInstanceId ?? '?'}" and took this member's place; two live members must not share one id; the member stops`;
+      return { errorType: 'FENCED_INSTANCE_ID', reason, error: new OrderlyError('INSTANCE_FENCED', `the broker fenced this member of group ${groupId}: another consumer joined with groupInstanceId "${groupInstanceId ?? '?'}"`, { cause: error }) };
+    }
+    for (let cause: unknown = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+      if (cause instanceof OrderlyError && cause.code === 'CONFIGURATION') return { reason: `${cause.message}; the member stops`, error: cause };
+    }
+    return undefined;
   }
 
   private backoffMs(): number {

@@ -24,6 +24,11 @@ export interface LedgerWorkerOptions {
   group: string;
   /** A name for this member, in its Kafka client id. */
   member: string;
+  /**
+   * Static group membership (the consumer's `groupInstanceId`): a worker started again with this id takes the
+   * place and partitions of the one that had it, with no rebalance. @defaultValue none (a dynamic member)
+   */
+  groupInstanceId?: string;
   /** Handler calls in flight at once. @defaultValue 32 */
   concurrency?: number;
   /** See the consumer option of that name, in ms. @defaultValue 120000 */
@@ -65,13 +70,18 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     onDeadLetter: 'release',
     parkingStore: new RedisParkingStore({ redis, groupId: group }),
     idempotencyStore: new RedisIdempotencyStore({ redis, groupId: group }),
-    // Short timings so a SIGKILLed member's partitions and claims move on within seconds.
+    // Short timings so a SIGKILLed member's partitions and claims move on within seconds. With an instance id,
+    // a replacement that joins within the session timeout takes the dead member's place with no rebalance; one
+    // slower than that joins after the rebalance, as without the id. A longer session was measured worse under
+    // chaos on a loaded machine: replacements took 7-42 s to start, and a slot's partitions stayed dark until
+    // one joined (see bench/RESULTS.md, "Static membership in the ledger demo").
     handlerTimeoutMs: 3_000,
     leaseMs: 8_000,
     sessionTimeoutMs: 6_000,
     heartbeatIntervalMs: 1_000,
     shutdownTimeoutMs: demoShutdownTimeoutMs,
     commitIntervalMs: 500,
+    ...(options.groupInstanceId === undefined ? {} : { groupInstanceId: options.groupInstanceId }),
     ...(options.stuckPartitionMs === undefined ? {} : { stuckPartitionMs: options.stuckPartitionMs }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });

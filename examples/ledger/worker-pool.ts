@@ -1,20 +1,23 @@
 /**
  * The worker processes of an all-in-one demo run: each one `orderly demo work` (a consumer-group member).
  * A worker that exits on its own is reported and replaced; `killRandom` SIGKILLs one (chaos) and starts
- * another in its place. The last lines of each worker's stderr are kept to explain a failure.
+ * another in its place. The last lines of each worker's stderr are kept to explain a failure. Each worker has a
+ * slot (1 to the count started), and its replacement takes the same slot: the command can give a slot a stable
+ * identity (the demo's static group membership: the replacement takes the dead worker's place in the group).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface WorkerCommand {
   /** The executable, e.g. `process.execPath`. */
   command: string;
-  /** Its arguments for one member. */
-  args: (member: string) => string[];
+  /** Its arguments for one member, in its slot (a replacement gets the slot of the worker it replaces). */
+  args: (member: string, slot: number) => string[];
   env: NodeJS.ProcessEnv;
 }
 
 interface Worker {
   member: string;
+  slot: number;
   child: ChildProcess;
   stderrTail: string[];
   expectedExit: boolean;
@@ -49,7 +52,7 @@ export class WorkerPool {
   }
 
   start(count: number): void {
-    for (let index = 0; index < count; index++) this.#spawn();
+    for (let index = 0; index < count; index++) this.#spawn(this.#workers.size + 1);
   }
 
   /** SIGKILLs a random worker and starts a new one; returns what happened, for the display. */
@@ -61,7 +64,7 @@ export class WorkerPool {
     this.#workers.delete(victim.member);
     victim.child.kill('SIGKILL');
     this.#killed++;
-    const replacement = this.#spawn();
+    const replacement = this.#spawn(victim.slot);
     return `chaos: SIGKILL ${victim.member} (pid ${victim.child.pid}), started ${replacement.member} (pid ${replacement.child.pid})`;
   }
 
@@ -93,10 +96,10 @@ export class WorkerPool {
     this.#workers.clear();
   }
 
-  #spawn(): Worker {
+  #spawn(slot: number): Worker {
     const member = `worker-${++this.#started}`;
-    const child = spawn(this.#command.command, this.#command.args(member), { env: this.#command.env, stdio: ['ignore', 'ignore', 'pipe'] });
-    const worker: Worker = { member, child, stderrTail: [], expectedExit: false };
+    const child = spawn(this.#command.command, this.#command.args(member, slot), { env: this.#command.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const worker: Worker = { member, slot, child, stderrTail: [], expectedExit: false };
     child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       worker.stderrTail.push(...text.split('\n').filter((line) => line.trim().length > 0));
       worker.stderrTail.splice(0, Math.max(0, worker.stderrTail.length - tailLines));
@@ -108,7 +111,7 @@ export class WorkerPool {
       this.#onNote(`${member} (pid ${child.pid}) exited by itself (${signal ?? `code ${code}`}); its last stderr lines:`);
       for (const line of worker.stderrTail) this.#onNote(`    ${line}`);
       if (this.#crashed <= 5) {
-        const replacement = this.#spawn();
+        const replacement = this.#spawn(slot);
         this.#onNote(`started ${replacement.member} (pid ${replacement.child.pid}) in its place`);
       }
     });

@@ -136,3 +136,72 @@ describe('OrderedConsumer across a crash with keys parked on the retry ladder', 
     await verifyExactlyOnceInOrder(effects, total, 100);
   });
 });
+
+interface GroupReport {
+  event: 'joined' | 'rebalancing' | 'claim-waiting';
+  epoch?: number;
+  assignment?: Record<string, number[]>;
+}
+
+/** A worker that reports its group events (REPORT_GROUP_EVENTS) as JSON lines on stdout, collected in `reports`. */
+function startReportingWorker(topic: string, groupId: string, table: string, member: string, extraEnv: Record<string, string>) {
+  const child = startWorker(topic, groupId, table, member, { ...extraEnv, REPORT_GROUP_EVENTS: '1' });
+  const reports: GroupReport[] = [];
+  let pending = '';
+  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    const lines = (pending + text).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{')) reports.push(JSON.parse(line) as GroupReport);
+  });
+  const lastAssignment = () => reports.filter((report) => report.event === 'joined').at(-1)?.assignment;
+  return { child, reports, lastAssignment };
+}
+
+const partitionsOf = (assignment: Record<string, number[]> | undefined, topic: string) => [...(assignment?.[topic] ?? [])].sort((a, b) => a - b);
+
+describe('OrderedConsumer static membership (groupInstanceId) across a SIGKILL', () => {
+  it('a replacement with the dead member\'s instance id gets exactly its partitions, the survivor sees no rebalance, every event applied once in order (keys parked on the ladder meanwhile)', async () => {
+    const topic = await createTestTopic({ partitions: 6, prefix: 'static-kill' });
+    const groupId = testGroupId();
+    await ensureTopicLayout(await testAdmin(), { topic, groupId, tierCount: 2 });
+    const effects = await createEffects();
+    const total = 20_000;
+    // The group keeps a vanished static member's place for 30 s: far longer than a replacement takes to start.
+    // Every 7th event of a key fails its first attempt and climbs to the 400 ms tier, parking its key.
+    const settings = (id: string) => ({ GROUP_INSTANCE_ID: id, SESSION_TIMEOUT_MS: '30000', RETRY_TIERS: '400,800', FAIL_EVERY: '7' });
+    const survivor = startReportingWorker(topic, groupId, effects.table, 'survivor', settings(`${groupId}-worker-1`));
+    const victim = startReportingWorker(topic, groupId, effects.table, 'victim', settings(`${groupId}-worker-2`));
+    const settled = () => {
+      const [one, two] = [partitionsOf(survivor.lastAssignment(), topic), partitionsOf(victim.lastAssignment(), topic)];
+      return one.length > 0 && two.length > 0 && [...one, ...two].sort((a, b) => a - b).join() === '0,1,2,3,4,5';
+    };
+    await waitFor(async () => settled(), 'both members joined, sharing the 6 partitions');
+    await produce(topic, sequencedEvents(total, 200));
+    await waitFor(async () => {
+      const { rows } = await effects.pool.query<{ count: string }>(`select count(*) from ${effects.table} where member = 'victim'`);
+      return Number(rows[0]!.count) >= 1_000;
+    }, '1,000 effects from the member to be killed');
+    expect(settled()).toBe(true);
+    const victimPartitions = partitionsOf(victim.lastAssignment(), topic);
+    const survivorReportsBefore = survivor.reports.filter((report) => report.event !== 'claim-waiting').length;
+    victim.child.kill('SIGKILL');
+    expect(await appliedCount(effects)).toBeLessThan(total);
+
+    const replacement = startReportingWorker(topic, groupId, effects.table, 'replacement', settings(`${groupId}-worker-2`));
+    await waitFor(async () => replacement.lastAssignment() !== undefined, 'the replacement joined');
+    await waitFor(async () => (await appliedCount(effects)) >= total, `all ${total} effects`);
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // any late duplicate, or a late rebalance, would land now
+    await verifyExactlyOnceInOrder(effects, total, 200);
+
+    // Facts, not timings: the replacement took the dead member's place (its partitions, at its first join), and
+    // the survivor never rebalanced.
+    expect(partitionsOf(replacement.lastAssignment(), topic)).toEqual(victimPartitions);
+    expect(replacement.reports.filter((report) => report.event === 'joined')).toHaveLength(1);
+    expect(replacement.reports.filter((report) => report.event === 'rebalancing')).toEqual([]);
+    expect(survivor.reports.filter((report) => report.event !== 'claim-waiting')).toHaveLength(survivorReportsBefore);
+    const { rows } = await effects.pool.query<{ count: string }>(`select count(*) from ${effects.table} where member = 'replacement'`);
+    expect(Number(rows[0]!.count)).toBeGreaterThan(0);
+    const claimWaits = replacement.reports.filter((report) => report.event === 'claim-waiting').length;
+    console.log(`static-kill: the replacement waited on ${claimWaits} claim(s) the killed member still leased`);
+  });
+});

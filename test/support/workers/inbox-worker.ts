@@ -29,6 +29,9 @@ const failEvery = Number(process.env.FAIL_EVERY ?? 0);
 // Optional delay levels: DELAY_LEVELS="2000,6000"; the effects table then has due_ms and handled_ms columns.
 const delayLevelsMs = (process.env.DELAY_LEVELS ?? '').split(',').filter(Boolean).map(Number);
 const delayed = delayLevelsMs.length > 0;
+// Optional static membership: GROUP_INSTANCE_ID (and SESSION_TIMEOUT_MS, how long the group keeps its place).
+const groupInstanceId = process.env.GROUP_INSTANCE_ID || undefined;
+const sessionTimeoutMs = Number(process.env.SESSION_TIMEOUT_MS || 6_000);
 
 const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   kafka: { brokers: KAFKA_BROKERS.split(','), clientId: `worker-${MEMBER}` },
@@ -36,8 +39,9 @@ const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
   topics: [TOPIC],
   decoder: jsonDecoder as never,
   concurrency: 50,
-  sessionTimeoutMs: 6_000,
+  sessionTimeoutMs,
   heartbeatIntervalMs: 1_000,
+  ...(groupInstanceId === undefined ? {} : { groupInstanceId }),
   commitIntervalMs: 200,
   leaseMs: 15_000,
   handlerTimeoutMs: 5_000,
@@ -69,6 +73,14 @@ const consumer = new OrderedConsumer<{ key: string; sequence: number }>({
     ]);
   }),
 });
+
+// REPORT_GROUP_EVENTS=1: one JSON line on stdout per group event and per claim wait, for the test to read.
+if (process.env.REPORT_GROUP_EVENTS) {
+  const report = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  consumer.events.on('consumer.group.rebalancing', () => report({ event: 'rebalancing' }));
+  consumer.events.on('consumer.group.joined', ({ epoch, assignment }) => report({ event: 'joined', epoch, assignment }));
+  consumer.events.on('consumer.claim.waiting', ({ topic, partition, offset, retryAfterMs, holder }) => report({ event: 'claim-waiting', topic, partition, offset, retryAfterMs, holder }));
+}
 
 process.on('SIGTERM', () => {
   void consumer

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Consumer } from '../../../../core/kafka-client.ts';
 import { ConsumerEventEmitter } from '../../../../consumers/events.ts';
 import { ClientCrashRecovery } from '../../../../consumers/intake/client-crash-recovery.ts';
+import { OrderlyError } from '../../../../core/errors.ts';
 
 /** The part of a kafkajs consumer the recovery uses: `on(CRASH)`. */
 function fakeConsumer() {
@@ -19,7 +20,7 @@ function fakeConsumer() {
   return { consumer, crash };
 }
 
-function setup({ restartOnCrash = true, restart = async () => undefined, stopClient = async () => undefined } = {}) {
+function setup({ restartOnCrash = true, restart = async () => undefined, stopClient = async () => undefined, groupInstanceId = undefined as string | undefined } = {}) {
   const { consumer, crash } = fakeConsumer();
   const events = new ConsumerEventEmitter();
   const crashes: unknown[] = [];
@@ -29,6 +30,7 @@ function setup({ restartOnCrash = true, restart = async () => undefined, stopCli
   const calls = { lost: 0, restarts: 0, stops: 0, gaveUp: [] as Error[] };
   const recovery = new ClientCrashRecovery({
     groupId: 'g',
+    ...(groupInstanceId === undefined ? {} : { groupInstanceId }),
     restartOnCrash,
     consumer,
     logger: pino({ level: 'silent' }),
@@ -124,6 +126,34 @@ describe('ClientCrashRecovery', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(calls.gaveUp).toHaveLength(1);
     expect(calls.gaveUp[0]).toMatchObject({ code: 'CLIENT_STALLED', message: expect.stringContaining('did not stop within 15000 ms') as unknown });
+    expect(calls.restarts).toBe(0);
+  });
+
+  it('a static member fenced by another with its groupInstanceId: no restart whatever restartOnCrash says, the member gives up with INSTANCE_FENCED', async () => {
+    vi.useFakeTimers();
+    const { recovery, crash, crashes, calls } = setup({ groupInstanceId: 'worker-1' });
+    const fenced = Object.assign(new Error('The broker rejected this static consumer since another consumer with the same group instance id has registered with a different member id'), {
+      name: 'KafkaJSProtocolError',
+      type: 'FENCED_INSTANCE_ID',
+    });
+    // As kafkajs reports it after its retrier gave up on a non-retriable error.
+    crash(Object.assign(new Error(fenced.message), { name: 'KafkaJSNonRetriableError', cause: fenced }), false);
+    expect(crashes).toEqual([{ groupId: 'g', errorType: 'FENCED_INSTANCE_ID', restart: 'none' }]);
+    expect(calls.gaveUp).toHaveLength(1);
+    expect(calls.gaveUp[0]).toMatchObject({ code: 'INSTANCE_FENCED', message: expect.stringContaining('another consumer joined with groupInstanceId "worker-1"') as unknown });
+    expect(recovery.health()).toEqual({ ready: false, reasons: [expect.stringMatching(/crashed \(FENCED_INSTANCE_ID: .*\); fenced: another consumer joined group g with groupInstanceId "worker-1"/) as unknown] });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(calls.restarts).toBe(0);
+  });
+
+  it('a configuration the cluster refuses (OrderlyError CONFIGURATION): the member gives up with that error, never restarts', async () => {
+    vi.useFakeTimers();
+    const { crash, crashes, calls } = setup();
+    const refusal = new OrderlyError('CONFIGURATION', 'the broker supports JoinGroup up to v4, and static membership needs v5');
+    crash(refusal, false);
+    expect(crashes).toEqual([{ groupId: 'g', errorType: 'OrderlyError', restart: 'none' }]);
+    expect(calls.gaveUp).toEqual([refusal]);
+    await vi.advanceTimersByTimeAsync(60_000);
     expect(calls.restarts).toBe(0);
   });
 
