@@ -41,7 +41,7 @@ async function outboxTable(): Promise<string> {
   return table;
 }
 
-function startRelay(table: string, extra: { onPublished?: (events: readonly RelayedEvent[]) => void; batchSize?: number; pollIntervalMs?: number; listen?: boolean; retentionMs?: number; concurrency?: number } = {}): OutboxRelay {
+function startRelay(table: string, extra: { onPublished?: (events: readonly RelayedEvent[]) => void; batchSize?: number; pollIntervalMs?: number; listen?: boolean; retentionMs?: number; concurrency?: number; shardsPerClaim?: number } = {}): OutboxRelay {
   const kafka = testKafka();
   const producer = new EventProducer({ kafka, registry });
   const { listen = true, ...rest } = extra;
@@ -342,6 +342,37 @@ describe('transactional outbox', () => {
     const expected = new Map([...[...filler, 'g0', 'g1', 'g2', 'g3', 'g4', 'h0', 'h1', 'h2', 'h3', 'h4'].map((key) => [key, 1] as [string, number]), ['j', 2]]);
     expect(checkOrder(records, expected)).toEqual({ lost: 0, duplicatesSameId: 0, duplicatesNewId: 0, orderViolations: 0, unexpected: 0 });
     expect(records.filter((record) => record.key === 'j').map((record) => record.value.sequence)).toEqual([1, 2]);
+  });
+
+  it('keeps a key\'s rows read ahead pending behind its row the broker refused in an earlier batch of the claim', async () => {
+    const table = await outboxTable();
+    const topic = uniqueName('outbox-refused');
+    const admin = await testAdmin();
+    // Records over 4 KB are refused by this topic for good (MESSAGE_TOO_LARGE).
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }], waitForLeaders: true });
+    onTestFinished(() => admin.deleteTopics({ topics: [topic] }).then(() => undefined, () => undefined));
+    const writer = new OutboxWriter({ registry, table, autoRegister: true });
+    await inTransaction((client) => writer.addAll(client, [
+      { ...probe('k', 1, topic), headers: { padding: 'x'.repeat(6_000) } },
+      probe('x', 1, topic),
+      probe('k', 2, topic),
+      probe('y', 1, topic),
+    ]));
+    const published: RelayedEvent[] = [];
+    // One claim of every shard, batches of 2: [k1, x] is refused, then published row by row (k1 refused, x
+    // written) while [k2, y] is read ahead; k2 must stay pending behind k1.
+    const relay = startRelay(table, { batchSize: 2, shardsPerClaim: 64, concurrency: 1, onPublished: (events) => published.push(...events) });
+    await relay.start();
+    await waitFor('x and y published', () => published.length >= 2);
+    const status = await waitFor('k1 marked failed', async () => {
+      const current = await readOutboxStatus(pool, table);
+      return current.failed === 1 ? current : undefined;
+    });
+    expect(status.failures[0]!.reason).toContain('rejected');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await readOutboxStatus(pool, table)).pending).toBe(1);
+    const records = await readTopic(testKafka(), registry, topic, (read) => read.length >= 2, 10_000);
+    expect(records.map((record) => `${record.key}${record.value.sequence}`).sort()).toEqual(['x1', 'y1']);
   });
 
   it('publishes each row once with several claims at once while writers commit (no kill, so no republish)', async () => {
