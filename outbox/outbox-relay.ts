@@ -273,12 +273,12 @@ export class OutboxRelay {
     const startedAt = Date.now();
     // One round trip (the simple protocol: every value inlined is a validated integer). The session limits are
     // the server's own: a frozen relay's transaction ends and its shards are free again. Then the shards nobody
-    // holds that have pending rows: one probe of the pending index per shard, stopping at its first row (a
+    // holds that have pending rows: per shard, the pending index read in id order up to the shard's first row (a
     // semi-join would read the whole index, every pending row, on every claim).
     const claimed = (await client.query(
       `begin; set local statement_timeout = ${claimTimeoutMs}; set local idle_in_transaction_session_timeout = ${claimTimeoutMs};
        select s.shard from ${shards} s
-       cross join lateral (select 1 from ${table} p where p.state = ${outboxState.pending} and p.shard = s.shard limit 1) pending
+       cross join lateral (select 1 from ${table} p where p.state = ${outboxState.pending} and p.shard = s.shard order by p.id limit 1) pending
        order by random() limit ${shardsPerClaim} for update of s skip locked`,
     )) as unknown as QueryResult<{ shard: number }>[];
     const shardList = (claimed.at(-1)?.rows ?? []).map((row) => row.shard);

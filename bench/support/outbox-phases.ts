@@ -85,6 +85,8 @@ function kindOf(text: string): string {
 const instrumented = new WeakSet<object>();
 /** Connect-to-release intervals: a claim's whole life, to find the time no claim runs. */
 const claims: Span[] = [];
+/** The PostgreSQL backends of this pool's connections (their CPU is the relay's database work). */
+const backends = new Set<number>();
 const connect = pool.connect.bind(pool) as (callback?: unknown) => Promise<pg.PoolClient>;
 // pool.query() checks out with a callback: those pass through untimed (the relay's status loop).
 (pool as unknown as { connect: (callback?: unknown) => Promise<pg.PoolClient> | undefined }).connect = (callback?: unknown) => (callback ? connect(callback) : timedConnect());
@@ -100,6 +102,8 @@ async function timedConnect(): Promise<pg.PoolClient> {
   };
   if (!instrumented.has(client)) {
     instrumented.add(client);
+    const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+    backends.add(rows[0]!.pid);
     const query = client.query.bind(client) as (...params: unknown[]) => Promise<unknown>;
     (client as unknown as { query: (...params: unknown[]) => Promise<unknown> }).query = async (...params: unknown[]) => {
       const text = typeof params[0] === 'string' ? params[0] : ((params[0] as { text?: string }).text ?? '');
@@ -147,8 +151,9 @@ const groups = () => {
   const all = processes();
   return {
     'this process (node)': [process.pid],
-    postgres: all.filter(({ command }) => command.startsWith('postgres')).map(({ pid }) => pid),
-    'kafka broker': all.filter(({ command }) => command.includes('kafka.Kafka')).map(({ pid }) => pid),
+    'postgres (this pool)': [...backends],
+    'postgres (all, shared)': all.filter(({ command }) => command.startsWith('postgres')).map(({ pid }) => pid),
+    'kafka broker (shared)': all.filter(({ command }) => command.includes('kafka.Kafka')).map(({ pid }) => pid),
   };
 };
 function cpuNow(pids: Record<string, number[]>): Record<string, Map<number, number>> {
@@ -211,6 +216,17 @@ async function direct(count: number): Promise<void> {
   }
 }
 
+/** Two publishers at once on the one producer, each awaiting its batches (as two relay claims publish). */
+async function directConcurrent(count: number): Promise<void> {
+  const half = Math.floor(count / 2);
+  await Promise.all([0, half].map(async (from) => {
+    for (let start = from; start < from + half; start += batchSize) {
+      const size = Math.min(batchSize, from + half - start);
+      await producer.publishBatch(Array.from({ length: size }, (_, offset) => ({ key: `account-${(start + offset) % 1000}`, schema: type, value: valueOf(start + offset) })));
+    }
+  }));
+}
+
 async function relay(count: number): Promise<{ claims: number; drainedAt: number }> {
   let published = 0;
   let claims = 0;
@@ -252,7 +268,9 @@ for (const arm of args.arms.split(',')) {
   claims.length = 0;
   recording = true;
   const started = performance.now();
-  const result = await profiled(arm, () => (arm === 'relay' ? relay(events) : direct(events).then(() => ({ claims: events / batchSize, drainedAt: performance.now() }))));
+  const result = await profiled(arm, () =>
+    arm === 'relay' ? relay(events) : (arm === 'direct-concurrent' ? directConcurrent(events) : direct(events)).then(() => ({ claims: events / batchSize, drainedAt: performance.now() })),
+  );
   const wall = result.drainedAt - started;
   recording = false;
   const cpuAfter = cpuNow(groups());
