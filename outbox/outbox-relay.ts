@@ -31,17 +31,21 @@ import { validateOutboxRelayOptions, type OutboxRelayOptions, type RelayedEvent,
 import { readOutboxStatus, type OutboxStatus } from './outbox-status.ts';
 import { createOutboxTables, outboxState, outboxTableNames, type OutboxTableNames } from './outbox-table.ts';
 
+/** A pending row as a claim reads it ({@link rowColumns}). */
 interface OutboxRow {
   id: string;
   topic: string;
   key: Buffer;
   event_id: string;
   event_type: string;
-  occurred_at: Date;
+  /** Milliseconds since the epoch. */
+  occurred_ms: number;
   traceparent: string | null;
   headers: Record<string, string> | null;
-  payload: Buffer;
-  written_at: Date;
+  /** The wire-format value in base64. */
+  payload: string;
+  /** Milliseconds since the epoch. */
+  written_ms: number;
 }
 
 /** What one claim did. */
@@ -65,6 +69,14 @@ const topicCacheMs = 30_000;
 const topicRefreshMinMs = 2_000;
 const sweepBatch = 5_000;
 const maxBackoffMs = 30_000;
+/**
+ * The columns a claim reads. The value comes as base64 (a third less text than bytea's hex, and faster to
+ * decode) and the times as epoch milliseconds (a float, not a timestamp text to parse): reading rows is most of
+ * the relay's own CPU per event.
+ */
+const rowColumns = `o.id, o.topic, o.key, o.event_id, o.event_type, (extract(epoch from o.occurred_at) * 1000)::float8 as occurred_ms, o.traceparent,
+  o.headers, encode(o.payload, 'base64') as payload, (extract(epoch from o.written_at) * 1000)::float8 as written_ms`;
+
 /** The cursor a claim reads its rows through (one claim per connection at a time; the commit closes it). */
 const claimCursor = 'orderly_outbox_claim';
 /**
@@ -72,6 +84,18 @@ const claimCursor = 'orderly_outbox_claim';
  * its transaction: a relay killed mid-claim republishes them all, under the same ids.
  */
 const batchesPerClaim = 8;
+
+/** The distinct topics of rows (a batch mostly holds runs of one topic). */
+function topicsOf(rows: readonly OutboxRow[]): Set<string> {
+  const topics = new Set<string>();
+  let last: string | undefined;
+  for (const { topic } of rows) {
+    if (topic === last) continue;
+    topics.add(topic);
+    last = topic;
+  }
+  return topics;
+}
 
 /** A row's topic and key, as one string. */
 function keyOf(row: { topic: string; key: Buffer }): string {
@@ -294,7 +318,7 @@ export class OutboxRelay {
     // of a key that committed meanwhile: it waits for the next claim, with the key's later rows.
     const first = (await client.query(
       `declare ${claimCursor} no scroll cursor for
-         select o.id, o.topic, o.key, o.event_id, o.event_type, o.occurred_at, o.traceparent, o.headers, o.payload, o.written_at
+         select ${rowColumns}
          from ${table} o
          where o.state = ${outboxState.pending} and o.shard = any('{${shardList.join(',')}}'::smallint[])
            and not exists (select 1 from ${table} f where f.state = ${outboxState.failed} and f.topic = o.topic and f.key = o.key and f.id < o.id)
@@ -320,7 +344,7 @@ export class OutboxRelay {
       }
       const rows = blocked.size === 0 ? batch : batch.filter((row) => !blocked.has(keyOf(row)));
       const failedBefore = failed.length;
-      const missing = await this.#missingTopics(rows.map((row) => row.topic));
+      const missing = await this.#missingTopics(topicsOf(rows));
       for (const row of rows) if (missing.has(row.topic)) failed.push({ id: row.id, key: keyOf(row), reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
       const failedIds = new Set(failed.slice(failedBefore).map((row) => row.id));
       const outcome = await this.#publish(failedIds.size === 0 ? rows : rows.filter((row) => !failedIds.has(row.id)), failed);
@@ -402,7 +426,7 @@ export class OutboxRelay {
   }
 
   /** The topics among `topics` the cluster does not have (cached for 30 s; asked again on a miss, at most every 2 s). */
-  async #missingTopics(topics: string[]): Promise<Set<string>> {
+  async #missingTopics(topics: Iterable<string>): Promise<Set<string>> {
     const wanted = new Set(topics);
     const now = Date.now();
     const stale = !this.#topics || now - this.#topics.at > topicCacheMs;
@@ -463,10 +487,10 @@ export class OutboxRelay {
     const table = this.#names.table;
     this.metrics.published.inc({ table }, published.length);
     const now = Date.now();
-    for (const { row } of published) this.metrics.writeToPublish.observe({ table }, Math.max(0, now - row.written_at.getTime()) / 1000);
+    for (const { row } of published) this.metrics.writeToPublish.observe({ table }, Math.max(0, now - row.written_ms) / 1000);
     const { onPublished } = this.#options;
     if (!onPublished) return;
-    const events: RelayedEvent[] = published.map(({ row, event }) => ({ ...event, writtenAt: row.written_at }));
+    const events: RelayedEvent[] = published.map(({ row, event }) => ({ eventId: event.eventId, topic: event.topic, partition: event.partition, offset: event.offset, writtenAt: new Date(row.written_ms) }));
     try {
       onPublished(events);
     } catch (error) {
@@ -559,16 +583,21 @@ export class OutboxRelay {
 }
 
 function toEncodedEvent(row: OutboxRow): EncodedOutgoingEvent {
-  // The writer's `tracestate` is kept in the headers column (outbox/outbox-writer.ts): sent as trace context.
-  const { tracestate, ...headers } = row.headers ?? {};
-  return {
+  const event: EncodedOutgoingEvent = {
     topic: row.topic,
     key: row.key,
-    value: row.payload,
+    value: Buffer.from(row.payload, 'base64'),
     type: row.event_type,
     eventId: row.event_id,
-    occurredAt: row.occurred_at,
-    ...(row.traceparent ? { traceparent: row.traceparent, ...(tracestate ? { tracestate } : {}) } : {}),
-    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    occurredAt: new Date(row.occurred_ms),
   };
+  if (row.traceparent === null && row.headers === null) return event;
+  // The writer's `tracestate` is kept in the headers column (outbox/outbox-writer.ts): sent as trace context.
+  const { tracestate, ...headers } = row.headers ?? {};
+  if (row.traceparent) {
+    event.traceparent = row.traceparent;
+    if (tracestate) event.tracestate = tracestate;
+  }
+  if (Object.keys(headers).length > 0) event.headers = headers;
+  return event;
 }
