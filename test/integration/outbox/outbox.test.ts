@@ -375,6 +375,22 @@ describe('transactional outbox', () => {
     expect(records.map((record) => `${record.key}${record.value.sequence}`).sort()).toEqual(['x1', 'y1']);
   });
 
+  it('adds the (shard, id) index of pending rows to a table created without it', async () => {
+    const table = await outboxTable();
+    const index = `${table}_pending_shard`;
+    const present = async () => (await pool.query<{ present: string | null }>('select to_regclass($1) as present', [index])).rows[0]!.present;
+    expect(await present()).toBe(index);
+    await pool.query(`drop index ${index}`);
+    expect(await present()).toBeNull();
+    const client = await pool.connect();
+    try {
+      await createOutboxTables(client, table);
+    } finally {
+      client.release();
+    }
+    expect(await present()).toBe(index);
+  });
+
   it('publishes each row once with several claims at once while writers commit (no kill, so no republish)', async () => {
     const table = await outboxTable();
     const topic = await createTestTopic({ partitions: 3, prefix: 'outbox-claims' });
