@@ -449,8 +449,9 @@ export class OutboxRelay {
     const ids = published.map(({ row }) => row.id);
     if (this.#options.retentionMs === 0) {
       // The delete and the commit in one round trip; ids are the table's own bigints (checked, then inlined).
-      if (!ids.every((id) => /^\d{1,19}$/.test(id))) throw new OrderlyError('CONFIGURATION', `outbox ${this.#names.table}: a row id is not a bigint`);
-      await client.query(`delete from ${this.#names.table} where id = any('{${ids.join(',')}}'::bigint[]); commit`);
+      const list = ids.join(',');
+      if (!/^\d{1,19}(?:,\d{1,19})*$/.test(list)) throw new OrderlyError('CONFIGURATION', `outbox ${this.#names.table}: a row id is not a bigint`);
+      await client.query(`delete from ${this.#names.table} where id = any('{${list}}'::bigint[]); commit`);
       return;
     }
     await client.query(
@@ -484,10 +485,10 @@ export class OutboxRelay {
 
   #reportPublished(published: { row: OutboxRow; event: PublishedEvent }[]): void {
     if (published.length === 0) return;
-    const table = this.#names.table;
-    this.metrics.published.inc({ table }, published.length);
+    const labels = { table: this.#names.table };
+    this.metrics.published.inc(labels, published.length);
     const now = Date.now();
-    for (const { row } of published) this.metrics.writeToPublish.observe({ table }, Math.max(0, now - row.written_ms) / 1000);
+    for (const { row } of published) this.metrics.writeToPublish.observe(labels, Math.max(0, now - row.written_ms) / 1000);
     const { onPublished } = this.#options;
     if (!onPublished) return;
     const events: RelayedEvent[] = published.map(({ row, event }) => ({ eventId: event.eventId, topic: event.topic, partition: event.partition, offset: event.offset, writtenAt: new Date(row.written_ms) }));
