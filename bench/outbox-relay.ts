@@ -124,12 +124,15 @@ const percentile = (sorted: number[], share: number) => sorted[Math.min(sorted.l
 
 for (const arm of arms) await runArm(arm, 2_000); // warm-up: JIT, connections, metadata, schema ids
 const rates: Record<Arm, number[]> = { 'event-producer-direct': [], 'outbox-relay': [] };
+/** The 1-minute load average as each run started: the machine is shared, and its load moves within minutes. */
+const loads: Record<Arm, number[]> = { 'event-producer-direct': [], 'outbox-relay': [] };
 for (let repetition = 0; repetition < repetitions; repetition++) {
   const order = arms.map((_, index) => arms[(index + repetition) % arms.length]!);
   for (const arm of order) {
+    loads[arm].push(Number(loadavg()[0]!.toFixed(2)));
     const rate = await runArm(arm, eventsPerRun);
     rates[arm].push(rate);
-    console.log(`repetition ${repetition + 1} ${arm.padEnd(22)} ${rate.toFixed(0)} events/s`);
+    console.log(`repetition ${repetition + 1} ${arm.padEnd(22)} ${rate.toFixed(0)} events/s (load ${loads[arm].at(-1)})`);
   }
 }
 
@@ -188,8 +191,8 @@ await fetch(`${registry.url}/subjects/${topic}-value`, { method: 'DELETE' }).cat
 await fetch(`${registry.url}/subjects/${topic}-value?permanent=true`, { method: 'DELETE' }).catch(() => undefined);
 
 const summary = Object.fromEntries(
-  arms.map((arm) => [arm, { medianEventsPerSecond: Math.round(median(rates[arm])), minEventsPerSecond: Math.round(Math.min(...rates[arm])), maxEventsPerSecond: Math.round(Math.max(...rates[arm])), runs: rates[arm].map(Math.round) }]),
-) as Record<Arm, { medianEventsPerSecond: number; minEventsPerSecond: number; maxEventsPerSecond: number; runs: number[] }>;
+  arms.map((arm) => [arm, { medianEventsPerSecond: Math.round(median(rates[arm])), minEventsPerSecond: Math.round(Math.min(...rates[arm])), maxEventsPerSecond: Math.round(Math.max(...rates[arm])), runs: rates[arm].map(Math.round), loadAtRunStart: loads[arm] }]),
+) as Record<Arm, { medianEventsPerSecond: number; minEventsPerSecond: number; maxEventsPerSecond: number; runs: number[]; loadAtRunStart: number[] }>;
 const ratio = summary['outbox-relay'].medianEventsPerSecond / summary['event-producer-direct'].medianEventsPerSecond;
 const pairedRatios = rates['outbox-relay'].map((rate, index) => rate / rates['event-producer-direct'][index]!);
 const latency = {
@@ -245,7 +248,7 @@ const section = [
   '|---|---|---|',
   ...rows,
   '',
-  `**Ratio outbox relay / EventProducer direct: ${result.ratio}** (goal ${goal}: ${result.met ? 'met' : 'missed'}); paired per repetition: median ${result.pairedRatioMedian}, spread ${result.pairedRatioSpread.join('–')}.`,
+  `**Ratio outbox relay / EventProducer direct: ${result.ratio}** (goal ${goal}: ${result.met ? 'met' : 'missed'}); paired per repetition: median ${result.pairedRatioMedian}, spread ${result.pairedRatioSpread.join('–')} (1-minute load at the start of each relay run: ${loads['outbox-relay'].join(', ')}; of each direct run: ${loads['event-producer-direct'].join(', ')}).`,
   '',
   `Commit-to-publish latency (writers committing ${latencyRate} events/s in transactions of ${perTransaction}, one relay running, LISTEN/NOTIFY wake-up; from the writer's COMMIT returning to the relay's claim committing after the broker's acknowledgement), ${latency.events} events: p50 ${latency.p50Ms} ms, p90 ${latency.p90Ms} ms, **p99 ${latency.p99Ms} ms**, max ${latency.maxMs} ms.`,
   '<!-- outbox-relay:end -->',

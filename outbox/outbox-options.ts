@@ -57,7 +57,7 @@ export interface OutboxRelayOptions {
   kafka: Kafka;
   /** The outbox table, as the writers name it. @defaultValue `'orderly_outbox'` */
   table?: string;
-  /** Rows published per claim at most. @defaultValue 500 rows */
+  /** Rows read and published at once (one read, one publish); a claim goes on with up to 7 more such batches of its shards. @defaultValue 500 rows */
   batchSize?: number;
   /** Shards (of 64) one claim takes at most. @defaultValue 16 shards */
   shardsPerClaim?: number;

@@ -31,17 +31,21 @@ import { validateOutboxRelayOptions, type OutboxRelayOptions, type RelayedEvent,
 import { readOutboxStatus, type OutboxStatus } from './outbox-status.ts';
 import { createOutboxTables, outboxState, outboxTableNames, type OutboxTableNames } from './outbox-table.ts';
 
+/** A pending row as a claim reads it ({@link rowColumns}). */
 interface OutboxRow {
   id: string;
   topic: string;
   key: Buffer;
   event_id: string;
   event_type: string;
-  occurred_at: Date;
+  /** Milliseconds since the epoch. */
+  occurred_ms: number;
   traceparent: string | null;
   headers: Record<string, string> | null;
-  payload: Buffer;
-  written_at: Date;
+  /** The wire-format value in base64. */
+  payload: string;
+  /** Milliseconds since the epoch. */
+  written_ms: number;
 }
 
 /** What one claim did. */
@@ -55,6 +59,8 @@ interface ClaimResult {
 /** A row to mark failed, and why. */
 interface FailedRow {
   id: string;
+  /** Its topic and key ({@link keyOf}). */
+  key: string;
   reason: 'topic-missing' | 'rejected';
   message: string;
 }
@@ -63,6 +69,38 @@ const topicCacheMs = 30_000;
 const topicRefreshMinMs = 2_000;
 const sweepBatch = 5_000;
 const maxBackoffMs = 30_000;
+/**
+ * The columns a claim reads. The value comes as base64 (a third less text than bytea's hex, and faster to
+ * decode) and the times as epoch milliseconds (a float, not a timestamp text to parse): reading rows is most of
+ * the relay's own CPU per event.
+ */
+const rowColumns = `o.id, o.topic, o.key, o.event_id, o.event_type, (extract(epoch from o.occurred_at) * 1000)::float8 as occurred_ms, o.traceparent,
+  o.headers, encode(o.payload, 'base64') as payload, (extract(epoch from o.written_at) * 1000)::float8 as written_ms`;
+
+/** The cursor a claim reads its rows through (one claim per connection at a time; the commit closes it). */
+const claimCursor = 'orderly_outbox_claim';
+/**
+ * Batches one claim publishes at most (each of `batchSize` rows, the next read while one is in flight), all in
+ * its transaction: a relay killed mid-claim republishes them all, under the same ids.
+ */
+const batchesPerClaim = 8;
+
+/** The distinct topics of rows (a batch mostly holds runs of one topic). */
+function topicsOf(rows: readonly OutboxRow[]): Set<string> {
+  const topics = new Set<string>();
+  let last: string | undefined;
+  for (const { topic } of rows) {
+    if (topic === last) continue;
+    topics.add(topic);
+    last = topic;
+  }
+  return topics;
+}
+
+/** A row's topic and key, as one string. */
+function keyOf(row: { topic: string; key: Buffer }): string {
+  return `${row.topic}\u0000${row.key.toString('latin1')}`;
+}
 
 /** A promise and the function that resolves it. */
 function wakeSignal(): { promise: Promise<void>; resolve: () => void } {
@@ -223,7 +261,9 @@ export class OutboxRelay {
         await sleep(backoff, signal);
         continue;
       }
-      if (result.read >= this.#options.batchSize) continue;
+      // A claim that published or marked rows may have left more in shards it did not hold: claim again at once.
+      // One that did neither (no shard with rows it may publish) waits, so blocked rows are never spun on.
+      if (result.published + result.failed > 0) continue;
       // Idle: until a NOTIFY, the poll interval, or stop.
       await Promise.race([wake, sleep(this.#options.pollIntervalMs, signal)]);
     }
@@ -254,48 +294,74 @@ export class OutboxRelay {
   async #claimIn(client: PoolClient): Promise<ClaimResult> {
     const { table, shards } = this.#names;
     const { shardsPerClaim, batchSize, claimTimeoutMs } = this.#options;
+    const startedAt = Date.now();
     // One round trip (the simple protocol: every value inlined is a validated integer). The session limits are
     // the server's own: a frozen relay's transaction ends and its shards are free again. Then the shards nobody
-    // holds that have pending rows.
+    // holds that have pending rows: per shard, the pending index read in id order up to the shard's first row (a
+    // semi-join would read the whole index, every pending row, on every claim).
     const claimed = (await client.query(
       `begin; set local statement_timeout = ${claimTimeoutMs}; set local idle_in_transaction_session_timeout = ${claimTimeoutMs};
        select s.shard from ${shards} s
-       where exists (select 1 from ${table} p where p.state = ${outboxState.pending} and p.shard = s.shard)
+       cross join lateral (select 1 from ${table} p where p.state = ${outboxState.pending} and p.shard = s.shard order by p.id limit 1) pending
        order by random() limit ${shardsPerClaim} for update of s skip locked`,
     )) as unknown as QueryResult<{ shard: number }>[];
-    const shardRows = claimed.at(-1)?.rows ?? [];
-    if (shardRows.length === 0) {
+    const shardList = (claimed.at(-1)?.rows ?? []).map((row) => row.shard);
+    if (shardList.length === 0) {
       await client.query('commit');
       return { read: 0, published: 0, failed: 0 };
     }
-    // Their pending rows in id order, except those behind a failed row of their topic and key. A statement of
-    // its own, so its snapshot is taken after the shard locks: it sees the deletes of the claim that held a
-    // shard before (read in the locking statement, they would still look pending and be published twice).
-    const results = [
-      await client.query<OutboxRow>(
-        `select o.id, o.topic, o.key, o.event_id, o.event_type, o.occurred_at, o.traceparent, o.headers, o.payload, o.written_at
+    if (!shardList.every((shard) => Number.isInteger(shard))) throw new OrderlyError('CONFIGURATION', `outbox ${table}: a shard is not an integer`);
+    // Their pending rows in id order, except those behind a failed row of their topic and key, through a cursor:
+    // a statement of its own, so its snapshot is taken after the shard locks (it sees the deletes of the claim
+    // that held a shard before), and one snapshot for every batch of the claim. In that snapshot a key's visible
+    // rows are a prefix of its rows (the writer's key lock), so the batches read ahead never skip an earlier row
+    // of a key that committed meanwhile: it waits for the next claim, with the key's later rows.
+    const first = (await client.query(
+      `declare ${claimCursor} no scroll cursor for
+         select ${rowColumns}
          from ${table} o
-         where o.state = ${outboxState.pending} and o.shard = any($1::smallint[])
+         where o.state = ${outboxState.pending} and o.shard = any('{${shardList.join(',')}}'::smallint[])
            and not exists (select 1 from ${table} f where f.state = ${outboxState.failed} and f.topic = o.topic and f.key = o.key and f.id < o.id)
-         order by o.id limit $2`,
-        [shardRows.map((row) => row.shard), batchSize],
-      ),
-    ];
-    const rows = results.at(-1)?.rows ?? [];
-    if (rows.length === 0) {
-      await client.query('commit');
-      return { read: 0, published: 0, failed: 0 };
-    }
+         order by o.id;
+       fetch ${batchSize} from ${claimCursor}`,
+    )) as unknown as QueryResult<OutboxRow>[];
+    const read: OutboxRow[] = [];
     const failed: FailedRow[] = [];
-    const missing = await this.#missingTopics(rows.map((row) => row.topic));
-    for (const row of rows) if (missing.has(row.topic)) failed.push({ id: row.id, reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
-    const failedIds = new Set(failed.map((row) => row.id));
-    const { published, error } = await this.#publish(rows.filter((row) => !failedIds.has(row.id)), failed);
-    await this.#markFailed(client, failed, rows);
+    const published: { row: OutboxRow; event: PublishedEvent }[] = [];
+    /** Topic and key of each row marked failed by this claim: their later rows stay pending, behind it. */
+    const blocked = new Set<string>();
+    let next: Promise<OutboxRow[]> | undefined = Promise.resolve(first.at(-1)?.rows ?? []);
+    let error: unknown;
+    while (next) {
+      const batch: OutboxRow[] = await next;
+      next = undefined;
+      if (batch.length === 0) break;
+      read.push(...batch);
+      // The next batch is read while this one is in flight; it is published only once this one is acknowledged.
+      if (batch.length === batchSize && read.length < batchSize * batchesPerClaim && Date.now() - startedAt < claimTimeoutMs / 4) {
+        next = client.query<OutboxRow>(`fetch ${batchSize} from ${claimCursor}`).then((result) => result.rows);
+        next.catch(() => undefined); // awaited below, or abandoned with the claim's transaction
+      }
+      const rows = blocked.size === 0 ? batch : batch.filter((row) => !blocked.has(keyOf(row)));
+      const failedBefore = failed.length;
+      const missing = await this.#missingTopics(topicsOf(rows));
+      for (const row of rows) if (missing.has(row.topic)) failed.push({ id: row.id, key: keyOf(row), reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
+      const failedIds = new Set(failed.slice(failedBefore).map((row) => row.id));
+      const outcome = await this.#publish(failedIds.size === 0 ? rows : rows.filter((row) => !failedIds.has(row.id)), failed);
+      published.push(...outcome.published);
+      for (const row of failed.slice(failedBefore)) blocked.add(row.key);
+      if (outcome.error !== undefined) {
+        error = outcome.error;
+        break;
+      }
+    }
+    // A read still in flight ends before the marks (one connection, statements in order); the commit closes the cursor.
+    await next?.catch(() => undefined);
+    await this.#markFailed(client, failed, read);
     await this.#markSentAndCommit(client, published);
     this.#reportPublished(published);
-    if (error) throw error;
-    return { read: rows.length, published: published.length, failed: failed.length };
+    if (error !== undefined) throw error;
+    return { read: read.length, published: published.length, failed: failed.length };
   }
 
   /**
@@ -326,21 +392,21 @@ export class OutboxRelay {
     const blocked = new Set<string>();
     this.#topics = undefined; // a topic may have been deleted: ask again
     for (const row of rows) {
-      const keyOf = `${row.topic}\u0000${row.key.toString('latin1')}`;
-      if (blocked.has(keyOf)) continue; // stays pending, behind its failed row
+      const key = keyOf(row);
+      if (blocked.has(key)) continue; // stays pending, behind its failed row
       try {
         const [event] = await this.#options.producer.publishEncodedBatch([toEncodedEvent(row)]);
         published.push({ row, event: event! });
       } catch (error) {
         const cause = error instanceof PublishBatchError ? error.cause : error;
         if (isUnknownTopicError(cause) || (await this.#missingTopics([row.topic])).has(row.topic)) {
-          failed.push({ id: row.id, reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
+          failed.push({ id: row.id, key, reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
         } else if (isPermanentRejection(cause)) {
-          failed.push({ id: row.id, reason: 'rejected', message: `the broker refused the record: ${(cause as Error).message}`.slice(0, 500) });
+          failed.push({ id: row.id, key, reason: 'rejected', message: `the broker refused the record: ${(cause as Error).message}`.slice(0, 500) });
         } else {
           break; // an outage: what is left stays pending
         }
-        blocked.add(keyOf);
+        blocked.add(key);
       }
     }
     return published;
@@ -360,7 +426,7 @@ export class OutboxRelay {
   }
 
   /** The topics among `topics` the cluster does not have (cached for 30 s; asked again on a miss, at most every 2 s). */
-  async #missingTopics(topics: string[]): Promise<Set<string>> {
+  async #missingTopics(topics: Iterable<string>): Promise<Set<string>> {
     const wanted = new Set(topics);
     const now = Date.now();
     const stale = !this.#topics || now - this.#topics.at > topicCacheMs;
@@ -383,8 +449,9 @@ export class OutboxRelay {
     const ids = published.map(({ row }) => row.id);
     if (this.#options.retentionMs === 0) {
       // The delete and the commit in one round trip; ids are the table's own bigints (checked, then inlined).
-      if (!ids.every((id) => /^\d{1,19}$/.test(id))) throw new OrderlyError('CONFIGURATION', `outbox ${this.#names.table}: a row id is not a bigint`);
-      await client.query(`delete from ${this.#names.table} where id = any('{${ids.join(',')}}'::bigint[]); commit`);
+      const list = ids.join(',');
+      if (!/^\d{1,19}(?:,\d{1,19})*$/.test(list)) throw new OrderlyError('CONFIGURATION', `outbox ${this.#names.table}: a row id is not a bigint`);
+      await client.query(`delete from ${this.#names.table} where id = any('{${list}}'::bigint[]); commit`);
       return;
     }
     await client.query(
@@ -418,13 +485,13 @@ export class OutboxRelay {
 
   #reportPublished(published: { row: OutboxRow; event: PublishedEvent }[]): void {
     if (published.length === 0) return;
-    const table = this.#names.table;
-    this.metrics.published.inc({ table }, published.length);
+    const labels = { table: this.#names.table };
+    this.metrics.published.inc(labels, published.length);
     const now = Date.now();
-    for (const { row } of published) this.metrics.writeToPublish.observe({ table }, Math.max(0, now - row.written_at.getTime()) / 1000);
+    for (const { row } of published) this.metrics.writeToPublish.observe(labels, Math.max(0, now - row.written_ms) / 1000);
     const { onPublished } = this.#options;
     if (!onPublished) return;
-    const events: RelayedEvent[] = published.map(({ row, event }) => ({ ...event, writtenAt: row.written_at }));
+    const events: RelayedEvent[] = published.map(({ row, event }) => ({ eventId: event.eventId, topic: event.topic, partition: event.partition, offset: event.offset, writtenAt: new Date(row.written_ms) }));
     try {
       onPublished(events);
     } catch (error) {
@@ -517,16 +584,21 @@ export class OutboxRelay {
 }
 
 function toEncodedEvent(row: OutboxRow): EncodedOutgoingEvent {
-  // The writer's `tracestate` is kept in the headers column (outbox/outbox-writer.ts): sent as trace context.
-  const { tracestate, ...headers } = row.headers ?? {};
-  return {
+  const event: EncodedOutgoingEvent = {
     topic: row.topic,
     key: row.key,
-    value: row.payload,
+    value: Buffer.from(row.payload, 'base64'),
     type: row.event_type,
     eventId: row.event_id,
-    occurredAt: row.occurred_at,
-    ...(row.traceparent ? { traceparent: row.traceparent, ...(tracestate ? { tracestate } : {}) } : {}),
-    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    occurredAt: new Date(row.occurred_ms),
   };
+  if (row.traceparent === null && row.headers === null) return event;
+  // The writer's `tracestate` is kept in the headers column (outbox/outbox-writer.ts): sent as trace context.
+  const { tracestate, ...headers } = row.headers ?? {};
+  if (row.traceparent) {
+    event.traceparent = row.traceparent;
+    if (tracestate) event.tracestate = tracestate;
+  }
+  if (Object.keys(headers).length > 0) event.headers = headers;
+  return event;
 }

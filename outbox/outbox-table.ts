@@ -46,6 +46,14 @@ export function outboxTableNames(table: string): OutboxTableNames {
   return { table, shards: `${table}_shards`, channel, notifyFunction: `${prefix}${bare}_notify`, bare };
 }
 
+/**
+ * Pending rows per shard in id order: a claim finds the shards that have pending rows with one short descent
+ * each. Added after the first release: {@link createOutboxTables} adds it to an existing table too.
+ */
+function pendingByShardIndex({ table, bare }: OutboxTableNames): string {
+  return `create index if not exists ${bare}_pending_shard on ${table} (shard, id) where state = 0`;
+}
+
 /** Serialises concurrent DDL (pg_advisory_xact_lock(int, int): its own lock space, apart from single-bigint locks). */
 const ddlLock = [0x4f42_5844, 1] as const;
 
@@ -73,6 +81,7 @@ export function outboxDdl(names: OutboxTableNames): string[] {
       failed_at timestamptz,
       failed_reason text)`,
     `create index if not exists ${bare}_pending on ${table} (id) include (shard) where state = 0`,
+    pendingByShardIndex(names),
     `create index if not exists ${bare}_failed on ${table} (topic, key, id) where state = 2`,
     `create index if not exists ${bare}_sent on ${table} (sent_at) where state = 1`,
     `create table if not exists ${shards} (shard smallint primary key)`,
@@ -83,7 +92,7 @@ export function outboxDdl(names: OutboxTableNames): string[] {
   ];
 }
 
-/** Creates the outbox tables if missing, in one transaction, under an advisory lock (several relays may start at once). */
+/** Creates the outbox tables if missing (or the index a table of an earlier release lacks), in one transaction, under an advisory lock (several relays may start at once). */
 export async function createOutboxTables(client: ClientBase, table: string): Promise<void> {
   const names = outboxTableNames(table);
   await client.query('begin');
@@ -91,8 +100,10 @@ export async function createOutboxTables(client: ClientBase, table: string): Pro
     await client.query('select pg_advisory_xact_lock($1, $2)', [...ddlLock]);
     const schema = table.includes('.') ? table.split('.')[0] : undefined;
     if (schema) await client.query(`create schema if not exists ${schema}`);
-    const { rows } = await client.query<{ present: string | null }>('select to_regclass($1) as present', [names.shards]);
+    const prefix = schema ? `${schema}.` : '';
+    const { rows } = await client.query<{ present: string | null; indexed: string | null }>('select to_regclass($1) as present, to_regclass($2) as indexed', [names.shards, `${prefix}${names.bare}_pending_shard`]);
     if (!rows[0]?.present) for (const statement of outboxDdl(names)) await client.query(statement);
+    else if (!rows[0].indexed) await client.query(pendingByShardIndex(names));
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);

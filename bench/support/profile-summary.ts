@@ -35,7 +35,7 @@ function areaOf({ functionName, url }: ProfileNode['callFrame']): string {
   const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (match) return match[1]!;
   // Any checkout path (a worktree too); nested folders count apart: `consumers/idempotency/` is an area of its own.
-  const own = /\/(consumers|producers|schemas|core|bench|observability)\/(?:([^/]+)\/)?[^/]+\.ts$/.exec(url);
+  const own = /\/(consumers|producers|schemas|core|bench|observability|outbox)\/(?:([^/]+)\/)?[^/]+\.ts$/.exec(url);
   if (own) return `orderly ${own[1]}/${own[2] ? `${own[2]}/` : ''}`;
   if (url.startsWith('node:') || url === '') return 'node internals';
   return 'other';
@@ -67,6 +67,6 @@ for (const [id, micros] of selfMicros) {
   for (let current: number | undefined = id; current !== undefined; current = parentOf.get(current)) seen.add(labelOf(byId.get(current)!.callFrame));
   for (const label of seen) inclusive.set(label, (inclusive.get(label) ?? 0) + micros);
 }
-const ownCode = /^(?!.*node_modules).*(consumers|schemas|core|producers)\//;
+const ownCode = /^(?!.*node_modules).*(consumers|schemas|core|producers|outbox)\//;
 console.log('\nOrderly functions by total time (self + callees):');
 for (const [name, micros] of [...inclusive].filter(([name]) => ownCode.test(name)).sort((left, right) => right[1] - left[1]).slice(0, Number(topArgument ?? 25))) console.log(`  ${percent(micros).padStart(6)}  ${name}`);

@@ -78,7 +78,7 @@ export function registerOutboxCommand(program: Command): void {
     .option('--brokers <list>', 'bootstrap brokers, host:port,... (default: KAFKA_BROKERS or the local stack)')
     .option('--registry <url>', 'the schema registry (default: SCHEMA_REGISTRY_URL or the local stack)')
     .option('--concurrency <n>', 'claims worked on at once', integerFlag('--concurrency', 1), defaultOutboxRelayOptions.concurrency)
-    .option('--batch-size <n>', 'rows per claim at most', integerFlag('--batch-size', 1), defaultOutboxRelayOptions.batchSize)
+    .option('--batch-size <n>', 'rows read and published at once (a claim publishes up to 8 such batches)', integerFlag('--batch-size', 1), defaultOutboxRelayOptions.batchSize)
     .option('--retention-ms <ms>', 'keep sent rows this long (0 deletes them when sent)', integerFlag('--retention-ms', 0), defaultOutboxRelayOptions.retentionMs)
     .option('--metrics-port <port>', 'serve /metrics, /healthz and /readyz on this port (0 picks a free one)', integerFlag('--metrics-port', 0))
     .option('--metrics-host <address>', 'the address the metrics endpoints bind', '127.0.0.1')

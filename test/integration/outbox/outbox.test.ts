@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { OutboxRelay, OutboxWriter, readOutboxStatus, requeueFailedRows, createOutboxTables, type RelayedEvent } from '../../../outbox/index.ts';
 import { EventProducer } from '../../../producers/event-producer.ts';
 import { SchemaRegistryClient } from '../../../schemas/schema-registry-client.ts';
+import { outboxKeyHash, outboxShardOf } from '../../../outbox/key-hash.ts';
+import { outboxShardCount } from '../../../outbox/outbox-table.ts';
 import { checkOrder, dropOutboxTable, outboxProbeSchema, readTopic, uniqueOutboxTable } from '../../support/outbox-harness.ts';
 import { createTestTopic, testAdmin, testKafka, testStack, uniqueName } from '../../support/test-stack.ts';
 
@@ -39,7 +41,7 @@ async function outboxTable(): Promise<string> {
   return table;
 }
 
-function startRelay(table: string, extra: { onPublished?: (events: readonly RelayedEvent[]) => void; batchSize?: number; pollIntervalMs?: number; listen?: boolean; retentionMs?: number; concurrency?: number } = {}): OutboxRelay {
+function startRelay(table: string, extra: { onPublished?: (events: readonly RelayedEvent[]) => void; batchSize?: number; pollIntervalMs?: number; listen?: boolean; retentionMs?: number; concurrency?: number; shardsPerClaim?: number } = {}): OutboxRelay {
   const kafka = testKafka();
   const producer = new EventProducer({ kafka, registry });
   const { listen = true, ...rest } = extra;
@@ -274,6 +276,119 @@ describe('transactional outbox', () => {
     }
     expect((await readOutboxStatus(pool, table)).sentKept).toBe(3);
     await waitFor('the sweep deleted the sent rows', async () => (Number((await pool.query(`select count(*) as n from ${table}`)).rows[0].n) === 0 ? true : undefined), 30_000);
+  });
+
+  it('reads the next batch while one is in flight without letting a key\'s later row overtake an earlier one that committed meanwhile', async () => {
+    const table = await outboxTable();
+    const topic = await createTestTopic({ partitions: 1, prefix: 'outbox-ahead' });
+    const writer = new OutboxWriter({ registry, table, autoRegister: true });
+    // The relay's connections hold back its second read of rows (the batch read ahead) until the gate opens.
+    const relayPool = new pg.Pool({ connectionString: testStack().settings.DATABASE_URL, max: 4 });
+    onTestFinished(() => relayPool.end());
+    let reads = 0;
+    let heldBack!: () => void;
+    const readAheadReached = new Promise<void>((resolve) => (heldBack = resolve));
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const connect = relayPool.connect.bind(relayPool) as (callback?: unknown) => Promise<pg.PoolClient>;
+    const wrapped = new WeakSet<pg.PoolClient>();
+    (relayPool as unknown as { connect: (callback?: unknown) => unknown }).connect = async (callback?: unknown) => {
+      if (callback) return connect(callback);
+      const client = await connect();
+      if (wrapped.has(client)) return client;
+      wrapped.add(client);
+      const query = client.query.bind(client) as (...params: unknown[]) => Promise<unknown>;
+      (client as unknown as { query: (...params: unknown[]) => Promise<unknown> }).query = async (...params: unknown[]) => {
+        const text = typeof params[0] === 'string' ? params[0] : '';
+        if (/\bfetch\b|from \S+ o\b/i.test(text) && ++reads === 2) {
+          heldBack();
+          await gate;
+        }
+        return query(...params);
+      };
+      return client;
+    };
+
+    // Ids 1-5 committed (f0 in j's shard, so the claim holds that shard); id 6 (key j, first event) drawn by a
+    // transaction still open; ids 7-16 committed.
+    const shardOf = (key: string) => outboxShardOf(outboxKeyHash(topic, Buffer.from(key)), outboxShardCount);
+    const f0 = Array.from({ length: 1_000 }, (_, index) => `f${index}`).find((key) => shardOf(key) === shardOf('j'))!;
+    const filler = [f0, 'f1001', 'f1002', 'f1003', 'f1004'];
+    await inTransaction((client) => writer.addAll(client, filler.map((key) => probe(key, 1, topic))));
+    const long = await pool.connect();
+    onTestFinished(() => long.release());
+    await long.query('begin');
+    await writer.add(long, probe('j', 1, topic));
+    await inTransaction((client) => writer.addAll(client, ['g0', 'g1', 'g2', 'g3', 'g4', 'h0', 'h1', 'h2', 'h3', 'h4'].map((key) => probe(key, 1, topic))));
+
+    const kafka = testKafka();
+    const producer = new EventProducer({ kafka, registry });
+    const published: RelayedEvent[] = [];
+    // One claim of every shard, batches of 10: the first batch is ids 1-5 and 7-11, and it is full, so the claim reads ahead.
+    const relay = new OutboxRelay({ pool: relayPool, producer, kafka, table, batchSize: 10, shardsPerClaim: 64, concurrency: 1, pollIntervalMs: 300, statusIntervalMs: 500, onPublished: (events) => published.push(...events) });
+    onTestFinished(async () => {
+      await relay.stop();
+      await producer.close({ timeoutMs: 5_000 });
+    });
+    await relay.start();
+    await readAheadReached;
+    // While the first batch is out and the next read is held: j's first event commits, then its second one.
+    await long.query('commit');
+    await inTransaction((client) => writer.add(client, probe('j', 2, topic)));
+    openGate();
+
+    await waitFor('17 events published', () => published.length >= 17);
+    const records = await readTopic(testKafka(), registry, topic, (read) => read.length >= 17, 30_000);
+    const expected = new Map([...[...filler, 'g0', 'g1', 'g2', 'g3', 'g4', 'h0', 'h1', 'h2', 'h3', 'h4'].map((key) => [key, 1] as [string, number]), ['j', 2]]);
+    expect(checkOrder(records, expected)).toEqual({ lost: 0, duplicatesSameId: 0, duplicatesNewId: 0, orderViolations: 0, unexpected: 0 });
+    expect(records.filter((record) => record.key === 'j').map((record) => record.value.sequence)).toEqual([1, 2]);
+  });
+
+  it('keeps a key\'s rows read ahead pending behind its row the broker refused in an earlier batch of the claim', async () => {
+    const table = await outboxTable();
+    const topic = uniqueName('outbox-refused');
+    const admin = await testAdmin();
+    // Records over 4 KB are refused by this topic for good (MESSAGE_TOO_LARGE).
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }], waitForLeaders: true });
+    onTestFinished(() => admin.deleteTopics({ topics: [topic] }).then(() => undefined, () => undefined));
+    const writer = new OutboxWriter({ registry, table, autoRegister: true });
+    await inTransaction((client) => writer.addAll(client, [
+      { ...probe('k', 1, topic), headers: { padding: 'x'.repeat(6_000) } },
+      probe('x', 1, topic),
+      probe('k', 2, topic),
+      probe('y', 1, topic),
+    ]));
+    const published: RelayedEvent[] = [];
+    // One claim of every shard, batches of 2: [k1, x] is refused, then published row by row (k1 refused, x
+    // written) while [k2, y] is read ahead; k2 must stay pending behind k1.
+    const relay = startRelay(table, { batchSize: 2, shardsPerClaim: 64, concurrency: 1, onPublished: (events) => published.push(...events) });
+    await relay.start();
+    await waitFor('x and y published', () => published.length >= 2);
+    const status = await waitFor('k1 marked failed', async () => {
+      const current = await readOutboxStatus(pool, table);
+      return current.failed === 1 ? current : undefined;
+    });
+    expect(status.failures[0]!.reason).toContain('rejected');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await readOutboxStatus(pool, table)).pending).toBe(1);
+    const records = await readTopic(testKafka(), registry, topic, (read) => read.length >= 2, 10_000);
+    expect(records.map((record) => `${record.key}${record.value.sequence}`).sort()).toEqual(['x1', 'y1']);
+  });
+
+  it('adds the (shard, id) index of pending rows to a table created without it', async () => {
+    const table = await outboxTable();
+    const index = `${table}_pending_shard`;
+    const present = async () => (await pool.query<{ present: string | null }>('select to_regclass($1) as present', [index])).rows[0]!.present;
+    expect(await present()).toBe(index);
+    await pool.query(`drop index ${index}`);
+    expect(await present()).toBeNull();
+    const client = await pool.connect();
+    try {
+      await createOutboxTables(client, table);
+    } finally {
+      client.release();
+    }
+    expect(await present()).toBe(index);
   });
 
   it('publishes each row once with several claims at once while writers commit (no kill, so no republish)', async () => {
