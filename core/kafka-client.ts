@@ -180,7 +180,7 @@ const fencedTypes: ReadonlySet<string> = new Set(['INVALID_PRODUCER_EPOCH', 'PRO
  * newer owner of the work it stands for), or the broker expired its transaction. Also once retries ran out.
  */
 export function isProducerFencedError(error: unknown): boolean {
-  for (let cause = error, depth = 0; cause && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
+  for (let cause = error, depth = 0; cause && depth < 6; cause = (cause as { cause?: unknown }).cause ?? (cause as { originalError?: unknown }).originalError, depth++) {
     const { type } = cause as { type?: unknown };
     if (typeof type === 'string' && fencedTypes.has(type)) return true;
   }
