@@ -414,10 +414,11 @@ export class OrderedConsumer<T = Buffer | null> {
 
   /**
    * Whether the member consumes as it should: not while the Kafka client's consumer is down after a crash, nor
-   * while a partition is stopped at an undecodable batch. `/readyz` asks this (see `instrumentConsumer`).
+   * while a partition is stopped at an undecodable batch, nor while a transactional shard has failed to start
+   * for 10 s (`transactional`). `/readyz` asks this (see `instrumentConsumer`).
    */
   health(): { ready: boolean; reasons: string[] } {
-    const reasons = [...this.crashes.health().reasons, ...this.undecodable.health().reasons];
+    const reasons = [...this.crashes.health().reasons, ...this.undecodable.health().reasons, ...(this.transactions?.health().reasons ?? [])];
     return { ready: reasons.length === 0, reasons };
   }
 

@@ -76,6 +76,9 @@ interface Entry {
   emits: RecordEmits;
 }
 
+/** A shard still starting after this long makes the member not ready (`health`). */
+const startingTooLongMs = 10_000;
+
 /** How often the emitted topics are listed again when an emit names one not seen yet, at most. */
 const topicRefreshMs = 1_000;
 
@@ -92,6 +95,9 @@ class Shard {
   readonly partitions = new Map<string, AssignedPartition>();
   ready = false;
   closed = false;
+  readonly startedAt = Date.now();
+  /** Why the last start failed, while it has not succeeded. */
+  startError: string | undefined;
   producer: Producer | undefined;
   readonly partitioner = trackingPartitioner();
   /** The stable committed offset per partition, read at the start: records below it are done. */
@@ -192,6 +198,14 @@ export class EmitTransactions implements Committer, EmitEncoder {
     return { shards: this.shards.size, ready };
   }
 
+  /** Not ready while a shard has not started for {@link startingTooLongMs}: its partitions are not handled. */
+  health(): { ready: boolean; reasons: string[] } {
+    const late = [...this.shards.values()].filter((shard) => !shard.ready && !shard.closed && Date.now() - shard.startedAt > startingTooLongMs);
+    if (late.length === 0) return { ready: true, reasons: [] };
+    const [first] = late;
+    return { ready: false, reasons: [`${late.length} transactional shard(s) not started for ${startingTooLongMs} ms (their partitions are paused), e.g. ${first!.transactionalId}: ${first!.startError ?? 'no answer yet'}`] };
+  }
+
   /** {@link EmitEncoder}: an emit encoded by the consumer's producer, once its topic is known to exist. */
   async encode<V>(event: OutgoingEvent<V> & { topic: string; eventId: string }): Promise<EncodedRecord> {
     if (!this.knownTopics.has(event.topic)) await this.checkTopic(event.topic);
@@ -287,6 +301,7 @@ export class EmitTransactions implements Committer, EmitEncoder {
         return;
       } catch (error) {
         if (shard.closed) return;
+        shard.startError = errorSummary(error)?.message;
         this.deps.logger.warn({ transactionalId: shard.transactionalId, attempt, err: errorSummary(error) }, 'initialising the transactional producer failed; retrying');
         await shard.producer?.disconnect().catch(() => undefined);
         shard.producer = undefined;
