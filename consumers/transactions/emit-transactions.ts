@@ -354,7 +354,11 @@ export class EmitTransactions implements Committer, EmitEncoder {
     const plan = planTransaction(shard.entries, watermarks, shard.committed);
     if (plan.send.length === 0 && plan.offsets.size === 0) return;
     const startedAt = performance.now();
+    // Taken out of the shard while the transaction runs: a close meanwhile (a rebalance) drops only the others,
+    // and these are settled by the transaction's outcome.
+    const written = new Set(plan.send);
     const sent = plan.send.map((index) => shard.entries[index]!);
+    shard.entries = shard.entries.filter((_, index) => !written.has(index));
     const byTopic = new Map<string, Message[]>();
     for (const entry of sent) {
       for (const { topic, key, value, headers } of entry.emits.records) {
@@ -383,6 +387,7 @@ export class EmitTransactions implements Committer, EmitEncoder {
       await transaction.commit();
     } catch (error) {
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
+      for (const entry of sent) this.drop(entry);
       const fenced = isProducerFencedError(error);
       const errorType = (error as { type?: string }).type ?? (error as { cause?: { type?: string } }).cause?.type ?? (error as Error).name;
       events.emit('consumer.transaction.failed', { transactionalId: shard.transactionalId, errorType, fenced });
@@ -398,12 +403,6 @@ export class EmitTransactions implements Committer, EmitEncoder {
       }
       return;
     }
-    const written = new Set(plan.send);
-    const kept: Entry[] = [];
-    shard.entries.forEach((entry, index) => {
-      if (!written.has(index)) kept.push(entry);
-    });
-    shard.entries = kept;
     for (const { topic, partition, offset } of offsets) {
       shard.committed.set(partitionIdOf(topic, partition), BigInt(offset));
       tracker.markCommitted({ topic, partition, offset });
