@@ -144,6 +144,8 @@ async function throughput(arm: Arm): Promise<number> {
   await prefill(kafka, source, events, (index) => ({ key: `key-${index % keys}`, value: Buffer.from(String(index)) }));
   const producer = await newProducer(target);
   const reader = await downstream(kafka, target);
+  // The reader has joined and reads: its own start is not counted.
+  await waitUntil(() => reader.seen.size >= 1, `${arm}: the reader to read the warm-up event`, 60_000);
   const consumer = member(arm, source, target, producer, false);
   const startedAt = performance.now();
   await consumer.start();
