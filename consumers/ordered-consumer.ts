@@ -660,8 +660,11 @@ export class OrderedConsumer<T = Buffer | null> {
   }
 
   private finish(record: ConsumedRecord, epoch: number, outcome: RecordOutcome): void {
-    // Its emits wait for its shard's transaction (dropped when the epoch is over: the record comes again).
-    if (record.emits) this.transactions?.add(record, shardKeyOf(record, this.options.ordering), record.emits, epoch);
+    // Its emits wait for its shard's transaction (dropped when the epoch is over or it was abandoned: it comes again).
+    if (record.emits) {
+      if (outcome === 'abandoned') record.emits.dropped?.();
+      else this.transactions?.add(record, shardKeyOf(record, this.options.ordering), record.emits, epoch);
+    }
     this.scheduler.complete(record);
     if (outcome !== 'abandoned') this.completeOffset(record.topic, record.partition, record.offset, record.partitionId, epoch);
     if (this.backpressure.remove(record.partitionId, record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
