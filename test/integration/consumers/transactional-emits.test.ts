@@ -2,12 +2,15 @@
  * `transactional: true` on the real stack, in one process: a handler that emits and then throws has none of that
  * attempt's emits seen downstream (read_committed, no deduplication), only the emits of the retry that
  * succeeded, once each, in per-key order; a handler that always throws (dead-lettered) has none at all. And the
- * idempotency store's done marker is written only once the record's transaction committed, never before.
+ * idempotency store's done marker is written only once the record's transaction committed, never before. Through
+ * the retry ladder (a key's later records come from a retry tier, another partition of the shard, and after it
+ * from the source again), each emit is still read once and each key's in order.
  * The SIGKILL and zombie cases run in child processes: transactional-emit-crash.test.ts.
  */
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { RedisIdempotencyStore } from '../../../consumers/idempotency/redis-idempotency-store.ts';
-import { deadLetterTopicOf } from '../../../consumers/retries/topic-layout.ts';
+import { RedisParkingStore } from '../../../consumers/retries/redis-parking-store.ts';
+import { deadLetterTopicOf, ensureTopicLayout } from '../../../consumers/retries/topic-layout.ts';
 import { emittedEventId } from '../../../consumers/emit/attempt-emits.ts';
 import type { KafkaMessage } from '../../../core/kafka-client.ts';
 import { EventProducer } from '../../../producers/event-producer.ts';
@@ -120,6 +123,59 @@ describe('transactional emits', () => {
     });
     expect(disorder).toEqual([]);
     expect(attemptsThatThrew).toBeGreaterThan(deadLettered * 3); // the failing attempts did run (and emit)
+  });
+
+  it("keeps each key's emits in order, once each, when its records go through a retry tier and back to the source", { timeout: 240_000 }, async () => {
+    const [source, target] = await Promise.all([createTestTopic({ partitions: 4, prefix: 'tx-ladder-src' }), createTestTopic({ partitions: 4, prefix: 'tx-ladder-out' })]);
+    const groupId = testGroupId();
+    const tiersMs = [300, 600];
+    await ensureTopicLayout(await testAdmin(), { topic: source, groupId, tierCount: tiersMs.length });
+    const total = 2_000;
+    const events = sequencedEvents(total, 50);
+    // One event in 10 fails its first attempt, one in 37 its first two: up the ladder, its key parked behind it.
+    const failuresOf = (sequence: number, key: string) => (sequence % 37 === Number(key.slice(4)) % 37 ? 2 : (sequence + Number(key.slice(4))) % 10 === 0 ? 1 : 0);
+    await produce(source, events);
+    const downstream = await readCommitted(target);
+    const redis = testRedis();
+    let forwarded = 0;
+    const consumer = startTestConsumer<SequencedEvent>({
+      groupId,
+      topics: [source],
+      decoder: jsonDecoder as never,
+      producer: producerFor(),
+      transactional: true,
+      commitIntervalMs: 100,
+      concurrency: 64,
+      inPlaceRetries: 0,
+      retryTiersMs: tiersMs,
+      idempotencyStore: new RedisIdempotencyStore({ redis, groupId }),
+      parkingStore: new RedisParkingStore({ redis, groupId }),
+      handler: async (event, { emit, attempt }) => {
+        const { key, sequence } = event.value;
+        await emit(target, key, { schema: stepSchema, value: { key, sequence, attempt } });
+        if (attempt <= failuresOf(sequence, key)) throw new Error(`planned failure ${attempt} of ${key}#${sequence}`);
+      },
+    });
+    consumer.events.on('consumer.record.retried', () => forwarded++);
+    await consumer.start();
+    await eventually(() => downstream.messages.length >= total, () => `${downstream.messages.length} of ${total} emits read`, 180_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // a late or repeated emit would land now
+
+    const codec = new AvroCodec<Step>({ source: testRegistry() });
+    const steps = await Promise.all(downstream.messages.map((message) => codec.decode(message.value!, { topic: target, partition: 0, offset: '0' })));
+    const ids = downstream.messages.map((message) => String(message.headers!['orderly-event-id']));
+    expect(ids.length - new Set(ids).size).toBe(0);
+    expect(steps).toHaveLength(total);
+    const wrongAttempt = steps.filter(({ key, sequence, attempt }) => attempt !== failuresOf(sequence, key) + 1);
+    expect(wrongAttempt).toEqual([]);
+    const lastOf = new Map<string, number>();
+    const disorder = steps.filter(({ key, sequence }) => {
+      const previous = lastOf.get(key) ?? 0;
+      lastOf.set(key, sequence);
+      return sequence !== previous + 1;
+    });
+    expect(disorder).toEqual([]);
+    expect(forwarded).toBeGreaterThan(total / 10); // failed heads and the successors parked behind them
   });
 
   it("writes the idempotency store's done marker only once the record's transaction committed", { timeout: 120_000 }, async () => {
