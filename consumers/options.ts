@@ -42,7 +42,8 @@ export interface HandlerContext {
    * once every event it emitted was acknowledged; a failed emit fails the attempt. The emitted event's id is
    * derived from the group, the source event's id and the emit's index (in call order), so a source handled
    * again emits the same ids and consumers downstream drop the repeats (see docs/handlers.md). Throws without
-   * a `producer`.
+   * a `producer`. With `transactional`, it resolves once the event is encoded and kept with the attempt
+   * (`partition` -1, `offset` '-1'): it is written by the transaction that commits its source's offset.
    */
   emit<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent>;
 }
