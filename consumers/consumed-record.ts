@@ -5,6 +5,7 @@
 import { headerNames, rawHeadersOf, readHeaders, readRawHeader, textOf, type RecordHeader } from '../core/headers.ts';
 import type { IHeaders, KafkaMessage } from '../core/kafka-client.ts';
 import { readDelay, readDelayWith, type DelayInfo } from './delays/delay-headers.ts';
+import type { RecordEmits } from './transactions/record-emits.ts';
 
 export { readHeader, readHeaders } from '../core/headers.ts';
 
@@ -53,6 +54,8 @@ export interface ConsumedRecord {
   delay?: DelayInfo;
   /** Held in memory until due and released (see {@link LaneRecord.released}): set by the consumer's release. */
   released?: boolean;
+  /** `transactional`: what its handler emitted, set when it succeeded; written by its shard's transaction. */
+  emits?: RecordEmits;
 }
 
 /** The key of per-partition state (offsets, backpressure, pauses). */

@@ -34,6 +34,13 @@ export interface ConsumerEvents {
   /** A stuck forward went through after all: the partition moves again. */
   'consumer.forward.recovered': [RecordRef];
   'consumer.offsets.committed': [{ offsets: RecordRef[] }];
+  /**
+   * `transactional: true`: a shard's transaction committed: `emits` events written, `offsets` committed with them
+   * (as in `consumer.offsets.committed`), `durationMs` from its start to the commit's answer.
+   */
+  'consumer.transaction.committed': [{ transactionalId: string; emits: number; offsets: RecordRef[]; durationMs: number }];
+  /** A shard's transaction failed and was aborted (`fenced`: another member initialised its id): the member starts again from the committed offsets. */
+  'consumer.transaction.failed': [{ transactionalId: string; errorType: string; fenced: boolean }];
   'consumer.commit.failed': [{ errorType: string }];
   'consumer.partition.paused': [{ topic: string; partition: number }];
   'consumer.partition.resumed': [{ topic: string; partition: number }];
@@ -59,10 +66,11 @@ export interface ConsumerEvents {
   /**
    * The Kafka client's consumer neither joined nor fetched for `clientStallTimeoutMs`, without crashing (`reason`
    * `rebalance`: a rebalance began, no join followed; `fetch`), or its commits went to a group coordinator that is
-   * no longer one for half that time (at most 30 s; `commit`). `restart`: `member` (stopped, then started again
-   * with a backoff) or `none` (`restartOnCrash: false`: the member stops).
+   * no longer one for half that time (at most 30 s; `commit`), or a shard's transaction failed (`transaction`, with
+   * `transactional: true`: the member starts again from the committed offsets). `restart`: `member` (stopped, then
+   * started again with a backoff) or `none` (`restartOnCrash: false`: the member stops).
    */
-  'consumer.client.stalled': [{ groupId: string; reason: 'rebalance' | 'fetch' | 'commit'; stalledForMs: number; restart: 'member' | 'none' }];
+  'consumer.client.stalled': [{ groupId: string; reason: 'rebalance' | 'fetch' | 'commit' | 'transaction'; stalledForMs: number; restart: 'member' | 'none' }];
 }
 
 export const consumerEventNames = [
@@ -80,6 +88,8 @@ export const consumerEventNames = [
   'consumer.forward.stuck',
   'consumer.forward.recovered',
   'consumer.offsets.committed',
+  'consumer.transaction.committed',
+  'consumer.transaction.failed',
   'consumer.commit.failed',
   'consumer.partition.paused',
   'consumer.partition.resumed',

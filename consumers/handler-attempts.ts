@@ -10,8 +10,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OrderlyError } from '../core/errors.ts';
-import type { PublishedEvent } from '../producers/outgoing-event.ts';
-import { AttemptEmits, emitWithoutProducer, lateEmitError, type EmittedEvent, type EmitSettings } from './emit/attempt-emits.ts';
+import type { EncodedRecord, PublishedEvent } from '../producers/outgoing-event.ts';
+import { AttemptEmits, emitWithoutProducer, lateEmitError, type EmitEncoder, type EmittedEvent, type EmitSettings } from './emit/attempt-emits.ts';
 import { EmitBatcher } from './emit/emit-batcher.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import type { HandledEvent, HandlerContext, ValidOrderedConsumerOptions } from './options.ts';
@@ -19,7 +19,8 @@ import { backoffDelayMs } from './retries/backoff.ts';
 import { describe, isRetryableError } from './retries/failure-router.ts';
 
 export type AttemptsResult =
-  | { ok: true; attempts: number; durationMs: number }
+  /** `emitted`: with `transactional`, the emits of the attempt that succeeded, in call order (none sent yet). */
+  | { ok: true; attempts: number; durationMs: number; emitted?: EncodedRecord[] }
   | { ok: false; attempts: number; error: unknown; timedOut: boolean; hung: boolean };
 
 /** What the attempts need of their caller; `work` is passed back as given (no closure per event). */
@@ -80,7 +81,7 @@ class AttemptContext implements HandlerContext {
     const { producer, groupId } = this.emitSettings;
     if (!producer) return emitWithoutProducer(topic);
     if (this.over) throw lateEmitError(topic);
-    return (this.emits ??= new AttemptEmits(producer, groupId, this.eventId)).emit(topic, key, event);
+    return (this.emits ??= new AttemptEmits(producer, groupId, this.eventId, this.emitSettings.encoder)).emit(topic, key, event);
   }
 
   /** The attempt has its outcome: later emits are refused (consumers/emit/attempt-emits.ts). */
@@ -231,12 +232,13 @@ export class HandlerAttempts<T> {
   private readonly stopSignals = new WeakSet<AbortSignal>();
   private readonly emitSettings: EmitSettings;
 
-  constructor(options: ValidOrderedConsumerOptions<T>, events: ConsumerEventEmitter) {
+  /** `encoder`: with `transactional`, emits are encoded and kept with their attempt (consumers/transactions/). */
+  constructor(options: ValidOrderedConsumerOptions<T>, events: ConsumerEventEmitter, encoder?: EmitEncoder) {
     this.options = options;
     this.events = events;
-    // Emits of concurrent handlers go out together (consumers/emit/emit-batcher.ts).
-    const producer = options.producer && EmitBatcher.canBatch(options.producer) ? new EmitBatcher(options.producer) : options.producer;
-    this.emitSettings = { producer, groupId: options.groupId };
+    // Emits of concurrent handlers go out together (consumers/emit/emit-batcher.ts); kept for a transaction, none go out here.
+    const producer = !encoder && options.producer && EmitBatcher.canBatch(options.producer) ? new EmitBatcher(options.producer) : options.producer;
+    this.emitSettings = encoder ? { producer, groupId: options.groupId, encoder } : { producer, groupId: options.groupId };
     this.deadlines = new AttemptDeadlines(options.handlerTimeoutMs);
   }
 
@@ -250,7 +252,7 @@ export class HandlerAttempts<T> {
     if (this.unsettled.size > 0 && this.unsettled.has(event.eventId)) return this.attemptFrom(undefined, event, attemptsBefore, stop, hooks, work, record);
     const first = this.start(event, attemptsBefore + 1, stop);
     return first.outcome.then((outcome) => {
-      if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: 1, durationMs: performance.now() - first.startedAt };
+      if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: 1, durationMs: performance.now() - first.startedAt, emitted: keptEmits(first.context) };
       return this.attemptFrom({ started: first, outcome }, event, attemptsBefore, stop, hooks, work, record);
     });
   }
@@ -346,7 +348,7 @@ export class HandlerAttempts<T> {
         if (index > 1) await hooks.beforeRetry(work);
         started = this.start(event, attempt, stop);
         outcome = await started.outcome;
-        if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: index, durationMs: performance.now() - started.startedAt };
+        if (outcome !== 'timeout' && outcome.ok) return { ok: true, attempts: index, durationMs: performance.now() - started.startedAt, emitted: keptEmits(started.context) };
       }
 
       let error: unknown;
@@ -375,6 +377,11 @@ export class HandlerAttempts<T> {
     this.stopSignals.add(stop);
     stop.addEventListener('abort', () => this.deadlines.abortAll(stop.reason), { once: true });
   }
+}
+
+/** The emits a succeeded attempt kept for its transaction (`transactional`), else undefined. */
+export function keptEmits(context: { emits: AttemptEmits | undefined }): EncodedRecord[] | undefined {
+  return context.emits?.kept();
 }
 
 function reference(record: RecordRef): RecordRef {

@@ -42,7 +42,8 @@ export interface HandlerContext {
    * once every event it emitted was acknowledged; a failed emit fails the attempt. The emitted event's id is
    * derived from the group, the source event's id and the emit's index (in call order), so a source handled
    * again emits the same ids and consumers downstream drop the repeats (see docs/handlers.md). Throws without
-   * a `producer`.
+   * a `producer`. With `transactional`, it resolves once the event is encoded and kept with the attempt
+   * (`partition` -1, `offset` '-1'): it is written by the transaction that commits its source's offset.
    */
   emit<V>(topic: string, key: string, event: EmittedEvent<V>): Promise<PublishedEvent>;
 }
@@ -73,9 +74,24 @@ export interface OrderedConsumerOptions<T = unknown> {
   handler: EventHandler<T>;
   /**
    * The producer `context.emit` publishes through: an `EventProducer` (idempotent, acks=all). Unset: `emit`
-   * throws. @defaultValue undefined
+   * throws. With `transactional`, it encodes the emits and the consumer's transactions write them. @defaultValue undefined
    */
   producer?: EmitProducer;
+  /**
+   * Kafka transactions for the emits (docs/handlers.md, "Kafka transactions"): the emits of a handler's successful
+   * attempt and its source's offset are written in one transaction per source partition (with its retry tiers)
+   * every `commitIntervalMs`, under the transactional id `<groupId>.<source topic>.<partition>`, so a consumer
+   * downstream that reads `read_committed` sees each emit once and never one of an attempt that failed or was not
+   * committed. Emits are visible downstream only after that commit: set `commitIntervalMs` to the latency you
+   * accept (100 ms, say). Needs `producer` (an `EventProducer`). @defaultValue false
+   */
+  transactional?: boolean;
+  /**
+   * What this consumer reads of a topic written in transactions: `'read_committed'` skips the records of aborted
+   * transactions and reads no further than the first open one; `'read_uncommitted'` reads every record as soon as
+   * it is written. @defaultValue `'read_committed'` (kafkajs's `readUncommitted: false`)
+   */
+  isolationLevel?: 'read_committed' | 'read_uncommitted';
   /** Decodes values; throws DecodeError for bad input. @defaultValue raw bytes */
   decoder?: ValueDecoder<T>;
   /** @defaultValue `'key'` */
@@ -236,6 +252,8 @@ const optionsSchema = z
     priorityBacklogRecords: positiveInt.default(100),
     handler: z.custom<EventHandler<unknown>>((value) => typeof value === 'function', 'must be an async function (event, context) => Promise<void>'),
     producer: z.custom<EmitProducer>((value) => typeof (value as EmitProducer | undefined)?.publish === 'function', 'must be an EventProducer (it publishes what context.emit emits)').optional(),
+    transactional: z.boolean().default(false),
+    isolationLevel: z.enum(['read_committed', 'read_uncommitted']).default('read_committed'),
     ordering: z.enum(orderings).default('key'),
     concurrency: positiveInt.max(100_000).default(64),
     handlerTimeoutMs: positiveInt.default(30_000),
@@ -277,6 +295,9 @@ const optionsSchema = z
     clientStallTimeoutMs: positiveInt.optional(),
   })
   .superRefine((options, context) => {
+    if (options.transactional && typeof (options.producer as { encodeBatch?: unknown } | undefined)?.encodeBatch !== 'function') {
+      context.addIssue({ code: 'custom', path: ['producer'], message: 'transactional: true needs `producer`, an EventProducer: it encodes the emits, and the consumer writes them in its transactions' });
+    }
     if (options.topics.length === 0 && options.lanes.length === 0) {
       context.addIssue({ code: 'custom', path: ['topics'], message: 'name at least one source topic (topics: [...] or lanes: [{ topic }])' });
     }

@@ -36,6 +36,8 @@ import { PauseController, type AssignedPartition } from './backpressure/pause-co
 import { consumedRecordOf, firstVisit, partitionIdOf as partitionId, readRetryState, recordDelay, type ConsumedRecord } from './consumed-record.ts';
 import { ConsumerEventEmitter } from './events.ts';
 import { OffsetCommitter } from './offsets/offset-committer.ts';
+import type { Committer } from './offsets/committer.ts';
+import { EmitTransactions, type RecordEncoder } from './transactions/emit-transactions.ts';
 import { ClientCrashRecovery } from './intake/client-crash-recovery.ts';
 import { undecodableRecordOf } from './intake/undecodable-record.ts';
 import { UndecodableBatchIntake } from './intake/undecodable-batch-intake.ts';
@@ -82,6 +84,12 @@ const tierPrefetchMs = 2_000;
 const tierRefetchLeadMs = 500;
 
 /**
+ * How long a shard's transaction may stay open before the broker aborts it. A transaction is opened only to
+ * write what is ready and commit (a few round trips), so this bounds a member that froze in the middle of one.
+ */
+const transactionTimeoutMs = 60_000;
+
+/**
  * Shutdown timings. Of `shutdownTimeoutMs`, up to this much is kept back from the handlers for the final commit
  * and leaving the group (a quarter of it when it is short).
  */
@@ -119,7 +127,9 @@ export class OrderedConsumer<T = Buffer | null> {
   private rebalancing = false;
   private state: State = 'new';
   private commitTimer: NodeJS.Timeout | undefined;
-  private readonly committer: OffsetCommitter;
+  /** The group's offset commit, or with `transactional` the shards' transactions (which commit the offsets too). */
+  private readonly committer: Committer;
+  private readonly transactions: EmitTransactions | undefined;
   private stopping: Promise<void> | undefined;
   private readonly stalls: MemberStallReport;
   private stallTimer: NodeJS.Timeout | undefined;
@@ -149,6 +159,8 @@ export class OrderedConsumer<T = Buffer | null> {
       // Short fetch waits: a partition resumed (a retry tier now due, pressure gone) is fetched within this bound.
       // When every assigned partition is paused, kafkajs sleeps this long before it fetches again.
       maxWaitTimeInMs: fetchMaxWaitMs,
+      // read_committed (kafkajs's default): records of aborted transactions are skipped, open ones waited for.
+      readUncommitted: this.options.isolationLevel === 'read_uncommitted',
     }, membership);
     this.forwarder = new ProducerForwarder({ createProducer: () => kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false }), groupId, logger: this.logger });
     this.events.onListenerError = (event, error) => this.logger.warn({ event, err: errorSummary(error) }, 'a consumer.events listener threw; ignored');
@@ -197,6 +209,7 @@ export class OrderedConsumer<T = Buffer | null> {
       gate: this.gate,
       ranks: new Map(lanes.map((lane) => [lane.topic, priorityRank[lane.priority]])),
       priorityBacklogRecords: this.options.priorityBacklogRecords,
+      ready: (id) => this.transactions?.isReady(id) ?? true,
       onChange: ({ topic, partition }, paused) => this.events.emit(paused ? 'consumer.partition.paused' : 'consumer.partition.resumed', { topic, partition }),
     });
     this.parking = this.options.parkingStore ? new KeyParking(this.options.parkingStore, { currentOwner: () => `${this.memberId}/${this.epoch}` }) : undefined;
@@ -240,7 +253,26 @@ export class OrderedConsumer<T = Buffer | null> {
       onStalled: (stall) => this.crashes.stalled(stall),
     });
     this.stopped.promise.catch(() => undefined); // rejected for whoever awaits whenStopped(), never unhandled
+    this.transactions = this.options.transactional
+      ? new EmitTransactions({
+          groupId,
+          kafka,
+          encoder: this.options.producer as unknown as RecordEncoder,
+          tracker: this.tracker,
+          events: this.events,
+          logger: this.logger,
+          transactionTimeoutMs: transactionTimeoutMs,
+          holdBytes: (id, topic, bytes) => {
+            if (this.backpressure.holdBytes(id, topic, bytes)) this.pauses.reconcile();
+          },
+          onReady: () => this.pauses.reconcile(),
+          // The aborted transaction's records come again from the committed offsets: the member starts again.
+          onFailure: () => this.crashes.stalled({ reason: 'transaction', stalledForMs: 0 }),
+          rebalancing: () => this.rebalancing,
+        })
+      : undefined;
     this.processor = new RecordProcessor(this.options, {
+      emitEncoder: this.transactions,
       forwarder,
       events: this.events,
       logger: this.logger,
@@ -249,7 +281,7 @@ export class OrderedConsumer<T = Buffer | null> {
       tierOf: (topic) => parseRetryTopic(topic, groupId, this.options.topics),
       delays: this.delays,
     });
-    this.committer = new OffsetCommitter({
+    this.committer = this.transactions ?? new OffsetCommitter({
       tracker: this.tracker,
       // Outcomes seen by the client watch: kafkajs commits to the coordinator of its last join, even after it moved.
       commitOffsets: (offsets) =>
@@ -289,7 +321,7 @@ export class OrderedConsumer<T = Buffer | null> {
       // A failed start leaves nothing connected and the consumer stopped (stop() is then a no-op).
       this.state = 'stopped';
       this.eventLoop?.stop();
-      await Promise.allSettled([this.consumer.disconnect(), this.forwarder.disconnect(), this.admin.disconnect()]);
+      await Promise.allSettled([this.consumer.disconnect(), this.forwarder.disconnect(), this.admin.disconnect(), this.transactions?.close()]);
       throw error;
     }
     // A crash during the join with restartOnCrash: false has stopped the member already: no timer to leak.
@@ -384,15 +416,18 @@ export class OrderedConsumer<T = Buffer | null> {
       claimsAhead: this.processor.claimsAhead().held,
       /** True from a crash of the Kafka client's consumer until it has joined the group again. */
       clientDown: this.crashes.isDown,
+      /** `transactional`: emits kept for their shard's transaction, not committed yet. */
+      pendingEmits: this.transactions?.pendingEmits ?? 0,
     };
   }
 
   /**
    * Whether the member consumes as it should: not while the Kafka client's consumer is down after a crash, nor
-   * while a partition is stopped at an undecodable batch. `/readyz` asks this (see `instrumentConsumer`).
+   * while a partition is stopped at an undecodable batch, nor while a transactional shard has failed to start
+   * for 10 s (`transactional`). `/readyz` asks this (see `instrumentConsumer`).
    */
   health(): { ready: boolean; reasons: string[] } {
-    const reasons = [...this.crashes.health().reasons, ...this.undecodable.health().reasons];
+    const reasons = [...this.crashes.health().reasons, ...this.undecodable.health().reasons, ...(this.transactions?.health().reasons ?? [])];
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -457,8 +492,12 @@ export class OrderedConsumer<T = Buffer | null> {
     // Half of what is left for the final commit, the rest for leaving the group.
     await this.committer.commitFinal(Math.max((deadline - Date.now()) / 2, minimumBrokerCallMs));
     const leaveMs = Math.max(deadline - Date.now(), minimumBrokerCallMs);
-    const [consumer, producer] = await Promise.all([within(this.consumer.disconnect(), leaveMs), within(this.forwarder.disconnect(), leaveMs)]);
-    if (!consumer.settled || !producer.settled) {
+    const [consumer, producer, transactions] = await Promise.all([
+      within(this.consumer.disconnect(), leaveMs),
+      within(this.forwarder.disconnect(), leaveMs),
+      within(this.transactions?.close() ?? Promise.resolve(), leaveMs),
+    ]);
+    if (!consumer.settled || !producer.settled || !transactions.settled) {
       this.logger.warn({ durationMs: leaveMs }, 'the broker did not answer the disconnect in time; left without waiting (the group notices at the session timeout)');
     }
     this.state = 'stopped';
@@ -507,8 +546,19 @@ export class OrderedConsumer<T = Buffer | null> {
     const maxDelayMs = tier?.maxDelayMs ?? 0;
     const tierDelayMs = tier?.delayMs ?? 0;
     let nextDueFloor: number | undefined;
+    let committedBelow = this.transactions?.floorOf(id);
     for (const message of messages) {
       if (!isRunning() || isStale()) break;
+      if (committedBelow !== undefined) {
+        // Committed by the shard's last owner in a transaction not yet complete when the Kafka client read the
+        // group's offsets at the join (EmitTransactions): done already, skipped.
+        if (BigInt(message.offset) < committedBelow) {
+          take(message.offset);
+          continue;
+        }
+        this.transactions!.passedFloor(id);
+        committedBelow = undefined;
+      }
       const undecodable = undecodableRecordOf(message, topic, sourceTopic, partition, id);
       if (undecodable) {
         if (this.undecodable.admit(undecodable, this.epoch) === 'blocked') break;
@@ -620,6 +670,11 @@ export class OrderedConsumer<T = Buffer | null> {
   }
 
   private finish(record: ConsumedRecord, epoch: number, outcome: RecordOutcome): void {
+    // Its emits wait for its shard's transaction (dropped when the epoch is over or it was abandoned: it comes again).
+    if (record.emits) {
+      if (outcome === 'abandoned') record.emits.dropped?.();
+      else this.transactions?.add(record, shardKeyOf(record, this.options.ordering), record.emits, epoch);
+    }
     this.scheduler.complete(record);
     if (outcome !== 'abandoned') this.completeOffset(record.topic, record.partition, record.offset, record.partitionId, epoch);
     if (this.backpressure.remove(record.partitionId, record.sourceTopic, sizeOf(record))) this.pauses.reconcile();
@@ -699,6 +754,8 @@ export class OrderedConsumer<T = Buffer | null> {
       })),
     );
     this.assignment = new Set(partitions.map((partition) => partition.id));
+    // Before the pauses: a shard's partitions stay paused until its transactional producer has started.
+    this.transactions?.assign(this.epoch, partitions);
     this.pauses.setAssignment(partitions);
     this.undecodable.retain(this.assignment);
   }

@@ -23,7 +23,10 @@ import { DeadLetterPublisher, type RecordForwarder } from './dead-letter/dead-le
 import type { DeadLetterReason } from './dead-letter/reason-codes.ts';
 import type { ConsumerEventEmitter } from './events.ts';
 import { createHandledEvent, payloadHashOf } from './handled-event.ts';
-import { HandlerAttempts, errorSummary, type AttemptHooks, type AttemptsResult, type FirstAttempt, type Outcome } from './handler-attempts.ts';
+import { HandlerAttempts, errorSummary, keptEmits, type AttemptHooks, type AttemptsResult, type FirstAttempt, type Outcome } from './handler-attempts.ts';
+import type { EmitEncoder } from './emit/attempt-emits.ts';
+import type { IdempotencyStore } from './idempotency/idempotency-store.ts';
+import type { EncodedRecord } from '../producers/outgoing-event.ts';
 import { claimWorstCaseMs, type HandledEvent, type ValidOrderedConsumerOptions } from './options.ts';
 import { ClaimAhead } from './idempotency/claim-ahead.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
@@ -60,6 +63,8 @@ export interface RecordProcessorDeps {
   tierOf: (topic: string) => { sourceTopic: string; tier: number } | undefined;
   /** Delayed events: levels and cancellations (consumers/delays/). */
   delays?: DelayedEvents;
+  /** `transactional`: emits are encoded and kept with their record for its shard's transaction (consumers/transactions/). */
+  emitEncoder?: EmitEncoder;
 }
 
 const maxEventIdLength = 200;
@@ -128,7 +133,7 @@ export class RecordProcessor<T> {
     this.options = options;
     this.deps = deps;
     // Each record's attempts in a consumer span while a tracer provider is registered (consumers/tracing/).
-    this.handlerAttempts = new HandlerAttempts(options, deps.events);
+    this.handlerAttempts = new HandlerAttempts(options, deps.events, deps.emitEncoder);
     this.attempts = tracedAttempts(this.handlerAttempts, options.groupId);
     this.publisher = new DeadLetterPublisher({ forwarder: deps.forwarder, events: deps.events, logger: deps.logger, deadLetterTopicOf: (topic) => deadLetterTopicOf(topic, options.groupId) });
     this.claimNeedsMs = claimWorstCaseMs(options);
@@ -194,6 +199,7 @@ export class RecordProcessor<T> {
     if (outcome !== 'timeout' && outcome.ok) {
       try {
         this.reportHandled(work, { attempts: 1, durationMs: performance.now() - first.startedAt });
+        this.keep(record, keptEmits(first.context));
       } catch (error) {
         return void this.report(this.again(work, error), record, live, sink);
       }
@@ -202,6 +208,7 @@ export class RecordProcessor<T> {
     const rest = this.handlerAttempts.continueAfter(first, outcome, event!, work.retry.attempts, live.signal, this.hooks, work, record).then((result) => {
       if (!result.ok) return this.route(work, result, undefined, undefined);
       this.reportHandled(work, result);
+      this.keep(record, result.emitted);
       return 'handled' as const;
     });
     this.report(
@@ -292,6 +299,7 @@ export class RecordProcessor<T> {
     return this.attempts.run(event, work.retry.attempts, work.live.signal, this.hooks, work, record).then((result) => {
       if (!result.ok) return this.route(work, result, undefined, undefined);
       this.reportHandled(work, result);
+      this.keep(record, result.emitted);
       return 'handled';
     });
   }
@@ -378,6 +386,13 @@ export class RecordProcessor<T> {
     if (result.ok) {
       this.reportHandled(work, result);
       const token = work.token;
+      if (result.emitted !== undefined && result.emitted.length > 0) {
+        // Its emits wait for its shard's transaction: the done marker is written once that committed, never
+        // before (a marker without the emits committed would skip the redelivered record, and its emits be lost).
+        this.keep(record, result.emitted, store && token ? { store, token, work } : undefined);
+        if (parked) await this.changeParking(work, (current) => current && parkingAfterHead(current, event.eventId));
+        return 'handled';
+      }
       if (store && token) work.sink?.handlerDone?.(record);
       let outcome: RecordOutcome = 'handled';
       if (store && token && (await this.durably(work, () => store.complete(event.eventId, token, event.payloadHash))) === 'fenced') {
@@ -665,6 +680,35 @@ export class RecordProcessor<T> {
     this.waitingKeys.delete(work.waitingKey);
     work.waitingKey = undefined;
     this.deps.logger.info({ ...logFields(work), waitedMs }, 'the wait for another holder\'s idempotency claim is over');
+  }
+
+  /**
+   * `transactional`: keeps the emits of the attempt that succeeded with its record, for its shard's transaction.
+   * With a claim, the done marker is written once that transaction committed, and the claim given back if the
+   * emits are dropped uncommitted (the record then comes again, and must find its event not done).
+   */
+  private keep(record: ConsumedRecord, emitted: EncodedRecord[] | undefined, claim?: { store: IdempotencyStore; token: string; work: Work<T> }): void {
+    if (emitted === undefined || emitted.length === 0) return;
+    if (!claim) {
+      record.emits = { records: emitted };
+      return;
+    }
+    const { store, token, work } = claim;
+    const { eventId, payloadHash } = work.event!;
+    record.emits = {
+      records: emitted,
+      committed: async () => {
+        try {
+          if ((await this.durably(work, () => store.complete(eventId, token, payloadHash))) === 'fenced') {
+            this.deps.logger.warn({ ...logFields(work), status: 'fenced' }, 'claim lost before the done marker was written after its transaction; completing it again');
+            await this.completeAfterFence(work);
+          }
+        } catch (error) {
+          if (!(error instanceof RecordAbandoned)) throw error;
+        }
+      },
+      dropped: () => void store.release(eventId, token).catch(() => undefined),
+    };
   }
 
   private reportHandled(work: Work<T>, result: { attempts: number; durationMs: number }): void {

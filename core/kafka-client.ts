@@ -3,7 +3,7 @@
  * another client can be put behind these types and measured against this one.
  */
 import kafkajs from 'kafkajs';
-import type { Consumer, ConsumerConfig, KafkaConfig, SASLOptions, LogEntry } from 'kafkajs';
+import type { Consumer, ConsumerConfig, KafkaConfig, SASLOptions, LogEntry, ProducerConfig } from 'kafkajs';
 import { z } from 'zod';
 import { ConfigurationError, OrderlyError } from './errors.ts';
 import { createLogger, componentLogger, type Logger } from './logger.ts';
@@ -185,6 +185,21 @@ export function isFencedInstanceError(error: unknown): boolean {
   return false;
 }
 
+/** Errors after which a transactional producer is no longer the owner of its transactional id. */
+const fencedTypes: ReadonlySet<string> = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'TRANSACTIONAL_ID_NOT_FOUND', 'INVALID_PRODUCER_ID_MAPPING']);
+
+/**
+ * True when a transactional producer was fenced: another producer initialised the same transactional id (a
+ * newer owner of the work it stands for), or the broker expired its transaction. Also once retries ran out.
+ */
+export function isProducerFencedError(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause && depth < 6; cause = (cause as { cause?: unknown }).cause ?? (cause as { originalError?: unknown }).originalError, depth++) {
+    const { type } = cause as { type?: unknown };
+    if (typeof type === 'string' && fencedTypes.has(type)) return true;
+  }
+  return false;
+}
+
 /**
  * A group consumer of `kafka`. With `membership` it is a static member (KIP-345, `group.instance.id`): its
  * JoinGroup, SyncGroup, Heartbeat and LeaveGroup carry the instance id, so a successor with the same id takes
@@ -194,6 +209,16 @@ export function isFencedInstanceError(error: unknown): boolean {
 export function createGroupConsumer(kafka: InstanceType<typeof Kafka>, config: ConsumerConfig, membership?: StaticMembership): Consumer {
   if (!membership) return kafka.consumer(config);
   return createStaticMemberConsumer(kafka, () => kafka.consumer(config), membership);
+}
+
+/**
+ * Settings of a transactional producer (one per transactional id): idempotent writes under the id's epoch, one
+ * request in flight, never a topic created. kafkajs initialises the id (fencing any older producer of it and
+ * ending its open transaction) on the first `transaction()`. Retries are kafkajs's 5 for a non-idempotent
+ * producer: a transaction that fails is aborted and its work done again, so a send need not retry for ever.
+ */
+export function transactionalProducerConfig(transactionalId: string, transactionTimeoutMs: number): ProducerConfig {
+  return { transactionalId, transactionTimeout: transactionTimeoutMs, idempotent: false, maxInFlightRequests: 1, allowAutoTopicCreation: false };
 }
 
 /** Makes `connect()` of every admin, producer and consumer of `kafka` fail with {@link explainConnectError}. */

@@ -104,6 +104,8 @@ export function instrumentConsumer(consumer: InstrumentedConsumer, options: Inst
     },
     'consumer.offsets.committed': () => metrics.offsetCommits.inc({ group }),
     'consumer.commit.failed': () => metrics.commitFailures.inc({ group }),
+    // `transactional`: a shard's transaction commits the offsets; one that failed is a failed commit.
+    'consumer.transaction.failed': () => metrics.commitFailures.inc({ group }),
     'consumer.group.rebalancing': () => {
       metrics.rebalances.inc({ group });
       if (state !== 'detached') state = 'rebalancing';

@@ -29,8 +29,8 @@ import { BackpressureError, MissingKeyError, PublishBatchError, RateLimitError }
 import { TokenBucket } from './token-bucket.ts';
 import { traceContextOf } from './trace-parent.ts';
 
-export type { CancelRequest, DeliveryOptions, EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
-import type { CancelRequest, DeliveryOptions, EncodedOutgoingEvent, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
+export type { CancelRequest, DeliveryOptions, EncodedOutgoingEvent, EncodedRecord, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
+import type { CancelRequest, DeliveryOptions, EncodedOutgoingEvent, EncodedRecord, OutgoingEvent, PublishedEvent } from './outgoing-event.ts';
 import { cancelRecordOf, deliveryHeaders, deliveryTimeOf } from './delivery-time.ts';
 
 interface PreparedEvent {
@@ -185,6 +185,22 @@ export class EventProducer {
     return this.#start(() => events.map((event) => this.#prepareEncoded(event)));
   }
 
+  /**
+   * Encodes events exactly as {@link publishBatch} would write them (id, envelope headers, the value in the wire
+   * format, its schema looked up or registered), without sending them: for a caller that writes them itself,
+   * as the consumer's Kafka transactions do (`transactional: true`). A missing key or a value its schema refuses
+   * throws as `publishBatch` does; nothing counts against `maxInFlight` or the rate limit.
+   */
+  async encodeBatch<V>(events: readonly OutgoingEvent<V>[]): Promise<EncodedRecord[]> {
+    if (this.#closed) throw new OrderlyError('STOPPED', 'the producer is closed: create a new one');
+    const prepared = events.map((event) => this.#prepare(event));
+    const messages = await this.#encode(prepared);
+    return prepared.map(({ topic, eventId }, index) => {
+      const { key, value, headers } = messages[index]!;
+      return { topic, eventId, key: key!, value: value as Buffer, headers: headers! };
+    });
+  }
+
   #start<V>(prepare: () => PreparedEvent[]): Promise<PublishedEvent[]> {
     if (this.#closed) return Promise.reject(new OrderlyError('STOPPED', 'the producer is closed: create a new one'));
     let work: Promise<PublishedEvent[]>;
@@ -331,7 +347,8 @@ export class EventProducer {
     }
   }
 
-  async #send(chunk: PreparedEvent[], ticket: GateTicket, progress: { sent: boolean }): Promise<PublishedEvent[]> {
+  /** The messages of a chunk, in order: values encoded (the registry asked once per subject and schema), headers set. */
+  async #encode(chunk: readonly PreparedEvent[]): Promise<Message[]> {
     // One registry answer (cached after the first) per subject and schema of the chunk, not one await per event.
     const schemaIds = new Map<string, Promise<number>>();
     const typeNumbers = new Map<Type, number>();
@@ -346,16 +363,20 @@ export class EventProducer {
     });
     const ids = new Map<string, number>();
     for (const [idKey, id] of schemaIds) ids.set(idKey, await id);
-    const messagesByTopic = new Map<string, Message[]>();
-    const messages: Message[] = [];
-    chunk.forEach(({ event, topic, headers, encoded }, index) => {
+    return chunk.map(({ event, headers, encoded }, index) => {
       const target = targets[index];
       const value = encoded ?? this.#encoder.frame(ids.get(target!.idKey)!, target!.type, event.value);
-      const message: Message = { key: event.key, value, headers };
-      messages.push(message);
+      return { key: event.key, value, headers };
+    });
+  }
+
+  async #send(chunk: PreparedEvent[], ticket: GateTicket, progress: { sent: boolean }): Promise<PublishedEvent[]> {
+    const messages = await this.#encode(chunk);
+    const messagesByTopic = new Map<string, Message[]>();
+    chunk.forEach(({ topic }, index) => {
       let list = messagesByTopic.get(topic);
       if (!list) messagesByTopic.set(topic, (list = []));
-      list.push(message);
+      list.push(messages[index]!);
     });
     if (!(await ticket.earlier)) {
       const { topic } = chunk[0]!;

@@ -1,4 +1,5 @@
 /** What a caller publishes, and what the producer reports for each event the broker acknowledged. */
+import type { IHeaders } from '../core/kafka-client.ts';
 import type { AvroSchemaInput } from '../schemas/avro-type.ts';
 
 export interface OutgoingEvent<V = unknown> {
@@ -69,4 +70,17 @@ export interface EncodedOutgoingEvent {
   tracestate?: string;
   /** Extra headers; they cannot replace an envelope header. */
   headers?: Record<string, string | Buffer>;
+}
+
+/**
+ * An event as the producer writes it, not sent ({@link EventProducer.encodeBatch}): its key, its value in the
+ * Confluent wire format and the envelope headers, for a caller that writes it itself (the consumer's Kafka
+ * transactions, `transactional: true`).
+ */
+export interface EncodedRecord {
+  topic: string;
+  eventId: string;
+  key: string | Buffer;
+  value: Buffer;
+  headers: IHeaders;
 }

@@ -96,8 +96,9 @@ function chainOf(expression: ts.Expression, constants: Map<string, ts.Expression
   return [];
 }
 
+/** A literal as written in the source, for a reader: digit separators dropped (`30_000`), quotes taken off. */
 function literal(text: string): string {
-  return text.replace(/_/g, '').replace(/^'(.*)'$/, '$1');
+  return text.replace(/(\d)_(?=\d)/g, '$1').replace(/^'(.*)'$/, '$1');
 }
 
 /** The rules a zod chain enforces, for a reader: "integer, >= 1, <= 100000; one of ...". */

@@ -38,6 +38,11 @@ export class BackpressureController {
     return this.apply(partitionId, topic, -1, -bytes);
   }
 
+  /** Bytes held for a partition beyond its records (emits kept for a transaction): `bytes` < 0 releases them. */
+  holdBytes(partitionId: string, topic: string, bytes: number): boolean {
+    return this.apply(partitionId, topic, 0, bytes);
+  }
+
   /** Moves held records from one topic's count to another's (a held retry joins its source topic once due). */
   moveTopic(from: string, to: string, records: number): void {
     this.topics.set(from, (this.topics.get(from) ?? 0) - records);
@@ -79,7 +84,7 @@ export class BackpressureController {
     this.member.bytes += bytes;
     const partitionChanged = update(partition, this.partitionMarks);
     const memberChanged = update(this.member, this.memberMarks);
-    if (partition.records === 0 && !partition.pressured) this.partitions.delete(partitionId);
+    if (partition.records === 0 && partition.bytes === 0 && !partition.pressured) this.partitions.delete(partitionId);
     return partitionChanged || memberChanged;
   }
 }

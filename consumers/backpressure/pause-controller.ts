@@ -1,7 +1,7 @@
 /**
  * The one place that decides which assigned partitions are paused, for every reason at once: backpressure
  * (partition or member above its high-water mark), event-loop delay, a retry tier whose head is not due, a
- * higher-priority lane with a backlog, or shutdown. It applies the difference to the Kafka client, so the
+ * higher-priority lane with a backlog, a transactional shard that is not ready, or shutdown. It applies the difference to the Kafka client, so the
  * reasons never undo each other. After a rebalance it re-applies the state to partitions that stay and clears
  * it for those revoked (kafkajs keeps a paused flag on a partition after it is revoked).
  */
@@ -24,6 +24,8 @@ export interface PauseControllerDeps {
   /** Source topics ranked by priority (lower rank first) and the backlog above which lower ranks pause. */
   ranks: ReadonlyMap<string, number>;
   priorityBacklogRecords: number;
+  /** False while the partition may not be handled yet (`transactional`: its shard's producer starts). */
+  ready?(partitionId: string): boolean;
   onChange?(partition: AssignedPartition, paused: boolean): void;
 }
 
@@ -77,6 +79,7 @@ export class PauseController {
       backpressure.memberPressured ||
       backpressure.isPartitionPressured(partition.id) ||
       gate.isHeld(partition.id) ||
+      this.deps.ready?.(partition.id) === false ||
       this.laneYields(partition.sourceTopic)
     );
   }

@@ -15,13 +15,15 @@
  * - An emit after the attempt settled (a stray callback, whether or not the attempt emitted before) or after it
  *   timed out is refused: its source may already be committed, or its retry emitting under the same ids.
  *
- * Not transactional: between a crash and the retry, downstream may see an emitted event of an attempt that then
- * failed; the retry emits it again under the same id. Consumers that are not Orderly's must dedupe by
- * `orderly-event-id` themselves.
+ * Without `transactional`: between a crash and the retry, downstream may see an emitted event of an attempt that
+ * then failed; the retry emits it again under the same id. Consumers that are not Orderly's must dedupe by
+ * `orderly-event-id` themselves. With it (an {@link EmitEncoder} in the settings), an emit is encoded and kept
+ * with its attempt, nothing is sent: the emits of the attempt that succeeds are written by the transaction that
+ * commits its source's offset (consumers/transactions/), and a failed attempt's are dropped.
  */
 import { v5 as uuidv5 } from 'uuid';
 import { NonRetryableError, OrderlyError } from '../../core/errors.ts';
-import type { OutgoingEvent, PublishedEvent } from '../../producers/outgoing-event.ts';
+import type { EncodedRecord, OutgoingEvent, PublishedEvent } from '../../producers/outgoing-event.ts';
 
 /** What `emit` needs of a producer: `EventProducer` is one. */
 export interface EmitProducer {
@@ -39,26 +41,40 @@ export function emittedEventId(groupId: string, sourceEventId: string, index: nu
   return uuidv5(`${groupId}\u0000${sourceEventId}\u0000${index}`, emittedEventIdNamespace);
 }
 
+/** Encodes an emit without sending it (`transactional: true`): the event as its transaction will write it. */
+export interface EmitEncoder {
+  encode<V>(event: OutgoingEvent<V> & { topic: string; eventId: string }): Promise<EncodedRecord>;
+}
+
 /** The emits of a consumer: its producer and group, or nothing when `producer` is not set. */
 export interface EmitSettings {
   producer: EmitProducer | undefined;
   groupId: string;
+  /** Set with `transactional: true`: emits are encoded and kept with their attempt, never sent from here. */
+  encoder?: EmitEncoder;
 }
+
+/** Where an emit kept for a transaction is reported to the handler: written at the commit, so no partition or offset yet. */
+const notWrittenYet = { partition: -1, offset: '-1' } as const;
 
 const malformed: ReadonlySet<string> = new Set(['MISSING_KEY', 'ENCODE', 'CONFIGURATION']);
 
 /** The emits of one attempt. */
 export class AttemptEmits {
   readonly #producer: EmitProducer;
+  readonly #encoder: EmitEncoder | undefined;
   readonly #groupId: string;
   readonly #sourceEventId: string;
   #index = 0;
   #pending: Promise<unknown>[] = [];
   #failure: { error: unknown } | undefined;
   #closed = false;
+  /** With an encoder: the encoded emits, by index (call order). */
+  readonly #kept: EncodedRecord[] = [];
 
-  constructor(producer: EmitProducer, groupId: string, sourceEventId: string) {
+  constructor(producer: EmitProducer, groupId: string, sourceEventId: string, encoder?: EmitEncoder) {
     this.#producer = producer;
+    this.#encoder = encoder;
     this.#groupId = groupId;
     this.#sourceEventId = sourceEventId;
   }
@@ -67,7 +83,15 @@ export class AttemptEmits {
     const index = this.#index++;
     if (this.#closed) throw lateEmitError(topic, index);
     const eventId = emittedEventId(this.#groupId, this.#sourceEventId, index);
-    const sending = this.#producer.publish({ ...event, topic, key, eventId }).catch((error: unknown) => {
+    const outgoing = { ...event, topic, key, eventId };
+    const encoder = this.#encoder;
+    const written: Promise<PublishedEvent> = encoder
+      ? encoder.encode(outgoing).then((encoded) => {
+          this.#kept[index] = encoded;
+          return { eventId, topic, ...notWrittenYet };
+        })
+      : this.#producer.publish(outgoing);
+    const sending = written.catch((error: unknown) => {
       const failure = error instanceof OrderlyError && malformed.has(error.code) ? new NonRetryableError(`emit ${index} to ${topic}: ${error.message}`, { cause: error }) : error;
       this.#failure ??= { error: failure };
       throw failure;
@@ -82,6 +106,11 @@ export class AttemptEmits {
     while (this.#pending.length > 0) await Promise.all(this.#pending.splice(0));
     this.#closed = true;
     if (this.#failure) throw this.#failure.error;
+  }
+
+  /** With an encoder, once {@link settled} resolved: the attempt's emits in call order, for its transaction. */
+  kept(): EncodedRecord[] | undefined {
+    return this.#encoder ? this.#kept.filter((record) => record !== undefined) : undefined;
   }
 }
 

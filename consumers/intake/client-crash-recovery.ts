@@ -119,11 +119,14 @@ export class ClientCrashRecovery {
         ? `no join for ${stalledForMs} ms after a rebalance began, and no fetch`
         : reason === 'commit'
           ? `every commit for ${stalledForMs} ms refused by a group coordinator that is no longer one; only a new join finds the current one`
-          : `no fetch for ${stalledForMs} ms, and no rebalance`;
+          : reason === 'transaction'
+            ? 'a transaction of the emits failed and was aborted; the member starts again from the committed offsets'
+            : `no fetch for ${stalledForMs} ms, and no rebalance`;
     this.down = { since: Date.now(), errorType: 'CLIENT_STALLED', message, restart, stalled: true };
     this.options.onClientLost();
     this.options.events.emit('consumer.client.stalled', { groupId: this.options.groupId, reason, stalledForMs, restart });
-    this.options.logger.error({ reason, stalledForMs, restart }, `the Kafka client consumer stalled (${message}): ${reason === 'commit' ? 'nothing is committed' : 'nothing is fetched'}; stopping it${restart === 'member' ? ' and starting it again' : ''}`);
+    const what = reason === 'transaction' ? message : `the Kafka client consumer stalled (${message}): ${reason === 'commit' ? 'nothing is committed' : 'nothing is fetched'}`;
+    this.options.logger.error({ reason, stalledForMs, restart }, `${what}; stopping it${restart === 'member' ? ' and starting it again' : ''}`);
     const giveUp = (why: string) => {
       this.stop();
       this.options.onGiveUp(new OrderlyError('CLIENT_STALLED', `the Kafka client consumer of group ${this.options.groupId} stalled (${message}) and ${why}`));

@@ -19,12 +19,13 @@
  * While the client is down after a crash (its own recovery runs) or the member stops, nothing is reported.
  */
 
-export type ClientStallReason = 'rebalance' | 'fetch' | 'commit';
+export type ClientStallReason = 'rebalance' | 'fetch' | 'commit' | 'transaction';
 
 export interface ClientStall {
   /**
    * `rebalance`: a rebalance began and no join (nor fetch) followed; `fetch`: no fetch, no rebalance; `commit`:
-   * commits refused by a coordinator that is no longer one (or one no longer known).
+   * commits refused by a coordinator that is no longer one (or one no longer known); `transaction`: a shard's
+   * transaction failed (`transactional: true`), reported by the member, not by this watch.
    */
   reason: ClientStallReason;
   stalledForMs: number;

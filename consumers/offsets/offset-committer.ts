@@ -8,6 +8,7 @@
 import type { Logger } from '../../core/logger.ts';
 import type { ConsumerEventEmitter } from '../events.ts';
 import { within } from '../lifecycle/within.ts';
+import type { Committer } from './committer.ts';
 import type { OffsetTracker, TopicPartitionOffset } from './offset-tracker.ts';
 
 /** Commit errors after which this member's generation is gone: retrying the commit cannot succeed. */
@@ -26,7 +27,7 @@ export interface OffsetCommitterDeps {
   logger: Logger;
 }
 
-export class OffsetCommitter {
+export class OffsetCommitter implements Committer {
   private readonly deps: OffsetCommitterDeps;
   private committing: Promise<CommitResult> | undefined;
   /** Watermarks of a generation a rebalance ended during the stop, for partitions held again in the new one. */

@@ -3,6 +3,9 @@
  * STAGE=emit: consumes FROM_TOPIC and emits each event to TO_TOPIC through `context.emit` (Redis idempotency
  * store: a repeated event is dropped). STAGE=effect: consumes FROM_TOPIC and writes each event to EFFECTS_TABLE
  * through the PostgreSQL inbox. Settings come from the environment; SIGTERM stops it cleanly, SIGKILL does not.
+ * TRANSACTIONAL=1 turns on `transactional` (the emits and the offsets in one Kafka transaction per shard);
+ * COMMIT_INTERVAL_MS sets `commitIntervalMs` (200); HANDLER_DELAY_MS makes each handler wait that long first;
+ * REPORT=1 prints a JSON line per handled record (`{"handled": "topic/partition/offset"}`) and per failed transaction.
  */
 import pg from 'pg';
 import { Redis } from 'ioredis';
@@ -57,7 +60,9 @@ if (process.env.STAGE) {
     const to = setting('TO_TOPIC');
     producer = new EventProducer({ kafka: createKafkaClient({ brokers, clientId: `chain-${MEMBER}-producer` }), registry, autoRegister: true });
     closers.unshift(() => producer!.close());
+    const delayMs = Number(process.env.HANDLER_DELAY_MS ?? 0);
     handler = async (event, context) => {
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       await context.emit(to, event.value.key, { schema: chainStepSchema, value: { key: event.value.key, sequence: event.value.sequence } });
     };
   } else {
@@ -79,13 +84,18 @@ if (process.env.STAGE) {
     concurrency: 32,
     sessionTimeoutMs: 6_000,
     heartbeatIntervalMs: 1_000,
-    commitIntervalMs: 200,
+    commitIntervalMs: Number(process.env.COMMIT_INTERVAL_MS ?? 200),
+    transactional: process.env.TRANSACTIONAL === '1',
     leaseMs: 15_000,
     handlerTimeoutMs: 5_000,
     retryTiersMs: [],
     inPlaceRetries: 3,
     idempotencyStore: new RedisIdempotencyStore({ redis, groupId: GROUP }),
   });
+  if (process.env.REPORT === '1') {
+    consumer.events.on('consumer.record.handled', ({ topic, partition, offset }) => console.log(JSON.stringify({ handled: `${topic}/${partition}/${offset}` })));
+    consumer.events.on('consumer.transaction.failed', (failure) => console.log(JSON.stringify({ transactionFailed: failure })));
+  }
   process.on('SIGTERM', () => {
     void consumer
       .stop()
