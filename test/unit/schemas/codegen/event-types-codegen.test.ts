@@ -148,5 +148,5 @@ describe('codegen problems', () => {
     expect(failed?.code).toBe(1);
     expect(failed?.stderr).toMatch(/events\.ts is stale: line \d+ differs: the file has ".*", the schemas give " {2}owner: string;"/);
     expect(failed?.stderr).toContain(`Regenerate it with \`orderly schemas codegen --dir schemas/avro --topic accounts.ledger --out ${out}\``);
-  });
+  }, 60_000); // two CLI processes, each a Node start: seconds on a loaded machine
 });
