@@ -216,6 +216,9 @@ async function direct(count: number): Promise<void> {
   }
 }
 
+/** Milliseconds from the relay's start() call to start() resolving (tables checked, LISTEN connected). */
+const startup = { started: 0 };
+
 /** Two publishers at once on the one producer, each awaiting its batches (as two relay claims publish). */
 async function directConcurrent(count: number): Promise<void> {
   const half = Math.floor(count / 2);
@@ -246,7 +249,9 @@ async function relay(count: number): Promise<{ claims: number; drainedAt: number
       if (published >= count) done();
     },
   });
+  const startedAt = performance.now();
   await instance.start();
+  startup.started = performance.now() - startedAt;
   await drained;
   const drainedAt = performance.now();
   await instance.stop();
@@ -280,6 +285,8 @@ for (const arm of args.arms.split(',')) {
     report.push(`  cpu ${name.padEnd(20)} ${seconds.toFixed(2)} s (${((seconds * 100_000) / wall).toFixed(0)}% of a core)`);
   }
   if (claims.length > 0) {
+    const firstPublish = Math.min(...spans.filter((span) => span.kind.startsWith('publish')).map((span) => span.start));
+    report.push(`  start() took ${startup.started.toFixed(0)} ms; the first publish began ${(firstPublish - started).toFixed(0)} ms after the clock started`);
     const running = [...overlap(claims, started, started + wall)].sort((left, right) => left[0] - right[0]);
     report.push(`  claims running at once, share of the wall time: ${running.map(([count, ms]) => `${count}: ${((100 * ms) / wall).toFixed(0)}%`).join(', ')}`);
     const publishes = spans.filter((span) => span.kind.startsWith('publish'));
