@@ -184,10 +184,11 @@ export class OutboxRelay {
       await this.stop();
       throw error;
     }
-    await listening;
+    // The claims start without waiting for LISTEN: once it listens, it wakes them for a row committed before.
     for (let slot = 0; slot < this.#options.concurrency; slot++) this.#loops.push(this.#claimLoop(slot));
     this.#loops.push(this.#statusLoop());
     if (this.#options.retentionMs > 0) this.#loops.push(this.#sweepLoop());
+    await listening;
     this.#logger.info({ concurrency: this.#options.concurrency, listening: this.#listening }, 'outbox relay started');
   }
 
@@ -556,15 +557,18 @@ export class OutboxRelay {
     }
   }
 
+  /** Wakes the idle claim loops (a NOTIFY, LISTEN connected again). */
+  #wakeClaims(): void {
+    const wake = this.#wake;
+    this.#wake = wakeSignal();
+    wake.resolve();
+  }
+
   async #listen(): Promise<void> {
     const signal = this.#stopping.signal;
     const connect = async (): Promise<void> => {
       const listener = new pg.Client({ connectionString: this.#options.listenConnectionString, connectionTimeoutMillis: 10_000, application_name: 'orderly-outbox-listen' });
-      listener.on('notification', () => {
-        const wake = this.#wake;
-        this.#wake = wakeSignal();
-        wake.resolve();
-      });
+      listener.on('notification', () => this.#wakeClaims());
       const lost = (reason: string) => {
         if (!this.#listening || this.#listener !== listener || signal.aborted) return;
         this.#listening = false;
@@ -578,6 +582,8 @@ export class OutboxRelay {
       await listener.query(`listen ${this.#names.channel}`);
       this.#listener = listener;
       this.#listening = true;
+      // A row committed while nobody listened sent its NOTIFY to no one: claim once more.
+      this.#wakeClaims();
     };
     const reconnect = async (): Promise<void> => {
       for (let attempt = 1; !signal.aborted; attempt++) {

@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createKafkaClient } from '../../core/kafka-client.ts';
@@ -263,6 +264,14 @@ await direct(2_000);
 await fillOutbox(2_000);
 await relay(2_000);
 
+const gc = { ms: 0, count: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.ms += entry.duration;
+    gc.count++;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 const report: string[] = [];
 for (const arm of args.arms.split(',')) {
   if (arm === 'relay') await fillOutbox(events);
@@ -272,6 +281,8 @@ for (const arm of args.arms.split(',')) {
   spans.length = 0;
   claims.length = 0;
   recording = true;
+  const gcBefore = { ...gc };
+  const cpuOwn = process.cpuUsage();
   const started = performance.now();
   const result = await profiled(arm, () =>
     arm === 'relay' ? relay(events) : (arm === 'direct-concurrent' ? directConcurrent(events) : direct(events)).then(() => ({ claims: events / batchSize, drainedAt: performance.now() })),
@@ -279,7 +290,10 @@ for (const arm of args.arms.split(',')) {
   const wall = result.drainedAt - started;
   recording = false;
   const cpuAfter = cpuNow(groups());
+  const own = process.cpuUsage(cpuOwn);
+  await new Promise((resolve) => setImmediate(resolve)); // the gc entries of the run are delivered
   report.push(`\n${arm}: ${events} events in ${wall.toFixed(0)} ms = ${((events * 1000) / wall).toFixed(0)} events/s, ${result.claims} batches, load ${load} -> ${loadavg()[0]!.toFixed(2)}`);
+  report.push(`  node: ${(((own.user + own.system) / events)).toFixed(1)} us CPU per event (process.cpuUsage, every thread), gc ${(gc.ms - gcBefore.ms).toFixed(0)} ms in ${gc.count - gcBefore.count} pauses`);
   for (const name of Object.keys(cpuBefore)) {
     const seconds = cpuDelta(cpuBefore[name]!, cpuAfter[name]!);
     report.push(`  cpu ${name.padEnd(20)} ${seconds.toFixed(2)} s (${((seconds * 100_000) / wall).toFixed(0)}% of a core)`);
