@@ -156,6 +156,7 @@ export class OutboxRelay {
   #listening = false;
   #admin: Promise<Admin> | undefined;
   #topics: { names: Set<string>; at: number } | undefined;
+  #refreshing: Promise<void> | undefined;
   #failingSince: number | undefined;
   #lastFailure = '';
   #started = false;
@@ -172,11 +173,22 @@ export class OutboxRelay {
   async start(): Promise<void> {
     if (this.#started) throw new OrderlyError('CONFIGURATION', 'the outbox relay was started already');
     this.#started = true;
-    await this.#createTables();
-    if (this.#options.listenConnectionString) await this.#listen();
+    // The topic list the first claim checks its rows against, asked for while the tables are checked and LISTEN
+    // connects (a first claim that finds it missing asks again).
+    void this.#refreshTopics().catch(() => undefined);
+    const listening = this.#options.listenConnectionString ? this.#listen() : Promise.resolve();
+    try {
+      await this.#createTables();
+    } catch (error) {
+      await listening;
+      await this.stop();
+      throw error;
+    }
+    // The claims start without waiting for LISTEN: once it listens, it wakes them for a row committed before.
     for (let slot = 0; slot < this.#options.concurrency; slot++) this.#loops.push(this.#claimLoop(slot));
     this.#loops.push(this.#statusLoop());
     if (this.#options.retentionMs > 0) this.#loops.push(this.#sweepLoop());
+    await listening;
     this.#logger.info({ concurrency: this.#options.concurrency, listening: this.#listening }, 'outbox relay started');
   }
 
@@ -431,14 +443,21 @@ export class OutboxRelay {
     const now = Date.now();
     const stale = !this.#topics || now - this.#topics.at > topicCacheMs;
     const missesKnown = this.#topics && [...wanted].some((topic) => !this.#topics!.names.has(topic));
-    if (stale || (missesKnown && now - this.#topics!.at > topicRefreshMinMs)) {
-      // One admin client for every claim of this relay (two claims asking at once must not create two).
+    if (stale || (missesKnown && now - this.#topics!.at > topicRefreshMinMs)) await this.#refreshTopics();
+    return new Set([...wanted].filter((topic) => !this.#topics!.names.has(topic)));
+  }
+
+  /** Lists the cluster's topics; claims asking at once share one admin client and one request. */
+  #refreshTopics(): Promise<void> {
+    this.#refreshing ??= (async () => {
       this.#admin ??= this.#connectAdmin();
       const admin = await this.#admin;
       const names = await withDeadline(admin.listTopics(), 30_000, 'listing topics');
       this.#topics = { names: new Set(names), at: Date.now() };
-    }
-    return new Set([...wanted].filter((topic) => !this.#topics!.names.has(topic)));
+    })().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
   }
 
   async #markSentAndCommit(client: PoolClient, published: { row: OutboxRow; event: PublishedEvent }[]): Promise<void> {
@@ -538,15 +557,18 @@ export class OutboxRelay {
     }
   }
 
+  /** Wakes the idle claim loops (a NOTIFY, LISTEN connected again). */
+  #wakeClaims(): void {
+    const wake = this.#wake;
+    this.#wake = wakeSignal();
+    wake.resolve();
+  }
+
   async #listen(): Promise<void> {
     const signal = this.#stopping.signal;
     const connect = async (): Promise<void> => {
       const listener = new pg.Client({ connectionString: this.#options.listenConnectionString, connectionTimeoutMillis: 10_000, application_name: 'orderly-outbox-listen' });
-      listener.on('notification', () => {
-        const wake = this.#wake;
-        this.#wake = wakeSignal();
-        wake.resolve();
-      });
+      listener.on('notification', () => this.#wakeClaims());
       const lost = (reason: string) => {
         if (!this.#listening || this.#listener !== listener || signal.aborted) return;
         this.#listening = false;
@@ -560,6 +582,8 @@ export class OutboxRelay {
       await listener.query(`listen ${this.#names.channel}`);
       this.#listener = listener;
       this.#listening = true;
+      // A row committed while nobody listened sent its NOTIFY to no one: claim once more.
+      this.#wakeClaims();
     };
     const reconnect = async (): Promise<void> => {
       for (let attempt = 1; !signal.aborted; attempt++) {

@@ -95,15 +95,19 @@ export function outboxDdl(names: OutboxTableNames): string[] {
 /** Creates the outbox tables if missing (or the index a table of an earlier release lacks), in one transaction, under an advisory lock (several relays may start at once). */
 export async function createOutboxTables(client: ClientBase, table: string): Promise<void> {
   const names = outboxTableNames(table);
+  const schema = table.includes('.') ? table.split('.')[0] : undefined;
+  const present = async () =>
+    (await client.query<{ tables: string | null; index: string | null }>('select to_regclass($1) as tables, to_regclass($2) as index', [names.shards, `${schema ? `${schema}.` : ''}${names.bare}_pending_shard`])).rows[0];
+  // Everything there already (every start but the first): one round trip, no lock.
+  const found = await present();
+  if (found?.tables && found.index) return;
   await client.query('begin');
   try {
     await client.query('select pg_advisory_xact_lock($1, $2)', [...ddlLock]);
-    const schema = table.includes('.') ? table.split('.')[0] : undefined;
     if (schema) await client.query(`create schema if not exists ${schema}`);
-    const prefix = schema ? `${schema}.` : '';
-    const { rows } = await client.query<{ present: string | null; indexed: string | null }>('select to_regclass($1) as present, to_regclass($2) as indexed', [names.shards, `${prefix}${names.bare}_pending_shard`]);
-    if (!rows[0]?.present) for (const statement of outboxDdl(names)) await client.query(statement);
-    else if (!rows[0].indexed) await client.query(pendingByShardIndex(names));
+    const locked = await present();
+    if (!locked?.tables) for (const statement of outboxDdl(names)) await client.query(statement);
+    else if (!locked.index) await client.query(pendingByShardIndex(names));
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);

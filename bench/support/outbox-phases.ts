@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createKafkaClient } from '../../core/kafka-client.ts';
@@ -216,6 +217,9 @@ async function direct(count: number): Promise<void> {
   }
 }
 
+/** Milliseconds from the relay's start() call to start() resolving (tables checked, LISTEN connected). */
+const startup = { started: 0 };
+
 /** Two publishers at once on the one producer, each awaiting its batches (as two relay claims publish). */
 async function directConcurrent(count: number): Promise<void> {
   const half = Math.floor(count / 2);
@@ -246,7 +250,9 @@ async function relay(count: number): Promise<{ claims: number; drainedAt: number
       if (published >= count) done();
     },
   });
+  const startedAt = performance.now();
   await instance.start();
+  startup.started = performance.now() - startedAt;
   await drained;
   const drainedAt = performance.now();
   await instance.stop();
@@ -258,6 +264,14 @@ await direct(2_000);
 await fillOutbox(2_000);
 await relay(2_000);
 
+const gc = { ms: 0, count: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.ms += entry.duration;
+    gc.count++;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 const report: string[] = [];
 for (const arm of args.arms.split(',')) {
   if (arm === 'relay') await fillOutbox(events);
@@ -267,6 +281,8 @@ for (const arm of args.arms.split(',')) {
   spans.length = 0;
   claims.length = 0;
   recording = true;
+  const gcBefore = { ...gc };
+  const cpuOwn = process.cpuUsage();
   const started = performance.now();
   const result = await profiled(arm, () =>
     arm === 'relay' ? relay(events) : (arm === 'direct-concurrent' ? directConcurrent(events) : direct(events)).then(() => ({ claims: events / batchSize, drainedAt: performance.now() })),
@@ -274,12 +290,17 @@ for (const arm of args.arms.split(',')) {
   const wall = result.drainedAt - started;
   recording = false;
   const cpuAfter = cpuNow(groups());
+  const own = process.cpuUsage(cpuOwn);
+  await new Promise((resolve) => setImmediate(resolve)); // the gc entries of the run are delivered
   report.push(`\n${arm}: ${events} events in ${wall.toFixed(0)} ms = ${((events * 1000) / wall).toFixed(0)} events/s, ${result.claims} batches, load ${load} -> ${loadavg()[0]!.toFixed(2)}`);
+  report.push(`  node: ${(((own.user + own.system) / events)).toFixed(1)} us CPU per event (process.cpuUsage, every thread), gc ${(gc.ms - gcBefore.ms).toFixed(0)} ms in ${gc.count - gcBefore.count} pauses`);
   for (const name of Object.keys(cpuBefore)) {
     const seconds = cpuDelta(cpuBefore[name]!, cpuAfter[name]!);
     report.push(`  cpu ${name.padEnd(20)} ${seconds.toFixed(2)} s (${((seconds * 100_000) / wall).toFixed(0)}% of a core)`);
   }
   if (claims.length > 0) {
+    const firstPublish = Math.min(...spans.filter((span) => span.kind.startsWith('publish')).map((span) => span.start));
+    report.push(`  start() took ${startup.started.toFixed(0)} ms; the first publish began ${(firstPublish - started).toFixed(0)} ms after the clock started`);
     const running = [...overlap(claims, started, started + wall)].sort((left, right) => left[0] - right[0]);
     report.push(`  claims running at once, share of the wall time: ${running.map(([count, ms]) => `${count}: ${((100 * ms) / wall).toFixed(0)}%`).join(', ')}`);
     const publishes = spans.filter((span) => span.kind.startsWith('publish'));
