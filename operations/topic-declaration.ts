@@ -62,7 +62,8 @@ export async function createDeclaredTopics(admin: Admin, declarations: readonly 
     const wanted = topicsOf(declaration).filter(({ topic }) => !existing.has(topic));
     if (wanted.length === 0) continue;
     await admin.createTopics({
-      waitForLeaders: true,
+      // Leaders are awaited below: kafkajs's own wait gives up with UNKNOWN_TOPIC_OR_PARTITION on a loaded broker.
+      waitForLeaders: false,
       topics: wanted.map(({ topic, settings }) => ({
         topic,
         numPartitions: partitions,
@@ -70,12 +71,41 @@ export async function createDeclaredTopics(admin: Admin, declarations: readonly 
         configEntries: configEntriesOf(settings),
       })),
     });
+    await waitForLeaders(admin, wanted.map(({ topic }) => topic));
     for (const { topic } of wanted) {
       created.push(topic);
       existing.add(topic);
     }
   }
   return created;
+}
+
+/** How long {@link createDeclaredTopics} waits for the leaders of the topics it created. */
+export const leaderWaitMs = 60_000;
+
+/**
+ * Waits until every partition of `topics` has a leader, polling metadata; a topic that is not yet known to the
+ * broker answered is asked again. Bounded: fails after {@link leaderWaitMs} naming the topics still waiting.
+ */
+async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + leaderWaitMs;
+  let waiting = topics;
+  let lastError: unknown;
+  while (waiting.length > 0) {
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: waiting });
+      const led = new Set(metadata.topics.filter((topic) => topic.partitions.length > 0 && topic.partitions.every((partition) => partition.leader >= 0)).map((topic) => topic.name));
+      waiting = waiting.filter((topic) => !led.has(topic));
+    } catch (error) {
+      lastError = error; // UNKNOWN_TOPIC_OR_PARTITION or LEADER_NOT_AVAILABLE until the metadata has spread
+    }
+    if (waiting.length === 0) return;
+    if (Date.now() > deadline) {
+      const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`created ${waiting.join(', ')} but no leader was elected for every partition within ${leaderWaitMs / 1000} s${cause}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** Every difference between the declarations and the broker; empty when all match. */
