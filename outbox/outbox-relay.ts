@@ -3,9 +3,9 @@
  * them), per key in `id` order, which the writer's key lock makes the commit order (docs/outbox.md).
  *
  * A claim is one transaction: lock up to `shardsPerClaim` shards that have pending rows (`FOR UPDATE SKIP
- * LOCKED`: another relay, or another claim of this one, takes other shards), read up to `batchSize` of their
- * pending rows in `id` order, publish them, mark them sent, commit. A key lives in one shard, so one claim at a
- * time publishes it. A relay that dies between the publish and the commit leaves its rows pending (PostgreSQL
+ * LOCKED`: another relay, or another claim of this one, takes other shards), read their pending rows in `id`
+ * order through a cursor, `batchSize` at a time, publish each batch while the next is read (up to 8 batches),
+ * mark them sent, commit. A key lives in one shard, so one claim at a time publishes it. A relay that dies between the publish and the commit leaves its rows pending (PostgreSQL
  * rolls its transaction back when the connection drops): the next claim republishes them with the same event
  * ids, and consumers drop the duplicates by id. Every claim has a time limit (`claimTimeoutMs`, enforced by the
  * relay and by the session's `idle_in_transaction_session_timeout`), so a frozen relay gives its shards up.
