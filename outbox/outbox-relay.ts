@@ -3,9 +3,9 @@
  * them), per key in `id` order, which the writer's key lock makes the commit order (docs/outbox.md).
  *
  * A claim is one transaction: lock up to `shardsPerClaim` shards that have pending rows (`FOR UPDATE SKIP
- * LOCKED`: another relay, or another claim of this one, takes other shards), read up to `batchSize` of their
- * pending rows in `id` order, publish them, mark them sent, commit. A key lives in one shard, so one claim at a
- * time publishes it. A relay that dies between the publish and the commit leaves its rows pending (PostgreSQL
+ * LOCKED`: another relay, or another claim of this one, takes other shards), read their pending rows in `id`
+ * order through a cursor, `batchSize` at a time, publish each batch while the next is read (up to 8 batches),
+ * mark them sent, commit. A key lives in one shard, so one claim at a time publishes it. A relay that dies between the publish and the commit leaves its rows pending (PostgreSQL
  * rolls its transaction back when the connection drops): the next claim republishes them with the same event
  * ids, and consumers drop the duplicates by id. Every claim has a time limit (`claimTimeoutMs`, enforced by the
  * relay and by the session's `idle_in_transaction_session_timeout`), so a frozen relay gives its shards up.
@@ -48,6 +48,15 @@ interface OutboxRow {
   written_ms: number;
 }
 
+/** A row published, as far as the claim still needs it (not its value: a claim keeps up to 8 batches of these). */
+interface SentRow {
+  id: string;
+  writtenMs: number;
+  event: PublishedEvent;
+}
+
+const sentRow = (row: OutboxRow, event: PublishedEvent): SentRow => ({ id: row.id, writtenMs: row.written_ms, event });
+
 /** What one claim did. */
 interface ClaimResult {
   /** Rows read (a full batch means more may be waiting). */
@@ -59,6 +68,7 @@ interface ClaimResult {
 /** A row to mark failed, and why. */
 interface FailedRow {
   id: string;
+  topic: string;
   /** Its topic and key ({@link keyOf}). */
   key: string;
   reason: 'topic-missing' | 'rejected';
@@ -337,9 +347,9 @@ export class OutboxRelay {
          order by o.id;
        fetch ${batchSize} from ${claimCursor}`,
     )) as unknown as QueryResult<OutboxRow>[];
-    const read: OutboxRow[] = [];
+    let read = 0;
     const failed: FailedRow[] = [];
-    const published: { row: OutboxRow; event: PublishedEvent }[] = [];
+    const published: SentRow[] = [];
     /** Topic and key of each row marked failed by this claim: their later rows stay pending, behind it. */
     const blocked = new Set<string>();
     let next: Promise<OutboxRow[]> | undefined = Promise.resolve(first.at(-1)?.rows ?? []);
@@ -348,16 +358,16 @@ export class OutboxRelay {
       const batch: OutboxRow[] = await next;
       next = undefined;
       if (batch.length === 0) break;
-      read.push(...batch);
+      read += batch.length;
       // The next batch is read while this one is in flight; it is published only once this one is acknowledged.
-      if (batch.length === batchSize && read.length < batchSize * batchesPerClaim && Date.now() - startedAt < claimTimeoutMs / 4) {
+      if (batch.length === batchSize && read < batchSize * batchesPerClaim && Date.now() - startedAt < claimTimeoutMs / 4) {
         next = client.query<OutboxRow>(`fetch ${batchSize} from ${claimCursor}`).then((result) => result.rows);
         next.catch(() => undefined); // awaited below, or abandoned with the claim's transaction
       }
       const rows = blocked.size === 0 ? batch : batch.filter((row) => !blocked.has(keyOf(row)));
       const failedBefore = failed.length;
       const missing = await this.#missingTopics(topicsOf(rows));
-      for (const row of rows) if (missing.has(row.topic)) failed.push({ id: row.id, key: keyOf(row), reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
+      for (const row of rows) if (missing.has(row.topic)) failed.push({ id: row.id, topic: row.topic, key: keyOf(row), reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
       const failedIds = new Set(failed.slice(failedBefore).map((row) => row.id));
       const outcome = await this.#publish(failedIds.size === 0 ? rows : rows.filter((row) => !failedIds.has(row.id)), failed);
       published.push(...outcome.published);
@@ -369,11 +379,11 @@ export class OutboxRelay {
     }
     // A read still in flight ends before the marks (one connection, statements in order); the commit closes the cursor.
     await next?.catch(() => undefined);
-    await this.#markFailed(client, failed, read);
+    await this.#markFailed(client, failed);
     await this.#markSentAndCommit(client, published);
     this.#reportPublished(published);
     if (error !== undefined) throw error;
-    return { read: read.length, published: published.length, failed: failed.length };
+    return { read, published: published.length, failed: failed.length };
   }
 
   /**
@@ -381,16 +391,16 @@ export class OutboxRelay {
    * row by row, skipping the later rows of a failed key); an outage ends the publish with `error`: the rows
    * not published stay pending.
    */
-  async #publish(rows: OutboxRow[], failed: FailedRow[]): Promise<{ published: { row: OutboxRow; event: PublishedEvent }[]; error?: unknown }> {
-    const published: { row: OutboxRow; event: PublishedEvent }[] = [];
+  async #publish(rows: OutboxRow[], failed: FailedRow[]): Promise<{ published: SentRow[]; error?: unknown }> {
+    const published: SentRow[] = [];
     if (rows.length === 0) return { published };
     try {
       const events = await this.#options.producer.publishEncodedBatch(rows.map(toEncodedEvent));
-      events.forEach((event, index) => published.push({ row: rows[index]!, event }));
+      events.forEach((event, index) => published.push(sentRow(rows[index]!, event)));
       return { published };
     } catch (error) {
       const written = error instanceof PublishBatchError ? error.written : [];
-      written.forEach((event, index) => published.push({ row: rows[index]!, event }));
+      written.forEach((event, index) => published.push(sentRow(rows[index]!, event)));
       const rest = rows.slice(written.length);
       const cause = error instanceof PublishBatchError ? error.cause : error;
       if (!isUnknownTopicError(cause) && !isPermanentRejection(cause)) return { published, error: cause };
@@ -399,8 +409,8 @@ export class OutboxRelay {
     }
   }
 
-  async #publishOneByOne(rows: OutboxRow[], failed: FailedRow[]): Promise<{ row: OutboxRow; event: PublishedEvent }[]> {
-    const published: { row: OutboxRow; event: PublishedEvent }[] = [];
+  async #publishOneByOne(rows: OutboxRow[], failed: FailedRow[]): Promise<SentRow[]> {
+    const published: SentRow[] = [];
     const blocked = new Set<string>();
     this.#topics = undefined; // a topic may have been deleted: ask again
     for (const row of rows) {
@@ -408,13 +418,13 @@ export class OutboxRelay {
       if (blocked.has(key)) continue; // stays pending, behind its failed row
       try {
         const [event] = await this.#options.producer.publishEncodedBatch([toEncodedEvent(row)]);
-        published.push({ row, event: event! });
+        published.push(sentRow(row, event!));
       } catch (error) {
         const cause = error instanceof PublishBatchError ? error.cause : error;
         if (isUnknownTopicError(cause) || (await this.#missingTopics([row.topic])).has(row.topic)) {
-          failed.push({ id: row.id, key, reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
+          failed.push({ id: row.id, topic: row.topic, key, reason: 'topic-missing', message: `topic ${row.topic} does not exist` });
         } else if (isPermanentRejection(cause)) {
-          failed.push({ id: row.id, key, reason: 'rejected', message: `the broker refused the record: ${(cause as Error).message}`.slice(0, 500) });
+          failed.push({ id: row.id, topic: row.topic, key, reason: 'rejected', message: `the broker refused the record: ${(cause as Error).message}`.slice(0, 500) });
         } else {
           break; // an outage: what is left stays pending
         }
@@ -460,12 +470,12 @@ export class OutboxRelay {
     return this.#refreshing;
   }
 
-  async #markSentAndCommit(client: PoolClient, published: { row: OutboxRow; event: PublishedEvent }[]): Promise<void> {
+  async #markSentAndCommit(client: PoolClient, published: SentRow[]): Promise<void> {
     if (published.length === 0) {
       await client.query('commit');
       return;
     }
-    const ids = published.map(({ row }) => row.id);
+    const ids = published.map(({ id }) => id);
     if (this.#options.retentionMs === 0) {
       // The delete and the commit in one round trip; ids are the table's own bigints (checked, then inlined).
       const list = ids.join(',');
@@ -481,19 +491,18 @@ export class OutboxRelay {
     await client.query('commit');
   }
 
-  async #markFailed(client: PoolClient, failed: FailedRow[], rows: OutboxRow[]): Promise<void> {
+  async #markFailed(client: PoolClient, failed: FailedRow[]): Promise<void> {
     if (failed.length === 0) return;
     await client.query(
       `update ${this.#names.table} o set state = ${outboxState.failed}, failed_at = clock_timestamp(), failed_reason = f.reason
        from unnest($1::bigint[], $2::text[]) as f(id, reason) where o.id = f.id`,
       [failed.map((row) => row.id), failed.map((row) => `${row.reason}: ${row.message}`)],
     );
-    const topicOf = new Map(rows.map((row) => [row.id, row.topic]));
     const byReason = new Map<string, { rows: number; topics: Set<string> }>();
     for (const row of failed) {
       const entry = byReason.get(row.reason) ?? { rows: 0, topics: new Set<string>() };
       entry.rows++;
-      entry.topics.add(topicOf.get(row.id) ?? '?');
+      entry.topics.add(row.topic);
       byReason.set(row.reason, entry);
     }
     for (const [reason, { rows: count, topics }] of byReason) {
@@ -502,15 +511,15 @@ export class OutboxRelay {
     }
   }
 
-  #reportPublished(published: { row: OutboxRow; event: PublishedEvent }[]): void {
+  #reportPublished(published: SentRow[]): void {
     if (published.length === 0) return;
     const labels = { table: this.#names.table };
     this.metrics.published.inc(labels, published.length);
     const now = Date.now();
-    for (const { row } of published) this.metrics.writeToPublish.observe(labels, Math.max(0, now - row.written_ms) / 1000);
+    for (const { writtenMs } of published) this.metrics.writeToPublish.observe(labels, Math.max(0, now - writtenMs) / 1000);
     const { onPublished } = this.#options;
     if (!onPublished) return;
-    const events: RelayedEvent[] = published.map(({ row, event }) => ({ eventId: event.eventId, topic: event.topic, partition: event.partition, offset: event.offset, writtenAt: new Date(row.written_ms) }));
+    const events: RelayedEvent[] = published.map(({ writtenMs, event }) => ({ eventId: event.eventId, topic: event.topic, partition: event.partition, offset: event.offset, writtenAt: new Date(writtenMs) }));
     try {
       onPublished(events);
     } catch (error) {

@@ -3,8 +3,9 @@
  * statement (by kind), its producer times `publishEncodedBatch`, and the CPU of this process, the PostgreSQL
  * backends and the Kafka broker is read from /proc around the run. The EventProducer-direct arm of
  * bench/outbox-relay.ts runs on the same events for comparison, and each window can be CPU-profiled.
- * Run: `node bench/support/outbox-phases.ts [--events 20000] [--batch 500] [--concurrency 2] [--profile DIR]`
- * (then `node bench/support/profile-summary.ts DIR/<arm>.cpuprofile`).
+ * Run: `node bench/support/outbox-phases.ts [--events 20000] [--batch 500] [--concurrency 2] [--arms direct,relay]
+ * [--profile DIR]` (arms in the order given, repeats allowed: `direct`, `direct-concurrent`, `relay`; then
+ * `node bench/support/profile-summary.ts DIR/<arm>.cpuprofile`, the last run of each arm).
  */
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';

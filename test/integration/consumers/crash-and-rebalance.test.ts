@@ -165,7 +165,7 @@ describe('OrderedConsumer static membership (groupInstanceId) across a SIGKILL',
     const groupId = testGroupId();
     await ensureTopicLayout(await testAdmin(), { topic, groupId, tierCount: 2 });
     const effects = await createEffects();
-    const total = 20_000;
+    const total = 6_000;
     // The group keeps a vanished static member's place for 30 s: far longer than a replacement takes to start.
     // Every 7th event of a key fails its first attempt and climbs to the 400 ms tier, parking its key.
     const settings = (id: string) => ({ GROUP_INSTANCE_ID: id, SESSION_TIMEOUT_MS: '30000', RETRY_TIERS: '400,800', FAIL_EVERY: '7' });
@@ -176,11 +176,11 @@ describe('OrderedConsumer static membership (groupInstanceId) across a SIGKILL',
       return one.length > 0 && two.length > 0 && [...one, ...two].sort((a, b) => a - b).join() === '0,1,2,3,4,5';
     };
     await waitFor(async () => settled(), 'both members joined, sharing the 6 partitions');
-    await produce(topic, sequencedEvents(total, 200));
+    await produce(topic, sequencedEvents(total, 120));
     await waitFor(async () => {
       const { rows } = await effects.pool.query<{ count: string }>(`select count(*) from ${effects.table} where member = 'victim'`);
-      return Number(rows[0]!.count) >= 1_000;
-    }, '1,000 effects from the member to be killed');
+      return Number(rows[0]!.count) >= 500;
+    }, '500 effects from the member to be killed');
     expect(settled()).toBe(true);
     const victimPartitions = partitionsOf(victim.lastAssignment(), topic);
     const survivorReportsBefore = survivor.reports.filter((report) => report.event !== 'claim-waiting').length;
@@ -189,9 +189,10 @@ describe('OrderedConsumer static membership (groupInstanceId) across a SIGKILL',
 
     const replacement = startReportingWorker(topic, groupId, effects.table, 'replacement', settings(`${groupId}-worker-2`));
     await waitFor(async () => replacement.lastAssignment() !== undefined, 'the replacement joined');
-    await waitFor(async () => (await appliedCount(effects)) >= total, `all ${total} effects`);
+    // At load 15 on 2 cores the three workers applied ~100 events/s with the ladder.
+    await waitFor(async () => (await appliedCount(effects)) >= total, `all ${total} effects`, 240_000);
     await new Promise((resolve) => setTimeout(resolve, 2_000)); // any late duplicate, or a late rebalance, would land now
-    await verifyExactlyOnceInOrder(effects, total, 200);
+    await verifyExactlyOnceInOrder(effects, total, 120);
 
     // Facts, not timings: the replacement took the dead member's place (its partitions, at its first join), and
     // the survivor never rebalanced.
@@ -203,5 +204,5 @@ describe('OrderedConsumer static membership (groupInstanceId) across a SIGKILL',
     expect(Number(rows[0]!.count)).toBeGreaterThan(0);
     const claimWaits = replacement.reports.filter((report) => report.event === 'claim-waiting').length;
     console.log(`static-kill: the replacement waited on ${claimWaits} claim(s) the killed member still leased`);
-  });
+  }, 420_000); // worker processes and the ladder: minutes on a 2-core machine at load 15
 });
