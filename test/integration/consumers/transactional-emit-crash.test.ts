@@ -18,7 +18,8 @@ import { emittedEventId } from '../../../consumers/emit/attempt-emits.ts';
 import type { KafkaMessage } from '../../../core/kafka-client.ts';
 import { EventProducer } from '../../../producers/event-producer.ts';
 import { AvroCodec } from '../../../schemas/avro-codec.ts';
-import { createTestTopic, testGroupId, testKafka, testStack, uniqueName } from '../../support/test-stack.ts';
+import { readCommitted } from '../../support/committed-reader.ts';
+import { createTestTopic, testGroupId, testKafka, testStack } from '../../support/test-stack.ts';
 import { testRegistry } from '../schemas/registry-helpers.ts';
 import { chainStepSchema, type ChainStep } from '../../support/workers/chain-worker.ts';
 
@@ -65,17 +66,6 @@ async function waitFor(predicate: () => boolean, what: string, timeoutMs = 180_0
   }
 }
 
-/** Reads the topic as raw kafkajs with read_committed (`readUncommitted: false`): no deduplication of any kind. */
-async function readCommitted(topic: string): Promise<KafkaMessage[]> {
-  const consumer = testKafka().consumer({ groupId: uniqueName('downstream'), readUncommitted: false });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const messages: KafkaMessage[] = [];
-  await consumer.run({ eachMessage: async ({ message }) => void messages.push(message) });
-  onTestFinished(() => consumer.disconnect());
-  return messages;
-}
-
 async function publishSources(topic: string, total: number, keys: number): Promise<ChainStep[]> {
   const sources: ChainStep[] = Array.from({ length: total }, (_, index) => ({ key: `key-${index % keys}`, sequence: Math.floor(index / keys) + 1 }));
   const producer = new EventProducer({ kafka: testKafka(), registry: testRegistry(), autoRegister: true, topic });
@@ -119,7 +109,7 @@ describe('transactional emits across process deaths', () => {
     const [a, b] = (await Promise.all(['tx-kill-a', 'tx-kill-b'].map((prefix) => createTestTopic({ partitions: 4, prefix })))) as [string, string];
     const groupId = testGroupId();
     const sources = await publishSources(a, total, 60);
-    const downstream = await readCommitted(b);
+    const downstream = (await readCommitted(b)).messages;
     const env = { FROM_TOPIC: a, TO_TOPIC: b, GROUP: groupId, COMMIT_INTERVAL_MS: '100', HANDLER_DELAY_MS: '5' };
     const members = [startMember('m1', env)];
     await waitFor(() => downstream.length >= total * 0.2, '20% of the emits');
@@ -143,7 +133,7 @@ describe('transactional emits across process deaths', () => {
     const [a, b] = (await Promise.all(['tx-zombie-a', 'tx-zombie-b'].map((prefix) => createTestTopic({ partitions: 4, prefix })))) as [string, string];
     const groupId = testGroupId();
     const sources = await publishSources(a, total, 40);
-    const downstream = await readCommitted(b);
+    const downstream = (await readCommitted(b)).messages;
     // The zombie commits every 2 s: frozen after its first handled records, it holds them uncommitted.
     const zombie = startMember('zombie', { FROM_TOPIC: a, TO_TOPIC: b, GROUP: groupId, COMMIT_INTERVAL_MS: '2000', HANDLER_DELAY_MS: '20' });
     await waitFor(() => zombie.handled.size >= 40, 'the zombie to handle records');
