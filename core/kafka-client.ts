@@ -9,6 +9,7 @@ import { ConfigurationError, OrderlyError } from './errors.ts';
 import { createLogger, componentLogger, type Logger } from './logger.ts';
 import { registerCompressionCodecs } from './compression/register-compression-codecs.ts';
 import { installRecordHeaderCodec } from './kafka-record-codec.ts';
+import { installRequestQueueTimer } from './kafka-request-queue-timer.ts';
 import { createStaticMemberConsumer, type StaticMembership } from './static-membership.ts';
 
 export type {
@@ -34,6 +35,8 @@ export type { StaticMembership } from './static-membership.ts';
 const { Kafka, logLevel, CompressionTypes, Partitioners, AssignerProtocol } = kafkajs;
 // Headers travel byte for byte, whatever their names (see kafka-record-codec.ts).
 installRecordHeaderCodec();
+// No TimeoutNegativeWarning from kafkajs's request queue on Node 24 (see kafka-request-queue-timer.ts).
+installRequestQueueTimer();
 export { AssignerProtocol };
 /** `Partitioners.DefaultPartitioner` is murmur2, the same partition as Java's default partitioner for a key. */
 export { CompressionTypes, Partitioners };
