@@ -25,13 +25,19 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 function orderly(args: string[], env: NodeJS.ProcessEnv, name: string): ChildProcess {
   const child = spawn(process.execPath, ['cli/bin.ts', ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let lines = 0;
+  let started: () => void = () => undefined;
+  workingOf.set(child, new Promise<void>((resolve) => (started = resolve)));
   for (const stream of [child.stdout!, child.stderr!]) {
     createInterface({ input: stream }).on('line', (line) => {
+      if (/ working on /.test(line)) started();
       if (lines++ < 40 && !/TimeoutNegativeWarning|--trace-warnings/.test(line)) log(`[${name}] ${line}`);
     });
   }
   return child;
 }
+
+/** Resolves when `orderly demo work` printed that it is working: its consumer started and its SIGTERM handler is set. */
+const workingOf = new WeakMap<ChildProcess, Promise<void>>();
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
@@ -62,6 +68,11 @@ export async function shutdownFrozenBrokerScenario(shared: StackSettings, parame
       for (let cycle = 1; cycle <= parameters.cycles; cycle++) {
         const worker = orderly(['demo', 'work', ...where, '--member', `frozen-${cycle}`], env, `worker-${cycle}`);
         workers.push(worker);
+        // A worker still starting (loading, joining) has no SIGTERM handler yet: the cycle is about a working one.
+        // Once every event was applied an earlier cycle's target is met at once, so this wait is what keeps the
+        // SIGTERM after the start.
+        const working = await Promise.race([workingOf.get(worker)!.then(() => true), sleep(120_000).then(() => false)]);
+        if (!working) throw new Error(`worker ${cycle} did not start working within 120 s`);
         const before = (await store.counts()).applied;
         const target = Math.min(parameters.events, before + Math.ceil(parameters.events / (parameters.cycles + 1)));
         const deadline = Date.now() + 120_000;
