@@ -19,6 +19,7 @@ import type { KafkaMessage } from '../../../core/kafka-client.ts';
 import { EventProducer } from '../../../producers/event-producer.ts';
 import { AvroCodec } from '../../../schemas/avro-codec.ts';
 import { readCommitted } from '../../support/committed-reader.ts';
+import { outOfKeyOrder } from '../../support/per-key-order.ts';
 import { createTestTopic, testGroupId, testKafka, testStack } from '../../support/test-stack.ts';
 import { testRegistry } from '../schemas/registry-helpers.ts';
 import { chainStepSchema, type ChainStep } from '../../support/workers/chain-worker.ts';
@@ -87,12 +88,7 @@ async function expectExactlyOnceInOrder(messages: KafkaMessage[], sources: Chain
   expect(new Set(ids)).toEqual(new Set(sources.map(({ key, sequence }) => emittedEventId(groupId, `${key}#${sequence}`, 0))));
   const codec = new AvroCodec<ChainStep>({ source: testRegistry() });
   const steps = await Promise.all(messages.map((message) => codec.decode(message.value, { topic, partition: 0, offset: '0' })));
-  const lastOf = new Map<string, number>();
-  const disorder = steps.filter(({ key, sequence }) => {
-    const previous = lastOf.get(key) ?? 0;
-    lastOf.set(key, sequence);
-    return sequence !== previous + 1;
-  });
+  const disorder = outOfKeyOrder(steps, { contiguous: true });
   expect(disorder).toEqual([]);
 }
 

@@ -17,6 +17,7 @@ import { jsonDecoder } from '../../../schemas/json-decoder.ts';
 import { AvroCodec } from '../../../schemas/avro-codec.ts';
 import { eventually, produce, sequencedEvents, startTestConsumer, testRedis, type SequencedEvent } from '../../support/consumer-harness.ts';
 import { readCommitted } from '../../support/committed-reader.ts';
+import { outOfKeyOrder } from '../../support/per-key-order.ts';
 import { createTestTopic, testAdmin, testGroupId, testKafka } from '../../support/test-stack.ts';
 import { testRegistry } from '../schemas/registry-helpers.ts';
 
@@ -115,12 +116,7 @@ describe('transactional emits', () => {
     // Only the attempt that succeeded wrote: the second one for the events that failed once, the first for the rest.
     const wrongAttempt = steps.filter(({ sequence, attempt }) => attempt !== (failsOnce(sequence) ? 2 : 1));
     expect(wrongAttempt).toEqual([]);
-    const lastOf = new Map<string, number>();
-    const disorder = steps.filter(({ key, sequence }) => {
-      const previous = lastOf.get(key) ?? 0;
-      lastOf.set(key, sequence);
-      return sequence <= previous;
-    });
+    const disorder = outOfKeyOrder(steps, { contiguous: false });
     expect(disorder).toEqual([]);
     expect(attemptsThatThrew).toBeGreaterThan(deadLettered * 3); // the failing attempts did run (and emit)
   });
@@ -168,12 +164,7 @@ describe('transactional emits', () => {
     expect(steps).toHaveLength(total);
     const wrongAttempt = steps.filter(({ key, sequence, attempt }) => attempt !== failuresOf(sequence, key) + 1);
     expect(wrongAttempt).toEqual([]);
-    const lastOf = new Map<string, number>();
-    const disorder = steps.filter(({ key, sequence }) => {
-      const previous = lastOf.get(key) ?? 0;
-      lastOf.set(key, sequence);
-      return sequence !== previous + 1;
-    });
+    const disorder = outOfKeyOrder(steps, { contiguous: true });
     expect(disorder).toEqual([]);
     expect(forwarded).toBeGreaterThan(total / 10); // failed heads and the successors parked behind them
   });
