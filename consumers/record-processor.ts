@@ -30,7 +30,7 @@ import type { EncodedRecord } from '../producers/outgoing-event.ts';
 import { claimWorstCaseMs, type HandledEvent, type ValidOrderedConsumerOptions } from './options.ts';
 import { ClaimAhead } from './idempotency/claim-ahead.ts';
 import { backoffDelayMs } from './retries/backoff.ts';
-import { decideRetry, parkingAfterDeadLetter, parkingAfterHead } from './retries/failure-router.ts';
+import { decideRetry, parkingAfterDeadLetter, parkingAfterHead, successorDueAt } from './retries/failure-router.ts';
 import { ParkingFencedError, parkingChanges, type KeyParking, type ParkingChange, type ParkingRef } from './retries/key-parking.ts';
 import type { ParkedKey } from './retries/parking-store.ts';
 import { deadLetterTopicOf, retryTopicOf } from './retries/topic-layout.ts';
@@ -431,7 +431,7 @@ export class RecordProcessor<T> {
     );
     if (decision.kind === 'tier') {
       let parkedNow = parked;
-      if (parking) parkedNow = await this.changeParking(work, parkingChanges.headOnTier(event.eventId, decision.tier, work.origin.offset, Date.now()));
+      if (parking) parkedNow = await this.changeParking(work, parkingChanges.headOnTier(event.eventId, decision.tier, work.origin.offset, Date.now(), decision.dueAt));
       const failure: ForwardFailure = { attempt: attemptsSoFar, firstFailureAt: work.firstFailureAt, error: result.error, dueAt: decision.dueAt, tier: decision.tier, level: decision.tier };
       const sent = await this.publisher.publish(retryTopicOf(work.origin.topic, this.options.groupId, decision.tier), record, failure, work.origin, this.publishContext(work));
       if (sent.kind === 'reduced') return this.afterDeadLetter(work, parkedNow, 'forward-rejected', result.error, attemptsSoFar, token);
@@ -488,7 +488,7 @@ export class RecordProcessor<T> {
       parked = state;
     }
     const wait = this.deps.delays?.behindHead(work.origin.topic, parked.headTier) ?? { topic: retryTopicOf(work.origin.topic, this.options.groupId, parked.headTier), delayMs: this.options.retryTiersMs[parked.headTier - 1] ?? 0 };
-    const failure: ForwardFailure = { attempt: work.retry.attempts, firstFailureAt: work.firstFailureAt, dueAt: Date.now() + wait.delayMs, tier: parked.headTier, level: work.retry.level };
+    const failure: ForwardFailure = { attempt: work.retry.attempts, firstFailureAt: work.firstFailureAt, dueAt: successorDueAt(parked, wait.delayMs, Date.now()), tier: parked.headTier, level: work.retry.level };
     const sent = await this.publisher.publish(wait.topic, work.record, failure, work.origin, this.publishContext(work));
     if (sent.kind === 'reduced') return this.afterDeadLetter(work, parked, 'forward-rejected', undefined, work.retry.attempts, undefined);
     this.deps.events.emit('consumer.record.retried', { ...reference(work.record), tier: parked.headTier });

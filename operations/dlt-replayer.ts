@@ -191,7 +191,8 @@ export class DltReplayer {
         return current;
       }
       const rest = current.queue.filter((id) => !ids.includes(id));
-      return { ...current, queue: [...ids, ...rest], headTier: 1, held: false, replaying: ids, replayLock: { holder: this.replayId, expiresAt: this.now() + lockMs } };
+      const { headDueAt: _, ...state } = current; // the replayed head's copy is due now, not when the old head was
+      return { ...state, queue: [...ids, ...rest], headTier: 1, held: false, replaying: ids, replayLock: { holder: this.replayId, expiresAt: this.now() + lockMs } };
     });
     if (refused) {
       throw new OrderlyError(

@@ -9,6 +9,13 @@
  * the source topic's backlog like a newly fetched record. Either way a lane waits in the group of its head
  * record only, so a key's later records still wait behind it, and only records that were held (a bounded
  * number, each once) rank above the source: a source backlog waits while they run, never indefinitely.
+ * Within a lane, a retry-tier or delay-level record runs before the key's queued source records: it is an
+ * earlier event of the key (it was read from the source before them, or it is the copy of one read again after a
+ * rebalance, which the parking queue and the done markers settle), and when it is its key's parked head, the
+ * key's later source records find the key unparked after it instead of each being forwarded behind it.
+ * A lane that holds a released source record behind records of its source topic waits in the higher group as a
+ * whole (it is lifted): the records ahead of it run first, in order, and it does not wait behind the source
+ * backlog for them. Only the records ahead of a lifted record ride along (at most the key's queued records).
  * Pure: no I/O, no timers.
  */
 import { FifoQueue } from './fifo-queue.ts';
@@ -23,12 +30,21 @@ interface Lane<R> {
   next: R | undefined;
   /** Records queued after `next`, in order: made when a key repeats within what is held. */
   more: FifoQueue<R> | undefined;
+  /** Retry-tier and delay-level records queued, in arrival order: they run before `next`. */
+  retries: FifoQueue<R> | undefined;
   /** The lane's record in flight. */
   running: R | undefined;
   /** Its handler slot was given back before it completed (see {@link KeyScheduler.releaseSlot}). */
   slotReleased: boolean;
   ready: boolean;
   group: TopicGroup<R>;
+  /** Queued records that rank above their source topic (a retry, a released record): the lane is lifted while any wait. */
+  lifted: number;
+  /** The group of the last lifted record queued. */
+  liftGroup: TopicGroup<R> | undefined;
+  /** Entries of this lane left in `staleGroup`'s ready FIFO when it was lifted out of it: skipped when reached. */
+  staleEntries: number;
+  staleGroup: TopicGroup<R> | undefined;
 }
 
 /** The lanes of one topic: its priority rank and its source topic's concurrency limit. */
@@ -143,14 +159,28 @@ export class KeyScheduler<R extends LaneRecord> {
     const id = laneKeyOf(record, this.ordering);
     let lane = home.get(id);
     if (!lane) {
-      lane = { id, home, next: undefined, more: undefined, running: undefined, slotReleased: false, ready: false, group: this.groupOfRecord(record) };
+      lane = { id, home, next: undefined, more: undefined, retries: undefined, running: undefined, slotReleased: false, ready: false, group: this.groupOfRecord(record), lifted: 0, liftGroup: undefined, staleEntries: 0, staleGroup: undefined };
       home.set(id, lane);
       this.laneCount++;
     } else if (isIdle(lane)) this.idleLanes--;
-    if (lane.next === undefined) lane.next = record;
+    if (isRetryRecord(record)) (lane.retries ??= new FifoQueue<R>()).push(record);
+    else if (lane.next === undefined) lane.next = record;
     else (lane.more ??= new FifoQueue<R>()).push(record);
     this.countQueued(record, 1);
+    if (isLifted(record)) {
+      lane.lifted++;
+      lane.liftGroup = this.groupOfRecord(record);
+      if (lane.ready && lane.liftGroup.rank < lane.group.rank) this.lift(lane, lane.liftGroup);
+    }
     this.markReady(lane);
+  }
+
+  /** A ready lane moves to a higher group: its entry in the old group's FIFO is skipped when reached. */
+  private lift(lane: Lane<R>, group: TopicGroup<R>): void {
+    lane.staleEntries++;
+    lane.staleGroup = lane.group;
+    lane.group = group;
+    group.ready.push(lane);
   }
 
   /** The lane map of the record's partition (of its source topic: a key's lane spans its retry tiers). */
@@ -211,6 +241,12 @@ export class KeyScheduler<R extends LaneRecord> {
     while (group.budget.running < group.budget.limit) {
       const lane = group.ready.shift();
       if (!lane) return undefined;
+      if (lane.staleEntries > 0 && lane.staleGroup === group) {
+        // Left here when the lane was lifted (it waits, or ran, in a higher group): entries come in push order, so
+        // the stale ones are reached before any later one.
+        lane.staleEntries--;
+        continue;
+      }
       lane.ready = false;
       const record = shiftLane(lane);
       if (!record) {
@@ -258,7 +294,7 @@ export class KeyScheduler<R extends LaneRecord> {
       this.slots--;
     }
     this.running--;
-    if (lane.next !== undefined) this.markReady(lane);
+    if (hasQueued(lane)) this.markReady(lane);
     else this.retire();
   }
 
@@ -300,7 +336,7 @@ export class KeyScheduler<R extends LaneRecord> {
   dropQueued(filter?: { topic: string; partition: number }): R[] {
     const dropped: R[] = [];
     for (const lane of [...this.allLanes()]) {
-      if (lane.next === undefined) continue;
+      if (!hasQueued(lane)) continue;
       const queued = queuedOf(lane);
       const kept: R[] = [];
       for (const record of queued) {
@@ -310,9 +346,13 @@ export class KeyScheduler<R extends LaneRecord> {
           dropped.push(record);
         }
       }
-      lane.next = kept[0];
-      lane.more = kept.length > 1 ? FifoQueue.of(kept.slice(1)) : undefined;
-      if (lane.running === undefined && lane.next === undefined) {
+      const keptRetries = kept.filter(isRetryRecord);
+      const keptSource = kept.filter((record) => !isRetryRecord(record));
+      lane.retries = keptRetries.length > 0 ? FifoQueue.of(keptRetries) : undefined;
+      lane.next = keptSource[0];
+      lane.more = keptSource.length > 1 ? FifoQueue.of(keptSource.slice(1)) : undefined;
+      lane.lifted = kept.filter(isLifted).length;
+      if (lane.running === undefined && !hasQueued(lane)) {
         // A lane still in its group's ready FIFO is left to the garbage collector: that entry finds it empty.
         if (lane.ready) this.removeLane(lane);
         else this.idleLanes++;
@@ -324,7 +364,8 @@ export class KeyScheduler<R extends LaneRecord> {
   private markReady(lane: Lane<R>): void {
     if (lane.running !== undefined || lane.ready) return;
     lane.ready = true;
-    lane.group = this.groupOfRecord(lane.next!);
+    const next = this.groupOfRecord(headOf(lane)!);
+    lane.group = lane.lifted > 0 && lane.liftGroup !== undefined && lane.liftGroup.rank < next.rank ? lane.liftGroup : next;
     lane.group.ready.push(lane);
   }
 
@@ -354,19 +395,45 @@ function laneKeyOf(record: LaneRecord, ordering: Ordering): string {
 }
 
 function isIdle<R>(lane: Lane<R>): boolean {
-  return lane.running === undefined && lane.next === undefined && !lane.ready;
+  return lane.running === undefined && !hasQueued(lane) && !lane.ready;
 }
 
-function shiftLane<R>(lane: Lane<R>): R | undefined {
+function hasQueued<R>(lane: Lane<R>): boolean {
+  return lane.next !== undefined || (lane.retries !== undefined && lane.retries.length > 0);
+}
+
+/** The record the lane runs next: its first queued retry, else its next source record. */
+function headOf<R>(lane: Lane<R>): R | undefined {
+  return lane.retries?.peek() ?? lane.next;
+}
+
+function shiftLane<R extends LaneRecord>(lane: Lane<R>): R | undefined {
+  if (lane.retries !== undefined && lane.retries.length > 0) {
+    const retry = lane.retries.shift()!;
+    if (lane.lifted > 0) lane.lifted--;
+    return retry;
+  }
   const record = lane.next;
   lane.next = lane.more?.shift();
+  if (record !== undefined && lane.lifted > 0 && isLifted(record)) lane.lifted--;
   return record;
 }
 
-/** The lane's queued records in order (for diagnostics and drops). */
+/** A record that ranks above its source topic: a retry-tier or delay-level record, or a released source record. */
+function isLifted(record: LaneRecord): boolean {
+  return record.released === true || isRetryRecord(record);
+}
+
+/** A retry-tier or delay-level record (read from a topic other than its source). */
+function isRetryRecord(record: LaneRecord): boolean {
+  return record.sourceTopic !== undefined && record.sourceTopic !== record.topic;
+}
+
+/** The lane's queued records in the order they run (for diagnostics and drops). */
 function queuedOf<R>(lane: Lane<R>): R[] {
-  if (lane.next === undefined) return [];
-  return [lane.next, ...(lane.more?.toArray() ?? [])];
+  const retries = lane.retries?.toArray() ?? [];
+  if (lane.next === undefined) return retries;
+  return [...retries, lane.next, ...(lane.more?.toArray() ?? [])];
 }
 
 /** The group of a source topic's released records: a name no topic can have (Kafka names have no NUL). */

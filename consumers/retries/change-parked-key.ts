@@ -41,6 +41,7 @@ function sameState(left: ParkedKey | undefined, right: ParkedKey | undefined): b
   if (left === undefined || right === undefined) return left === right;
   return (
     left.headTier === right.headTier &&
+    left.headDueAt === right.headDueAt &&
     left.held === right.held &&
     sameList(left.queue, right.queue) &&
     sameList(left.replaying ?? [], right.replaying ?? []) &&

@@ -74,6 +74,24 @@ export function parkingAfterDeadLetter(parked: ParkedKey | undefined, eventId: s
   return parked ? { ...parked, queue } : undefined;
 }
 
+/**
+ * The shortest wait of a successor forwarded behind a head that is due already (its copy is being handled, or its
+ * tier partition is behind): the successor lands behind the head's copy on the same tier partition, so it cannot
+ * pass it, and this floor only bounds how often a successor goes round while a head's forward is still unwritten.
+ */
+export const successorFloorMs = 250;
+
+/**
+ * When a successor of a parked key, forwarded now behind its head, is due on the head's tier: with the head's due
+ * time known (a retry tier), then, so the key's later events run right behind the head instead of a whole tier
+ * delay after their own forward; never earlier than `now` plus min(the tier's delay, {@link successorFloorMs}).
+ * Without it (a delay level, a replayed head, state written by an older version): the tier's delay from now.
+ */
+export function successorDueAt(parked: Pick<ParkedKey, 'headDueAt'>, tierDelayMs: number, now: number): number {
+  if (parked.headDueAt === undefined) return now + tierDelayMs;
+  return Math.max(parked.headDueAt, now + Math.min(tierDelayMs, successorFloorMs));
+}
+
 /** A key's parking state after its head `eventId` completed (handled, or found done): the next event is the head. */
 export function parkingAfterHead(parked: ParkedKey, eventId: string): ParkedKey {
   return { ...parked, queue: parked.queue[0] === eventId ? parked.queue.slice(1) : parked.queue.filter((id) => id !== eventId) };

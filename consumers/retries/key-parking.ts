@@ -119,12 +119,16 @@ export const parkingChanges = {
     return (current) => current && withoutEvent(current, eventId);
   },
 
-  /** The head failed and goes up the ladder to `tier`: parks the key with it as head when not parked yet. */
-  headOnTier(eventId: string, tier: number, offset: string, now: number): ParkingChange {
+  /**
+   * The head failed and goes up the ladder to `tier`, due there at `dueAt` when known (a retry tier; undefined on a
+   * delay level): parks the key with it as head when not parked yet.
+   */
+  headOnTier(eventId: string, tier: number, offset: string, now: number, dueAt?: number): ParkingChange {
     return (current) => {
-      if (!current) return { queue: [eventId], headTier: tier, held: false, parkedAt: now, offsets: offsetsWith(undefined, eventId, offset) };
-      if (!current.queue.includes(eventId)) return { ...current, queue: [eventId, ...current.queue], headTier: tier, offsets: offsetsWith(current.offsets, eventId, offset) };
-      return current.queue[0] === eventId ? { ...current, headTier: tier } : current;
+      const due = dueAt === undefined ? {} : { headDueAt: dueAt };
+      if (!current) return { queue: [eventId], headTier: tier, held: false, parkedAt: now, ...due, offsets: offsetsWith(undefined, eventId, offset) };
+      if (!current.queue.includes(eventId)) return { ...withoutHeadDue(current), queue: [eventId, ...current.queue], headTier: tier, ...due, offsets: offsetsWith(current.offsets, eventId, offset) };
+      return current.queue[0] === eventId ? { ...withoutHeadDue(current), headTier: tier, ...due } : current;
     };
   },
 
@@ -149,6 +153,13 @@ export const parkingChanges = {
     return (current) => (current ? { ...withoutEvent(current, eventId), held: true } : { queue: [], headTier: 1, held: true, parkedAt: now });
   },
 };
+
+/** The state without its head's due time (a new head whose due time is not known). */
+function withoutHeadDue(state: ParkedKey): ParkedKey {
+  if (state.headDueAt === undefined) return state;
+  const { headDueAt: _, ...rest } = state;
+  return rest;
+}
 
 function withoutEvent(state: ParkedKey, eventId: string): ParkedKey {
   if (!state.queue.includes(eventId) && !state.replaying?.includes(eventId)) return state;

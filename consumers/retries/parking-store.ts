@@ -13,6 +13,12 @@ export interface ParkedKey {
   headTier: number;
   held: boolean;
   parkedAt: number;
+  /**
+   * When the head's copy on its retry tier is due (epoch ms), where known: a successor forwarded behind it is due
+   * then too, not a whole tier delay after its own forward. Absent for a head on a delay level or put back by a
+   * replay (a successor then waits the tier's delay from its forward).
+   */
+  headDueAt?: number;
   /** The source offset of queued events, by id, where known: an id put back into the queue goes in offset order. */
   offsets?: Record<string, string>;
   /**

@@ -116,12 +116,13 @@ export class RedisParkingStore implements ParkingStore {
 
 /** The state as JSON without its version (the script adds the next one). */
 function serialize(state: ParkedKey): string {
-  const { queue, headTier, held, parkedAt, offsets, replaying, replayLock } = state;
+  const { queue, headTier, held, parkedAt, headDueAt, offsets, replaying, replayLock } = state;
   return JSON.stringify({
     queue,
     headTier,
     held,
     parkedAt,
+    ...(typeof headDueAt === 'number' && Number.isFinite(headDueAt) ? { headDueAt } : {}),
     ...(offsets && Object.keys(offsets).length > 0 ? { offsets } : {}),
     ...(replaying && replaying.length > 0 ? { replaying } : {}),
     ...(replayLock ? { replayLock: { holder: replayLock.holder, expiresAt: replayLock.expiresAt } } : {}),
@@ -137,6 +138,7 @@ function parse(json: string): ParkedKey {
     parkedAt: typeof value.parkedAt === 'number' ? value.parkedAt : 0,
     version: typeof value.version === 'number' ? value.version : 0,
   };
+  if (typeof value.headDueAt === 'number' && Number.isFinite(value.headDueAt)) state.headDueAt = value.headDueAt;
   if (value.offsets && typeof value.offsets === 'object' && !Array.isArray(value.offsets)) {
     const offsets: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const [id, offset] of Object.entries(value.offsets)) if (typeof offset === 'string') offsets[id] = offset;

@@ -92,7 +92,7 @@ describe('KeyScheduler with retry tiers', () => {
     expect(scheduler.takeRunnable()).toEqual([retry]);
   });
 
-  it("keeps a key's lane in order: a retry queued behind its key's source record waits for it", () => {
+  it("runs a retry before its key's queued source records (an earlier event of the key) and before the source backlog", () => {
     const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
     const other = sourceRecord('b');
     const first = sourceRecord('a');
@@ -104,7 +104,70 @@ describe('KeyScheduler with retry tiers', () => {
       order.push(next!);
       scheduler.complete(next!);
     }
-    expect(order).toEqual([other, first, retry]);
+    // The retry of 'a' first; the key's source record then waits its turn in the source queue, behind 'b'.
+    expect(order).toEqual([retry, other, first]);
+  });
+
+  it("lifts a lane only while a retry waits in it: the key's source records wait their turn in the source queue", () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const backlog = Array.from({ length: 3 }, (_, index) => sourceRecord(`s${index}`));
+    const first = sourceRecord('a');
+    for (const r of [...backlog, first]) scheduler.enqueue(r);
+    const retry = tierRecord('a');
+    const later = sourceRecord('a');
+    scheduler.enqueue(retry);
+    scheduler.enqueue(later);
+    const order: LaneRecord[] = [];
+    for (let step = 0; step < 6; step++) {
+      const [next] = scheduler.takeRunnable();
+      order.push(next!);
+      scheduler.complete(next!);
+    }
+    // The lane's entry left in the source queue when it was lifted is skipped: 'first' and 'later' wait at the back.
+    expect(order).toEqual([retry, ...backlog, first, later]);
+    expect(scheduler.queued).toBe(0);
+    expect(scheduler.takeRunnable()).toEqual([]);
+  });
+
+  it('runs a retry that joined a busy lane next when the lane frees, before the backlog and its key\'s source records', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const first = sourceRecord('a');
+    scheduler.enqueue(first);
+    expect(scheduler.takeRunnable()).toEqual([first]);
+    const second = sourceRecord('a');
+    const backlog = Array.from({ length: 3 }, (_, index) => sourceRecord(`s${index}`));
+    for (const r of [second, ...backlog]) scheduler.enqueue(r);
+    const retry = tierRecord('a');
+    scheduler.enqueue(retry);
+    scheduler.complete(first);
+    const order: LaneRecord[] = [];
+    for (let step = 0; step < 5; step++) {
+      const [next] = scheduler.takeRunnable();
+      order.push(next!);
+      scheduler.complete(next!);
+    }
+    expect(order).toEqual([retry, ...backlog, second]);
+  });
+
+  it('never runs two records of one lifted lane at once, whatever entries it left behind', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 4 });
+    const records = [sourceRecord('a'), sourceRecord('b'), tierRecord('a'), sourceRecord('a'), tierRecord('a'), sourceRecord('a')];
+    for (const r of records) scheduler.enqueue(r);
+    const done: LaneRecord[] = [];
+    for (let round = 0; round < 10 && done.length < records.length; round++) {
+      const started = scheduler.takeRunnable();
+      const keys = started.map((r) => r.key!.toString());
+      expect(new Set(keys).size).toBe(keys.length);
+      for (const r of started) {
+        scheduler.complete(r);
+        done.push(r);
+      }
+    }
+    // Key 'a': its retries first (in arrival order), then its source records (in arrival order).
+    const ofA = records.filter((r) => r.key!.toString() === 'a');
+    const isRetry = (r: LaneRecord) => r.topic !== 't';
+    expect(done.filter((r) => r.key!.toString() === 'a')).toEqual([...ofA.filter(isRetry), ...ofA.filter((r) => !isRetry(r))]);
+    expect(done).toHaveLength(records.length);
   });
 
   it('starts a released delayed event before queued lanes of its source topic', () => {
