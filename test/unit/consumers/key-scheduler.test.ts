@@ -3,6 +3,17 @@ import { KeyScheduler } from '../../../consumers/ordering/key-scheduler.ts';
 import type { LaneRecord } from '../../../consumers/ordering/ordering.ts';
 
 let nextOffset = 0;
+
+/** Starts and completes `steps` records one at a time (concurrency 1), in the order the scheduler picks them. */
+function runOneByOne(scheduler: KeyScheduler<LaneRecord>, steps: number): LaneRecord[] {
+  const order: LaneRecord[] = [];
+  for (let step = 0; step < steps; step++) {
+    const [next] = scheduler.takeRunnable();
+    order.push(next!);
+    scheduler.complete(next!);
+  }
+  return order;
+}
 function record(key: string | null, partition = 0, topic = 't'): LaneRecord {
   return { topic, partition, offset: String(nextOffset++), key: key === null ? null : Buffer.from(key) };
 }
@@ -98,12 +109,7 @@ describe('KeyScheduler with retry tiers', () => {
     const first = sourceRecord('a');
     const retry = tierRecord('a');
     for (const r of [other, first, retry]) scheduler.enqueue(r);
-    const order: LaneRecord[] = [];
-    for (let step = 0; step < 3; step++) {
-      const [next] = scheduler.takeRunnable();
-      order.push(next!);
-      scheduler.complete(next!);
-    }
+    const order = runOneByOne(scheduler, 3);
     // The retry of 'a' first; the key's source record then waits its turn in the source queue, behind 'b'.
     expect(order).toEqual([retry, other, first]);
   });
@@ -117,12 +123,7 @@ describe('KeyScheduler with retry tiers', () => {
     const later = sourceRecord('a');
     scheduler.enqueue(retry);
     scheduler.enqueue(later);
-    const order: LaneRecord[] = [];
-    for (let step = 0; step < 6; step++) {
-      const [next] = scheduler.takeRunnable();
-      order.push(next!);
-      scheduler.complete(next!);
-    }
+    const order = runOneByOne(scheduler, 6);
     // The lane's entry left in the source queue when it was lifted is skipped: 'first' and 'later' wait at the back.
     expect(order).toEqual([retry, ...backlog, first, later]);
     expect(scheduler.queued).toBe(0);
@@ -140,12 +141,7 @@ describe('KeyScheduler with retry tiers', () => {
     const retry = tierRecord('a');
     scheduler.enqueue(retry);
     scheduler.complete(first);
-    const order: LaneRecord[] = [];
-    for (let step = 0; step < 5; step++) {
-      const [next] = scheduler.takeRunnable();
-      order.push(next!);
-      scheduler.complete(next!);
-    }
+    const order = runOneByOne(scheduler, 5);
     expect(order).toEqual([retry, ...backlog, second]);
   });
 
@@ -192,12 +188,7 @@ describe('KeyScheduler with retry tiers', () => {
     const after = sourceRecord('a');
     const third = sourceRecord('c');
     for (const r of [due, after, third]) scheduler.enqueue(r);
-    const order: LaneRecord[] = [];
-    for (let step = 0; step < 5; step++) {
-      const [next] = scheduler.takeRunnable();
-      order.push(next!);
-      scheduler.complete(next!);
-    }
+    const order = runOneByOne(scheduler, 5);
     // 'a' ran first (its lane was ahead); its released record then ranks above the queued 'b' and 'c', and the
     // key's later plain record goes back to the end of the source queue.
     expect(order).toEqual([before, due, other, third, after]);
