@@ -525,7 +525,9 @@ export class OrderedConsumer<T = Buffer | null> {
     } finally {
       if (taken !== undefined) resolveOffset(taken);
     }
-    const resumeAt = (nextDueFloor ?? 0) - tierRefetchLeadMs;
+    // A successor forwarded behind a held head is due with it (not its own write time plus the tier delay), so
+    // the partition is fetched again before the earliest held record is due too.
+    const resumeAt = (nextDueFloor === undefined ? 0 : Math.min(nextDueFloor, this.held.earliestDue(id) ?? Infinity)) - tierRefetchLeadMs;
     if (Number.isFinite(resumeAt) && resumeAt > Date.now() + 20) this.gate.holdUntil(id, resumeAt);
     this.pauses.reconcile();
     this.pump();
@@ -596,7 +598,8 @@ export class OrderedConsumer<T = Buffer | null> {
         this.scheduler.enqueue(record);
         this.processor.offer(record);
       }
-      // Later records were forwarded after this one, to the same tier: none is due before this floor.
+      // Later records were forwarded after this one, to the same tier: none is due before this floor, but for a
+      // successor of a held head (due with its head: see the resume in onBatch).
       nextDueFloor = held ? Number(message.timestamp) + tierDelayMs : undefined;
       take(message.offset);
       // At a high-water mark the rest of the batch stays unresolved: fetched again after the resume, never held.

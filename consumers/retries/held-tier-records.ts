@@ -62,6 +62,11 @@ export class HeldTierRecords<R> {
     return this.partitions.get(partitionId)?.count ?? 0;
   }
 
+  /** The earliest due time among the partition's held records, or undefined when it holds none. */
+  earliestDue(partitionId: string): number | undefined {
+    return this.partitions.get(partitionId)?.heads.peek()?.dueAt;
+  }
+
   /**
    * Holds a record until `dueAt`, or returns false when it may be queued at once: it is due and no earlier
    * record of its key is held in the partition. Records of one partition must be added in offset order.
