@@ -9,15 +9,19 @@
  * the source topic's backlog like a newly fetched record. Either way a lane waits in the group of its head
  * record only, so a key's later records still wait behind it, and only records that were held (a bounded
  * number, each once) rank above the source: a source backlog waits while they run, never indefinitely.
- * Within a lane, a retry-tier or delay-level record runs before the key's queued source records: it is an
- * earlier event of the key (it was read from the source before them, or it is the copy of one read again after a
- * rebalance, which the parking queue and the done markers settle), and when it is its key's parked head, the
- * key's later source records find the key unparked after it instead of each being forwarded behind it.
+ * Within a lane, a retry-tier record runs before the key's queued source records that came after its event in
+ * the source (by its original offset): it is an earlier event of the key, and when it is its key's parked head,
+ * the key's later source records find the key unparked after it instead of each being forwarded behind it. A
+ * source record at or before its original offset (its own event or an earlier one, read again after a rebalance)
+ * runs first, as it arrived: that copy holds the event's idempotency claim, and the retry would wait out its
+ * lease behind it. A delay-level record keeps arrival order with the source records (a cancel record fetched
+ * before it is due must be recorded before it runs).
  * A lane that holds a released source record behind records of its source topic waits in the higher group as a
  * whole (it is lifted): the records ahead of it run first, in order, and it does not wait behind the source
  * backlog for them. Only the records ahead of a lifted record ride along (at most the key's queued records).
  * Pure: no I/O, no timers.
  */
+import { delayLevelOfTier } from '../delays/delay-levels.ts';
 import { FifoQueue } from './fifo-queue.ts';
 import type { LaneRecord, Ordering } from './ordering.ts';
 
@@ -30,7 +34,7 @@ interface Lane<R> {
   next: R | undefined;
   /** Records queued after `next`, in order: made when a key repeats within what is held. */
   more: FifoQueue<R> | undefined;
-  /** Retry-tier and delay-level records queued, in arrival order: they run before `next`. */
+  /** Retry-tier records queued, in arrival order: each runs before `next` when `next` is a later event ({@link retryFirst}). */
   retries: FifoQueue<R> | undefined;
   /** The lane's record in flight. */
   running: R | undefined;
@@ -402,14 +406,33 @@ function hasQueued<R>(lane: Lane<R>): boolean {
   return lane.next !== undefined || (lane.retries !== undefined && lane.retries.length > 0);
 }
 
-/** The record the lane runs next: its first queued retry, else its next source record. */
-function headOf<R>(lane: Lane<R>): R | undefined {
-  return lane.retries?.peek() ?? lane.next;
+/** The record the lane runs next: its first queued retry when {@link retryFirst}, else its next source record. */
+function headOf<R extends LaneRecord>(lane: Lane<R>): R | undefined {
+  return retryFirst(lane) ? lane.retries!.peek() : lane.next;
+}
+
+/**
+ * Whether the lane's first queued retry runs before its next source record: yes when there is none, or when that
+ * record came after the retry's event in the source (a later event of the key). A source record at or before the
+ * retry's original offset is its own event or an earlier one, read again after a rebalance: it runs first, so the
+ * copy that holds the event's claim settles it, and the retry then finds it done. Without an original offset (a
+ * record not written by Orderly) the retry runs first.
+ */
+function retryFirst<R extends LaneRecord>(lane: Lane<R>): boolean {
+  const retry = lane.retries?.peek();
+  if (retry === undefined) return false;
+  const original = retry.retry?.originalOffset;
+  return lane.next === undefined || original === undefined || offsetAfter(lane.next.offset, original);
+}
+
+/** `offset` > `than`, both decimal offsets. */
+function offsetAfter(offset: string, than: string): boolean {
+  return BigInt(offset) > BigInt(than);
 }
 
 function shiftLane<R extends LaneRecord>(lane: Lane<R>): R | undefined {
-  if (lane.retries !== undefined && lane.retries.length > 0) {
-    const retry = lane.retries.shift()!;
+  if (retryFirst(lane)) {
+    const retry = lane.retries!.shift()!;
     if (lane.lifted > 0) lane.lifted--;
     return retry;
   }
@@ -421,19 +444,33 @@ function shiftLane<R extends LaneRecord>(lane: Lane<R>): R | undefined {
 
 /** A record that ranks above its source topic: a retry-tier or delay-level record, or a released source record. */
 function isLifted(record: LaneRecord): boolean {
-  return record.released === true || isRetryRecord(record);
+  return record.released === true || isTierRecord(record);
 }
 
-/** A retry-tier or delay-level record (read from a topic other than its source). */
-function isRetryRecord(record: LaneRecord): boolean {
+/** A record read from a topic other than its source: a retry tier or a delay level. */
+function isTierRecord(record: LaneRecord): boolean {
   return record.sourceTopic !== undefined && record.sourceTopic !== record.topic;
 }
 
+/** A retry-tier record: one that may run before its key's later source records (not a delay level). */
+function isRetryRecord(record: LaneRecord): boolean {
+  return isTierRecord(record) && (record.tier === undefined || delayLevelOfTier(record.tier) === undefined);
+}
+
 /** The lane's queued records in the order they run (for diagnostics and drops). */
-function queuedOf<R>(lane: Lane<R>): R[] {
-  const retries = lane.retries?.toArray() ?? [];
-  if (lane.next === undefined) return retries;
-  return [...retries, lane.next, ...(lane.more?.toArray() ?? [])];
+function queuedOf<R extends LaneRecord>(lane: Lane<R>): R[] {
+  const copy: Lane<R> = { ...lane, retries: lane.retries === undefined ? undefined : FifoQueue.of(lane.retries.toArray()), more: lane.more === undefined ? undefined : FifoQueue.of(lane.more.toArray()) };
+  const queued: R[] = [];
+  for (let record = shiftOrdered(copy); record !== undefined; record = shiftOrdered(copy)) queued.push(record);
+  return queued;
+}
+
+/** Takes the lane's next record in run order, without the lift bookkeeping (for {@link queuedOf}'s copy). */
+function shiftOrdered<R extends LaneRecord>(lane: Lane<R>): R | undefined {
+  if (retryFirst(lane)) return lane.retries!.shift();
+  const record = lane.next;
+  lane.next = lane.more?.shift();
+  return record;
 }
 
 /** The group of a source topic's released records: a name no topic can have (Kafka names have no NUL). */

@@ -24,6 +24,10 @@ export interface LaneRecord {
    * key): its lane ranks with its source topic's retry tiers, not behind the source's queued lanes.
    */
   released?: boolean;
+  /** The tier it was read from: 0 (or absent) on the source, a retry tier from 1, a delay level from 1001. */
+  tier?: number;
+  /** On a retry tier: the source offset its event was first read at, when its headers say so. */
+  retry?: { originalOffset: string | undefined };
   /** Set by the {@link KeyScheduler} while the record is in flight: its lane, found again on completion. */
   schedulerLane?: unknown;
 }

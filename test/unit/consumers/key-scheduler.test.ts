@@ -145,6 +145,57 @@ describe('KeyScheduler with retry tiers', () => {
     expect(order).toEqual([retry, ...backlog, second]);
   });
 
+  it("runs the key's source records at or before a retry's original offset first (its own event read again, an earlier one), then the retry, then the later ones", () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const blocker = sourceRecord('b');
+    scheduler.enqueue(blocker);
+    expect(scheduler.takeRunnable()).toEqual([blocker]);
+    // After a rebalance: offsets 20 and 21 of key 'a' read again; the retry is the copy of the event at 21.
+    const earlier: LaneRecord = { ...sourceRecord('a'), offset: '20' };
+    const same: LaneRecord = { ...sourceRecord('a'), offset: '21' };
+    const later: LaneRecord = { ...sourceRecord('a'), offset: '22' };
+    const retry: LaneRecord = { ...tierRecord('a'), tier: 1, retry: { originalOffset: '21' } };
+    for (const r of [earlier, same, later, retry]) scheduler.enqueue(r);
+    scheduler.complete(blocker);
+    expect(runOneByOne(scheduler, 4)).toEqual([earlier, same, retry, later]);
+    expect(scheduler.queued).toBe(0);
+  });
+
+  it('compares original offsets as numbers, not as text', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const later: LaneRecord = { ...sourceRecord('a'), offset: '100' };
+    const retry: LaneRecord = { ...tierRecord('a'), tier: 1, retry: { originalOffset: '99' } };
+    for (const r of [later, retry]) scheduler.enqueue(r);
+    expect(runOneByOne(scheduler, 2)).toEqual([retry, later]);
+  });
+
+  it('keeps a delay-level record in arrival order with its key\'s source records: a cancel fetched before it runs first', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const blocker = sourceRecord('x');
+    scheduler.enqueue(blocker);
+    expect(scheduler.takeRunnable()).toEqual([blocker]);
+    const backlog = sourceRecord('y');
+    const cancel = sourceRecord('k');
+    const delayed: LaneRecord = { ...record('k', 0, 't.g.delay.1'), sourceTopic: 't', tier: 1001, released: true };
+    for (const r of [backlog, cancel, delayed]) scheduler.enqueue(r);
+    scheduler.complete(blocker);
+    // The lane of 'k' is lifted above the backlog by its delay-level record; the cancel ahead of it rides along.
+    expect(runOneByOne(scheduler, 3)).toEqual([cancel, delayed, backlog]);
+  });
+
+  it('lists queued records in the order they run (diagnostics), a retry between its earlier and later source records', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const blocker = sourceRecord('a');
+    scheduler.enqueue(blocker);
+    expect(scheduler.takeRunnable()).toEqual([blocker]);
+    const same: LaneRecord = { ...sourceRecord('a'), offset: '31' };
+    const later: LaneRecord = { ...sourceRecord('a'), offset: '32' };
+    const retry: LaneRecord = { ...tierRecord('a'), tier: 1, retry: { originalOffset: '31' } };
+    for (const r of [same, later, retry]) scheduler.enqueue(r);
+    const at = (r: LaneRecord) => scheduler.locate((candidate) => candidate === r);
+    expect([same, retry, later].map((r) => (at(r) as { ahead: number }).ahead)).toEqual([0, 1, 2]);
+  });
+
   it('never runs two records of one lifted lane at once, whatever entries it left behind', () => {
     const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 4 });
     const records = [sourceRecord('a'), sourceRecord('b'), tierRecord('a'), sourceRecord('a'), tierRecord('a'), sourceRecord('a')];
