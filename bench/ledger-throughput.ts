@@ -18,8 +18,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { topicLayoutOf } from '../consumers/retries/topic-layout.ts';
+import { demoRetryTiersMs } from '../examples/ledger/demo-options.ts';
 import { ledgerNamespaceOf } from '../examples/ledger/ledger-store.ts';
 import { projectRoot } from '../infra/stack/stack-paths.ts';
+import { ladderFloor, type Ladder, type PublishedFault } from './support/ladder-floor.ts';
 import { benchKafka, benchSettings, environment, interleave, loadNow, ratios, round, summarize, uniqueName, writeResults, type Measurement } from './support/bench-kit.ts';
 
 const allArms = ['batch', 'per-event', 'batch-chaos', 'per-event-chaos', 'readme'] as const;
@@ -73,10 +75,42 @@ interface RunDetail {
   /** Events applied / seconds from the first applied_at to the last: the rate once the workers run (no start-up, no group join). */
   applyPhaseEventsPerSecond: number | undefined;
   latencyP50Seconds: number | undefined;
+  /**
+   * The least seconds the run could take on the demo's retry ladder with a consumer of zero cost, from its first
+   * publish (bench/support/ladder-floor.ts): at the least backoffs and jitter, and at their mean. Undefined for a
+   * run without faults.
+   */
+  ladderFloorSeconds: { minimum: number; typical: number; accountsWithTwoPoison: number } | undefined;
   kills: number;
   load: number;
 }
 const details: RunDetail[] = [];
+
+/** The demo workers' ladder (examples/ledger/ledger-worker.ts, with the consumer's defaults for the backoff and jitter). */
+const demoLadder: Ladder = { inPlaceRetries: 2, retryBackoffMs: 100, backoffFactor: 5, retryBackoffMaxMs: 5_000, tiersMs: demoRetryTiersMs, tierJitter: 0.1 };
+
+/** The run's ladder floor, from its `demo_published` rows (each account's events in sequence order). */
+async function ladderFloorOf(schema: string): Promise<RunDetail['ladderFloorSeconds']> {
+  const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: 1 });
+  try {
+    const { rows } = await pool.query<{ account_id: string; at: string; fault: PublishedFault['fault']; failures: number }>(
+      `select account_id, (extract(epoch from occurred_at) * 1000)::float8 as at, fault, failures from ${schema}.demo_published order by account_id, sequence`,
+    );
+    const published: PublishedFault[] = rows.map((row) => ({ account: row.account_id, publishedAtMs: Number(row.at), fault: row.fault, failures: row.failures }));
+    if (!published.some((event) => event.fault !== 'none')) return undefined;
+    const poisonByAccount = new Map<string, number>();
+    for (const event of published) if (event.fault === 'poison') poisonByAccount.set(event.account, (poisonByAccount.get(event.account) ?? 0) + 1);
+    return {
+      minimum: round(ladderFloor(published, demoLadder, 'minimum').floorMs / 1000, 1),
+      typical: round(ladderFloor(published, demoLadder, 'typical').floorMs / 1000, 1),
+      accountsWithTwoPoison: [...poisonByAccount.values()].filter((count) => count >= 2).length,
+    };
+  } catch {
+    return undefined;
+  } finally {
+    await pool.end();
+  }
+}
 
 /** Events applied / seconds between the first and the last `applied_at` of a run's schema. */
 async function applyPhaseRate(schema: string): Promise<number | undefined> {
@@ -98,6 +132,7 @@ async function applyPhaseRate(schema: string): Promise<number | undefined> {
 async function runDemo(arm: Arm, repetition: number): Promise<number> {
   const eventsPerSecond = await runDemoProcess(arm, repetition);
   details.at(-1)!.applyPhaseEventsPerSecond = await applyPhaseRate(cleanup.schemas.at(-1)!);
+  details.at(-1)!.ladderFloorSeconds = await ladderFloorOf(cleanup.schemas.at(-1)!);
   return eventsPerSecond;
 }
 
@@ -139,6 +174,7 @@ function runDemoProcess(arm: Arm, repetition: number): Promise<number> {
         verifierThroughput: throughput ? Number(throughput[1]!.replaceAll(',', '')) : undefined,
         latencyP50Seconds: latency ? Number(latency[1]) : undefined,
         applyPhaseEventsPerSecond: undefined,
+        ladderFloorSeconds: undefined,
         kills: Number(handled[2]),
         load: loadNow(),
       });
@@ -205,14 +241,14 @@ writeResults(
   [
     '## Ledger demo throughput (`npm run bench:ledger`)',
     '',
-    `${setup.machine}; Node ${setup.node}; kafkajs ${setup.kafkajs}; Kafka ${setup.kafka}; PostgreSQL of the local stack. The demo as a user runs it (\`orderly demo\`: 3 worker processes, 12 partitions), ${events} events over ${keys} accounts per arm (the readme arm: the README's first command, ${readme.events} over ${readme.keys}); ${repetitions} repetition(s), arms interleaved. Figure: events / seconds from the workers' start until all were applied or dead-lettered (worker start-up and group join included); the apply phase is applied events / seconds from the first to the last \`applied_at\`. Chaos arms: 2% transient failures, 0.1% poison, a worker SIGKILLed every 10 s. Load average at the start ${setup.loadAverageAtStart.join(', ')}, at the end ${setup.loadAverageAtEnd}. Measured ${new Date().toISOString().slice(0, 10)}.${complete ? '' : ' **Scaled down: not the issue\'s workload, goals not judged.**'}`,
+    `${setup.machine}; Node ${setup.node}; kafkajs ${setup.kafkajs}; Kafka ${setup.kafka}; PostgreSQL of the local stack. The demo as a user runs it (\`orderly demo\`: 3 worker processes, 12 partitions), ${events} events over ${keys} accounts per arm (the readme arm: the README's first command, ${readme.events} over ${readme.keys}); ${repetitions} repetition(s), arms interleaved. Figure: events / seconds from the workers' start until all were applied or dead-lettered (worker start-up and group join included); the apply phase is applied events / seconds from the first to the last \`applied_at\`. Chaos arms: 2% transient failures, 0.1% poison, a worker SIGKILLed every 10 s. Ladder floor: the least seconds from the run's first publish until its slowest account could be done on the demo's retry ladder (in-place backoffs and tier delays of its failing events, one account's events one after another) with a consumer of zero cost (bench/support/ladder-floor.ts). Load average at the start ${setup.loadAverageAtStart.join(', ')}, at the end ${setup.loadAverageAtEnd}. Measured ${new Date().toISOString().slice(0, 10)}.${complete ? '' : ' **Scaled down: not the issue\'s workload, goals not judged.**'}`,
     '',
-    '| arm | inbox | chaos | median events/s | spread (min–max) | seconds to handle | apply phase events/s | verifier p50 latency s | kills | load average per run |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| arm | inbox | chaos | median events/s | spread (min–max) | seconds to handle | ladder floor s, least / typical (accounts with 2 poison) | apply phase events/s | verifier p50 latency s | kills | load average per run |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...arms.map((arm) => {
       const runs = details.filter((detail) => detail.arm === arm);
       const run = settingsOf(arm);
-      return `| ${arm} | ${run.inbox} | ${run.chaos ? 'yes' : 'no'} | ${summaries[arm].median} | ${summaries[arm].min}–${summaries[arm].max} | ${runs.map((detail) => detail.handledSeconds).join(', ')} | ${runs.map((detail) => detail.applyPhaseEventsPerSecond ?? '?').join(', ')} | ${runs.map((detail) => detail.latencyP50Seconds ?? '?').join(', ')} | ${runs.map((detail) => detail.kills).join(', ')} | ${summaries[arm].loadAverages.join(', ')} |`;
+      return `| ${arm} | ${run.inbox} | ${run.chaos ? 'yes' : 'no'} | ${summaries[arm].median} | ${summaries[arm].min}–${summaries[arm].max} | ${runs.map((detail) => detail.handledSeconds).join(', ')} | ${runs.map((detail) => (detail.ladderFloorSeconds ? `${detail.ladderFloorSeconds.minimum} / ${detail.ladderFloorSeconds.typical} (${detail.ladderFloorSeconds.accountsWithTwoPoison})` : '–')).join(', ')} | ${runs.map((detail) => detail.applyPhaseEventsPerSecond ?? '?').join(', ')} | ${runs.map((detail) => detail.latencyP50Seconds ?? '?').join(', ')} | ${runs.map((detail) => detail.kills).join(', ')} | ${summaries[arm].loadAverages.join(', ')} |`;
     }),
     '',
     '| goal | value | |',
