@@ -38,6 +38,8 @@ if (unknown.length > 0) throw new Error(`BENCH_ARMS: unknown arm(s) ${unknown.jo
 const readme = { events: 20_000, keys: 500, failRate: 0.02, poisonRate: 0.001 };
 /** The README's first command measured before the batched inbox (2026-11-30, 20,000 events): 39.7 s. */
 const readmeBeforeSeconds = 39.7;
+// That line was then taken after the demo's verification (see RunDetail.verifiedLaterSeconds); it is now taken when
+// the processing ends, so the goal is judged on the processing, and the verification time is shown beside it.
 
 interface ArmRun {
   events: number;
@@ -81,6 +83,11 @@ interface RunDetail {
    * run without faults.
    */
   ladderFloorSeconds: { minimum: number; typical: number; accountsWithTwoPoison: number } | undefined;
+  /**
+   * How long after the end of the processing the demo's verification ended. Until 2026-12-01 the demo's "all
+   * handled" line was taken after its verification, so that figure was this much longer (the 39.7 s baseline too).
+   */
+  verifiedLaterSeconds: number | undefined;
   kills: number;
   load: number;
 }
@@ -163,6 +170,7 @@ function runDemoProcess(arm: Arm, repetition: number): Promise<number> {
       const handled = /all handled ([\d.]+) s after the workers started; (\d+) worker\(s\) SIGKILLed/.exec(output);
       if (code !== 0 || !handled) return reject(new Error(`${arm}: orderly demo exited ${code}:\n${output.slice(-4_000)}`));
       const handledSeconds = Number(handled[1]);
+      const verified = /\(verified ([\d.]+) s later\)/.exec(output);
       const eventsPerSecond = run.events / handledSeconds;
       const throughput = /throughput +([\d,]+) events\/s/.exec(output);
       const latency = /latency +p50 ([\d.]+) s/.exec(output);
@@ -175,6 +183,7 @@ function runDemoProcess(arm: Arm, repetition: number): Promise<number> {
         latencyP50Seconds: latency ? Number(latency[1]) : undefined,
         applyPhaseEventsPerSecond: undefined,
         ladderFloorSeconds: undefined,
+        verifiedLaterSeconds: verified ? Number(verified[1]) : undefined,
         kills: Number(handled[2]),
         load: loadNow(),
       });
@@ -243,12 +252,12 @@ writeResults(
     '',
     `${setup.machine}; Node ${setup.node}; kafkajs ${setup.kafkajs}; Kafka ${setup.kafka}; PostgreSQL of the local stack. The demo as a user runs it (\`orderly demo\`: 3 worker processes, 12 partitions), ${events} events over ${keys} accounts per arm (the readme arm: the README's first command, ${readme.events} over ${readme.keys}); ${repetitions} repetition(s), arms interleaved. Figure: events / seconds from the workers' start until all were applied or dead-lettered (worker start-up and group join included); the apply phase is applied events / seconds from the first to the last \`applied_at\`. Chaos arms: 2% transient failures, 0.1% poison, a worker SIGKILLed every 10 s. Ladder floor: the least seconds from the run's first publish until its slowest account could be done on the demo's retry ladder (in-place backoffs and tier delays of its failing events, one account's events one after another) with a consumer of zero cost (bench/support/ladder-floor.ts). Load average at the start ${setup.loadAverageAtStart.join(', ')}, at the end ${setup.loadAverageAtEnd}. Measured ${new Date().toISOString().slice(0, 10)}.${complete ? '' : ' **Scaled down: not the issue\'s workload, goals not judged.**'}`,
     '',
-    '| arm | inbox | chaos | median events/s | spread (min–max) | seconds to handle | ladder floor s, least / typical (accounts with 2 poison) | apply phase events/s | verifier p50 latency s | kills | load average per run |',
+    '| arm | inbox | chaos | median events/s | spread (min–max) | seconds to handle (+ the verification after it) | ladder floor s, least / typical (accounts with 2 poison) | apply phase events/s | verifier p50 latency s | kills | load average per run |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...arms.map((arm) => {
       const runs = details.filter((detail) => detail.arm === arm);
       const run = settingsOf(arm);
-      return `| ${arm} | ${run.inbox} | ${run.chaos ? 'yes' : 'no'} | ${summaries[arm].median} | ${summaries[arm].min}–${summaries[arm].max} | ${runs.map((detail) => detail.handledSeconds).join(', ')} | ${runs.map((detail) => (detail.ladderFloorSeconds ? `${detail.ladderFloorSeconds.minimum} / ${detail.ladderFloorSeconds.typical} (${detail.ladderFloorSeconds.accountsWithTwoPoison})` : '–')).join(', ')} | ${runs.map((detail) => detail.applyPhaseEventsPerSecond ?? '?').join(', ')} | ${runs.map((detail) => detail.latencyP50Seconds ?? '?').join(', ')} | ${runs.map((detail) => detail.kills).join(', ')} | ${summaries[arm].loadAverages.join(', ')} |`;
+      return `| ${arm} | ${run.inbox} | ${run.chaos ? 'yes' : 'no'} | ${summaries[arm].median} | ${summaries[arm].min}–${summaries[arm].max} | ${runs.map((detail) => `${detail.handledSeconds}${detail.verifiedLaterSeconds === undefined ? '' : ` (+${detail.verifiedLaterSeconds})`}`).join(', ')} | ${runs.map((detail) => (detail.ladderFloorSeconds ? `${detail.ladderFloorSeconds.minimum} / ${detail.ladderFloorSeconds.typical} (${detail.ladderFloorSeconds.accountsWithTwoPoison})` : '–')).join(', ')} | ${runs.map((detail) => detail.applyPhaseEventsPerSecond ?? '?').join(', ')} | ${runs.map((detail) => detail.latencyP50Seconds ?? '?').join(', ')} | ${runs.map((detail) => detail.kills).join(', ')} | ${summaries[arm].loadAverages.join(', ')} |`;
     }),
     '',
     '| goal | value | |',

@@ -78,7 +78,7 @@ export async function startLedgerWorker(connections: DemoConnections, options: L
     handlerTimeoutMs: 3_000,
     leaseMs: 8_000,
     sessionTimeoutMs: 6_000,
-    heartbeatIntervalMs: 1_000,
+    heartbeatIntervalMs: 300,
     shutdownTimeoutMs: demoShutdownTimeoutMs,
     commitIntervalMs: 500,
     ...(options.groupInstanceId === undefined ? {} : { groupInstanceId: options.groupInstanceId }),

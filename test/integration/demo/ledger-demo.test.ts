@@ -78,6 +78,10 @@ describe('orderly demo on PostgreSQL, with chaos', () => {
     expect(result.output).toMatch(/published +3,000 +over 100 accounts/);
     expect(result.output).toMatch(/throughput +[\d,]+ events\/s/);
     expect(result.output).toMatch(/latency +p50 [\d.]+ s +p90 [\d.]+ s +p99 [\d.]+ s/);
+    // The processing time is taken when every event was seen handled, before the verification (said apart).
+    const summary = /all handled ([\d.]+) s after the workers started;.*\(verified ([\d.]+) s later\)/.exec(result.output);
+    expect(summary, result.output).not.toBeNull();
+    const handledSeconds = Number(summary![1]);
 
     // The same facts straight from the database.
     const pool = new pg.Pool({ connectionString: testStack().settings.DATABASE_URL });
@@ -93,6 +97,11 @@ describe('orderly demo on PostgreSQL, with chaos', () => {
       expect(Number(rows[0]!.poison_applied)).toBe(0);
       const { rows: poison } = await pool.query<{ count: string }>(`select count(*) from ${schema}.demo_published where fault = 'poison'`);
       expect(Number(rows[0]!.applied)).toBe(3000 - Number(poison[0]!.count));
+      // Never less than the database shows: the workers started before the first event was published.
+      const { rows: span } = await pool.query<{ seconds: string }>(
+        `select extract(epoch from (select max(applied_at) from ${schema}.ledger_applied) - (select min(occurred_at) from ${schema}.demo_published)) as seconds`,
+      );
+      expect(handledSeconds).toBeGreaterThanOrEqual(Math.floor(Number(span[0]!.seconds) * 10) / 10);
     } finally {
       await pool.end();
     }
