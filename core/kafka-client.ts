@@ -127,13 +127,21 @@ const pinoLevelOf: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * The group protocol's answer that a rebalance has begun: kafkajs logs each refused heartbeat at error level
+ * (one per batch in flight, dozens at every rebalance), though it is how every member learns of a rebalance and
+ * the consumer rejoins. Logged at debug; the rebalance itself is logged by the consumer.
+ */
+const rebalanceInProgress = 'The group is rebalancing, so a rejoin is needed';
+
 /** Routes kafkajs's own log lines into pino, as `component: 'kafkajs'`, without its payload-free extras. */
-function kafkajsLogCreator(logger: Logger) {
+export function kafkajsLogCreator(logger: Logger) {
   const kafkaLogger = componentLogger(logger, 'kafkajs');
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-      kafkaLogger[pinoLevelOf[level] ?? 'info'](fields, message);
+      const routine = (fields as { error?: unknown }).error === rebalanceInProgress && message.startsWith('Response Heartbeat');
+      kafkaLogger[routine ? 'debug' : (pinoLevelOf[level] ?? 'info')](fields, message);
     };
 }
 

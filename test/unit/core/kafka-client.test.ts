@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, OrderlyError } from '../../../core/errors.ts';
-import { explainConnectError, isUnknownTopicError, kafkaClientOptionsFromEnv, validateKafkaClientOptions, type KafkaClientOptions } from '../../../core/kafka-client.ts';
+import { explainConnectError, isUnknownTopicError, kafkaClientOptionsFromEnv, kafkajsLogCreator, validateKafkaClientOptions, type KafkaClientOptions } from '../../../core/kafka-client.ts';
+import { createLogger } from '../../../core/logger.ts';
 
 describe('validateKafkaClientOptions', () => {
   it('reports every bad value at once, each with the option name and the fix', () => {
@@ -77,5 +78,27 @@ describe('isUnknownTopicError', () => {
     expect(isUnknownTopicError(Object.assign(new Error(unknown.message), { name: 'KafkaJSNumberOfRetriesExceeded', cause: unknown }))).toBe(true);
     expect(isUnknownTopicError(new Error('other'))).toBe(false);
     expect(isUnknownTopicError(undefined)).toBe(false);
+  });
+});
+
+describe("kafkajs's log lines", () => {
+  function capture() {
+    const lines: { level: number; msg: string }[] = [];
+    const logger = createLogger({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }) });
+    return { lines, log: kafkajsLogCreator(logger)() };
+  }
+  const entry = (level: number, message: string, error: string) => ({ namespace: 'Connection', label: 'ERROR', level, log: { timestamp: 'now', logger: 'kafkajs', message, error } });
+
+  it('logs a heartbeat refused because the group rebalances at debug: it is how every member learns of a rebalance', () => {
+    const { lines, log } = capture();
+    log(entry(1, 'Response Heartbeat(key: 12, version: 3)', 'The group is rebalancing, so a rejoin is needed'));
+    expect(lines.map((line) => line.level)).toEqual([20]);
+  });
+
+  it('keeps any other refused request at error, a refused heartbeat too', () => {
+    const { lines, log } = capture();
+    log(entry(1, 'Response Heartbeat(key: 12, version: 3)', 'The coordinator is not aware of this member'));
+    log(entry(1, 'Response OffsetCommit(key: 8, version: 5)', 'The group is rebalancing, so a rejoin is needed'));
+    expect(lines.map((line) => line.level)).toEqual([50, 50]);
   });
 });
