@@ -433,6 +433,7 @@ function offsetAfter(offset: string, than: string): boolean {
 function shiftLane<R extends LaneRecord>(lane: Lane<R>): R | undefined {
   if (retryFirst(lane)) {
     const retry = lane.retries!.shift()!;
+    if (lane.retries!.length === 0) lane.retries = undefined; // an idle lane kept for reuse holds no empty queue
     if (lane.lifted > 0) lane.lifted--;
     return retry;
   }
