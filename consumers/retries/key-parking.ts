@@ -163,8 +163,7 @@ function withoutHeadDue(state: ParkedKey): ParkedKey {
 
 function withoutEvent(state: ParkedKey, eventId: string): ParkedKey {
   if (!state.queue.includes(eventId) && !state.replaying?.includes(eventId)) return state;
-  // The head leaves: its due time is not the next head's (a successor forwarded now would be due at once).
-  const next: ParkedKey = { ...(state.queue[0] === eventId ? withoutHeadDue(state) : state), queue: state.queue.filter((id) => id !== eventId) };
+  const next: ParkedKey = { ...state, queue: state.queue.filter((id) => id !== eventId) };
   if (state.offsets && Object.hasOwn(state.offsets, eventId)) {
     const offsets = offsetsWith(state.offsets, undefined, undefined);
     delete offsets[eventId];

@@ -39,19 +39,4 @@ describe("the head's due time in the parking state", () => {
     expect(delayed?.headDueAt).toBeUndefined();
     expect((await store.get('t', 0, 'k'))?.headDueAt).toBeUndefined();
   });
-
-  it('is dropped when the head leaves the queue (handled or dead-lettered), kept when a successor leaves', async () => {
-    const store = new MemoryParkingStore();
-    const parking = new KeyParking(store);
-    await parking.change(ref, parkingChanges.headOnTier('a', 1, '1', 0, 1_100));
-    await parking.change(ref, parkingChanges.follow('b', '2'));
-    await parking.change(ref, parkingChanges.follow('c', '3'));
-    // A successor settled out of turn (a duplicate): the head is unchanged, so is its due time.
-    expect(await parking.change(ref, parkingChanges.advance('c'))).toMatchObject({ queue: ['a', 'b'], headDueAt: 1_100 });
-    // The head settles: b is the head now, and a's due time is not b's (a successor forwarded now is due a tier later).
-    const after = await parking.change(ref, parkingChanges.advance('a'));
-    expect(after?.queue).toEqual(['b']);
-    expect(after?.headDueAt).toBeUndefined();
-    expect((await store.get('t', 0, 'k'))?.headDueAt).toBeUndefined();
-  });
 });
