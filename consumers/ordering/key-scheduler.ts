@@ -34,8 +34,11 @@ interface Lane<R> {
   next: R | undefined;
   /** Records queued after `next`, in order: made when a key repeats within what is held. */
   more: FifoQueue<R> | undefined;
-  /** Retry-tier records queued, in arrival order: each runs before `next` when `next` is a later event ({@link retryFirst}). */
-  retries: FifoQueue<R> | undefined;
+  /** Retry-tier records queued, in arrival order: each may run before `next` ({@link retryFirst}). */
+  retries: FifoQueue<QueuedRetry<R>> | undefined;
+  /** Records queued in `next`/`more` since the lane was made, and taken from them: their arrival ordinals. */
+  sourceIn: number;
+  sourceOut: number;
   /** The lane's record in flight. */
   running: R | undefined;
   /** Its handler slot was given back before it completed (see {@link KeyScheduler.releaseSlot}). */
@@ -49,6 +52,13 @@ interface Lane<R> {
   /** Entries of this lane left in `staleGroup`'s ready FIFO when it was lifted out of it: skipped when reached. */
   staleEntries: number;
   staleGroup: TopicGroup<R> | undefined;
+}
+
+/** A queued retry, with how many of its lane's other records had arrived before it (see {@link retryFirst}). */
+interface QueuedRetry<R> {
+  record: R;
+  /** The lane's `sourceIn` when it arrived: records of a lower ordinal came before it. */
+  after: number;
 }
 
 /** The lanes of one topic: its priority rank and its source topic's concurrency limit. */
@@ -163,13 +173,16 @@ export class KeyScheduler<R extends LaneRecord> {
     const id = laneKeyOf(record, this.ordering);
     let lane = home.get(id);
     if (!lane) {
-      lane = { id, home, next: undefined, more: undefined, retries: undefined, running: undefined, slotReleased: false, ready: false, group: this.groupOfRecord(record), lifted: 0, liftGroup: undefined, staleEntries: 0, staleGroup: undefined };
+      lane = { id, home, next: undefined, more: undefined, retries: undefined, sourceIn: 0, sourceOut: 0, running: undefined, slotReleased: false, ready: false, group: this.groupOfRecord(record), lifted: 0, liftGroup: undefined, staleEntries: 0, staleGroup: undefined };
       home.set(id, lane);
       this.laneCount++;
     } else if (isIdle(lane)) this.idleLanes--;
-    if (isRetryRecord(record)) (lane.retries ??= new FifoQueue<R>()).push(record);
-    else if (lane.next === undefined) lane.next = record;
-    else (lane.more ??= new FifoQueue<R>()).push(record);
+    if (isRetryRecord(record)) (lane.retries ??= new FifoQueue<QueuedRetry<R>>()).push({ record, after: lane.sourceIn });
+    else {
+      lane.sourceIn++;
+      if (lane.next === undefined) lane.next = record;
+      else (lane.more ??= new FifoQueue<R>()).push(record);
+    }
     this.countQueued(record, 1);
     if (isLifted(record)) {
       lane.lifted++;
@@ -352,7 +365,10 @@ export class KeyScheduler<R extends LaneRecord> {
       }
       const keptRetries = kept.filter(isRetryRecord);
       const keptSource = kept.filter((record) => !isRetryRecord(record));
-      lane.retries = keptRetries.length > 0 ? FifoQueue.of(keptRetries) : undefined;
+      // Their arrival order is not kept: every kept record counts as ahead of every kept retry (arrival order).
+      lane.retries = keptRetries.length > 0 ? FifoQueue.of(keptRetries.map((record) => ({ record, after: keptSource.length }))) : undefined;
+      lane.sourceIn = keptSource.length;
+      lane.sourceOut = 0;
       lane.next = keptSource[0];
       lane.more = keptSource.length > 1 ? FifoQueue.of(keptSource.slice(1)) : undefined;
       lane.lifted = kept.filter(isLifted).length;
@@ -408,21 +424,34 @@ function hasQueued<R>(lane: Lane<R>): boolean {
 
 /** The record the lane runs next: its first queued retry when {@link retryFirst}, else its next source record. */
 function headOf<R extends LaneRecord>(lane: Lane<R>): R | undefined {
-  return retryFirst(lane) ? lane.retries!.peek() : lane.next;
+  return retryFirst(lane) ? lane.retries!.peek()!.record : lane.next;
 }
 
 /**
- * Whether the lane's first queued retry runs before its next source record: yes when there is none, or when that
- * record came after the retry's event in the source (a later event of the key). A source record at or before the
- * retry's original offset is its own event or an earlier one, read again after a rebalance: it runs first, so the
- * copy that holds the event's claim settles it, and the retry then finds it done. Without an original offset (a
- * record not written by Orderly) the retry runs first.
+ * Whether the lane's first queued retry runs before its other queued records. Only records that arrived before it
+ * can hold it back (so it never waits longer than in arrival order), and only those at or before its event in the
+ * source (by source offset: a delay-level copy by its original offset): its own event read again after a
+ * rebalance, which holds the event's claim and settles it, or an earlier event. A record whose source offset is
+ * not known holds it back too. Without an original offset of its own (a record not written by Orderly) the retry
+ * runs first.
  */
 function retryFirst<R extends LaneRecord>(lane: Lane<R>): boolean {
   const retry = lane.retries?.peek();
   if (retry === undefined) return false;
-  const original = retry.retry?.originalOffset;
-  return lane.next === undefined || original === undefined || offsetAfter(lane.next.offset, original);
+  const original = retry.record.retry?.originalOffset;
+  if (original === undefined) return true;
+  for (let position = 0; lane.sourceOut + position < retry.after; position++) {
+    const record = position === 0 ? lane.next : lane.more?.at(position - 1);
+    if (record === undefined) break;
+    const offset = sourceOffsetOf(record);
+    if (offset === undefined || !offsetAfter(offset, original)) return false;
+  }
+  return true;
+}
+
+/** Where a record's event is in its source partition: its offset, or for a tier or delay-level copy its original offset. */
+function sourceOffsetOf(record: LaneRecord): string | undefined {
+  return isTierRecord(record) ? record.retry?.originalOffset : record.offset;
 }
 
 /** `offset` > `than`, both decimal offsets. */
@@ -435,9 +464,10 @@ function shiftLane<R extends LaneRecord>(lane: Lane<R>): R | undefined {
     const retry = lane.retries!.shift()!;
     if (lane.retries!.length === 0) lane.retries = undefined; // an idle lane kept for reuse holds no empty queue
     if (lane.lifted > 0) lane.lifted--;
-    return retry;
+    return retry.record;
   }
   const record = lane.next;
+  if (record !== undefined) lane.sourceOut++;
   lane.next = lane.more?.shift();
   if (record !== undefined && lane.lifted > 0 && isLifted(record)) lane.lifted--;
   return record;
@@ -453,9 +483,12 @@ function isTierRecord(record: LaneRecord): boolean {
   return record.sourceTopic !== undefined && record.sourceTopic !== record.topic;
 }
 
-/** A retry-tier record: one that may run before its key's later source records (not a delay level). */
+/**
+ * A retry-tier record: one that may run before its key's later records. Not a delay-level record, nor a delayed
+ * event's copy on a retry tier (behind a parked head): a cancel record of it fetched before must still run first.
+ */
 function isRetryRecord(record: LaneRecord): boolean {
-  return isTierRecord(record) && (record.tier === undefined || delayLevelOfTier(record.tier) === undefined);
+  return isTierRecord(record) && (record.tier === undefined || delayLevelOfTier(record.tier) === undefined) && record.delay === undefined;
 }
 
 /** The lane's queued records in the order they run (for diagnostics and drops). */
@@ -468,8 +501,9 @@ function queuedOf<R extends LaneRecord>(lane: Lane<R>): R[] {
 
 /** Takes the lane's next record in run order, without the lift bookkeeping (for {@link queuedOf}'s copy). */
 function shiftOrdered<R extends LaneRecord>(lane: Lane<R>): R | undefined {
-  if (retryFirst(lane)) return lane.retries!.shift();
+  if (retryFirst(lane)) return lane.retries!.shift()!.record;
   const record = lane.next;
+  if (record !== undefined) lane.sourceOut++;
   lane.next = lane.more?.shift();
   return record;
 }

@@ -26,8 +26,10 @@ export interface LaneRecord {
   released?: boolean;
   /** The tier it was read from: 0 (or absent) on the source, a retry tier from 1, a delay level from 1001. */
   tier?: number;
-  /** On a retry tier: the source offset its event was first read at, when its headers say so. */
+  /** On a retry tier or a delay level: the source offset its event was first read at, when its headers say so. */
   retry?: { originalOffset: string | undefined };
+  /** A delayed event or a cancel record (its delay headers, read at intake). */
+  delay?: unknown;
   /** Set by the {@link KeyScheduler} while the record is in flight: its lane, found again on completion. */
   schedulerLane?: unknown;
 }

@@ -183,6 +183,49 @@ describe('KeyScheduler with retry tiers', () => {
     expect(runOneByOne(scheduler, 3)).toEqual([cancel, delayed, backlog]);
   });
 
+  it("judges a delay-level record ahead of a retry by its original offset, not its offset on the level's topic", () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const blocker = sourceRecord('x');
+    scheduler.enqueue(blocker);
+    expect(scheduler.takeRunnable()).toEqual([blocker]);
+    // After a rebalance: a later delayed event's level copy (at offset 500 on its own topic), the event's own
+    // source copy read again (offset 10, claimed ahead), then its retry (original offset 10).
+    const level: LaneRecord = { ...record('a', 0, 't.g.delay.1'), offset: '500', sourceTopic: 't', tier: 1001, released: true, retry: { originalOffset: '20' } };
+    const same: LaneRecord = { ...sourceRecord('a'), offset: '10' };
+    const retry: LaneRecord = { ...tierRecord('a'), tier: 1, retry: { originalOffset: '10' } };
+    for (const r of [level, same, retry]) scheduler.enqueue(r);
+    scheduler.complete(blocker);
+    expect(runOneByOne(scheduler, 3)).toEqual([level, same, retry]);
+  });
+
+  it("keeps a delayed event's copy on a retry tier (behind a parked head) in arrival order: a cancel fetched before it runs first", () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const blocker = sourceRecord('x');
+    scheduler.enqueue(blocker);
+    expect(scheduler.takeRunnable()).toEqual([blocker]);
+    const cancel: LaneRecord = { ...sourceRecord('k'), offset: '11', delay: { kind: 'cancel' } };
+    const delayedCopy: LaneRecord = { ...tierRecord('k'), tier: 1, retry: { originalOffset: '9' }, delay: { kind: 'delayed' } };
+    for (const r of [cancel, delayedCopy]) scheduler.enqueue(r);
+    scheduler.complete(blocker);
+    expect(runOneByOne(scheduler, 2)).toEqual([cancel, delayedCopy]);
+  });
+
+  it('never holds a retry back by records that arrived after it, whatever its original offset says', () => {
+    const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
+    const first = { ...sourceRecord('a'), offset: '1' };
+    scheduler.enqueue(first);
+    expect(scheduler.takeRunnable()).toEqual([first]);
+    const before = { ...sourceRecord('a'), offset: '2' };
+    scheduler.enqueue(before);
+    // An original offset beyond any offset (a hostile header, a recreated topic): at worst arrival order.
+    const retry: LaneRecord = { ...tierRecord('a'), tier: 1, retry: { originalOffset: '99999999999999999999' } };
+    scheduler.enqueue(retry);
+    const after = Array.from({ length: 3 }, (_, index) => ({ ...sourceRecord('a'), offset: String(3 + index) }));
+    for (const r of after) scheduler.enqueue(r);
+    scheduler.complete(first);
+    expect(runOneByOne(scheduler, 5)).toEqual([before, retry, ...after]);
+  });
+
   it('lists queued records in the order they run (diagnostics), a retry between its earlier and later source records', () => {
     const scheduler = new KeyScheduler<LaneRecord>({ ordering: 'key', concurrency: 1 });
     const blocker = sourceRecord('a');
