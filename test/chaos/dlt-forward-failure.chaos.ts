@@ -12,10 +12,17 @@ export interface DltForwardFailureParameters {
   /** Records that must be dead-lettered (not JSON), published while the DLT is gone. */
   poisonRecords: number;
   dltDownMs: number;
-  /** Broker SIGSTOPs, each `freezeMs` (past the 6 s session timeout), to make commits in flight fail. */
+  /**
+   * Broker SIGSTOPs, each `freezeMs` (past the 6 s session timeout), to make commits in flight fail; up to
+   * {@link extraFreezes} more while no commit has failed yet (whether a commit is refused after a freeze is a race
+   * between its request and the coordinator expiring the member: one run of 3 freezes saw none).
+   */
   brokerFreezes: number;
   freezeMs: number;
 }
+
+/** Freezes past `brokerFreezes` while no commit has failed: the fault this scenario needs, made sure of. */
+const extraFreezes = 3;
 
 export const fullDltForwardFailure: DltForwardFailureParameters = { events: 15_000, keys: 1_500, partitions: 12, poisonRecords: 24, dltDownMs: 60_000, brokerFreezes: 3, freezeMs: 10_000 };
 
@@ -31,7 +38,7 @@ export async function dltForwardFailureScenario(shared: StackSettings, parameter
     const deadLetterTopic = deadLetterTopicOf(chaos.topic, chaos.groupId);
     await chaos.setUp();
     for (let member = 0; member < 3; member++) chaos.members.start();
-    const producing = chaos.produce(parameters.events, parameters.keys, parameters.dltDownMs + parameters.brokerFreezes * (parameters.freezeMs + 10_000) + 10_000, 200);
+    const producing = chaos.produce(parameters.events, parameters.keys, parameters.dltDownMs + (parameters.brokerFreezes + extraFreezes) * (parameters.freezeMs + 10_000) + 10_000, 200);
     await sleep(5_000);
 
     // 1. The DLT disappears (auto-creation is off, so every forward fails) while poison records arrive.
@@ -55,8 +62,12 @@ export async function dltForwardFailureScenario(shared: StackSettings, parameter
     log(`DLT gone ${Date.now() - dltGoneAt} ms: ${parameters.poisonRecords} poison records published, ${forwardFailuresWhileDown} forwards failed, ${deadLetteredWhileDown} dead-lettered; recreated`);
 
     // 2. Commits in flight fail: the broker (also the group coordinator) frozen past the session timeout.
-    for (let freeze = 1; freeze <= parameters.brokerFreezes; freeze++) {
-      await sleep(10_000);
+    const commitFailuresSoFar = () => Object.entries(chaos.members.counters()).filter(([name]) => name.startsWith('commitFailed')).length;
+    let freezes = 0;
+    for (let freeze = 1; ; freeze++) {
+      await sleep(10_000); // also lets the members' counters of the last freeze arrive
+      if (freeze > parameters.brokerFreezes && (commitFailuresSoFar() > 0 || freeze > parameters.brokerFreezes + extraFreezes)) break;
+      freezes = freeze;
       await stack.signal('kafka', 'SIGSTOP');
       await sleep(parameters.freezeMs);
       await stack.signal('kafka', 'SIGCONT');
@@ -66,7 +77,7 @@ export async function dltForwardFailureScenario(shared: StackSettings, parameter
     const result = await chaos.finish(
       'dlt-forward-failure',
       'the DLT gone 60 s and the broker frozen under commits: nothing lost or skipped, partitions wait then resume',
-      { dltDownMs: parameters.dltDownMs, poisonRecords: parameters.poisonRecords, brokerFreezes: parameters.brokerFreezes },
+      { dltDownMs: parameters.dltDownMs, poisonRecords: parameters.poisonRecords, brokerFreezes: freezes },
       { forwardFailuresWhileDown, deadLetteredWhileDown },
     );
     const deadLettered = await chaos.deadLettered();
