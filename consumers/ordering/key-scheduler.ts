@@ -9,21 +9,16 @@
  * the source topic's backlog like a newly fetched record. Either way a lane waits in the group of its head
  * record only, so a key's later records still wait behind it, and only records that were held (a bounded
  * number, each once) rank above the source: a source backlog waits while they run, never indefinitely.
- * Within a lane, a retry-tier record runs before the key's queued source records that came after its event in
- * the source (by its original offset): it is an earlier event of the key, and when it is its key's parked head,
- * the key's later source records find the key unparked after it instead of each being forwarded behind it. A
- * source record at or before its original offset (its own event or an earlier one, read again after a rebalance)
- * runs first, as it arrived: that copy holds the event's idempotency claim, and the retry would wait out its
- * lease behind it. A delay-level record keeps arrival order with the source records (a cancel record fetched
- * before it is due must be recorded before it runs).
+ * Within a lane, a retry-tier record may run before the key's other queued records: when, is decided in
+ * ./retry-order.ts (by arrival and by source offset).
  * A lane that holds a released source record behind records of its source topic waits in the higher group as a
  * whole (it is lifted): the records ahead of it run first, in order, and it does not wait behind the source
  * backlog for them. Only the records ahead of a lifted record ride along (at most the key's queued records).
  * Pure: no I/O, no timers.
  */
-import { delayLevelOfTier } from '../delays/delay-levels.ts';
 import { FifoQueue } from './fifo-queue.ts';
 import type { LaneRecord, Ordering } from './ordering.ts';
+import { isRetryRecord, isTierRecord, retryRunsFirst, type QueuedRetry } from './retry-order.ts';
 
 interface Lane<R> {
   /** The lane's key within its partition's lane map (see {@link laneKeyOf}). */
@@ -52,13 +47,6 @@ interface Lane<R> {
   /** Entries of this lane left in `staleGroup`'s ready FIFO when it was lifted out of it: skipped when reached. */
   staleEntries: number;
   staleGroup: TopicGroup<R> | undefined;
-}
-
-/** A queued retry, with how many of its lane's other records had arrived before it (see {@link retryFirst}). */
-interface QueuedRetry<R> {
-  record: R;
-  /** The lane's `sourceIn` when it arrived: records of a lower ordinal came before it. */
-  after: number;
 }
 
 /** The lanes of one topic: its priority rank and its source topic's concurrency limit. */
@@ -427,36 +415,10 @@ function headOf<R extends LaneRecord>(lane: Lane<R>): R | undefined {
   return retryFirst(lane) ? lane.retries!.peek()!.record : lane.next;
 }
 
-/**
- * Whether the lane's first queued retry runs before its other queued records. Only records that arrived before it
- * can hold it back (so it never waits longer than in arrival order), and only those at or before its event in the
- * source (by source offset: a delay-level copy by its original offset): its own event read again after a
- * rebalance, which holds the event's claim and settles it, or an earlier event. A record whose source offset is
- * not known holds it back too. Without an original offset of its own (a record not written by Orderly) the retry
- * runs first.
- */
+/** Whether the lane's first queued retry runs before its other queued records (./retry-order.ts). */
 function retryFirst<R extends LaneRecord>(lane: Lane<R>): boolean {
   const retry = lane.retries?.peek();
-  if (retry === undefined) return false;
-  const original = retry.record.retry?.originalOffset;
-  if (original === undefined) return true;
-  for (let position = 0; lane.sourceOut + position < retry.after; position++) {
-    const record = position === 0 ? lane.next : lane.more?.at(position - 1);
-    if (record === undefined) break;
-    const offset = sourceOffsetOf(record);
-    if (offset === undefined || !offsetAfter(offset, original)) return false;
-  }
-  return true;
-}
-
-/** Where a record's event is in its source partition: its offset, or for a tier or delay-level copy its original offset. */
-function sourceOffsetOf(record: LaneRecord): string | undefined {
-  return isTierRecord(record) ? record.retry?.originalOffset : record.offset;
-}
-
-/** `offset` > `than`, both decimal offsets. */
-function offsetAfter(offset: string, than: string): boolean {
-  return BigInt(offset) > BigInt(than);
+  return retry !== undefined && retryRunsFirst(retry, lane.sourceOut, (position) => (position === 0 ? lane.next : lane.more?.at(position - 1)));
 }
 
 function shiftLane<R extends LaneRecord>(lane: Lane<R>): R | undefined {
@@ -476,19 +438,6 @@ function shiftLane<R extends LaneRecord>(lane: Lane<R>): R | undefined {
 /** A record that ranks above its source topic: a retry-tier or delay-level record, or a released source record. */
 function isLifted(record: LaneRecord): boolean {
   return record.released === true || isTierRecord(record);
-}
-
-/** A record read from a topic other than its source: a retry tier or a delay level. */
-function isTierRecord(record: LaneRecord): boolean {
-  return record.sourceTopic !== undefined && record.sourceTopic !== record.topic;
-}
-
-/**
- * A retry-tier record: one that may run before its key's later records. Not a delay-level record, nor a delayed
- * event's copy on a retry tier (behind a parked head): a cancel record of it fetched before must still run first.
- */
-function isRetryRecord(record: LaneRecord): boolean {
-  return isTierRecord(record) && (record.tier === undefined || delayLevelOfTier(record.tier) === undefined) && record.delay === undefined;
 }
 
 /** The lane's queued records in the order they run (for diagnostics and drops). */
